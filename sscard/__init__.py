@@ -1,0 +1,64 @@
+"""sscard: read the PRC social security card (社会保障卡).
+
+    import sscard
+    with sscard.open_emulator("gen2") as card:      # or sscard.open() for a PC/SC reader
+        identity = card.read_identity()
+        print(identity.issuer.card_number, identity.holder_status)
+
+Every failure is a subclass of `sscard.SscardError` (see `sscard.errors`).
+Names are imported lazily so that `import sscard` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Card": "sscard.card",
+    "CardSession": "sscard.session",
+    "Identity": "sscard.results",
+    "IssuerInfo": "sscard.results",
+    "HolderInfo": "sscard.results",
+    "HolderStatus": "sscard.results",
+    "Finding": "sscard.results",
+    "Coded": "sscard.results",
+    "CardIdentification": "sscard.results",
+    "SscardError": "sscard.errors",
+    "errors": "sscard.errors",
+    "load_spec": "sscard.spec",
+    "list_readers": "sscard.transport.pcsc",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sscard.card import Card
+    from sscard.errors import SscardError
+    from sscard.results import Identity
+
+
+def open(reader: str | int | None = None, *, shared: bool = False, trace=None) -> "Card":
+    """Connect to the card in a PC/SC reader (index, name substring or ATR hex; default:
+    the first reader holding a card)."""
+    from sscard.card import Card
+    from sscard.transport.pcsc import PcscTransport
+    return Card(PcscTransport.open(reader, shared=shared), trace=trace)
+
+
+def open_emulator(persona: str = "gen2", *, trace=None, **options) -> "Card":
+    """Connect to a built-in emulated card (a persona name or a persona TOML path)."""
+    from sscard.card import Card
+    from sscard.transport.emulated import EmulatorTransport
+    return Card(EmulatorTransport.from_persona(persona, **options), trace=trace)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sscard' has no attribute {name!r}")
+    mod = import_module(module)
+    return mod if name == "errors" else getattr(mod, name)
+
+
+__all__ = ["open", "open_emulator", "__version__", *_EXPORTS]

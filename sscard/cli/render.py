@@ -1,0 +1,143 @@
+"""Identity → the human view and the JSON document (schema "sscard.identity/1").
+
+Masking is applied here, from the privacy class and mask style of each item in
+apdu_specs/, so the library's results stay exact and no caller masks by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import asdict
+
+from sscard.cli.masking import mask
+from sscard.results import Coded, Identity
+from sscard.spec import Spec
+
+SCHEMA = "sscard.identity/1"
+
+ISSUER_FIELDS = ("card_identification", "card_type", "spec_version", "initialising_institution",
+                 "issue_date", "expiry_date", "card_number")
+HOLDER_FIELDS = ("social_security_number", "name", "sex", "ethnicity", "birthplace", "birth_date")
+
+
+def _field_value(identity: Identity, part: str, key: str):
+    source = identity.issuer if part == "issuer" else identity.holder
+    value = getattr(source, key)
+    if key == "card_identification" and value is not None:
+        return value.hex
+    return value
+
+
+def _item(spec: Spec, key: str):
+    ef = "ef05" if key in ISSUER_FIELDS else "ef06"
+    return spec.ssse.file(ef).item(key)
+
+
+def _shown(spec: Spec, key: str, value, reveal: bool):
+    """The value as displayed: masked when personal and not revealed."""
+    item = _item(spec, key)
+    if isinstance(value, Coded) or value is None:
+        return value
+    if item.personal and not reveal:
+        return mask(item.mask, value)
+    return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -> dict:
+    def coded(c: Coded) -> dict | None:
+        return None if c.code is None else {"code": c.code, "en": c.en, "zh": c.zh}
+
+    def section(part: str, keys: tuple[str, ...]) -> dict:
+        out = {}
+        for key in keys:
+            value = _shown(spec, key, _field_value(identity, part, key), reveal)
+            out[key] = coded(value) if isinstance(value, Coded) else value
+        return out
+
+    issuer = section("issuer", ISSUER_FIELDS)
+    cid = identity.issuer.card_identification
+    issuer["card_identification_parts"] = None if cid is None else (
+        asdict(cid) if reveal else {"region": cid.region, "rid": cid.rid, "serial": None,
+                                    "auth_code": None})
+    issuer["card_number_check"] = identity.issuer.card_number_check
+    holder = section("holder", HOLDER_FIELDS) if identity.holder else None
+    return {
+        "schema": SCHEMA,
+        "source": source,
+        "masked": not reveal,
+        "complete": identity.complete,
+        "card": {
+            "atr": identity.atr,
+            "historical_bytes": identity.historical_bytes,
+            "layout": identity.layout,
+            "generation": identity.generation,
+            "algorithm": coded(identity.algorithm),
+        },
+        "issuer": issuer,
+        "holder_status": identity.holder_status.value,
+        "holder_locked_by": identity.holder_locked_by,
+        "holder": holder,
+        "findings": [asdict(f) for f in identity.findings],
+    }
+
+
+def to_json(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+def _text(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):  # a coded value
+        meaning = " / ".join(x for x in (value.get("zh"), value.get("en")) if x)
+        return f"{value['code']} ({meaning})" if meaning else f"{value['code']} (unknown 未知)"
+    if isinstance(value, bool):
+        return "yes 是" if value else "no 否"
+    return str(value)
+
+
+def to_text(spec: Spec, document: dict) -> str:
+    lines = [f"社会保障卡 Social security card — {document['source']['description']}"]
+    card = document["card"]
+    lines.append(f"  {'ATR':<34}{card['atr']}")
+    layout = "SSSE 社会保障应用" if card["layout"] == "ssse" else "EF05 under the MF 主文件下的 EF05"
+    lines.append(f"  {'结构 Layout':<32}{layout}")
+    lines.append(f"  {'算法 Algorithm':<32}{_text(card['algorithm'])}")
+    gen = card["generation"]
+    lines.append(f"  {'代 Generation':<32}{gen if gen else 'unknown 未知'}")
+
+    def block(title: str, keys, values: dict) -> None:
+        lines.append(title)
+        for key in keys:
+            item = _item(spec, key)
+            label = f"{item.zh} {item.en}"
+            lines.append(f"  {label:<{_pad(label)}}{_text(values.get(key))}")
+
+    block("发卡机构数据 Issuer data (EF05)", ISSUER_FIELDS, document["issuer"])
+    check = document["issuer"]["card_number_check"]
+    if check is not None:
+        lines.append(f"  {'卡号校验位 Card number check':<29}{'ok 正确' if check else 'mismatch 不符'}")
+    status = document["holder_status"]
+    if status == "read":
+        block("持卡人基本信息 Cardholder (EF06)", HOLDER_FIELDS, document["holder"])
+    elif status == "locked":
+        lines.append("持卡人基本信息 Cardholder (EF06)")
+        lines.append(f"  locked: needs {document['holder_locked_by']} external authentication "
+                     f"(PSAM, HSM or keys) / 已加密保护：需要 {document['holder_locked_by']} 外部认证")
+    else:
+        lines.append("持卡人基本信息 Cardholder (EF06)")
+        lines.append("  not on this card 本卡无此文件")
+    if document["findings"]:
+        lines.append("提示 Findings")
+        for f in document["findings"]:
+            lines.append(f"  [{f['severity']}] {f['en']} / {f['zh']}")
+    if document["masked"]:
+        lines.append("个人信息已遮蔽，使用 --reveal 显示 / personal data masked: use --reveal to show")
+    return "\n".join(lines)
+
+
+def _pad(label: str) -> int:
+    # CJK characters take two columns: pad to a column of 34
+    wide = sum(1 for ch in label if ord(ch) > 0x2E80)
+    return max(34 - wide, len(label) + 1)

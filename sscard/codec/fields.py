@@ -1,0 +1,119 @@
+"""Value codecs of the card's data items: cn (BCD), an (ASCII or GBK text), dates, b.
+
+Values have a fixed length; shorter data is left-aligned and padded (cn with F
+nibbles, an with 00 bytes).  Decoding is strict and reports the byte offset of
+the first bad byte; an all-padding value decodes to None ("absent").
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from sscard.errors import DecodeError
+
+
+def decode_cn(value: bytes, base: int = 0) -> str | None:
+    digits = []
+    padding = False
+    for i, byte in enumerate(bytes(value)):
+        for nibble in (byte >> 4, byte & 0x0F):
+            if nibble == 0xF:
+                padding = True
+            elif nibble > 9:
+                raise DecodeError(f"invalid BCD nibble {nibble:X}", offset=base + i)
+            elif padding:
+                raise DecodeError("digit after F padding", offset=base + i)
+            else:
+                digits.append(str(nibble))
+    return "".join(digits) or None
+
+
+def encode_cn(digits: str | None, length: int) -> bytes:
+    digits = digits or ""
+    if not digits.isascii() or not (digits.isdigit() or digits == ""):
+        raise DecodeError("cn value must be decimal digits")
+    if len(digits) > 2 * length:
+        raise DecodeError(f"cn value longer than {length} bytes")
+    return bytes.fromhex(digits.ljust(2 * length, "F"))
+
+
+def _strip_padding(value: bytes, base: int) -> bytes:
+    end = value.find(b"\x00")
+    if end < 0:
+        return value
+    tail = value[end:]
+    if tail.count(0) != len(tail):
+        bad = end + next(i for i, b in enumerate(tail) if b)
+        raise DecodeError("data after 00 padding", offset=base + bad)
+    return value[:end]
+
+
+def decode_an(value: bytes, charset: str = "ascii", base: int = 0) -> str | None:
+    text = _strip_padding(bytes(value), base)
+    if not text:
+        return None
+    if charset == "ascii":
+        for i, byte in enumerate(text):
+            if not 0x20 <= byte <= 0x7E:
+                raise DecodeError(f"byte {byte:02X} is not printable ASCII", offset=base + i)
+        return text.decode("ascii")
+    if charset != "gbk":
+        raise DecodeError(f"unknown charset {charset}")
+    try:
+        decoded = text.decode("gbk")
+    except UnicodeDecodeError as e:
+        raise DecodeError("invalid GBK text", offset=base + e.start) from None
+    for i, byte in enumerate(text):
+        if byte < 0x20 or byte == 0x7F:
+            raise DecodeError(f"control byte {byte:02X} in text", offset=base + i)
+    return decoded
+
+
+def encode_an(text: str | None, length: int, charset: str = "ascii") -> bytes:
+    if not text:
+        return bytes(length)
+    try:
+        raw = text.encode("ascii" if charset == "ascii" else "gbk")
+    except UnicodeEncodeError:
+        raise DecodeError(f"text cannot be encoded as {charset}") from None
+    if len(raw) > length:
+        raise DecodeError(f"value longer than {length} bytes")
+    if b"\x00" in raw or any(b < 0x20 or b == 0x7F for b in raw):
+        raise DecodeError("control characters are not allowed")
+    return raw.ljust(length, b"\x00")
+
+
+def decode_date(value: bytes, base: int = 0) -> _dt.date | None:
+    if len(value) != 4:
+        raise DecodeError(f"a date has 4 bytes, not {len(value)}", offset=base)
+    digits = decode_cn(value, base)
+    if digits is None:
+        return None
+    if len(digits) != 8:
+        raise DecodeError("incomplete date", offset=base)
+    try:
+        return _dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        raise DecodeError("invalid calendar date", offset=base) from None
+
+
+def encode_date(value: _dt.date | None) -> bytes:
+    if value is None:
+        return b"\xFF" * 4
+    if not isinstance(value, _dt.date):
+        raise DecodeError("a date value is required")
+    return bytes.fromhex(f"{value.year:04d}{value.month:02d}{value.day:02d}")
+
+
+def decode_b(value: bytes) -> str:
+    return bytes(value).hex().upper()
+
+
+def encode_b(hex_text: str, length: int) -> bytes:
+    try:
+        raw = bytes.fromhex(hex_text)
+    except (TypeError, ValueError):
+        raise DecodeError("value is not hex") from None
+    if length and len(raw) != length:
+        raise DecodeError(f"value has {len(raw)} bytes, expected {length}")
+    return raw

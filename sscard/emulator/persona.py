@@ -1,0 +1,221 @@
+"""Personas: TOML descriptions of one synthetic card (holder data, layout, state, PIN).
+
+Loading is strict: an unknown key, a missing item or a value the spec cannot
+encode is a SpecError naming the persona and the field — never the value, which
+may look like personal data.  Values are checked by encoding them with the spec
+item itself, so a persona can only hold what a real card could.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping, Union
+
+from sscard.errors import DecodeError, InvalidArgument, SpecError
+from sscard.spec import Spec, load_spec
+from sscard.spec.loader import Fields, read_toml
+from sscard.spec.model import DataItem
+
+PERSONA_DIR = Path(__file__).resolve().parent / "personas"
+ATR_PREFIX = bytes.fromhex("3B6D0000")  # TS, T0 = 6D (TB1, TC1, 13 historical bytes), TB1, TC1
+LAYOUTS = {"ssse", "mf"}
+STATES = {"active", "ssse_blocked", "card_blocked"}
+LE_ZERO = {"data", "6Cxx"}
+GENERATION_OF_VERSION = {"1": 1, "2": 2, "3": 3}
+
+Value = Union[str, _dt.date]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    value: str
+    tries_left: int
+    max_tries: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Persona:
+    name: str  # file stem, used in error messages
+    description: str
+    atr_historical: bytes
+    layout: str
+    state: str
+    algorithm: bytes  # b"" = FCI without 9F0C
+    le_zero: str
+    t0: bool
+    ef05: Mapping[str, Value]
+    ef06: Mapping[str, Value] | None  # None: no EF06 (layout "mf" only)
+    pin: Pin | None = None
+    raw_records: Mapping[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # (file, tag)
+
+    def __post_init__(self) -> None:
+        # checks that need no spec; they also guard dataclasses.replace() overrides
+        where = f"persona {self.name}"
+        if "\n" in self.description:
+            raise SpecError(f"{where}: description must be one line")
+        if len(self.atr_historical) != 13:
+            raise SpecError(f"{where}: atr_historical must be 13 bytes")
+        for label, value, allowed in (("layout", self.layout, LAYOUTS), ("state", self.state, STATES),
+                                      ("card_os.le_zero", self.le_zero, LE_ZERO)):
+            if value not in allowed:
+                raise SpecError(f"{where}: {label} must be one of {sorted(allowed)}")
+        if not isinstance(self.t0, bool):
+            raise SpecError(f"{where}: card_os.t0 must be true or false")
+        if len(self.algorithm) > 1:
+            raise SpecError(f"{where}: algorithm must be one byte or empty")
+        if self.ef06 is None and self.layout != "mf":
+            raise SpecError(f"{where}: [ef06] is required unless layout = \"mf\"")
+        if self.pin is not None:
+            _check_pin(self.pin, where)
+        for attr in ("ef05", "ef06", "raw_records"):
+            value = getattr(self, attr)
+            if value is not None:
+                object.__setattr__(self, attr, MappingProxyType(dict(value)))
+        _ = self.generation  # raises SpecError for an unknown spec version
+
+    @property
+    def generation(self) -> int:
+        """Card generation from the spec version's first character ("" = 1)."""
+        version = self.ef05.get("spec_version", "")
+        if not isinstance(version, str):
+            raise SpecError(f"persona {self.name}: ef05.spec_version must be a string")
+        if version == "":
+            return 1
+        if version[0] not in GENERATION_OF_VERSION:
+            raise SpecError(f"persona {self.name}: ef05.spec_version does not start with 1, 2 or 3")
+        return GENERATION_OF_VERSION[version[0]]
+
+    @property
+    def atr(self) -> bytes:
+        return ATR_PREFIX + self.atr_historical
+
+
+def _check_pin(pin: Pin, where: str) -> None:
+    if not (4 <= len(pin.value) <= 12 and pin.value.isascii() and pin.value.isdigit()):
+        raise SpecError(f"{where}: pin.value must be 4 to 12 digits")
+    if not 1 <= pin.max_tries <= 15:  # the count travels in one nibble (63Cx)
+        raise SpecError(f"{where}: pin.max_tries must be 1 to 15")
+    if not 0 <= pin.tries_left <= pin.max_tries:
+        raise SpecError(f"{where}: pin.tries_left must be 0 to max_tries")
+
+
+# --- records ----------------------------------------------------------------------------
+
+def encode_value(item: DataItem, value: Value, where: str) -> bytes:
+    """The record bytes of `value`, or a SpecError that does not quote the value."""
+    wants_date = item.codec.encoding == "cn" and item.codec.format == "date"
+    if wants_date:
+        ok_type = value == "" or (isinstance(value, _dt.date) and not isinstance(value, _dt.datetime))
+    else:
+        ok_type = isinstance(value, str)
+    if not ok_type:
+        expected = 'a TOML date or ""' if wants_date else "a string"
+        raise SpecError(f"{where}: must be {expected}")
+    try:
+        return item.encode_record(value)
+    except (DecodeError, ValueError, TypeError):
+        raise SpecError(f"{where}: not a valid {item.codec.encoding} value of "
+                        f"{item.codec.length} bytes") from None
+
+
+def persona_records(spec: Spec, persona: Persona) -> dict[str, tuple[bytes, ...]]:
+    """file key -> its records (spec items of the card's generation, in order) as bytes."""
+    generation = persona.generation
+    out: dict[str, tuple[bytes, ...]] = {}
+    for key, values in (("ef05", persona.ef05), ("ef06", persona.ef06)):
+        if values is None:
+            continue
+        items = spec.ssse.file(key).items_for(generation)
+        wanted = {i.key for i in items}
+        extra = sorted(set(values) - wanted)
+        if extra:
+            raise SpecError(f"persona {persona.name}: [{key}] has keys that are not items of "
+                            f"generation {generation}: {extra}")
+        missing = [i.key for i in items if i.key not in values]
+        if missing:
+            raise SpecError(f"persona {persona.name}: [{key}] is missing {missing}")
+        records = []
+        for item in items:
+            raw = persona.raw_records.get((key, item.tag))
+            if raw is None:
+                raw = encode_value(item, values[item.key], f"persona {persona.name}: {key}.{item.key}")
+            records.append(raw)
+        out[key] = tuple(records)
+    for file_key, tag in persona.raw_records:
+        items = spec.ssse.file(file_key).items_for(generation) if file_key in out else ()
+        if tag not in {i.tag for i in items}:
+            raise SpecError(f"persona {persona.name}: raw_records '{file_key}.{tag:02X}' "
+                            f"is not a record of this card")
+    return out
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def list_personas() -> list[str]:
+    return sorted(p.stem for p in PERSONA_DIR.glob("*.toml"))
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise InvalidArgument(f"persona file not found: {path}")
+        return path
+    names = list_personas()
+    if text not in names:
+        raise InvalidArgument(f"unknown persona {text!r}; available: {', '.join(names)}")
+    return PERSONA_DIR / f"{text}.toml"
+
+
+def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
+    """A packaged persona by name, or a persona TOML file by path; fully validated."""
+    path = _resolve(name_or_path)
+    spec = spec or load_spec()
+    where = f"persona {path.stem}"
+    top = Fields(read_toml(path), where)
+    card_os = Fields(top.get("card_os", dict, {}), f"{where} [card_os]")
+    pin = None
+    if "pin" in top.table:
+        p = Fields(top.get("pin", dict), f"{where} [pin]")
+        max_tries = p.get("max_tries", int, 3)
+        pin = Pin(p.get("value", str), p.get("tries_left", int, max_tries), max_tries)
+        p.done()
+    ef06 = top.get("ef06", dict, None)
+    persona = Persona(
+        name=path.stem,
+        description=top.get("description", str),
+        atr_historical=top.hex("atr_historical"),
+        layout=top.get("layout", str, "ssse"),
+        state=top.get("state", str, "active"),
+        algorithm=top.hex("algorithm"),
+        le_zero=card_os.get("le_zero", str, "data"),
+        t0=card_os.get("t0", bool, False),
+        ef05=top.get("ef05", dict),
+        ef06=ef06,
+        pin=pin,
+        raw_records=_raw_records(top, where),
+    )
+    card_os.done()
+    top.done()
+    persona_records(spec, persona)  # validates every value against the spec
+    return persona
+
+
+def _raw_records(top: Fields, where: str) -> dict[tuple[str, int], bytes]:
+    raw = Fields(top.get("raw_records", dict, {}), f"{where} [raw_records]")
+    out = {}
+    for key in list(raw.table):
+        file_key, _, tag = key.partition(".")
+        try:
+            tag_value = bytes.fromhex(tag)
+        except ValueError:
+            tag_value = b""
+        if file_key not in ("ef05", "ef06") or len(tag_value) != 1:
+            raise SpecError(f"{where}: raw_records key {key!r} must look like \"ef06.09\"")
+        out[(file_key, tag_value[0])] = raw.hex(key)
+    raw.done()
+    return out

@@ -1,0 +1,1 @@
+"""Packaged personas (synthetic card holders) as TOML files; see sscard.emulator.persona."""

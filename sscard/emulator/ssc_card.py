@@ -1,0 +1,235 @@
+"""The social security card: SSSE file system, READ RECORD, VERIFY, GET CHALLENGE.
+
+Built only from the spec (apdu_specs/ via sscard.spec) and a persona, never
+from the reader's code, so the two cannot share a misunderstanding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sscard.codec.apdu import CommandApdu
+from sscard.emulator.card_os import CardOS, SwError, sw_bytes
+from sscard.emulator.fci import ssse_fci
+from sscard.emulator.persona import Persona, load_persona, persona_records
+from sscard.spec import Spec, load_spec
+from sscard.spec.model import ElementaryFile
+
+MF_FID = 0x3F00
+SW_OK = sw_bytes(0x9000)
+CHALLENGE_LENGTHS = (4, 8, 16)
+
+
+@dataclass
+class EmulatedEF:
+    spec: ElementaryFile
+    records: tuple[bytes, ...]  # record n is records[n - 1]
+
+
+@dataclass
+class DedicatedFile:
+    fid: int | None  # None: reachable only by name
+    name: bytes | None
+    efs: dict[int, EmulatedEF] = field(default_factory=dict)  # by FID
+
+    def ef_by_sfi(self, sfi: int) -> EmulatedEF | None:
+        return next((ef for ef in self.efs.values() if ef.spec.sfi == sfi), None)
+
+
+class SocialSecurityCard(CardOS):
+    """An emulated SSC; `persona` decides data, layout, state and card-OS quirks."""
+
+    def __init__(self, spec: Spec, persona: Persona) -> None:
+        self.spec = spec
+        self.persona = persona
+        self.generation = persona.generation
+        self.atr = persona.atr
+        self.mf, self.ssse = self._build_files(persona_records(spec, persona))
+        # non-volatile: survives power cycles and resets
+        self.pin_tries_left = persona.pin.tries_left if persona.pin else 0
+        super().__init__(le_zero=persona.le_zero, t0=persona.t0)
+        self.handlers.update({
+            0xA4: self.select,
+            0xB2: self.read_record,
+            0x20: self.verify,
+            0x84: self.get_challenge,
+        })
+
+    @classmethod
+    def from_persona(cls, name_or_path: str | Path, *, spec: Spec | None = None,
+                     **overrides) -> SocialSecurityCard:
+        """Card of a packaged persona (or persona file), with Persona fields overridden,
+        e.g. `from_persona("gen2", t0=True, le_zero="6Cxx")`."""
+        spec = spec or load_spec()
+        persona = load_persona(name_or_path, spec)
+        if overrides:
+            persona = dataclasses.replace(persona, **overrides)
+        return cls(spec, persona)
+
+    def _build_files(self, records: dict[str, tuple[bytes, ...]]
+                     ) -> tuple[DedicatedFile, DedicatedFile | None]:
+        efs = {}
+        for key, recs in records.items():
+            ef_spec = self.spec.ssse.file(key)
+            efs[ef_spec.fid] = EmulatedEF(ef_spec, recs)
+        mf = DedicatedFile(MF_FID, None)
+        if self.persona.layout == "mf":  # Shanghai-style: no SSSE name, EFs under the MF
+            mf.efs = efs
+            return mf, None
+        return mf, DedicatedFile(None, self.spec.ssse.name, efs)
+
+    # --- volatile state -------------------------------------------------------------
+
+    def clear_volatile(self) -> None:
+        super().clear_volatile()
+        self.current_df = self.mf  # the MF is implicitly selected after reset
+        self.current_ef: EmulatedEF | None = None
+        self.current_record = 0  # 0 = none (for next/previous-occurrence reads)
+        self.security: set[str] = set()  # e.g. {"PIN", "RKSSSE"}
+        self.challenge = b""
+
+    def check_state(self) -> None:
+        if self.persona.state == "card_blocked":
+            raise SwError(0x6A81)
+
+    def _enter_df(self, df: DedicatedFile) -> None:
+        # security status belongs to the DF: leaving or re-entering it drops it
+        self.current_df = df
+        self.current_ef = None
+        self.current_record = 0
+        self.security.clear()
+
+    def _make_current(self, ef: EmulatedEF) -> None:
+        if ef is not self.current_ef:
+            self.current_record = 0
+        self.current_ef = ef
+
+    # --- SELECT ---------------------------------------------------------------------------
+
+    def select(self, apdu: CommandApdu) -> bytes:
+        if apdu.p2 not in (0x00, 0x0C):
+            raise SwError(0x6A86)
+        if apdu.p1 == 0x04:
+            return self._select_by_name(apdu)
+        if apdu.p1 not in (0x00, 0x02):
+            raise SwError(0x6A86)
+        if len(apdu.data) not in ((0, 2) if apdu.p1 == 0x00 else (2,)):
+            raise SwError(0x6700)
+        fid = int.from_bytes(apdu.data, "big") if apdu.data else MF_FID
+        if apdu.p1 == 0x00 and fid == MF_FID:
+            self._enter_df(self.mf)
+            return SW_OK
+        ef = self.current_df.efs.get(fid)
+        if ef is None:
+            raise SwError(0x6A82)  # the previous selection stays
+        self._make_current(ef)
+        return SW_OK
+
+    def _select_by_name(self, apdu: CommandApdu) -> bytes:
+        if self.ssse is None or apdu.data != self.ssse.name:
+            raise SwError(0x6A82)
+        if self.persona.state == "ssse_blocked":
+            raise SwError(0x9303)
+        self._enter_df(self.ssse)
+        if apdu.p2 == 0x0C:  # "no response data requested"
+            return SW_OK
+        return self.respond(apdu, ssse_fci(self.spec.ssse.name, self.persona.algorithm))
+
+    # --- READ RECORD ---------------------------------------------------------------------
+
+    def read_record(self, apdu: CommandApdu) -> bytes:
+        sfi, mode = apdu.p2 >> 3, apdu.p2 & 0x07
+        if sfi == 0x1F or mode == 0b111:  # reserved codings
+            raise SwError(0x6A86)
+        if apdu.data:
+            raise SwError(0x6700)
+        if sfi:
+            ef = self.current_df.ef_by_sfi(sfi)
+            if ef is None:
+                raise SwError(0x6A82)
+            self._make_current(ef)  # an SFI read selects the EF
+        elif self.current_ef is None:
+            raise SwError(0x6986)
+        ef = self.current_ef
+        key = ef.spec.read_access.get(self.generation)
+        if not ef.spec.free_to_read(self.generation) and key not in self.security:
+            raise SwError(0x6982)
+        numbers = self._record_numbers(ef, apdu.p1, mode)
+        self.current_record = numbers[-1]
+        return self.respond(apdu, b"".join(ef.records[n - 1] for n in numbers))
+
+    def _record_numbers(self, ef: EmulatedEF, p1: int, mode: int) -> list[int]:
+        """Record numbers (1-based) a READ RECORD returns, in order."""
+        count = len(ef.records)
+        if mode in (0b100, 0b101, 0b110):
+            if p1 == 0:
+                raise SwError(0x6A86)
+            if p1 > count:
+                raise SwError(0x6A83)
+            if mode == 0b100:
+                return [p1]
+            return list(range(p1, count + 1)) if mode == 0b101 else list(range(count, p1 - 1, -1))
+        # modes 000..011: search by record identifier (= the record's first byte, its tag)
+        hits = [n for n, rec in enumerate(ef.records, 1) if rec[:1] == bytes((p1,))]
+        cur = self.current_record
+        if mode == 0b010 and cur:  # next occurrence after the current record
+            hits = [n for n in hits if n > cur]
+        elif mode == 0b011 and cur:  # previous occurrence before it
+            hits = [n for n in hits if n < cur]
+        if not hits:
+            raise SwError(0x6A83)
+        # first / next take the lowest, last / previous the highest (no current record:
+        # next = first, previous = last, as ISO 7816-4 says)
+        return [hits[0] if mode in (0b000, 0b010) else hits[-1]]
+
+    # --- VERIFY --------------------------------------------------------------------------
+
+    def verify(self, apdu: CommandApdu) -> bytes:
+        if apdu.p1 or apdu.p2:
+            raise SwError(0x6A86)
+        pin = self.persona.pin
+        if not apdu.data:
+            # tries query (case 1, or the 5-byte form with P3 = 00): spends nothing
+            if apdu.le not in (None, 0):
+                raise SwError(0x6700)
+            if pin is None:
+                return SW_OK
+            if self.pin_tries_left == 0:
+                raise SwError(0x6983)
+            raise SwError(0x63C0 | self.pin_tries_left)
+        if apdu.le is not None or not 2 <= len(apdu.data) <= 8:
+            raise SwError(0x6700)
+        digits = bcd_pin(apdu.data)
+        if pin is None:
+            raise SwError(0x6A88)
+        if self.pin_tries_left == 0:
+            raise SwError(0x6983)
+        if digits != pin.value:
+            self.pin_tries_left -= 1
+            self.security.discard("PIN")
+            raise SwError(0x63C0 | self.pin_tries_left)
+        self.pin_tries_left = pin.max_tries
+        self.security.add("PIN")
+        return SW_OK
+
+    # --- GET CHALLENGE -------------------------------------------------------------------
+
+    def get_challenge(self, apdu: CommandApdu) -> bytes:
+        if apdu.p1 or apdu.p2:
+            raise SwError(0x6A86)
+        if apdu.data or apdu.le not in CHALLENGE_LENGTHS:
+            raise SwError(0x6700)
+        self.challenge = os.urandom(apdu.le)
+        return self.challenge + SW_OK
+
+
+def bcd_pin(data: bytes) -> str:
+    """PIN digits from BCD padded with F nibbles; anything else is 6A80."""
+    text = data.hex().upper()
+    digits = text.rstrip("F")
+    if not digits.isdigit():
+        raise SwError(0x6A80)
+    return digits

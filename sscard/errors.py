@@ -1,0 +1,281 @@
+"""One error taxonomy for the whole library.
+
+Every failure the library can meet (a reader, a card, a malformed answer, a
+refused command, a bad spec or persona file) is raised as a subclass of
+`SscardError`, so callers catch one base class.  Each class carries the CLI exit
+code it maps to and a bilingual message; the text never contains a PIN, key or
+personal data (callers pass neutral descriptions).
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    """Documented CLI exit codes (also used by kiosk wrappers)."""
+
+    OK = 0
+    FAILURE = 1  # runtime failure not covered below
+    USAGE = 2  # bad command line / bad input file
+    NO_READER = 3
+    NO_CARD = 4
+    NOT_SSC = 5  # the card answers, but not as a social security card
+    CARD_BLOCKED = 6  # card or application permanently blocked
+    LOCKED = 7  # data needs a key or PIN the caller did not provide
+    CARD_REMOVED = 8  # card removed, reset or swapped during the operation
+    COMMUNICATION = 9  # garbage, truncated or unexpected answers
+
+
+class SscardError(Exception):
+    """Base of every error raised by sscard."""
+
+    exit_code = ExitCode.FAILURE
+    zh = "操作失败"
+
+    def __init__(self, message: str | None = None, *, zh: str | None = None) -> None:
+        self.message = message or self.__class__.__doc__.strip().splitlines()[0]
+        if zh is not None:
+            self.zh = zh
+        super().__init__(self.message)
+
+    def bilingual(self) -> str:
+        return f"{self.message} / {self.zh}"
+
+
+# --- usage and data files -------------------------------------------------
+
+class InvalidArgument(SscardError):
+    """Invalid argument."""
+
+    exit_code = ExitCode.USAGE
+    zh = "参数无效"
+
+
+class SpecError(SscardError):
+    """Invalid specification or persona file."""
+
+    exit_code = ExitCode.USAGE
+    zh = "规范或卡片模板文件无效"
+
+
+# --- reader / PC/SC layer ---------------------------------------------------
+
+class ReaderError(SscardError):
+    """Reader error."""
+
+    exit_code = ExitCode.NO_READER
+    zh = "读卡器错误"
+
+
+class NoReader(ReaderError):
+    """No smart-card reader found."""
+
+    zh = "未找到读卡器"
+
+
+class ReaderGone(ReaderError):
+    """The reader was disconnected."""
+
+    zh = "读卡器已断开"
+
+
+class ServiceUnavailable(ReaderError):
+    """The PC/SC service (pcscd) is not running."""
+
+    zh = "PC/SC 服务（pcscd）未运行"
+
+
+# --- card presence ------------------------------------------------------------
+
+class CardError(SscardError):
+    """Card error."""
+
+    exit_code = ExitCode.NO_CARD
+    zh = "卡片错误"
+
+
+class NoCard(CardError):
+    """No card in the reader."""
+
+    zh = "读卡器中无卡"
+
+
+class CardRemoved(CardError):
+    """The card was removed during the operation."""
+
+    exit_code = ExitCode.CARD_REMOVED
+    zh = "操作过程中卡片被移除"
+
+
+class CardReset(CardError):
+    """The card was reset during the operation."""
+
+    exit_code = ExitCode.CARD_REMOVED
+    zh = "操作过程中卡片被复位"
+
+
+class CardBusy(CardError):
+    """The card is in use by another program."""
+
+    exit_code = ExitCode.FAILURE
+    zh = "卡片正被其他程序占用"
+
+
+class CardMute(CardError):
+    """The card does not answer."""
+
+    exit_code = ExitCode.COMMUNICATION
+    zh = "卡片无应答"
+
+
+# --- protocol: what came back cannot be understood ---------------------------
+
+class ProtocolError(SscardError):
+    """Malformed answer from the card."""
+
+    exit_code = ExitCode.COMMUNICATION
+    zh = "卡片应答格式错误"
+
+
+class DecodeError(ProtocolError):
+    """Malformed data."""
+
+    zh = "数据格式错误"
+
+    def __init__(self, message: str | None = None, *, offset: int | None = None,
+                 zh: str | None = None) -> None:
+        self.offset = offset
+        if message is not None and offset is not None:
+            message = f"{message} (at byte offset {offset})"
+        super().__init__(message, zh=zh)
+
+
+class TruncatedResponse(ProtocolError):
+    """The card's answer is shorter than a status word."""
+
+    zh = "卡片应答不完整"
+
+
+class ChainTooLong(ProtocolError):
+    """The card kept asking for more exchanges than allowed."""
+
+    zh = "卡片应答链过长"
+
+
+class UnexpectedCommand(ProtocolError):
+    """A replayed exchange does not match the command sent."""
+
+    zh = "回放记录与发送的指令不符"
+
+
+# --- command: the card refused (carries the status word) -----------------------
+
+class CommandError(SscardError):
+    """The card refused a command."""
+
+    exit_code = ExitCode.FAILURE
+    zh = "卡片拒绝了指令"
+
+    def __init__(self, message: str | None = None, *, sw: int | None = None,
+                 command: str | None = None, zh: str | None = None,
+                 tries_left: int | None = None) -> None:
+        self.sw = sw
+        self.command = command
+        self.tries_left = tries_left
+        parts = [message or self.__class__.__doc__.strip().splitlines()[0]]
+        if command:
+            parts.append(f"during {command}")
+        if sw is not None:
+            parts.append(f"(SW {sw:04X})")
+        super().__init__(" ".join(parts), zh=zh)
+
+
+class NotFound(CommandError):
+    """File or record not found."""
+
+    zh = "文件或记录未找到"
+
+
+class SecurityNotSatisfied(CommandError):
+    """Security status not satisfied (authentication required)."""
+
+    exit_code = ExitCode.LOCKED
+    zh = "安全状态不满足（需要认证）"
+
+
+class AuthenticationFailed(CommandError):
+    """Authentication failed."""
+
+    exit_code = ExitCode.LOCKED
+    zh = "认证失败"
+
+
+class AuthenticationBlocked(CommandError):
+    """Authentication method blocked (PIN or key locked)."""
+
+    exit_code = ExitCode.CARD_BLOCKED
+    zh = "认证方法已锁定（密码或密钥锁定）"
+
+
+class WrongLength(CommandError):
+    """Wrong length."""
+
+    exit_code = ExitCode.COMMUNICATION
+    zh = "长度错误"
+
+
+class WrongParameters(CommandError):
+    """Wrong parameters or data."""
+
+    exit_code = ExitCode.COMMUNICATION
+    zh = "参数或数据错误"
+
+
+class ConditionsNotSatisfied(CommandError):
+    """Conditions of use not satisfied."""
+
+    zh = "使用条件不满足"
+
+
+class NotSupported(CommandError):
+    """Instruction or class not supported by the card."""
+
+    exit_code = ExitCode.NOT_SSC
+    zh = "卡片不支持该指令"
+
+
+class ApplicationBlocked(CommandError):
+    """The application is permanently blocked."""
+
+    exit_code = ExitCode.CARD_BLOCKED
+    zh = "应用已永久锁定"
+
+
+class CardBlocked(CommandError):
+    """The card is permanently blocked."""
+
+    exit_code = ExitCode.CARD_BLOCKED
+    zh = "卡片已锁定"
+
+
+class UnknownStatus(CommandError):
+    """The card answered with an unknown status word."""
+
+    exit_code = ExitCode.COMMUNICATION
+    zh = "卡片返回未知状态字"
+
+
+# --- card identity --------------------------------------------------------------
+
+class NotSocialSecurityCard(SscardError):
+    """This card is not a social security card."""
+
+    exit_code = ExitCode.NOT_SSC
+    zh = "该卡不是社会保障卡"
+
+
+def error_class(name: str) -> type[SscardError]:
+    """Resolve an error class named in apdu_specs/ (validated at spec load time)."""
+    cls = globals().get(name)
+    if not (isinstance(cls, type) and issubclass(cls, SscardError)):
+        raise KeyError(name)
+    return cls

@@ -1,0 +1,70 @@
+"""Validation findings: what looks wrong on a card, reported, never silently fixed."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from sscard.codec import card_number as card_number_codec
+from sscard.codec.card_id import MOHRSS_RID
+from sscard.codec import gb11643
+from sscard.results import CardIdentification, Finding, HolderInfo, IssuerInfo
+
+# code: (severity, English, Chinese)
+MESSAGES = {
+    "card_number_check": ("info", "card number check character does not match (common on real cards)",
+                          "卡号校验位不符（实际卡片中常见）"),
+    "card_expired": ("warning", "the card is past its expiry date", "卡片已超过有效期"),
+    "card_rid": ("warning", "card identification code does not carry the MOHRSS RID D156000005",
+                 "卡识别码中的注册标识不是 D156000005"),
+    "unknown_version": ("warning", "unrecognised specification version", "无法识别的规范版本"),
+    "algorithm_absent": ("info", "FCI names no algorithm (assumed DES/3DES)",
+                         "FCI 中无算法标识（按 DES/3DES 处理）"),
+    "unknown_code": ("warning", "value not in its code table", "代码值不在代码表中"),
+    "record_missing": ("warning", "record not found on the card", "卡中未找到该记录"),
+    "id_number_invalid": ("warning", "social security number fails the GB 11643 check",
+                          "社会保障号码未通过 GB 11643 校验"),
+    "birth_date_mismatch": ("warning", "birth date differs from the one in the social security number",
+                            "出生日期与社会保障号码中的不一致"),
+    "sex_mismatch": ("warning", "sex differs from the one in the social security number",
+                     "性别与社会保障号码中的不一致"),
+}
+
+
+def finding(code: str, field: str | None = None, detail: str | None = None) -> Finding:
+    severity, en, zh = MESSAGES[code]
+    if detail:
+        en = f"{en}: {detail}"
+        zh = f"{zh}：{detail}"
+    return Finding(code, severity, field, en, zh)
+
+
+def check_issuer(issuer: IssuerInfo, today: _dt.date) -> list[Finding]:
+    out = []
+    if issuer.card_number_check is False:
+        out.append(finding("card_number_check", "card_number"))
+    if issuer.expiry_date is not None and issuer.expiry_date < today:
+        out.append(finding("card_expired", "expiry_date"))
+    cid = issuer.card_identification
+    if isinstance(cid, CardIdentification) and cid.rid != MOHRSS_RID:
+        out.append(finding("card_rid", "card_identification"))
+    return out
+
+
+def check_holder(holder: HolderInfo, today: _dt.date) -> list[Finding]:
+    number = holder.social_security_number
+    if number is None:
+        return []
+    result = gb11643.check_id_number(number, today=today)
+    if not result.valid:
+        # problem codes only: never the number itself
+        return [finding("id_number_invalid", "social_security_number", ", ".join(result.problems))]
+    out = []
+    if holder.birth_date is not None and result.birth_date != holder.birth_date:
+        out.append(finding("birth_date_mismatch", "birth_date"))
+    if holder.sex.code in ("1", "2") and result.sex != holder.sex.code:
+        out.append(finding("sex_mismatch", "sex"))
+    return out
+
+
+def card_number_check(number: str | None) -> bool | None:
+    return None if number is None else card_number_codec.card_number_check(number)

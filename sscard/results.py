@@ -1,0 +1,90 @@
+"""Typed, immutable results of reading a card."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A coded value with its meaning (None when the code table does not know it)."""
+
+    code: str | None
+    en: str | None = None
+    zh: str | None = None
+
+
+@dataclass(frozen=True)
+class CardIdentification:
+    """卡识别码: region code ‖ RID ‖ serial ‖ authentication code, as raw hex."""
+
+    hex: str
+    region: str
+    rid: str
+    serial: str
+    auth_code: str
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """EF05 发卡机构数据."""
+
+    card_identification: CardIdentification | None
+    card_type: Coded
+    spec_version: str | None
+    initialising_institution: str | None
+    issue_date: _dt.date | None
+    expiry_date: _dt.date | None
+    card_number: str | None
+    card_number_check: bool | None  # None: not checkable (not 9 characters)
+
+
+@dataclass(frozen=True)
+class HolderInfo:
+    """EF06 持卡人基本信息."""
+
+    social_security_number: str | None
+    name: str | None  # 姓名 + 姓名扩展, as a reader must present it
+    name_record: str | None  # tag 09 alone
+    name_extension: str | None  # tag 4E (gen 2/3)
+    sex: Coded
+    ethnicity: Coded
+    birthplace: str | None
+    birth_date: _dt.date | None
+
+
+class HolderStatus(str, Enum):
+    READ = "read"  # EF06 read completely
+    LOCKED = "locked"  # needs a key (RKSSSE on gen 3) the caller did not provide
+    ABSENT = "absent"  # the card has no EF06 (e.g. Shanghai-style layout)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str  # info | warning
+    field: str | None
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the social security application tells about the card and its holder."""
+
+    atr: str
+    historical_bytes: str
+    layout: str  # "ssse" (normal) | "mf" (EF05 directly under the MF)
+    algorithm: Coded
+    generation: int | None  # 1, 2, 3 from the spec version; None if unrecognised
+    issuer: IssuerInfo
+    holder: HolderInfo | None
+    holder_status: HolderStatus
+    holder_locked_by: str | None  # key that protects EF06 when locked
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def complete(self) -> bool:
+        return self.holder_status is HolderStatus.READ

@@ -1,0 +1,111 @@
+"""A card session: spec-driven commands over a transport.
+
+The one place where T=0 style chaining is handled: `61xx` is followed by GET
+RESPONSE and `6Cxx` by one re-send with the Le the card asked for, both bounded,
+so a card that keeps asking cannot loop us forever.  Status words are mapped to
+typed errors from the table in apdu_specs/status_words.toml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sscard import errors
+from sscard.codec.apdu import CommandApdu, split_response
+from sscard.spec import Spec, load_spec
+from sscard.spec.model import StatusWord
+from sscard.trace import Tracer
+from sscard.transport.base import Transport
+
+MAX_EXCHANGES = 16  # per logical command: the command, re-sends and GET RESPONSEs
+MAX_RESPONSE = 4096  # bytes accumulated through GET RESPONSE
+
+
+@dataclass(frozen=True)
+class Response:
+    data: bytes
+    sw: int
+    status: StatusWord | None  # None: the spec does not know this SW
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and self.status.category in ("ok", "warning") \
+            and not self.status.error
+
+    @property
+    def tries_left(self) -> int | None:
+        return self.status.tries_left(self.sw) if self.status else None
+
+
+class CardSession:
+    def __init__(self, transport: Transport, spec: Spec | None = None,
+                 trace: Callable[[str], None] | None = None) -> None:
+        self.transport = transport
+        self.spec = spec or load_spec()
+        self.tracer = Tracer(self.spec, trace) if trace else None
+        self.apdu_count = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    @property
+    def atr(self) -> bytes:
+        return self.transport.atr
+
+    def send(self, name: str, *, p1: int | None = None, p2: int | None = None, sfi: int = 0,
+             data: bytes = b"", le: int | None = None) -> Response:
+        """Send the spec command `name`; returns the final response, never raises for an SW."""
+        apdu = self.spec.commands[name].build(p1=p1, p2=p2, sfi=sfi, data=data, le=le)
+        return self._exchange(apdu)
+
+    def check(self, response: Response, command: str) -> bytes:
+        """Data of a successful response; otherwise the typed error for its SW."""
+        if response.ok:
+            return response.data
+        raise self.error_for(response, command)
+
+    def error_for(self, response: Response, command: str) -> errors.CommandError:
+        status = response.status
+        if status is None:
+            return errors.UnknownStatus(sw=response.sw, command=command)
+        cls = errors.error_class(status.error) if status.error else errors.CommandError
+        return cls(status.en, zh=status.zh, sw=response.sw, command=command,
+                   tries_left=response.tries_left)
+
+    # -- the bounded GET RESPONSE / re-send engine ----------------------------------------
+
+    def _exchange(self, apdu: CommandApdu) -> Response:
+        collected = b""
+        resent = False
+        for _ in range(MAX_EXCHANGES):
+            data, sw = split_response(self._transmit(apdu.to_bytes()))
+            sw1, sw2 = sw >> 8, sw & 0xFF
+            if sw1 == 0x61:
+                collected += data
+                if len(collected) > MAX_RESPONSE:
+                    break
+                apdu = self.spec.commands["get_response"].build(le=sw2)
+                continue
+            if sw1 == 0x6C and apdu.le is not None and not resent:
+                # the card names the right Le: ask once more with exactly that
+                resent = True
+                apdu = CommandApdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data, sw2)
+                continue
+            collected += data
+            if len(collected) > MAX_RESPONSE:
+                break
+            return Response(collected, sw, self.spec.status_words.lookup(sw))
+        raise errors.ChainTooLong(
+            f"the card asked for more than {MAX_EXCHANGES} exchanges or "
+            f"{MAX_RESPONSE} bytes for one command")
+
+    def _transmit(self, apdu: bytes) -> bytes:
+        if self.tracer:
+            self.tracer.command(apdu)
+        response = self.transport.transmit(apdu)
+        self.apdu_count += 1
+        self.bytes_sent += len(apdu)
+        self.bytes_received += len(response)
+        if self.tracer:
+            self.tracer.response(apdu, response)
+        return response

@@ -1,0 +1,278 @@
+"""Load apdu_specs/*.toml (standard-library tomllib) into the immutable model.
+
+Validation is strict: an unknown key, a missing key, a wrong type or an item
+without examples is a SpecError naming the file and the item, so a typo in the
+spec cannot silently change behaviour.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sscard import errors
+from sscard.spec import model as m
+
+ENCODINGS = {"cn", "an", "b"}
+CHARSETS = {"ascii", "gbk"}
+FORMATS = {"digits", "date"}
+PRIVACY = {"public", "personal"}
+MASKS = {"id", "name", "date", "region", "card_id", "card_number"}
+CATEGORIES = {"ok", "warning", "more_data", "retry_le", "error"}
+GENERATIONS = (1, 2, 3)
+
+
+def spec_dir() -> Path:
+    """apdu_specs/ as installed (sscard/apdu_specs in the wheel, the top-level folder in a checkout)."""
+    try:
+        return Path(str(resources.files("sscard.apdu_specs")))
+    except ModuleNotFoundError:  # running from a source tree that was not installed
+        return Path(__file__).resolve().parents[2] / "apdu_specs"
+
+
+@functools.cache
+def load_spec(directory: str | None = None) -> m.Spec:
+    base = Path(directory) if directory else spec_dir()
+    tables = _code_tables(_read(base / "code_tables.toml"))
+    return m.Spec(
+        status_words=_status_words(_read(base / "status_words.toml")),
+        commands=_commands(_read(base / "commands.toml")),
+        code_tables=tables,
+        ssse=_application(_read(base / "ssse.toml"), tables),
+    )
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise errors.SpecError(f"cannot read {path.name}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise errors.SpecError(f"{path.name}: {e}") from None
+
+
+_read = read_toml
+
+
+class Fields:
+    """Checked access to one TOML table: every key must be consumed or declared optional."""
+
+    def __init__(self, table: Any, where: str) -> None:
+        if not isinstance(table, dict):
+            raise errors.SpecError(f"{where}: expected a table")
+        self.table = table
+        self.where = where
+        self.used: set[str] = set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if default is ...:
+                raise errors.SpecError(f"{self.where}: missing key '{key}'")
+            return default
+        value = self.table[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            raise errors.SpecError(f"{self.where}: '{key}' has the wrong type")
+        return value
+
+    def choice(self, key: str, allowed: set[str], default: Any = ...) -> Any:
+        value = self.get(key, str, default)
+        if value is not default and value not in allowed:
+            raise errors.SpecError(f"{self.where}: '{key}' = {value!r} is not one of {sorted(allowed)}")
+        return value
+
+    def hex(self, key: str, length: int | None = None, default: Any = ...) -> Any:
+        text = self.get(key, str, default)
+        if text is default:
+            return default
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise errors.SpecError(f"{self.where}: '{key}' is not hex") from None
+        if length is not None and len(raw) != length:
+            raise errors.SpecError(f"{self.where}: '{key}' must be {length} bytes")
+        return raw
+
+    def done(self) -> None:
+        unknown = set(self.table) - self.used
+        if unknown:
+            raise errors.SpecError(f"{self.where}: unknown key(s) {sorted(unknown)}")
+
+
+def examples(f: Fields) -> tuple[m.Example, ...]:
+    raw = f.get("examples", list)
+    if not raw:
+        raise errors.SpecError(f"{f.where}: at least one example is required")
+    out = []
+    for n, entry in enumerate(raw):
+        e = Fields(entry, f"{f.where} example {n}")
+        hex_text = e.get("hex", str)
+        try:
+            bytes.fromhex(hex_text)
+        except ValueError:
+            raise errors.SpecError(f"{e.where}: 'hex' is not hex") from None
+        decoded = e.get("decoded", (str, int, dict, list, _dt.date))
+        e.done()
+        out.append(m.Example(hex_text.upper(), decoded))
+    return tuple(out)
+
+
+def _status_words(doc: dict) -> m.StatusWordTable:
+    top = Fields(doc, "status_words.toml")
+    entries = []
+    for n, raw in enumerate(top.get("sw", list)):
+        f = Fields(raw, f"status_words.toml sw[{n}]")
+        pattern = f.get("pattern", str)
+        if len(pattern) != 4 or any(c not in "0123456789abcdefABCDEFxX" for c in pattern):
+            raise errors.SpecError(f"{f.where}: bad pattern {pattern!r}")
+        error = f.get("error", str)
+        if error:
+            try:
+                errors.error_class(error)
+            except KeyError:
+                raise errors.SpecError(f"{f.where}: unknown error class {error!r}") from None
+        value = int("".join("0" if c in "xX" else c for c in pattern), 16)
+        mask = int("".join("0" if c in "xX" else "F" for c in pattern), 16)
+        entries.append(m.StatusWord(
+            pattern=pattern.upper().replace("X", "x"), category=f.choice("category", CATEGORIES),
+            error=error, tries=f.get("tries", bool, False), en=f.get("en", str),
+            zh=f.get("zh", str), examples=examples(f), _value=value, _mask=mask))
+        f.done()
+    top.done()
+    return m.StatusWordTable(tuple(entries))
+
+
+def _byte_or_var(f: Fields, key: str) -> int | None:
+    text = f.get(key, str)
+    if text == "var":
+        return None
+    raw = f.hex(key, 1)
+    return raw[0]
+
+
+def _commands(doc: dict) -> m.CommandSet:
+    top = Fields(doc, "commands.toml")
+    commands: dict[str, m.Command] = {}
+    for n, raw in enumerate(top.get("command", list)):
+        f = Fields(raw, f"commands.toml command[{n}]")
+        name = f.get("name", str)
+        f.where = f"commands.toml {name}"
+        case = f.get("case", int)
+        if case not in (1, 2, 3, 4):
+            raise errors.SpecError(f"{f.where}: case must be 1..4")
+        cmd = m.Command(
+            name=name, en=f.get("en", str), zh=f.get("zh", str),
+            cla=f.hex("cla", 1)[0], ins=f.hex("ins", 1)[0],
+            p1=_byte_or_var(f, "p1"), p2=_byte_or_var(f, "p2"),
+            sfi_in_p2=f.get("sfi_in_p2", bool, False), case=case,
+            sensitive=f.get("sensitive", bool, False), spends_try=f.get("spends_try", bool, False),
+            changes_card=f.get("changes_card", bool, False), examples=examples(f))
+        if cmd.sfi_in_p2 and cmd.p2 is None:
+            raise errors.SpecError(f"{f.where}: sfi_in_p2 needs a fixed P2 base")
+        if name in commands:
+            raise errors.SpecError(f"{f.where}: duplicate command name")
+        f.done()
+        commands[name] = cmd
+    top.done()
+    return m.CommandSet(m.frozen_map(commands))
+
+
+def _code_tables(doc: dict) -> dict[str, m.CodeTable]:
+    tables = {}
+    for key, raw in doc.items():
+        f = Fields(raw, f"code_tables.toml [{key}]")
+        entries = {}
+        for n, entry in enumerate(f.get("entries", list)):
+            e = Fields(entry, f"{f.where} entry {n}")
+            code = e.get("code", str)
+            entries[code] = m.CodeEntry(code, e.get("en", str), e.get("zh", str))
+            e.done()
+        tables[key] = m.CodeTable(key, f.get("en", str), f.get("zh", str),
+                                  value_codec(f), m.frozen_map(entries), examples(f))
+        f.done()
+    return m.frozen_map(tables)
+
+
+def value_codec(f: Fields, length_required: bool = True) -> m.ValueCodec:
+    encoding = f.choice("encoding", ENCODINGS)
+    charset = f.choice("charset", CHARSETS, "ascii")
+    fmt = f.choice("format", FORMATS, "digits")
+    if "charset" in f.table and encoding != "an":
+        raise errors.SpecError(f"{f.where}: charset applies to encoding an only")
+    if "format" in f.table and encoding != "cn":
+        raise errors.SpecError(f"{f.where}: format applies to encoding cn only")
+    length = f.get("length", int) if length_required else f.get("length", int, None)
+    if fmt == "date" and length != 4:
+        raise errors.SpecError(f"{f.where}: a date is 4 bytes")
+    return m.ValueCodec(length, encoding, charset, fmt)
+
+
+def _values(f: Fields, tables: dict) -> str | None:
+    name = f.get("values", str, None)
+    if name is not None and name not in tables:
+        raise errors.SpecError(f"{f.where}: unknown code table {name!r}")
+    return name
+
+
+def _application(doc: dict, tables: dict) -> m.Application:
+    top = Fields(doc, "ssse.toml")
+    a = Fields(top.get("application", dict), "ssse.toml [application]")
+    app_key, name = a.get("key", str), a.hex("name")
+    app_en, app_zh, app_examples = a.get("en", str), a.get("zh", str), examples(a)
+    a.done()
+
+    fci = []
+    for n, raw in enumerate(top.get("fci", list)):
+        f = Fields(raw, f"ssse.toml fci[{n}]")
+        key = f.get("key", str)
+        f.where = f"ssse.toml fci {key}"
+        path = tuple(int(t, 16) for t in f.get("path", list))
+        fci.append(m.FciItem(key, path, value_codec(f, length_required=False),
+                             _values(f, tables), f.get("en", str), f.get("zh", str), examples(f)))
+        f.done()
+
+    files = {}
+    for n, raw in enumerate(top.get("file", list)):
+        f = Fields(raw, f"ssse.toml file[{n}]")
+        key = f.get("key", str)
+        f.where = f"ssse.toml file {key}"
+        access_raw = Fields(f.get("read_access", dict), f"{f.where} read_access")
+        access = {g: access_raw.get(f"gen{g}", str) for g in GENERATIONS}
+        access_raw.done()
+        items = []
+        for k, item_raw in enumerate(f.get("item", list)):
+            items.append(_item(Fields(item_raw, f"{f.where} item[{k}]"), tables))
+        tags = [i.tag for i in items]
+        if len(set(tags)) != len(tags):
+            raise errors.SpecError(f"{f.where}: duplicate tag")
+        files[key] = m.ElementaryFile(
+            key=key, fid=int.from_bytes(f.hex("fid", 2), "big"), sfi=f.get("sfi", int),
+            en=f.get("en", str), zh=f.get("zh", str), read_access=m.frozen_map(access),
+            items=tuple(items))
+        f.done()
+    top.done()
+    return m.Application(app_key, name, app_en, app_zh, app_examples, tuple(fci),
+                         m.frozen_map(files))
+
+
+def _item(f: Fields, tables: dict) -> m.DataItem:
+    tag = f.hex("tag", 1)[0]
+    key = f.get("key", str)
+    f.where = f"ssse.toml item {key}"
+    generations = tuple(f.get("generations", list, list(GENERATIONS)))
+    if not generations or any(g not in GENERATIONS for g in generations):
+        raise errors.SpecError(f"{f.where}: generations must be within {GENERATIONS}")
+    privacy = f.choice("privacy", PRIVACY, "public")
+    mask = f.choice("mask", MASKS, None)
+    if (privacy == "personal") != (mask is not None):
+        raise errors.SpecError(f"{f.where}: a personal item needs a mask, a public one none")
+    item = m.DataItem(tag=tag, key=key, codec=value_codec(f), generations=generations,
+                      values=_values(f, tables), privacy=privacy, mask=mask,
+                      en=f.get("en", str), zh=f.get("zh", str), examples=examples(f))
+    f.done()
+    return item

@@ -1,0 +1,341 @@
+"""Immutable model of apdu_specs/: status words, commands, code tables, the SSSE.
+
+The loader (`sscard.spec.loader`) builds these from TOML; nothing here reads files.
+Both the reader and the emulator work from this model, so a fact about the card is
+written once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from sscard.codec import fields, tlv
+from sscard.codec.apdu import CommandApdu
+from sscard.errors import DecodeError
+
+
+@dataclass(frozen=True)
+class Example:
+    hex: str
+    decoded: Any
+
+    @property
+    def raw(self) -> bytes:
+        return bytes.fromhex(self.hex)
+
+
+# --- status words ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatusWord:
+    pattern: str  # e.g. "63Cx"
+    category: str  # ok | warning | more_data | retry_le | error
+    error: str  # sscard.errors class name, "" when none
+    tries: bool  # low nibble counts tries left
+    en: str
+    zh: str
+    examples: tuple[Example, ...]
+    _value: int = field(repr=False, compare=False, default=0)
+    _mask: int = field(repr=False, compare=False, default=0)
+
+    def matches(self, sw: int) -> bool:
+        return sw & self._mask == self._value
+
+    @property
+    def wildcards(self) -> int:
+        return self.pattern.lower().count("x")
+
+    def tries_left(self, sw: int) -> int | None:
+        return sw & 0x0F if self.tries else None
+
+
+@dataclass(frozen=True)
+class StatusWordTable:
+    entries: tuple[StatusWord, ...]
+
+    def lookup(self, sw: int) -> StatusWord | None:
+        """The most specific pattern matching `sw`, or None for an unknown SW."""
+        best = None
+        for entry in self.entries:
+            if entry.matches(sw) and (best is None or entry.wildcards < best.wildcards):
+                best = entry
+        return best
+
+
+# --- commands ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    en: str
+    zh: str
+    cla: int
+    ins: int
+    p1: int | None  # None = supplied by the caller
+    p2: int | None
+    sfi_in_p2: bool
+    case: int
+    sensitive: bool
+    spends_try: bool
+    changes_card: bool
+    examples: tuple[Example, ...]
+
+    @property
+    def has_data(self) -> bool:
+        return self.case in (3, 4)
+
+    @property
+    def has_le(self) -> bool:
+        return self.case in (2, 4)
+
+    def build(self, *, p1: int | None = None, p2: int | None = None, sfi: int = 0,
+              data: bytes = b"", le: int | None = None) -> CommandApdu:
+        """The APDU of this command with the caller's parameters (checked)."""
+        for given, fixed, label in ((p1, self.p1, "P1"), (p2, self.p2, "P2")):
+            if (given is None) == (fixed is None):
+                raise ValueError(f"{self.name}: {label} must be given exactly when it is variable")
+        real_p1 = self.p1 if self.p1 is not None else p1
+        real_p2 = self.p2 if self.p2 is not None else p2
+        if self.sfi_in_p2:
+            if not 0 <= sfi <= 30:
+                raise ValueError(f"{self.name}: SFI {sfi} out of range")
+            real_p2 |= sfi << 3
+        elif sfi:
+            raise ValueError(f"{self.name}: takes no SFI")
+        if self.has_data != bool(data):
+            raise ValueError(f"{self.name}: data {'required' if self.has_data else 'not allowed'}")
+        if self.has_le != (le is not None):
+            raise ValueError(f"{self.name}: Le {'required' if self.has_le else 'not allowed'}")
+        return CommandApdu(self.cla, self.ins, real_p1, real_p2, data, le)
+
+    def match(self, apdu: CommandApdu) -> dict[str, Any] | None:
+        """The example-style parameters if `apdu` is this command, else None."""
+        if (apdu.cla, apdu.ins) != (self.cla, self.ins) or apdu.case != self.case:
+            return None
+        if self.p1 is not None and apdu.p1 != self.p1:
+            return None
+        decoded: dict[str, Any] = {}
+        if self.p1 is None:
+            decoded["p1"] = apdu.p1
+        if self.p2 is None:
+            decoded["p2"] = apdu.p2
+        elif self.sfi_in_p2:
+            if apdu.p2 & 0x07 != self.p2:
+                return None
+            decoded["sfi"] = apdu.p2 >> 3
+        elif apdu.p2 != self.p2:
+            return None
+        if self.has_data:
+            decoded["data"] = apdu.data.hex().upper()
+        if self.has_le:
+            decoded["le"] = apdu.le
+        return decoded
+
+
+@dataclass(frozen=True)
+class CommandSet:
+    commands: Mapping[str, Command]
+
+    def __getitem__(self, name: str) -> Command:
+        return self.commands[name]
+
+    def identify(self, apdu: CommandApdu) -> tuple[Command, dict[str, Any]] | None:
+        for command in self.commands.values():
+            decoded = command.match(apdu)
+            if decoded is not None:
+                return command, decoded
+        return None
+
+
+# --- code tables ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CodeEntry:
+    code: str
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    key: str
+    en: str
+    zh: str
+    codec: "ValueCodec"  # how a code is stored on the card
+    entries: Mapping[str, CodeEntry]
+    examples: tuple[Example, ...]
+
+    def get(self, code: str | None) -> CodeEntry | None:
+        return self.entries.get(code) if code is not None else None
+
+
+# --- data items ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ValueCodec:
+    """How a value's bytes map to a Python value (str, date, or None when absent)."""
+
+    length: int | None  # fixed length, None = any
+    encoding: str  # cn | an | b
+    charset: str  # an: ascii | gbk
+    format: str  # cn: digits | date
+
+    def decode(self, raw: bytes, base: int = 0) -> str | _dt.date | None:
+        if self.length is not None and len(raw) != self.length:
+            raise DecodeError(f"value has {len(raw)} bytes, expected {self.length}", offset=base)
+        if self.encoding == "b":
+            return fields.decode_b(raw)
+        if self.encoding == "an":
+            return fields.decode_an(raw, self.charset, base=base)
+        if self.format == "date":
+            return fields.decode_date(raw, base=base)
+        return fields.decode_cn(raw, base=base)
+
+    def encode(self, value: str | _dt.date | None) -> bytes:
+        length = self.length if self.length is not None else 0
+        if self.encoding == "b":
+            return fields.encode_b(value or "", length)
+        if self.encoding == "an":
+            return fields.encode_an(value or None, length, self.charset)
+        if self.format == "date":
+            return fields.encode_date(value or None)
+        return fields.encode_cn(value or "", length)
+
+
+@dataclass(frozen=True)
+class DataItem:
+    tag: int
+    key: str
+    codec: ValueCodec
+    generations: tuple[int, ...]
+    values: str | None
+    privacy: str  # public | personal
+    mask: str | None
+    en: str
+    zh: str
+    examples: tuple[Example, ...]
+
+    @property
+    def length(self) -> int:
+        return self.codec.length or 0
+
+    @property
+    def record_length(self) -> int:
+        """Tag + length + value: the exact Le of a READ RECORD of this item."""
+        return 2 + self.length
+
+    @property
+    def personal(self) -> bool:
+        return self.privacy == "personal"
+
+    def decode_record(self, record: bytes, base: int = 0) -> str | _dt.date | None:
+        """Decode one whole record (tag | len | value) of this item."""
+        tlvs = tlv.parse_record(record, base)
+        if len(tlvs) != 1:
+            raise DecodeError(f"expected one record with tag {self.tag:02X}, got {len(tlvs)}",
+                              offset=base)
+        if tlvs[0].tag != self.tag:
+            raise DecodeError(f"record has tag {tlvs[0].tag:02X}, expected {self.tag:02X}",
+                              offset=base)
+        return self.codec.decode(tlvs[0].value, base + 2)
+
+    def encode_record(self, value: str | _dt.date | None) -> bytes:
+        return tlv.encode_record(self.tag, self.codec.encode(value))
+
+
+@dataclass(frozen=True)
+class FciItem:
+    key: str
+    path: tuple[int, ...]
+    codec: ValueCodec
+    values: str | None
+    en: str
+    zh: str
+    examples: tuple[Example, ...]
+
+    def extract(self, fci: bytes) -> str | _dt.date | None:
+        """Find this item in an FCI; None when absent.  Malformed TLV raises DecodeError."""
+        found = _find_path(tlv.parse_ber(fci), self.path)
+        return None if found is None else self.codec.decode(found.value, found.offset)
+
+
+def _find_path(tlvs: tuple[tlv.Tlv, ...], path: tuple[int, ...]) -> tlv.Tlv | None:
+    node = next((t for t in tlvs if t.tag == path[0]), None)
+    for tag in path[1:]:
+        if node is None:
+            return None
+        # a primitive object on the way (9F0C) holds TLVs in its value: parse them
+        children = node.children if node.children is not None else tlv.parse_ber(
+            node.value, node.offset + _header_length(node))
+        node = next((t for t in children if t.tag == tag), None)
+    return node
+
+
+def _header_length(node: tlv.Tlv) -> int:
+    tag_len = (node.tag.bit_length() + 7) // 8
+    n = len(node.value)
+    return tag_len + (1 if n < 0x80 else 1 + (n.bit_length() + 7) // 8)
+
+
+# --- files and the application -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ElementaryFile:
+    key: str
+    fid: int
+    sfi: int
+    en: str
+    zh: str
+    read_access: Mapping[int, str]  # generation -> "free" or the key name
+    items: tuple[DataItem, ...]
+
+    def items_for(self, generation: int) -> tuple[DataItem, ...]:
+        return tuple(i for i in self.items if generation in i.generations)
+
+    def record_number(self, item: DataItem, generation: int) -> int:
+        return self.items_for(generation).index(item) + 1
+
+    def item(self, key_or_tag: str | int) -> DataItem:
+        for i in self.items:
+            if key_or_tag in (i.key, i.tag):
+                return i
+        raise KeyError(key_or_tag)
+
+    def free_to_read(self, generation: int) -> bool:
+        return self.read_access.get(generation) == "free"
+
+
+@dataclass(frozen=True)
+class Application:
+    key: str
+    name: bytes
+    en: str
+    zh: str
+    examples: tuple[Example, ...]
+    fci: tuple[FciItem, ...]
+    files: Mapping[str, ElementaryFile]
+
+    def file(self, key: str) -> ElementaryFile:
+        return self.files[key]
+
+    def item_by_tag(self, tag: int) -> DataItem | None:
+        for f in self.files.values():
+            for i in f.items:
+                if i.tag == tag:
+                    return i
+        return None
+
+
+@dataclass(frozen=True)
+class Spec:
+    status_words: StatusWordTable
+    commands: CommandSet
+    code_tables: Mapping[str, CodeTable]
+    ssse: Application
+
+
+def frozen_map(d: dict) -> Mapping:
+    return MappingProxyType(dict(d))

@@ -1,0 +1,87 @@
+"""APDU trace lines with redaction driven by apdu_specs/.
+
+What is hidden is decided from the spec, not by each caller: the body of a command
+marked `sensitive` (VERIFY, CHANGE PIN, EXTERNAL AUTHENTICATE) is never shown, and
+the value of a READ RECORD answer is shown only for record tags the spec marks
+public.  Anything that cannot be classified is hidden (default deny).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sscard.codec import tlv
+from sscard.codec.apdu import CommandApdu
+from sscard.errors import DecodeError
+from sscard.spec.model import Spec
+
+# responses that carry no personal data and help diagnosis
+_SHOWN_RESPONSES = {"select_by_name", "select_by_fid", "select_child_ef", "get_challenge",
+                    "internal_authenticate", "verify_tries"}
+_RECORD_READS = {"read_record_by_number", "read_record_by_tag", "read_records_from"}
+
+
+class Tracer:
+    def __init__(self, spec: Spec, sink: Callable[[str], None]) -> None:
+        self.spec = spec
+        self.sink = sink
+        self._context: str | None = None  # command whose data a GET RESPONSE continues
+
+    def command(self, apdu: bytes) -> None:
+        self.sink("> " + self.format_command(apdu))
+
+    def response(self, apdu: bytes, response: bytes) -> None:
+        self.sink("< " + self.format_response(apdu, response))
+
+    def format_command(self, apdu: bytes) -> str:
+        try:
+            parsed = CommandApdu.parse(apdu)
+        except DecodeError:
+            return f"{apdu[:4].hex().upper()} [{len(apdu) - 4} bytes, unparsed, hidden]"
+        found = self.spec.commands.identify(parsed)
+        name = found[0].name if found else "unknown"
+        if name != "get_response":
+            self._context = name
+        header = apdu[:4].hex().upper()
+        parts = [header]
+        if parsed.data:
+            parts.append(f"{len(parsed.data):02X}")
+            if found is None or found[0].sensitive:
+                parts.append(f"[{len(parsed.data)} bytes hidden]")
+            else:
+                parts.append(parsed.data.hex().upper())
+        if parsed.le is not None:
+            parts.append(f"{parsed.le:02X}")
+        return " ".join(parts) + f"  ({name})"
+
+    def format_response(self, apdu: bytes, response: bytes) -> str:
+        if len(response) < 2:
+            return f"[{len(response)} bytes: no status word]"
+        data, sw = response[:-2], response[-2:].hex().upper()
+        status = self.spec.status_words.lookup(int(sw, 16))
+        meaning = status.en if status else "unknown status"
+        if not data:
+            return f"{sw}  ({meaning})"
+        return f"{self._format_data(data)} {sw}  ({meaning})"
+
+    def _format_data(self, data: bytes) -> str:
+        if self._context in _SHOWN_RESPONSES:
+            return data.hex().upper()
+        if self._context in _RECORD_READS:
+            return self._format_records(data)
+        return f"[{len(data)} bytes hidden]"
+
+    def _format_records(self, data: bytes) -> str:
+        try:
+            records = tlv.parse_record(data)
+        except DecodeError:
+            return f"[{len(data)} bytes hidden]"
+        out = []
+        for record in records:
+            item = self.spec.ssse.item_by_tag(record.tag)
+            head = f"{record.tag:02X}{len(record.value):02X}"
+            if item is not None and not item.personal:
+                out.append(head + record.value.hex().upper())
+            else:
+                out.append(f"{head}[{len(record.value)} bytes hidden]")
+        return " ".join(out)

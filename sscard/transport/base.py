@@ -1,0 +1,23 @@
+"""The transport seam: everything above it speaks APDU bytes, nothing below knows the card."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A connected card.  `transmit` takes a command APDU and returns data + SW1 SW2.
+
+    Implementations raise only `sscard.errors` exceptions (card removed, reader gone,
+    ...) and never interpret status words: that is the session's job, in one place.
+    """
+
+    description: str  # what the user sees: reader name, "emulator: gen2", ...
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def transmit(self, apdu: bytes) -> bytes: ...
+
+    def close(self) -> None: ...

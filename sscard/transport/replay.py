@@ -1,0 +1,72 @@
+"""Replay a recorded list of exchanges; any command that was not recorded next is an error.
+
+Recordings are JSON: {"atr": hex, "exchanges": [{"command": hex, "response": hex}, ...]}.
+A command recorded as a pattern with "*" bytes (e.g. a VERIFY body, never recorded in clear)
+matches any byte at those positions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sscard import errors
+
+
+def _parse_hex(text: str, where: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except (TypeError, ValueError):
+        raise errors.InvalidArgument(f"recording: {where} is not hex") from None
+
+
+class ReplayTransport:
+    def __init__(self, atr: bytes, exchanges: list[tuple[str, bytes]],
+                 description: str = "replay") -> None:
+        self._atr = atr
+        self._exchanges = list(exchanges)
+        self.position = 0
+        self.description = description
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ReplayTransport:
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            atr = _parse_hex(doc["atr"], "atr")
+            items = [(str(e["command"]).upper().replace(" ", ""),
+                      _parse_hex(e["response"], f"response {n}"))
+                     for n, e in enumerate(doc["exchanges"])]
+        except OSError as e:
+            raise errors.InvalidArgument(f"cannot read recording: {e.strerror}") from None
+        except (ValueError, KeyError, TypeError):
+            raise errors.InvalidArgument("recording is not a valid sscard trace") from None
+        return cls(atr, items, f"replay: {Path(path).name}")
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    @property
+    def finished(self) -> bool:
+        return self.position == len(self._exchanges)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self.position >= len(self._exchanges):
+            raise errors.UnexpectedCommand(
+                f"command {self.position + 1} was not recorded (the recording has "
+                f"{len(self._exchanges)} exchanges)")
+        expected, response = self._exchanges[self.position]
+        if not _matches(expected, apdu.hex().upper()):
+            raise errors.UnexpectedCommand(
+                f"command {self.position + 1} differs from the recording")
+        self.position += 1
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def _matches(pattern: str, actual: str) -> bool:
+    if len(pattern) != len(actual):
+        return False
+    return all(p == a or p == "*" for p, a in zip(pattern, actual))

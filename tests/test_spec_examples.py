@@ -1,0 +1,172 @@
+"""Every example in apdu_specs/ runs both ways: bytes → decoded and decoded → bytes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+
+import pytest
+
+from sscard import errors
+from sscard.codec.apdu import CommandApdu
+from sscard.spec import load_spec
+from sscard.spec.loader import spec_dir
+
+SPEC = load_spec()
+
+
+def _absent(value):
+    """Examples write "" for an absent value (padding only); decoders return None."""
+    return None if value == "" else value
+
+
+def _all_items():
+    for sw in SPEC.status_words.entries:
+        yield f"sw {sw.pattern}", sw
+    for command in SPEC.commands.commands.values():
+        yield f"command {command.name}", command
+    for table in SPEC.code_tables.values():
+        yield f"code table {table.key}", table
+    yield "application ssse", SPEC.ssse
+    for fci in SPEC.ssse.fci:
+        yield f"fci {fci.key}", fci
+    for ef in SPEC.ssse.files.values():
+        for item in ef.items:
+            yield f"{ef.key} {item.key}", item
+
+
+@pytest.mark.parametrize("name,item", list(_all_items()), ids=lambda x: x if isinstance(x, str) else "")
+def test_every_item_has_examples(name, item):
+    assert item.examples, f"{name} has no example"
+
+
+@pytest.mark.parametrize("sw", SPEC.status_words.entries, ids=lambda s: s.pattern)
+def test_status_word_examples(sw):
+    for example in sw.examples:
+        value = int(example.hex, 16)
+        found = SPEC.status_words.lookup(value)
+        assert found is sw, f"{example.hex} matched {found and found.pattern}"
+        assert found.pattern == example.decoded["pattern"]
+        if "tries" in example.decoded:
+            assert found.tries_left(value) == example.decoded["tries"]
+        # the other way: pattern + variable part → the SW
+        variable = example.decoded.get("tries", example.decoded.get("length", 0))
+        wild = sw.pattern.count("x")
+        rebuilt = sw.pattern.replace("x" * wild, f"{variable:0{wild}X}") if wild else sw.pattern
+        assert rebuilt.upper() == example.hex
+
+
+def test_status_word_unknown_and_specificity():
+    assert SPEC.status_words.lookup(0x6A99) is None
+    assert SPEC.status_words.lookup(0x63C1).pattern == "63Cx"
+    assert SPEC.status_words.lookup(0x6283).error == "ApplicationBlocked"
+
+
+@pytest.mark.parametrize("command", list(SPEC.commands.commands.values()), ids=lambda c: c.name)
+def test_command_examples(command):
+    for example in command.examples:
+        apdu = CommandApdu.parse(example.raw)
+        found = SPEC.commands.identify(apdu)
+        assert found is not None and found[0] is command, example.hex
+        assert found[1] == example.decoded
+        params = dict(example.decoded)
+        built = command.build(
+            p1=params.pop("p1", None), p2=params.pop("p2", None), sfi=params.pop("sfi", 0),
+            data=bytes.fromhex(params.pop("data", "")), le=params.pop("le", None))
+        assert not params, f"unused example parameters {params}"
+        assert built.to_bytes().hex().upper() == example.hex
+
+
+@pytest.mark.parametrize("table", list(SPEC.code_tables.values()), ids=lambda t: t.key)
+def test_code_table_examples(table):
+    for example in table.examples:
+        code = table.codec.decode(example.raw)
+        assert code == example.decoded
+        assert table.codec.encode(code) == example.raw
+        assert table.get(code) is not None
+
+
+def test_application_name_example():
+    for example in SPEC.ssse.examples:
+        assert example.raw == SPEC.ssse.name
+        assert example.raw[:7].decode("ascii") + example.raw[7:].decode("gbk") == example.decoded
+
+
+@pytest.mark.parametrize("item", SPEC.ssse.fci, ids=lambda i: i.key)
+def test_fci_examples(item):
+    for example in item.examples:
+        assert item.extract(example.raw) == _absent(example.decoded)
+
+
+@pytest.mark.parametrize(
+    "item", [i for ef in SPEC.ssse.files.values() for i in ef.items], ids=lambda i: i.key)
+def test_record_examples(item):
+    for example in item.examples:
+        decoded = item.decode_record(example.raw)
+        assert decoded == _absent(example.decoded), example.hex
+        assert item.encode_record(_absent(example.decoded)).hex().upper() == example.hex
+        assert len(example.raw) == item.record_length
+
+
+def test_dates_decode_to_dates():
+    item = SPEC.ssse.file("ef06").item("birth_date")
+    assert item.decode_record(bytes.fromhex("0D0419900307")) == _dt.date(1990, 3, 7)
+
+
+def test_record_numbers_follow_generation():
+    ef06 = SPEC.ssse.file("ef06")
+    assert [f"{i.tag:02X}" for i in ef06.items_for(2)] == ["08", "09", "4E", "0A", "0B", "0C", "0D"]
+    assert ef06.record_number(ef06.item("sex"), 1) == 3
+    assert ef06.record_number(ef06.item("sex"), 2) == 4
+    assert ef06.read_access[3] == "RKSSSE" and ef06.free_to_read(2)
+
+
+def test_exact_le_of_identity_records():
+    # ssc-card.md §5.1: EF05 Le 12 03 06 0E 06 06 0B, EF06 14 20 16 03 03 05 06
+    ef05, ef06 = SPEC.ssse.file("ef05"), SPEC.ssse.file("ef06")
+    assert [i.record_length for i in ef05.items] == [0x12, 0x03, 0x06, 0x0E, 0x06, 0x06, 0x0B]
+    assert [i.record_length for i in ef06.items] == [0x14, 0x20, 0x16, 0x03, 0x03, 0x05, 0x06]
+
+
+# --- the loader rejects what it does not understand ---------------------------------------
+
+@pytest.fixture
+def spec_copy(tmp_path):
+    for f in spec_dir().glob("*.toml"):
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path
+
+
+def _edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("file,old,new,message", [
+    ("ssse.toml", 'key = "card_type"', 'key = "card_type"\ncolour = "red"', "unknown key"),
+    ("ssse.toml", 'examples = [{ hex = "020133", decoded = "3" }]', "examples = []", "example"),
+    ("ssse.toml", 'encoding = "an"', 'encoding = "xx"', "encoding"),
+    ("ssse.toml", 'values = "sex"', 'values = "gender"', "code table"),
+    ("status_words.toml", 'error = "NotFound"', 'error = "NoSuchError"', "error class"),
+    ("commands.toml", "case = 4", 'case = "four"', "wrong type"),
+    ("commands.toml", 'ins = "A4"', 'ins = "A4A4"', "1 bytes"),
+    ("ssse.toml", "mask = \"name\"\nen = \"Name\"", "en = \"Name\"", "mask"),
+])
+def test_loader_rejects(spec_copy, file, old, new, message):
+    _edit(spec_copy / file, old, new)
+    with pytest.raises(errors.SpecError, match=message):
+        load_spec.__wrapped__(str(spec_copy))
+
+
+def test_loader_rejects_broken_toml(spec_copy):
+    (spec_copy / "commands.toml").write_text("[[command]\n", encoding="utf-8")
+    with pytest.raises(errors.SpecError, match="commands.toml"):
+        load_spec.__wrapped__(str(spec_copy))
+
+
+def test_spec_is_immutable():
+    with pytest.raises(Exception):
+        SPEC.ssse.files["ef07"] = None
+    with pytest.raises(Exception):
+        SPEC.commands["verify"].sensitive = False

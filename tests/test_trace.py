@@ -1,0 +1,51 @@
+"""The APDU trace hides what the spec marks sensitive or personal."""
+
+from __future__ import annotations
+
+from conftest import emulator, persona_toml, read
+from sscard.spec import load_spec
+from sscard.trace import Tracer
+
+
+def _trace(persona):
+    lines = []
+    read(emulator(persona), trace=lines.append)
+    return "\n".join(lines)
+
+
+def test_identity_trace_hides_personal_values():
+    text = _trace("gen2")
+    raw = persona_toml("gen2")
+    secrets = [raw["ef06"]["social_security_number"], raw["ef05"]["card_number"],
+               raw["ef06"]["name"], raw["ef05"]["card_identification"][6:]]
+    for value in secrets:
+        for form in (value, value.encode("gbk").hex().upper(), value.upper()):
+            assert form not in text.upper(), value
+    assert "19900307" not in text  # birth date BCD
+    assert "hidden" in text
+    # public items stay visible for diagnosis: version "2.00" and the FCI
+    assert "0304322E3030" in text
+    assert "6F" in text and "9000" in text
+    assert text.count("\n> ") + 1 >= 17
+
+
+def test_verify_and_external_authenticate_bodies_are_never_shown():
+    lines = []
+    tracer = Tracer(load_spec(), lines.append)
+    tracer.command(bytes.fromhex("0020000003123456"))
+    tracer.command(bytes.fromhex("0082000A1011223344556677880102030405060708"))
+    tracer.command(bytes.fromhex("805E010007123456FF888888"))
+    text = "\n".join(lines)
+    assert "123456" not in text and "888888" not in text and "1122334455" not in text
+    assert "(verify)" in text and "(external_authenticate)" in text
+
+
+def test_unclassifiable_answers_are_hidden():
+    lines = []
+    tracer = Tracer(load_spec(), lines.append)
+    tracer.command(bytes.fromhex("00B0000010"))  # READ BINARY: content unknown
+    tracer.response(bytes.fromhex("00B0000010"), bytes(range(16)) + b"\x90\x00")
+    tracer.command(bytes.fromhex("00B2010400"))  # a record with a tag no spec item has
+    tracer.response(bytes.fromhex("00B2010400"), bytes.fromhex("5A0862123456789012349000"))
+    text = "\n".join(lines)
+    assert "000102030405" not in text and "6212345678" not in text
