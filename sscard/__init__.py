@@ -30,6 +30,9 @@ _EXPORTS = {
     "errors": "sscard.errors",
     "load_spec": "sscard.spec",
     "list_readers": "sscard.transport.pcsc",
+    "ReaderState": "sscard.transport.pcsc",
+    "CardWatcher": "sscard.watch",
+    "CardEvent": "sscard.watch",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,12 +41,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from sscard.results import Identity
 
 
-def open(reader: str | int | None = None, *, shared: bool = False, trace=None) -> "Card":
-    """Connect to the card in a PC/SC reader (index, name substring or ATR hex; default:
-    the first reader holding a card)."""
+def open(reader: str | int | None = None, *, wait: float | None = None, shared: bool = False,
+         trace=None) -> "Card":
+    """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
+
+    reader  index, name substring or ATR prefix (hex); default: the first reader holding a card
+    wait    seconds to wait for a card to be inserted (float('inf'): for ever; default: no wait)
+    shared  share the card with other programs (default: exclusive access)
+    trace   callable receiving redacted APDU trace lines
+    """
     from sscard.card import Card
     from sscard.transport.pcsc import PcscTransport
-    return Card(PcscTransport.open(reader, shared=shared), trace=trace)
+    return Card(PcscTransport.open(reader, shared=shared, wait=wait), trace=trace)
 
 
 def open_emulator(persona: str = "gen2", *, trace=None, **options) -> "Card":

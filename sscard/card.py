@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable
+from typing import Callable, TypeVar
+
+from sscard import errors
 
 from sscard.results import Identity
 from sscard.session import CardSession
 from sscard.spec import Spec
 from sscard.transport.base import Transport
+
+T = TypeVar("T")
 
 
 class Card:
@@ -30,7 +34,29 @@ class Card:
     def read_identity(self, *, today: _dt.date | None = None) -> Identity:
         """Read the social security application: issuer data always, holder data when readable."""
         from sscard.ssse import read_identity
-        return read_identity(self.session, today=today)
+        return self.operation(lambda: read_identity(self.session, today=today), read_only=True)
+
+    def probe(self) -> str:
+        """Whether the card answers as a social security card (see sscard.ssse.probe)."""
+        from sscard.ssse import probe
+        return self.operation(lambda: probe(self.session), read_only=True)
+
+    def operation(self, fn: Callable[[], T], *, read_only: bool) -> T:
+        """Run one logical operation in one transaction.
+
+        If another program resets the card meanwhile, a read-only operation is run once
+        more from the start (reconnect, everything re-selected: the reset dropped all
+        security state); an operation that sends VERIFY or changes the card never is.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.transport.transaction():
+                    return fn()
+            except errors.CardReset:
+                if not read_only or attempt == 2:
+                    raise
+                self.transport.recover_from_reset()
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.transport.close()

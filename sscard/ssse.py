@@ -57,6 +57,26 @@ def read_identity(session: CardSession, *, today: _dt.date | None = None) -> Ide
         findings=tuple(findings))
 
 
+def probe(session: CardSession) -> str:
+    """Does the card answer as a social security card?  One SELECT, nothing read.
+
+    "yes", "blocked" (application blocked), "card blocked", "mf" (no SSSE name but an
+    EF05 under the MF: Shanghai-style), or "no".
+    """
+    response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
+    if response.ok:
+        return "yes"
+    if response.sw == 0x9303:
+        return "blocked"
+    if response.sw == 0x6A81:
+        return "card blocked"
+    if response.sw == 0x6A82:
+        ef05 = session.spec.ssse.file("ef05").fid.to_bytes(2, "big")
+        if session.send("select_child_ef", data=ef05).ok:
+            return "mf"
+    return "no"
+
+
 def generation_of(version: str | None) -> int | None:
     """SC-RW §10.2: the first character of the spec version decides; empty means 1.0."""
     if not version:

@@ -41,6 +41,13 @@ class FaultyTransport:
         replaced = self.fault(index, apdu, response)
         return response if replaced is None else replaced
 
+    def transaction(self):
+        return self.inner.transaction()
+
+    def recover_from_reset(self):
+        self.recovered = getattr(self, "recovered", 0) + 1
+        return self.inner.recover_from_reset()
+
     def close(self):
         self.inner.close()
 

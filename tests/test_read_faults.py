@@ -173,3 +173,39 @@ def test_select_falls_back_to_p1_00_only_when_p1_02_is_refused():
     assert identity.complete
     assert sent[1:3] == ["00A4020002EF05", "00A4000002EF05"]
     assert "00A4000002EF06" in sent
+
+
+def test_reset_mid_read_restarts_the_read_once_from_the_select():
+    resets = {"left": 1}
+
+    def reset_once(i, apdu, r):
+        if i == 12 and resets["left"]:
+            resets["left"] -= 1
+            raise errors.CardReset()
+    transport = FaultyTransport(emulator("gen2"), reset_once)
+    identity, _ = read(transport)
+    sent = [a.hex().upper() for a in transport.sent]
+    assert identity.complete and transport.recovered == 1
+    # the second attempt starts again with SELECT SSSE (security state is gone after a reset)
+    assert sent[13].startswith("00A404000F") and len(sent) == 13 + 17
+
+
+def test_second_reset_is_an_error_and_never_a_partial_identity():
+    def always_reset(i, apdu, r):
+        if i in (5, 20):
+            raise errors.CardReset()
+    with pytest.raises(errors.CardReset):
+        read(FaultyTransport(emulator("gen2"), always_reset))
+
+
+def test_operations_that_change_the_card_are_never_replayed():
+    from sscard.card import Card
+    calls = []
+
+    def verify_like():
+        calls.append(1)
+        raise errors.CardReset()
+    card = Card(emulator("gen2"))
+    with pytest.raises(errors.CardReset):
+        card.operation(verify_like, read_only=False)
+    assert calls == [1]

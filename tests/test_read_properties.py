@@ -27,6 +27,10 @@ class ScriptedCard:
     def transmit(self, apdu):
         return self.responses.pop(0) if self.responses else bytes.fromhex("6A82")
 
+    def transaction(self):
+        import contextlib
+        return contextlib.nullcontext()
+
     def close(self):
         pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -132,7 +133,7 @@ def test_exact_le_of_identity_records():
 
 @pytest.fixture
 def spec_copy(tmp_path):
-    for f in spec_dir().glob("*.toml"):
+    for f in Path(spec_dir()).glob("*.toml"):
         shutil.copy(f, tmp_path / f.name)
     return tmp_path
 

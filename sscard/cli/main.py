@@ -53,21 +53,42 @@ def cli() -> None:
     """Read the PRC social security card (社会保障卡)."""
 
 
-def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str | None):
+def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str | None,
+               wait: float | None = None, shared: bool = False, record: str | None = None):
     import sscard
+    from sscard.card import Card
     trace = _trace_sink()
     if emulator:
-        return sscard.open_emulator(emulator, trace=trace), {"kind": "emulator", "name": emulator}
-    try:
-        card = sscard.open(reader, trace=trace)
-        return card, {"kind": "reader", "name": card.description}
-    except (errors.NoReader, errors.ServiceUnavailable, errors.NoCard) as e:
-        if not emulator_fallback:
-            raise
-        click.echo(f"note: {e.message}; reading the built-in emulated card "
-                   f"'{emulator_fallback}' instead / 未找到实体卡，改读内置模拟卡", err=True)
-        return (sscard.open_emulator(emulator_fallback, trace=trace),
-                {"kind": "emulator", "name": emulator_fallback})
+        card, source = sscard.open_emulator(emulator), {"kind": "emulator", "name": emulator}
+    else:
+        try:
+            card = sscard.open(reader, wait=wait, shared=shared)
+            source = {"kind": "reader", "name": card.description}
+        except (errors.NoReader, errors.ServiceUnavailable, errors.NoCard) as e:
+            if not emulator_fallback:
+                raise
+            click.echo(f"note: {e.message.rstrip('.')}; reading the built-in emulated card "
+                       f"'{emulator_fallback}' instead / 未找到实体卡，改读内置模拟卡", err=True)
+            card = sscard.open_emulator(emulator_fallback)
+            source = {"kind": "emulator", "name": emulator_fallback}
+    transport = card.transport
+    if record:
+        from sscard.transport.recording import RecordingTransport
+        transport = RecordingTransport(transport)
+    return Card(transport, trace=trace), source
+
+
+def _reader_options(f):
+    """The options every command that talks to a card shares."""
+    f = click.option("--shared", is_flag=True,
+                     help="Share the card with other programs (default: exclusive access).")(f)
+    f = click.option("--wait", type=float, is_flag=False, flag_value=float("inf"), default=None,
+                     metavar="[SECONDS]",
+                     help="Wait for a card to be inserted (for ever without SECONDS).")(f)
+    f = click.option("-r", "--reader", metavar="READER",
+                     help="Reader index, part of its name, or ATR prefix (hex); "
+                          "default: the first reader holding a card.")(f)
+    return f
 
 
 @cli.command()
@@ -75,31 +96,146 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
               help="Read a built-in emulated card (see `sscard personas`) instead of a reader.")
 @click.option("--emulator-fallback", metavar="PERSONA",
               help="Read this emulated card when no reader or no card is present.")
-@click.option("-r", "--reader", metavar="READER",
-              help="Reader index or name substring (default: the first reader holding a card).")
+@_reader_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema sscard.identity/1).")
 @click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
+@click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the APDU exchanges to FILE as a replayable trace (PIN and key material "
+                   "are never written; the card's answers are, so keep the file private).")
 @_debug_option
-def read(emulator, emulator_fallback, reader, as_json, reveal) -> int:
+def read(emulator, emulator_fallback, reader, wait, shared, as_json, reveal, record) -> int:
     """Read identity data from the social security application.
 
     Issuer data (EF05) is always read; holder data (EF06) too unless the card
     needs a key for it (generation-3 cards: RKSSSE), in which case it is
-    reported as locked and the exit code is 7.
+    reported as locked and the exit code is 7.  Reading changes nothing on the card.
     """
-    from sscard.cli import render
+    if emulator and (emulator_fallback or reader or wait is not None):
+        raise click.UsageError("--emulator cannot be combined with --reader, --wait or "
+                               "--emulator-fallback")
+    card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
+    try:
+        with card:
+            identity = card.read_identity()
+            source["description"] = card.description
+    finally:
+        if record:
+            card.transport.save(record)
+    from sscard.cli import render  # only now: nothing of it is needed before the first APDU
     from sscard.spec import load_spec
-
-    if emulator and (emulator_fallback or reader):
-        raise click.UsageError("--emulator cannot be combined with --reader or --emulator-fallback")
-    card, source = _open_card(emulator, emulator_fallback, reader)
-    with card:
-        identity = card.read_identity()
-        source["description"] = card.description
     spec = load_spec()
     document = render.to_document(spec, identity, reveal=reveal, source=source)
     click.echo(render.to_json(document) if as_json else render.to_text(spec, document))
     return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-probe", is_flag=True, help="Do not connect to the cards to ask whether they "
+                                               "are social security cards.")
+@_debug_option
+def readers(as_json, no_probe) -> int:
+    """List the PC/SC readers, their cards and whether each answers as a social security card."""
+    import json
+
+    from sscard.transport.pcsc import list_readers
+    rows = []
+    for index, state in enumerate(list_readers()):
+        answer = None
+        if state.card_present and not no_probe:
+            answer = _probe(state.name)
+        rows.append({"index": index, "reader": state.name, "card": state.card_present,
+                     "atr": state.atr.hex().upper() if state.atr else None,
+                     "social_security_card": answer})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    elif not rows:
+        click.echo("no readers / 无读卡器")
+    for row in rows if not as_json else ():
+        card = f"card {row['atr']}" if row["card"] else "no card 无卡"
+        probe = f"  social security card: {row['social_security_card']}" \
+            if row["social_security_card"] else ""
+        click.echo(f"{row['index']}: {row['reader']}  {card}{probe}")
+    return ExitCode.OK if rows else ExitCode.NO_READER
+
+
+def _probe(reader: str) -> str:
+    import sscard
+    try:
+        with sscard.open(reader, shared=True, trace=_trace_sink()) as card:
+            return card.probe()
+    except errors.CardBusy:
+        return "unknown (in use by another program)"
+    except errors.SscardError as e:
+        return f"unknown ({e.message.rstrip('.')})"
+
+
+@cli.command()
+@click.option("-r", "--reader", "reader_filter", metavar="READER", multiple=True,
+              help="Only watch readers whose name contains READER (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--no-read", is_flag=True, help="Only report events; do not read inserted cards.")
+@click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after COUNT card insertions.")
+@click.option("--seconds", type=click.FloatRange(min=0), help="Stop after SECONDS.")
+@_debug_option
+def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
+    """Report card insertions and removals; read each inserted card.
+
+    Keeps running through reader unplugs and PC/SC service restarts; Ctrl-C stops.
+    """
+    import json
+    import time
+
+    from sscard.watch import INSERTED, CardWatcher
+    deadline = None if seconds is None else time.monotonic() + seconds
+    inserted = 0
+    with CardWatcher(list(reader_filter) or None) as watcher:
+        while deadline is None or time.monotonic() < deadline:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            event = watcher.get(timeout=min(wait, 1.0) if wait is not None else 1.0)
+            if event is None:
+                continue
+            line = event.to_dict()
+            if event.kind == INSERTED and not no_read:
+                line.update(_read_for_watch(event.reader, reveal))
+            if as_json:
+                click.echo(json.dumps(line, ensure_ascii=False))
+            else:
+                click.echo(_watch_line(line))
+            if event.kind == INSERTED:
+                inserted += 1
+                if count is not None and inserted >= count:
+                    break
+    return ExitCode.OK
+
+
+def _read_for_watch(reader: str, reveal: bool) -> dict:
+    """Read the inserted card (in the caller's thread, never the monitor's)."""
+    import sscard
+    from sscard.cli import render
+    from sscard.spec import load_spec
+    try:
+        with sscard.open(reader, trace=_trace_sink()) as card:
+            identity = card.read_identity()
+    except errors.SscardError as e:
+        return {"error": e.bilingual(), "exit_code": e.exit_code}
+    source = {"kind": "reader", "name": reader, "description": reader}
+    return {"identity": render.to_document(load_spec(), identity, reveal=reveal, source=source)}
+
+
+def _watch_line(line: dict) -> str:
+    text = f"{line['time']}  {line['event']:<16} {line['reader'] or ''}"
+    if line.get("atr"):
+        text += f"  {line['atr']}"
+    if "error" in line:
+        text += f"\n    error: {line['error']}"
+    identity = line.get("identity")
+    if identity:
+        issuer, holder = identity["issuer"], identity["holder"] or {}
+        text += (f"\n    card {issuer['card_number']}  holder {holder.get('name') or '—'} "
+                 f"{holder.get('social_security_number') or ''}  ({identity['holder_status']})")
+    return text
 
 
 @cli.command()
@@ -117,6 +253,11 @@ def personas(as_json) -> int:
         for name, description in rows:
             click.echo(f"{name:<{width}}  {description}")
     return ExitCode.OK
+
+
+from sscard.cli.emulate_cmd import emulate  # noqa: E402  (its heavy imports are lazy)
+
+cli.add_command(emulate)
 
 
 def main(argv: list[str] | None = None) -> None:

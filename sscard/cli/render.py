@@ -90,54 +90,63 @@ def _text(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, dict):  # a coded value
-        meaning = " / ".join(x for x in (value.get("zh"), value.get("en")) if x)
+        names = [x for x in (value.get("zh"), value.get("en")) if x]
+        meaning = " / ".join(dict.fromkeys(names))  # zh and en may be the same (SM4)
         return f"{value['code']} ({meaning})" if meaning else f"{value['code']} (unknown 未知)"
     if isinstance(value, bool):
         return "yes 是" if value else "no 否"
     return str(value)
 
 
-def to_text(spec: Spec, document: dict) -> str:
-    lines = [f"社会保障卡 Social security card — {document['source']['description']}"]
-    card = document["card"]
-    lines.append(f"  {'ATR':<34}{card['atr']}")
-    layout = "SSSE 社会保障应用" if card["layout"] == "ssse" else "EF05 under the MF 主文件下的 EF05"
-    lines.append(f"  {'结构 Layout':<32}{layout}")
-    lines.append(f"  {'算法 Algorithm':<32}{_text(card['algorithm'])}")
-    gen = card["generation"]
-    lines.append(f"  {'代 Generation':<32}{gen if gen else 'unknown 未知'}")
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
 
-    def block(title: str, keys, values: dict) -> None:
-        lines.append(title)
+
+def to_text(spec: Spec, document: dict) -> str:
+    """The human view: a title line, then sections of (label, value) rows."""
+    out: list[tuple[str, str] | str] = [
+        f"社会保障卡 Social security card — {document['source']['description']}"]
+    card = document["card"]
+    out.append(("ATR", card["atr"]))
+    out.append(("结构 Layout", "SSSE 社会保障应用" if card["layout"] == "ssse"
+                else "EF05 under the MF 主文件下的 EF05"))
+    out.append(("算法 Algorithm", _text(card["algorithm"])))
+    out.append(("代 Generation", str(card["generation"] or "unknown 未知")))
+
+    def block(keys, values: dict) -> None:
         for key in keys:
             item = _item(spec, key)
-            label = f"{item.zh} {item.en}"
-            lines.append(f"  {label:<{_pad(label)}}{_text(values.get(key))}")
+            out.append((f"{item.zh} {item.en}", _text(values.get(key))))
 
-    block("发卡机构数据 Issuer data (EF05)", ISSUER_FIELDS, document["issuer"])
+    out.append("发卡机构数据 Issuer data (EF05)")
+    block(ISSUER_FIELDS, document["issuer"])
     check = document["issuer"]["card_number_check"]
     if check is not None:
-        lines.append(f"  {'卡号校验位 Card number check':<29}{'ok 正确' if check else 'mismatch 不符'}")
+        out.append(("卡号校验位 Card number check", "ok 正确" if check else "mismatch 不符"))
+    out.append("持卡人基本信息 Cardholder (EF06)")
     status = document["holder_status"]
     if status == "read":
-        block("持卡人基本信息 Cardholder (EF06)", HOLDER_FIELDS, document["holder"])
+        block(HOLDER_FIELDS, document["holder"])
     elif status == "locked":
-        lines.append("持卡人基本信息 Cardholder (EF06)")
-        lines.append(f"  locked: needs {document['holder_locked_by']} external authentication "
-                     f"(PSAM, HSM or keys) / 已加密保护：需要 {document['holder_locked_by']} 外部认证")
+        key = document["holder_locked_by"]
+        out.append(("状态 Status", f"locked: needs {key} external authentication (PSAM, HSM or "
+                                   f"keys) / 已加密保护，需要 {key} 外部认证"))
     else:
-        lines.append("持卡人基本信息 Cardholder (EF06)")
-        lines.append("  not on this card 本卡无此文件")
+        out.append(("状态 Status", "not on this card / 本卡无此文件"))
     if document["findings"]:
-        lines.append("提示 Findings")
+        out.append("提示 Findings")
         for f in document["findings"]:
-            lines.append(f"  [{f['severity']}] {f['en']} / {f['zh']}")
+            out.append((f"[{f['severity']}]", f"{f['en']} / {f['zh']}"))
     if document["masked"]:
-        lines.append("个人信息已遮蔽，使用 --reveal 显示 / personal data masked: use --reveal to show")
+        out.append("个人信息已遮蔽，使用 --reveal 显示 / personal data masked: use --reveal to show")
+
+    column = max(_width(row[0]) for row in out if isinstance(row, tuple)) + 2
+    lines = []
+    for row in out:
+        if isinstance(row, str):
+            lines.append(row)
+        else:
+            label, value = row
+            lines.append(f"  {label}{' ' * (column - _width(label))}{value}")
     return "\n".join(lines)
-
-
-def _pad(label: str) -> int:
-    # CJK characters take two columns: pad to a column of 34
-    wide = sum(1 for ch in label if ord(ch) > 0x2E80)
-    return max(34 - wide, len(label) + 1)

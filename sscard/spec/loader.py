@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import tomllib
-from importlib import resources
-from pathlib import Path
+import importlib.util
+import os
 from typing import Any
 
 from sscard import errors
@@ -26,37 +26,46 @@ CATEGORIES = {"ok", "warning", "more_data", "retry_le", "error"}
 GENERATIONS = (1, 2, 3)
 
 
-def spec_dir() -> Path:
-    """apdu_specs/ as installed (sscard/apdu_specs in the wheel, the top-level folder in a checkout)."""
+def spec_dir() -> str:
+    """apdu_specs/ as installed (sscard/apdu_specs in the wheel, the top-level folder in a checkout).
+
+    Found with find_spec and os.path: importlib.resources and pathlib would cost more start-up
+    time than reading the whole spec.
+    """
     try:
-        return Path(str(resources.files("sscard.apdu_specs")))
-    except ModuleNotFoundError:  # running from a source tree that was not installed
-        return Path(__file__).resolve().parents[2] / "apdu_specs"
+        found = importlib.util.find_spec("sscard.apdu_specs")
+    except ModuleNotFoundError:
+        found = None
+    if found is not None and found.submodule_search_locations:
+        return list(found.submodule_search_locations)[0]
+    # a source tree that was not installed: the folder next to the package
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "apdu_specs")
 
 
 @functools.cache
 def load_spec(directory: str | None = None) -> m.Spec:
-    base = Path(directory) if directory else spec_dir()
-    tables = _code_tables(_read(base / "code_tables.toml"))
+    base = directory or spec_dir()
+    def read(name: str) -> dict[str, Any]:
+        return read_toml(os.path.join(base, name))
+    tables = _code_tables(read("code_tables.toml"))
     return m.Spec(
-        status_words=_status_words(_read(base / "status_words.toml")),
-        commands=_commands(_read(base / "commands.toml")),
+        status_words=_status_words(read("status_words.toml")),
+        commands=_commands(read("commands.toml")),
         code_tables=tables,
-        ssse=_application(_read(base / "ssse.toml"), tables),
+        ssse=_application(read("ssse.toml"), tables),
     )
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path) -> dict[str, Any]:
+    name = os.path.basename(path)
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except OSError as e:
-        raise errors.SpecError(f"cannot read {path.name}: {e.strerror}") from None
+        raise errors.SpecError(f"cannot read {name}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
-        raise errors.SpecError(f"{path.name}: {e}") from None
-
-
-_read = read_toml
+        raise errors.SpecError(f"{name}: {e}") from None
 
 
 class Fields:
@@ -141,7 +150,7 @@ def _status_words(doc: dict) -> m.StatusWordTable:
         entries.append(m.StatusWord(
             pattern=pattern.upper().replace("X", "x"), category=f.choice("category", CATEGORIES),
             error=error, tries=f.get("tries", bool, False), en=f.get("en", str),
-            zh=f.get("zh", str), examples=examples(f), _value=value, _mask=mask))
+            zh=f.get("zh", str), examples=examples(f), value_bits=value, mask_bits=mask))
         f.done()
     top.done()
     return m.StatusWordTable(tuple(entries))

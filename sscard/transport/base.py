@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import ContextManager, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -19,5 +19,11 @@ class Transport(Protocol):
     def atr(self) -> bytes: ...
 
     def transmit(self, apdu: bytes) -> bytes: ...
+
+    def transaction(self) -> ContextManager[None]:
+        """Exclusive access for one logical operation (a PC/SC transaction)."""
+
+    def recover_from_reset(self) -> bytes:
+        """Reconnect after the card was reset under us; raises if it is another card."""
 
     def close(self) -> None: ...

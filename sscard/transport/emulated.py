@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sscard import errors
 
 
@@ -28,6 +30,12 @@ class EmulatorTransport:
         if not self._open:
             raise errors.CardRemoved("the emulated card was closed")
         return self.card.execute(bytes(apdu))
+
+    def transaction(self):
+        return contextlib.nullcontext()
+
+    def recover_from_reset(self) -> bytes:
+        return self.card.reset()
 
     def close(self) -> None:
         if self._open:

@@ -1,85 +1,221 @@
 """PC/SC readers through pyscard (imported lazily: only this path needs it).
 
-pyscard reports every transmit failure as one CardConnectionException carrying
-the PC/SC result code; we map the code to a typed error, so "card removed",
-"card in use" and "service gone" read differently to the caller.
+pyscard reports every failure as one exception class carrying the PC/SC result
+code (hresult); `map_pcsc_error` turns the code into a typed sscard error, so
+"card removed", "card reset", "card in use" and "service gone" read differently.
+We connect with `SCARD_SHARE_EXCLUSIVE` directly (not pyscard's
+ExclusiveConnectCardConnection, which reconnects with a race window and loses the
+hresult) and wrap each logical operation in one PC/SC transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from dataclasses import dataclass
+
 from sscard import errors
 
-# PC/SC result codes (winscard.h) -> (error class, message)
+SCARD_S_SUCCESS = 0
+SCARD_E_TIMEOUT = 0x8010000A
+SCARD_E_CANCELLED = 0x80100002
+SCARD_E_NO_READERS_AVAILABLE = 0x8010002E
+SCARD_E_SHARING_VIOLATION = 0x8010000B
+SCARD_W_RESET_CARD = 0x80100068
+BUSY_MESSAGE = ("the card is in use by another program (close other card software, e.g. a "
+                "vendor reader service, and try again)")
+
+# PC/SC result codes (winscard.h) -> (error class, message or None for the class default)
 _HRESULTS = {
     0x8010001D: (errors.ServiceUnavailable, None),  # SCARD_E_NO_SERVICE
     0x8010001E: (errors.ServiceUnavailable, None),  # SCARD_E_SERVICE_STOPPED
-    0x8010002E: (errors.NoReader, None),  # SCARD_E_NO_READERS_AVAILABLE
+    0x80100003: (errors.ServiceUnavailable, "the PC/SC context is no longer valid"),  # INVALID_HANDLE
+    SCARD_E_NO_READERS_AVAILABLE: (errors.NoReader, None),
     0x80100009: (errors.ReaderGone, None),  # SCARD_E_UNKNOWN_READER
     0x80100017: (errors.ReaderGone, None),  # SCARD_E_READER_UNAVAILABLE
+    0x80100016: (errors.ReaderGone, "the reader is not ready"),  # SCARD_E_NOT_READY
     0x8010000C: (errors.NoCard, None),  # SCARD_E_NO_SMARTCARD
     0x80100069: (errors.CardRemoved, None),  # SCARD_W_REMOVED_CARD
-    0x80100068: (errors.CardReset, None),  # SCARD_W_RESET_CARD
-    0x8010000B: (errors.CardBusy, "the card is used exclusively by another program "
-                                  "(close other card software and try again)"),  # SHARING_VIOLATION
+    SCARD_W_RESET_CARD: (errors.CardReset, None),
+    SCARD_E_SHARING_VIOLATION: (errors.CardBusy, BUSY_MESSAGE),
     0x80100066: (errors.CardMute, None),  # SCARD_W_UNRESPONSIVE_CARD
     0x80100067: (errors.CardMute, "the card is not powered"),  # SCARD_W_UNPOWERED_CARD
     0x8010000F: (errors.CardMute, "no common protocol with the card"),  # SCARD_E_PROTO_MISMATCH
-    0x80100016: (errors.ReaderGone, "the reader is not ready"),  # SCARD_E_NOT_READY
+    0x80100065: (errors.CardMute, "the card is not supported"),  # SCARD_W_UNSUPPORTED_CARD
+    0x8010000D: (errors.CardMute, "the card is not recognised"),  # SCARD_E_UNKNOWN_CARD
+    0x80100013: (errors.CardMute, "communication with the card failed"),  # SCARD_F_COMM_ERROR
+    0x8010002F: (errors.CardMute, "communication with the card failed"),  # SCARD_E_COMM_DATA_LOST
 }
 
+BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8)  # bounded backoff for a card another program holds
 
-def map_pcsc_error(exc: BaseException) -> errors.SscardError:
+
+def hresult_of(exc: BaseException) -> int | None:
     code = getattr(exc, "hresult", None)
+    if code is None or code == -1:
+        return None
+    return code & 0xFFFFFFFF
+
+
+def map_pcsc_error(exc_or_code) -> errors.SscardError:
+    """A typed error for a pyscard exception or a raw PC/SC result code."""
+    code = exc_or_code if isinstance(exc_or_code, int) else hresult_of(exc_or_code)
     if code is not None:
         code &= 0xFFFFFFFF
-    cls, message = _HRESULTS.get(code, (errors.CardError, None))
-    if cls is errors.CardError:
-        return errors.CardError(f"PC/SC error {code:#010x}" if code is not None else "PC/SC error")
+    cls, message = _HRESULTS.get(code, (None, None))
+    if cls is None:
+        text = f"PC/SC error {code:#010x}" if code is not None else "PC/SC error"
+        return errors.CardError(text)
     return cls(message)
 
 
-def list_readers() -> list[str]:
-    """Names of the PC/SC readers (empty when there are none)."""
-    try:
-        from smartcard.System import readers
-    except ImportError:
-        raise errors.ServiceUnavailable("pyscard is not installed") from None
-    try:
-        return [str(r) for r in readers()]
-    except Exception as e:  # pyscard raises its own classes with an hresult
-        err = map_pcsc_error(e)
-        if isinstance(err, errors.NoReader):
+def _check(hresult: int) -> None:
+    if hresult != SCARD_S_SUCCESS:
+        raise map_pcsc_error(hresult)
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    name: str
+    card_present: bool
+    atr: bytes | None
+    exclusive: bool  # another program holds the card exclusively
+
+
+class Context:
+    """A PC/SC context (SCardEstablishContext), released on close."""
+
+    def __init__(self) -> None:
+        try:
+            from smartcard import scard
+        except ImportError:
+            raise errors.ServiceUnavailable("pyscard is not installed") from None
+        self.scard = scard
+        hresult, self.handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        _check(hresult)
+
+    def readers(self) -> list[str]:
+        hresult, names = self.scard.SCardListReaders(self.handle, [])
+        if hresult == SCARD_E_NO_READERS_AVAILABLE:
             return []
-        raise err from None
+        _check(hresult)
+        return list(names)
+
+    def states(self, names: list[str] | None = None) -> list[ReaderState]:
+        s = self.scard
+        names = self.readers() if names is None else names
+        if not names:
+            return []
+        hresult, states = s.SCardGetStatusChange(
+            self.handle, 0, [(n, s.SCARD_STATE_UNAWARE) for n in names])
+        if hresult not in (SCARD_S_SUCCESS, SCARD_E_TIMEOUT):
+            _check(hresult)
+        return [ReaderState(name, bool(flags & s.SCARD_STATE_PRESENT),
+                            bytes(atr) if flags & s.SCARD_STATE_PRESENT and atr else None,
+                            bool(flags & s.SCARD_STATE_EXCLUSIVE))
+                for name, flags, atr in states]
+
+    def wait_for_card(self, names: list[str], timeout: float | None) -> str:
+        """Block until one of `names` holds a card; its name.  NoCard on timeout."""
+        s = self.scard
+        deadline = None if timeout is None else time.monotonic() + timeout
+        states = [(n, s.SCARD_STATE_UNAWARE) for n in names]
+        while True:
+            step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            hresult, new = s.SCardGetStatusChange(self.handle, int(step * 1000), states)
+            if hresult == SCARD_S_SUCCESS:
+                for name, flags, _atr in new:
+                    if flags & s.SCARD_STATE_PRESENT and not flags & s.SCARD_STATE_MUTE:
+                        return name
+                states = [(n, f & ~s.SCARD_STATE_CHANGED) for n, f, _ in new]
+            elif hresult != SCARD_E_TIMEOUT:
+                _check(hresult)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise errors.NoCard("no card was inserted in time")
+
+    def close(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(Exception):
+                self.scard.SCardReleaseContext(self.handle)
+            self.handle = None
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def list_readers() -> list[ReaderState]:
+    """Every PC/SC reader with its card state (no card is connected)."""
+    with Context() as ctx:
+        return ctx.states()
+
+
+def choose_readers(names: list[str], states: list[ReaderState] | None,
+                   choice: str | int | None) -> list[str]:
+    """Readers matching `choice`: an index, a name substring or an ATR (hex); all if None.
+
+    A choice matching nothing or several readers is an InvalidArgument listing them.
+    """
+    if choice is None:
+        return list(names)
+    text = str(choice).strip()
+    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
+    if text.isdigit() and len(text) <= 3:
+        if int(text) < len(names):
+            return [names[int(text)]]
+        raise errors.InvalidArgument(f"there is no reader {text} (readers: {listing})")
+    matches = [n for n in names if text.lower() in n.lower()]
+    compact = text.replace(" ", "").replace(":", "").upper()
+    if not matches and states and len(compact) >= 8 and all(c in "0123456789ABCDEF" for c in compact):
+        matches = [s.name for s in states if s.atr and s.atr.hex().upper().startswith(compact)]
+    if len(matches) == 1:
+        return matches
+    if not matches:
+        raise errors.InvalidArgument(f"no reader matches {text!r} (readers: {listing})")
+    raise errors.InvalidArgument(f"{text!r} matches several readers (readers: {listing})")
 
 
 class PcscTransport:
-    def __init__(self, connection, reader: str) -> None:
+    """One connected card in a PC/SC reader."""
+
+    def __init__(self, connection, reader: str, shared: bool) -> None:
         self._connection = connection
         self.description = reader
+        self.reader = reader
+        self.shared = shared
         self._atr = bytes(connection.getATR())
+        self._in_transaction = False
 
     @classmethod
-    def open(cls, choice: str | int | None = None, *, shared: bool = False) -> PcscTransport:
-        from smartcard.System import readers
-        from smartcard.scard import SCARD_SHARE_EXCLUSIVE, SCARD_SHARE_SHARED
-        try:
-            available = readers()
-        except Exception as e:
-            raise map_pcsc_error(e) from None
-        if not available:
-            raise errors.NoReader()
-        mode = SCARD_SHARE_SHARED if shared else SCARD_SHARE_EXCLUSIVE
-        candidates = _choose(available, choice)
+    def open(cls, choice: str | int | None = None, *, shared: bool = False,
+             wait: float | None = None) -> PcscTransport:
+        """Connect to the chosen reader's card (default: the first reader holding one).
+
+        `wait`: seconds to wait for a card (0 = do not wait, None = not at all either;
+        use float('inf') for ever).
+        """
+        with Context() as ctx:
+            names = ctx.readers()
+            if not names:
+                raise errors.NoReader()
+            states = ctx.states(names)
+            candidates = choose_readers(names, states, choice)
+            present = [s.name for s in states if s.name in candidates and s.card_present]
+            if not present and wait:
+                timeout = None if wait == float("inf") else wait
+                present = [ctx.wait_for_card(candidates, timeout)]
+        if not present:
+            raise errors.NoCard()
         last: errors.SscardError = errors.NoCard()
-        for reader in candidates:
-            connection = reader.createConnection()
+        for reader in present:
             try:
-                connection.connect(mode=mode)
-                return cls(connection, str(reader))
-            except Exception as e:
-                last = map_pcsc_error(e)
-                _release(connection)
+                return cls(_connect(reader, shared), reader, shared)
+            except errors.CardBusy as e:
+                last = e
+            except (errors.NoCard, errors.CardMute, errors.CardRemoved) as e:
+                last = e  # try the next reader with a card
         raise last
 
     @property
@@ -90,33 +226,66 @@ class PcscTransport:
         try:
             data, sw1, sw2 = self._connection.transmit(list(apdu))
         except Exception as e:
-            raise map_pcsc_error(e) from None
+            error = map_pcsc_error(e)
+            if isinstance(error, errors.NoCard):  # there was a card when we connected
+                error = errors.CardRemoved()
+            raise error from None
         return bytes(data) + bytes((sw1, sw2))
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One PC/SC transaction for one logical operation; always ended."""
+        from smartcard import scard
+        # createConnection() returns a decorator; the PC/SC handle is on the component
+        hcard = getattr(self._connection, "component", self._connection).hcard
+        hresult = scard.SCardBeginTransaction(hcard)
+        if hresult != SCARD_S_SUCCESS:
+            raise map_pcsc_error(hresult)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # a gone card cannot end it; pcscd does
+                scard.SCardEndTransaction(hcard, scard.SCARD_LEAVE_CARD)
+
+    def recover_from_reset(self) -> bytes:
+        """Reconnect after another program reset the card; returns the (new) ATR.
+
+        All security state on the card is lost with the reset: callers re-select.
+        """
+        from smartcard import scard
+        mode = scard.SCARD_SHARE_SHARED if self.shared else scard.SCARD_SHARE_EXCLUSIVE
+        try:
+            self._connection.reconnect(mode=mode, disposition=scard.SCARD_LEAVE_CARD)
+            atr = bytes(self._connection.getATR())
+        except Exception as e:
+            raise map_pcsc_error(e) from None
+        if atr != self._atr:  # another card: never mix its data with the first one's
+            raise errors.CardRemoved("the card was replaced by another card")
+        return atr
 
     def close(self) -> None:
         _release(self._connection)
 
 
+def _connect(reader: str, shared: bool):
+    from smartcard.pcsc.PCSCReader import PCSCReader
+    from smartcard import scard
+    mode = scard.SCARD_SHARE_SHARED if shared else scard.SCARD_SHARE_EXCLUSIVE
+    for delay in (*BUSY_RETRIES, None):
+        connection = PCSCReader(reader).createConnection()
+        try:
+            connection.connect(mode=mode)
+            return connection
+        except Exception as e:
+            _release(connection)
+            error = map_pcsc_error(e)
+            if not isinstance(error, errors.CardBusy) or delay is None:
+                raise error from None
+        time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 def _release(connection) -> None:
     for step in ("disconnect", "release"):
-        try:
+        with contextlib.suppress(Exception):  # closing a gone card must not mask the real error
             getattr(connection, step, lambda: None)()
-        except Exception:  # closing a connection to a gone card must not mask the real error
-            pass
-
-
-def _choose(available: list, choice: str | int | None) -> list:
-    """Readers to try: by index, name substring or ATR; all of them when no choice."""
-    names = [str(r) for r in available]
-    if choice is None:
-        return list(available)
-    text = str(choice).strip()
-    if text.isdigit() and int(text) < len(available):
-        return [available[int(text)]]
-    matches = [r for r, n in zip(available, names) if text.lower() in n.lower()]
-    if len(matches) == 1:
-        return matches
-    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names))
-    if not matches:
-        raise errors.InvalidArgument(f"no reader matches {text!r} (readers: {listing})")
-    raise errors.InvalidArgument(f"{text!r} matches several readers (readers: {listing})")

@@ -1,6 +1,7 @@
 """Replay a recorded list of exchanges; any command that was not recorded next is an error.
 
-Recordings are JSON: {"atr": hex, "exchanges": [{"command": hex, "response": hex}, ...]}.
+Recordings are JSON (written by sscard.transport.recording, `sscard read --record`):
+{"format": "sscard.trace/1", "atr": hex, "exchanges": [{"command": hex, "response": hex}, ...]}.
 A command recorded as a pattern with "*" bytes (e.g. a VERIFY body, never recorded in clear)
 matches any byte at those positions.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import contextlib
 
 from sscard import errors
 
@@ -61,6 +64,12 @@ class ReplayTransport:
                 f"command {self.position + 1} differs from the recording")
         self.position += 1
         return response
+
+    def transaction(self):
+        return contextlib.nullcontext()
+
+    def recover_from_reset(self) -> bytes:
+        raise errors.UnexpectedCommand("a recording cannot be reset")
 
     def close(self) -> None:
         pass

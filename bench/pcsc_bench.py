@@ -1,0 +1,130 @@
+"""sscard on the real PC/SC stack (private pcscd + vpcd + the emulator), measured in one run.
+
+    .venv/bin/python bench/pcsc_bench.py [--apdus N] [--starts N]
+
+1. APDUs and bytes per identity read (gen 2, gen 3 EF05-only), through pcscd.
+2. Per-APDU overhead of the sscard transport + session versus raw pyscard `transmit`
+   on the same connection: both loops interleaved in blocks, ratio of the medians.
+3. `sscard read` process start → first APDU at the card, against `python -c pass`
+   start → exit measured the same way (the interpreter's own floor).
+
+Needs pcscd and vsmartcard-vpcd (bash .ci/setup.sh installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from pcsc_stack import PrivatePcscd, stack_available  # noqa: E402
+
+READER = "Virtual PCD 00 00"
+
+
+def identity_counts(persona: str) -> tuple[int, int, int, str]:
+    import sscard
+    from sscard.emulator import SocialSecurityCard
+    from sscard.emulator.vpcd import VpcdLink
+    with VpcdLink(SocialSecurityCard.from_persona(persona), port=PORT) as link:
+        link_wait_present()
+        with sscard.open(READER) as card:
+            identity = card.read_identity()
+            s = card.session
+            return s.apdu_count, s.bytes_sent, s.bytes_received, identity.holder_status.value
+
+
+def link_wait_present() -> None:
+    from sscard.transport.pcsc import Context
+    with Context() as ctx:
+        ctx.wait_for_card([READER], 10)
+
+
+def overhead(apdus: int) -> tuple[float, float, float]:
+    """Median seconds per APDU: raw pyscard, sscard session; and their ratio."""
+    import sscard
+    from sscard.emulator import SocialSecurityCard
+    from sscard.emulator.vpcd import VpcdLink
+    command = bytes.fromhex("00A4020002EF05")
+    with VpcdLink(SocialSecurityCard.from_persona("gen2"), port=PORT):
+        link_wait_present()
+        with sscard.open(READER) as card:
+            session = card.session
+            raw = card.transport._connection  # the pyscard connection sscard itself uses
+            session.send("select_by_name", data=session.spec.ssse.name, le=0)
+            raw_times, ours = [], []
+            block = 50
+            for _ in range(max(1, apdus // block)):
+                t0 = time.perf_counter()
+                for _ in range(block):
+                    raw.transmit(list(command))
+                raw_times.append((time.perf_counter() - t0) / block)
+                t0 = time.perf_counter()
+                for _ in range(block):
+                    session.send("select_child_ef", data=b"\xEF\x05")
+                ours.append((time.perf_counter() - t0) / block)
+    r, o = statistics.median(raw_times), statistics.median(ours)
+    return r, o, o / r
+
+
+def first_apdu_latency(starts: int, env: dict) -> tuple[float, float]:
+    """Median seconds from spawning `sscard read` to its first APDU at the card."""
+    from sscard.emulator import SocialSecurityCard
+    from sscard.emulator.vpcd import VpcdLink
+    arrivals: list[float] = []
+    card = SocialSecurityCard.from_persona("gen2")
+    samples, floors = [], []
+    with VpcdLink(card, port=PORT, on_apdu=lambda i, apdu: arrivals.append(time.perf_counter())):
+        link_wait_present()
+        for _ in range(starts):
+            arrivals.clear()
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "sscard.cli.main", "read", "-r", READER],
+                           env=env, stdout=subprocess.DEVNULL, check=True)
+            samples.append(arrivals[0] - t0)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+            floors.append(time.perf_counter() - t0)
+    return statistics.median(samples), statistics.median(floors)
+
+
+def main() -> None:
+    global PORT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apdus", type=int, default=2000)
+    ap.add_argument("--starts", type=int, default=15)
+    args = ap.parse_args()
+    if not stack_available():
+        sys.exit("pcscd and vsmartcard-vpcd are needed (bash .ci/setup.sh)")
+    pcscd = PrivatePcscd(debug=False).start()
+    try:
+        pcscd.use_in_this_process()
+        pcscd.wait_readers()
+        PORT = pcscd.port
+        for persona in ("gen2", "gen3"):
+            apdus, sent, received, status = identity_counts(persona)
+            print(f"identity read {persona}: {apdus} APDUs, {sent} bytes sent, "
+                  f"{received} bytes received (holder {status})")
+        raw, ours, ratio = overhead(args.apdus)
+        print(f"per APDU: raw pyscard {raw * 1e6:.0f} µs, sscard {ours * 1e6:.0f} µs, "
+              f"overhead {100 * (ratio - 1):+.1f} %")
+        env = dict(pcscd.client_env(), PYTHONDONTWRITEBYTECODE="1")
+        latency, floor = first_apdu_latency(args.starts, env)
+        print(f"`sscard read` start → first APDU: {latency * 1000:.0f} ms "
+              f"(interpreter start→exit floor {floor * 1000:.0f} ms, ratio {latency / floor:.2f})")
+    finally:
+        pcscd.stop()
+        pcscd.cleanup()
+
+
+PORT = 0
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,63 @@
+"""Record the exchanges of a session as a replayable trace (sscard.transport.replay).
+
+The body of every command the spec marks sensitive (VERIFY, CHANGE PIN, EXTERNAL
+AUTHENTICATE) is written as "*" wildcards: a PIN or a cryptogram never reaches the
+file.  Responses are recorded as they came, so a recording of an identity read
+holds that person's data: treat the file like the card.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sscard.codec.apdu import CommandApdu
+from sscard.errors import DecodeError, InvalidArgument
+from sscard.spec import Spec, load_spec
+
+
+class RecordingTransport:
+    def __init__(self, inner, spec: Spec | None = None) -> None:
+        self.inner = inner
+        self.spec = spec or load_spec()
+        self.description = inner.description
+        self.exchanges: list[tuple[str, str]] = []
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    def transmit(self, apdu: bytes) -> bytes:
+        response = self.inner.transmit(apdu)
+        self.exchanges.append((self._pattern(apdu), response.hex().upper()))
+        return response
+
+    def _pattern(self, apdu: bytes) -> str:
+        text = apdu.hex().upper()
+        try:
+            parsed = CommandApdu.parse(apdu)
+        except DecodeError:
+            return text[:8] + "*" * (len(text) - 8)  # unknown shape: keep the header only
+        found = self.spec.commands.identify(parsed)
+        if parsed.data and (found is None or found[0].sensitive):
+            start = 10  # header + Lc
+            end = start + 2 * len(parsed.data)
+            text = text[:start] + "*" * (end - start) + text[end:]
+        return text
+
+    def transaction(self):
+        return self.inner.transaction()
+
+    def recover_from_reset(self) -> bytes:
+        return self.inner.recover_from_reset()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def save(self, path: str | Path) -> None:
+        doc = {"format": "sscard.trace/1", "atr": self.atr.hex().upper(),
+               "exchanges": [{"command": c, "response": r} for c, r in self.exchanges]}
+        try:
+            Path(path).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise InvalidArgument(f"cannot write the recording: {e.strerror}") from None

@@ -1,0 +1,134 @@
+"""PC/SC failures → typed errors, through fake pyscard connections raising
+CardConnectionException(hresult=…) (the faults the real stack cannot produce on demand)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sscard import errors
+from sscard.transport import pcsc
+from sscard.transport.pcsc import PcscTransport, ReaderState, choose_readers, map_pcsc_error
+
+pytest.importorskip("smartcard")
+from smartcard.Exceptions import CardConnectionException  # noqa: E402
+
+ATR = bytes.fromhex("3B6D00000099200110999911010000002A")
+
+
+class FakeConnection:
+    def __init__(self, transmit_error=None, connect_errors=(), atrs=(ATR,)):
+        self.transmit_error = transmit_error
+        self.connect_errors = list(connect_errors)
+        self.atrs = list(atrs)
+        self.connects = 0
+        self.released = 0
+        self.reconnects = 0
+
+    def connect(self, mode=None, protocol=None, disposition=None):
+        self.connects += 1
+        if self.connect_errors:
+            raise CardConnectionException("connect failed", hresult=self.connect_errors.pop(0))
+
+    def reconnect(self, mode=None, protocol=None, disposition=None):
+        self.reconnects += 1
+        if len(self.atrs) > 1:
+            self.atrs.pop(0)
+
+    def getATR(self):
+        return list(self.atrs[0])
+
+    def transmit(self, apdu):
+        if self.transmit_error is not None:
+            raise CardConnectionException("transmit failed", hresult=self.transmit_error)
+        return [], 0x90, 0x00
+
+    def disconnect(self):
+        self.released += 1
+
+    def release(self):
+        pass
+
+
+@pytest.mark.parametrize("hresult,error", [
+    (0x80100069, errors.CardRemoved),  # SCARD_W_REMOVED_CARD
+    (0x80100068, errors.CardReset),  # SCARD_W_RESET_CARD
+    (0x8010000B, errors.CardBusy),  # SCARD_E_SHARING_VIOLATION
+    (0x80100066, errors.CardMute),  # SCARD_W_UNRESPONSIVE_CARD
+    (0x80100009, errors.ReaderGone),  # SCARD_E_UNKNOWN_READER
+    (0x80100017, errors.ReaderGone),  # SCARD_E_READER_UNAVAILABLE
+    (0x8010001D, errors.ServiceUnavailable),  # SCARD_E_NO_SERVICE
+    (0x8010001E, errors.ServiceUnavailable),  # SCARD_E_SERVICE_STOPPED
+    (0x8010000C, errors.CardRemoved),  # SCARD_E_NO_SMARTCARD during transmit: it was removed
+    (0x80100013, errors.CardMute),  # SCARD_F_COMM_ERROR
+    (0x80100099, errors.CardError),  # unknown: still typed, with the code
+])
+def test_transmit_failures_become_typed_errors(hresult, error):
+    transport = PcscTransport(FakeConnection(transmit_error=hresult), "Fake Reader 00", False)
+    with pytest.raises(error) as info:
+        transport.transmit(bytes.fromhex("00A40400"))
+    assert type(info.value) is error
+    assert isinstance(info.value, errors.SscardError) and info.value.exit_code > 0
+
+
+def test_unknown_code_is_named_and_negative_python_codes_are_normalised():
+    err = map_pcsc_error(CardConnectionException("x", hresult=0x80100069 - (1 << 32)))  # as a signed long
+    assert isinstance(err, errors.CardRemoved)
+    assert "0x80100099" in map_pcsc_error(0x80100099).message
+
+
+def test_busy_card_is_retried_with_a_bounded_backoff_then_named(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(pcsc.time, "sleep", sleeps.append)
+    fake = FakeConnection(connect_errors=[0x8010000B] * 100)
+
+    class FakeReader:
+        def __init__(self, name):
+            pass
+
+        def createConnection(self):
+            return fake
+    import smartcard.pcsc.PCSCReader as module
+    monkeypatch.setattr(module, "PCSCReader", FakeReader)
+    with pytest.raises(errors.CardBusy, match="another program"):
+        pcsc._connect("Fake Reader 00", shared=False)
+    assert fake.connects == len(pcsc.BUSY_RETRIES) + 1
+    assert sleeps == list(pcsc.BUSY_RETRIES)
+    assert sum(sleeps) < 2.0
+
+
+def test_busy_card_that_frees_up_connects(monkeypatch):
+    monkeypatch.setattr(pcsc.time, "sleep", lambda s: None)
+    fake = FakeConnection(connect_errors=[0x8010000B, 0x8010000B])
+    import smartcard.pcsc.PCSCReader as module
+    monkeypatch.setattr(module, "PCSCReader", lambda name: type("R", (), {
+        "createConnection": lambda self: fake})())
+    assert pcsc._connect("Fake Reader 00", shared=True) is fake and fake.connects == 3
+
+
+def test_reset_recovery_keeps_the_same_card_and_refuses_another():
+    same = PcscTransport(FakeConnection(atrs=(ATR, ATR)), "Fake Reader 00", False)
+    assert same.recover_from_reset() == ATR
+    other = PcscTransport(FakeConnection(atrs=(ATR, ATR[:-1] + b"\x00")), "Fake Reader 00", False)
+    with pytest.raises(errors.CardRemoved, match="replaced"):
+        other.recover_from_reset()
+
+
+NAMES = ["Virtual PCD 00 00", "Virtual PCD 00 01", "ACS ACR39U 01 00"]
+STATES = [ReaderState(NAMES[0], True, ATR, False), ReaderState(NAMES[1], False, None, False),
+          ReaderState(NAMES[2], True, bytes.fromhex("3B8F8001804F0CA0000003060300030000000068"), False)]
+
+
+@pytest.mark.parametrize("choice,expected", [
+    (None, NAMES), ("1", [NAMES[1]]), (2, [NAMES[2]]), ("acr39", [NAMES[2]]),
+    ("pcd 00 01", [NAMES[1]]), ("3B6D0000", [NAMES[0]]), ("3b 8f 80 01", [NAMES[2]]),
+])
+def test_reader_choice(choice, expected):
+    assert choose_readers(NAMES, STATES, choice) == expected
+
+
+@pytest.mark.parametrize("choice,message", [("virtual", "several"), ("omnikey", "no reader"),
+                                            ("7", "no reader 7")])
+def test_reader_choice_errors_list_the_readers(choice, message):
+    with pytest.raises(errors.InvalidArgument, match=message) as info:
+        choose_readers(NAMES, STATES, choice)
+    assert "0: Virtual PCD 00 00" in info.value.message and "2: ACS ACR39U 01 00" in info.value.message
