@@ -1,5 +1,6 @@
-"""PC/SC failures → typed errors, through fake pyscard connections raising
-CardConnectionException(hresult=…) (the faults the real stack cannot produce on demand)."""
+"""PC/SC failures → typed errors, for the faults the real stack cannot produce on demand:
+fake pyscard connections raising CardConnectionException(hresult=…) (connect, reconnect)
+and a fake `smartcard.scard` returning result codes (transmit, status)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ ATR = bytes.fromhex("3B6D00000099200110999911010000002A")
 
 
 class FakeConnection:
-    def __init__(self, transmit_error=None, connect_errors=(), atrs=(ATR,)):
-        self.transmit_error = transmit_error
+    T0_protocol, T1_protocol = 1, 2
+
+    def __init__(self, connect_errors=(), atrs=(ATR,)):
         self.connect_errors = list(connect_errors)
         self.atrs = list(atrs)
         self.connects = 0
         self.released = 0
         self.reconnects = 0
+        self.hcard = 0x1234
 
     def connect(self, mode=None, protocol=None, disposition=None):
         self.connects += 1
@@ -37,16 +40,37 @@ class FakeConnection:
     def getATR(self):
         return list(self.atrs[0])
 
-    def transmit(self, apdu):
-        if self.transmit_error is not None:
-            raise CardConnectionException("transmit failed", hresult=self.transmit_error)
-        return [], 0x90, 0x00
+    def getProtocol(self):
+        return self.T1_protocol
 
     def disconnect(self):
         self.released += 1
 
     def release(self):
         pass
+
+
+class FakeScard:
+    """The part of smartcard.scard the transport uses, answering with chosen result codes."""
+
+    SCARD_PCI_T0, SCARD_PCI_T1 = "T0", "T1"
+
+    def __init__(self, transmit=(0, [0x90, 0x00]), status=(0, "Fake Reader 00", 0x0034, 2, [])):
+        self.transmit_result = transmit
+        self.status_result = status
+        self.sent = []
+
+    def SCardTransmit(self, hcard, pci, apdu):
+        self.sent.append((hcard, pci, bytes(apdu)))
+        return self.transmit_result
+
+    def SCardStatus(self, hcard):
+        return self.status_result
+
+
+def transport(scard=None, connection=None):
+    return PcscTransport(connection or FakeConnection(), "Fake Reader 00", False,
+                         scard=scard or FakeScard())
 
 
 @pytest.mark.parametrize("hresult,error", [
@@ -63,11 +87,27 @@ class FakeConnection:
     (0x80100099, errors.CardError),  # unknown: still typed, with the code
 ])
 def test_transmit_failures_become_typed_errors(hresult, error):
-    transport = PcscTransport(FakeConnection(transmit_error=hresult), "Fake Reader 00", False)
     with pytest.raises(error) as info:
-        transport.transmit(bytes.fromhex("00A40400"))
+        transport(FakeScard(transmit=(hresult, []))).transmit(bytes.fromhex("00A40400"))
     assert type(info.value) is error
     assert isinstance(info.value, errors.SscardError) and info.value.exit_code > 0
+
+
+def test_transmit_uses_the_active_protocol_and_returns_data_and_sw():
+    scard = FakeScard(transmit=(0, [0x6F, 0x00, 0x90, 0x00]))
+    assert transport(scard).transmit(bytes.fromhex("00A40400")) == bytes.fromhex("6F009000")
+    assert scard.sent == [(0x1234, "T1", bytes.fromhex("00A40400"))]
+
+
+@pytest.mark.parametrize("status,error", [
+    ((0, "Fake Reader 00", 0x0002, 0, []), errors.CardRemoved),  # SCARD_ABSENT
+    ((0x80100069, "", 0, 0, []), errors.CardRemoved),  # SCARD_W_REMOVED_CARD
+    ((0, "Fake Reader 00", 0x0034, 2, []), errors.CardMute),  # present, powered: just mute
+])
+def test_an_empty_answer_is_a_removal_or_a_mute_card(status, error):
+    scard = FakeScard(transmit=(0, []), status=status)
+    with pytest.raises(error):
+        transport(scard).transmit(bytes.fromhex("00A40400"))
 
 
 def test_unknown_code_is_named_and_negative_python_codes_are_normalised():
@@ -106,9 +146,9 @@ def test_busy_card_that_frees_up_connects(monkeypatch):
 
 
 def test_reset_recovery_keeps_the_same_card_and_refuses_another():
-    same = PcscTransport(FakeConnection(atrs=(ATR, ATR)), "Fake Reader 00", False)
+    same = transport(connection=FakeConnection(atrs=(ATR, ATR)))
     assert same.recover_from_reset() == ATR
-    other = PcscTransport(FakeConnection(atrs=(ATR, ATR[:-1] + b"\x00")), "Fake Reader 00", False)
+    other = transport(connection=FakeConnection(atrs=(ATR, ATR[:-1] + b"\x00")))
     with pytest.raises(errors.CardRemoved, match="replaced"):
         other.recover_from_reset()
 

@@ -22,6 +22,7 @@ SCARD_E_CANCELLED = 0x80100002
 SCARD_E_NO_READERS_AVAILABLE = 0x8010002E
 SCARD_E_SHARING_VIOLATION = 0x8010000B
 SCARD_W_RESET_CARD = 0x80100068
+SCARD_PRESENT = 0x0004  # SCardStatus state bit in pcsc-lite (pyscard does not export it)
 BUSY_MESSAGE = ("the card is in use by another program (close other card software, e.g. a "
                 "vendor reader service, and try again)")
 
@@ -180,13 +181,23 @@ def choose_readers(names: list[str], states: list[ReaderState] | None,
 class PcscTransport:
     """One connected card in a PC/SC reader."""
 
-    def __init__(self, connection, reader: str, shared: bool) -> None:
+    def __init__(self, connection, reader: str, shared: bool, scard=None) -> None:
+        if scard is None:
+            from smartcard import scard
+        self._scard = scard  # the module; injectable so tests can play PC/SC failures
         self._connection = connection
         self.description = reader
         self.reader = reader
         self.shared = shared
         self._atr = bytes(connection.getATR())
-        self._in_transaction = False
+        self._bind_handle()
+
+    def _bind_handle(self) -> None:
+        # createConnection() returns a decorator; the PC/SC handle is on its component
+        raw = getattr(self._connection, "component", self._connection)
+        self._hcard = raw.hcard
+        t1 = raw.getProtocol() == raw.T1_protocol
+        self._pci = self._scard.SCARD_PCI_T1 if t1 else self._scard.SCARD_PCI_T0
 
     @classmethod
     def open(cls, choice: str | int | None = None, *, shared: bool = False,
@@ -223,21 +234,32 @@ class PcscTransport:
         return self._atr
 
     def transmit(self, apdu: bytes) -> bytes:
-        try:
-            data, sw1, sw2 = self._connection.transmit(list(apdu))
-        except Exception as e:
-            error = map_pcsc_error(e)
+        # SCardTransmit on the connection's handle: pyscard's transmit() adds a layer of
+        # observers and turns an empty answer into an exception without a result code
+        hresult, response = self._scard.SCardTransmit(self._hcard, self._pci, list(apdu))
+        if hresult != SCARD_S_SUCCESS:
+            error = map_pcsc_error(hresult)
             if isinstance(error, errors.NoCard):  # there was a card when we connected
                 error = errors.CardRemoved()
-            raise error from None
-        return bytes(data) + bytes((sw1, sw2))
+            raise error
+        if len(response) < 2:
+            raise self._no_answer()
+        return bytes(b & 0xFF for b in response)
+
+    def _no_answer(self) -> errors.SscardError:
+        """An empty answer: the card was pulled out during the command, or went mute."""
+        s = self._scard
+        hresult, _reader, state, _protocol, _atr = s.SCardStatus(self._hcard)
+        if hresult in (0x80100069, 0x8010000C) or (hresult == SCARD_S_SUCCESS
+                                                   and not state & SCARD_PRESENT):
+            return errors.CardRemoved()
+        return errors.CardMute("the card gave no answer (was it pulled out?)")
 
     @contextlib.contextmanager
     def transaction(self):
         """One PC/SC transaction for one logical operation; always ended."""
-        from smartcard import scard
-        # createConnection() returns a decorator; the PC/SC handle is on the component
-        hcard = getattr(self._connection, "component", self._connection).hcard
+        scard = self._scard
+        hcard = self._hcard
         hresult = scard.SCardBeginTransaction(hcard)
         if hresult != SCARD_S_SUCCESS:
             raise map_pcsc_error(hresult)
@@ -259,6 +281,7 @@ class PcscTransport:
             atr = bytes(self._connection.getATR())
         except Exception as e:
             raise map_pcsc_error(e) from None
+        self._bind_handle()
         if atr != self._atr:  # another card: never mix its data with the first one's
             raise errors.CardRemoved("the card was replaced by another card")
         return atr

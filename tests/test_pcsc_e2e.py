@@ -1,0 +1,312 @@
+"""End to end through the real PC/SC stack: a private pcscd, the vpcd driver, our emulator.
+
+Skipped where pcscd or vsmartcard-vpcd is not installed; CI installs both (and fails
+instead of skipping when they are missing there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import TODAY
+from pcsc_stack import READERS, PrivatePcscd, stack_available
+from sscard import errors
+from sscard.emulator import SocialSecurityCard
+from sscard.emulator.persona import list_personas
+from sscard.emulator.vpcd import POWER_ON, VpcdLink
+
+SLOT0, SLOT1 = READERS
+GEN2_APDUS = 17
+
+
+@pytest.fixture(scope="session")
+def pcscd():
+    if not stack_available():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
+        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
+    daemon = PrivatePcscd().start()
+    daemon.use_in_this_process()  # before this process's first PC/SC call
+    try:
+        daemon.wait_readers()
+        yield daemon
+    finally:
+        assert daemon.stop() == 0
+        daemon.cleanup()
+
+
+def _reader_state(reader: str) -> tuple[bool, int]:
+    """(card present, pcscd's event counter) — the counter (high 16 bits of the state)
+    moves only when pcscd's own event thread has registered an insertion or removal."""
+    from smartcard import scard
+    from sscard.transport.pcsc import Context
+    with Context() as ctx:
+        _, states = scard.SCardGetStatusChange(ctx.handle, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+    flags = states[0][1]
+    return bool(flags & scard.SCARD_STATE_PRESENT), flags >> 16
+
+
+def _wait_state(reader: str, present: bool, after: int | None = None, timeout: float = 10.0) -> int:
+    """Wait until the card is (not) present and, if `after` is given, pcscd's event counter has
+    moved past it.  A card pulled out during an exchange is reported absent at once, but pcscd
+    registers the removal only at its next presence poll (0.4 s); a card inserted before that
+    would be taken for the old one, so removals wait for the counter."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        is_present, counter = _reader_state(reader)
+        if is_present == present and (after is None or counter != after):
+            return counter
+        time.sleep(0.05)
+    raise AssertionError(f"{reader}: card {'not ' if present else ''}present after {timeout} s")
+
+
+@pytest.fixture
+def insert(pcscd):
+    links = []
+
+    def insert_card(persona: str, slot: int = 0, **kwargs) -> VpcdLink:
+        link = VpcdLink(SocialSecurityCard.from_persona(persona), port=pcscd.port + slot, **kwargs)
+        link.insert()
+        counter = _wait_state(READERS[slot], True)
+        links.append((link, READERS[slot], counter))
+        return link
+    yield insert_card
+    for link, reader, counter in links:
+        link.remove()
+        _wait_state(reader, False, after=counter)
+
+
+def _read_both_ways(persona: str):
+    import sscard
+    try:
+        with sscard.open(SLOT0) as card:
+            through_pcscd = card.read_identity(today=TODAY)
+    except errors.SscardError as e:
+        through_pcscd = type(e)
+    try:
+        with sscard.open_emulator(persona) as card:
+            in_process = card.read_identity(today=TODAY)
+    except errors.SscardError as e:
+        in_process = type(e)
+    return through_pcscd, in_process
+
+
+@pytest.mark.parametrize("persona", list_personas())
+def test_every_persona_reads_the_same_through_pcscd(insert, persona):
+    insert(persona)
+    through_pcscd, in_process = _read_both_ways(persona)
+    assert through_pcscd == in_process
+
+
+def test_cli_reads_a_reader_like_the_emulator(insert, capsys):
+    from sscard.cli.main import run
+    insert("gen2")
+    assert run(["read", "-r", SLOT0, "--json", "--reveal"]) == 0
+    real = json.loads(capsys.readouterr().out)
+    assert run(["read", "--emulator", "gen2", "--json", "--reveal"]) == 0
+    emulated = json.loads(capsys.readouterr().out)
+    assert real["source"] == {"kind": "reader", "name": SLOT0, "description": SLOT0}
+    real.pop("source"), emulated.pop("source")
+    assert real == emulated
+    # by index and by ATR prefix too
+    assert run(["read", "-r", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["holder"]["name"] == "测**"
+    assert run(["read", "-r", real["card"]["atr"][:12], "--json"]) == 0
+    capsys.readouterr()
+
+
+def test_readers_command_probes_cards(insert, capsys):
+    from sscard.cli.main import run
+    insert("gen2", slot=0)
+    insert("ssse-blocked", slot=1)
+    assert run(["readers", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["reader"] for r in rows] == list(READERS)
+    assert rows[0]["card"] and rows[0]["atr"].startswith("3B6D0000")
+    assert rows[0]["social_security_card"] == "yes"
+    assert rows[1]["social_security_card"] == "blocked"
+
+
+def test_empty_reader_and_missing_reader(pcscd, capsys):
+    import sscard
+    from sscard.cli.main import run
+    with pytest.raises(errors.NoCard):
+        sscard.open(SLOT0)
+    with pytest.raises(errors.InvalidArgument, match="Virtual PCD 00 01"):
+        sscard.open("no such reader")
+    assert run(["read", "-r", SLOT0]) == errors.ExitCode.NO_CARD
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_wait_for_a_card(pcscd):
+    import sscard
+    started = time.monotonic()
+    with pytest.raises(errors.NoCard):
+        sscard.open(SLOT0, wait=0.5)
+    assert time.monotonic() - started >= 0.5
+    link = VpcdLink(SocialSecurityCard.from_persona("gen1"), port=pcscd.port)
+    timer = threading.Timer(0.3, link.insert)
+    timer.start()
+    try:
+        with sscard.open(SLOT0, wait=10) as card:
+            assert card.read_identity().generation == 1
+    finally:
+        timer.join()
+        counter = _reader_state(SLOT0)[1]
+        link.remove()
+        _wait_state(SLOT0, False, after=counter)
+
+
+def test_vpcd_power_and_removal(insert):
+    import sscard
+    link = insert("gen2")
+    with sscard.open(SLOT0) as card:
+        card.probe()
+    assert link.controls[POWER_ON] >= 1 and link.apdus >= 1
+    counter = _reader_state(SLOT0)[1]
+    link.remove()
+    _wait_state(SLOT0, False, after=counter)
+
+
+@pytest.mark.parametrize("index", range(GEN2_APDUS))
+def test_card_removed_at_every_apdu_of_an_identity_read(insert, index):
+    import sscard
+    holder = {}
+
+    def pull(i, apdu):
+        if i == index:
+            holder["link"].remove()
+    holder["link"] = insert("gen2", on_apdu=pull)
+    with pytest.raises(errors.CardError) as info:
+        with sscard.open(SLOT0) as card:
+            card.read_identity()
+    assert isinstance(info.value, (errors.CardRemoved, errors.CardMute)), type(info.value)
+
+
+def test_reset_by_another_program_is_recovered_once(insert):
+    import sscard
+    from smartcard.pcsc.PCSCReader import PCSCReader
+    from smartcard.scard import SCARD_RESET_CARD, SCARD_SHARE_SHARED
+    insert("gen2")
+    with sscard.open(SLOT0, shared=True) as card:
+        first = card.read_identity(today=TODAY)
+        other = PCSCReader(SLOT0).createConnection()
+        other.connect(mode=SCARD_SHARE_SHARED)
+        other.reconnect(mode=SCARD_SHARE_SHARED, disposition=SCARD_RESET_CARD)
+        other.disconnect()
+        second = card.read_identity(today=TODAY)  # sees the reset, reconnects, reads again
+    assert first == second
+
+
+def test_card_held_exclusively_by_another_process(insert, pcscd):
+    import sscard
+    insert("gen2")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from smartcard.pcsc.PCSCReader import PCSCReader\n"
+         "from smartcard.scard import SCARD_SHARE_EXCLUSIVE\n"
+         f"c = PCSCReader({SLOT0!r}).createConnection(); c.connect(mode=SCARD_SHARE_EXCLUSIVE)\n"
+         "print('ready', flush=True); sys.stdin.read()\n"],
+        env=pcscd.client_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(errors.CardBusy, match="another program"):
+            sscard.open(SLOT0)
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    with sscard.open(SLOT0) as card:  # free again
+        assert card.probe() == "yes"
+
+
+def test_emulate_command_and_other_pcsc_programs(pcscd, tmp_path):
+    env = pcscd.client_env()
+    emulate = subprocess.Popen(
+        [sys.executable, "-m", "sscard.cli.main", "emulate", "gen2", "--port", str(pcscd.port),
+         "--slot", "1", "--seconds", "60"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "inserted" in emulate.stderr.readline()
+        counter = _wait_state(SLOT1, True)
+        result = subprocess.run(
+            [sys.executable, "-m", "sscard.cli.main", "read", "-r", SLOT1, "--json", "--reveal"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["holder"]["social_security_number"] == "110101199003071233"
+        if os.path.exists("/usr/bin/pcsc_scan"):
+            scan = subprocess.run(["pcsc_scan", "-n", "-t", "2"], env=env, capture_output=True,
+                                  text=True, timeout=30)
+            assert SLOT1 in scan.stdout and doc["card"]["atr"][:8] in scan.stdout.replace(" ", "")
+    finally:
+        emulate.terminate()
+        assert emulate.wait(10) == 0
+    _wait_state(SLOT1, False, after=counter)
+
+
+def test_watch_survives_a_pcscd_restart():
+    """`sscard watch` in a subprocess, against a pcscd of its own that we restart."""
+    if not stack_available():
+        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
+    daemon = PrivatePcscd().start()
+    watch = None
+    link = None
+    try:
+        env = daemon.client_env()
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "sscard.cli.main", "watch", "--json", "--seconds", "60"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        events = _line_reader(watch)
+
+        def next_event(kinds, timeout=15):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    line = events.pop(0)
+                except IndexError:
+                    time.sleep(0.05)
+                    continue
+                doc = json.loads(line)
+                if doc["event"] in kinds:
+                    return doc
+            raise AssertionError(f"no {kinds} event")
+
+        link = VpcdLink(SocialSecurityCard.from_persona("gen2"), port=daemon.port).insert(timeout=10)
+        inserted = next_event({"inserted"})
+        assert inserted["reader"] == SLOT0
+        assert inserted["identity"]["holder"]["social_security_number"] == "110***********1233"
+        link.remove()
+        next_event({"removed"})
+        daemon.stop()
+        next_event({"service_lost"})
+        daemon.start()
+        next_event({"service_restored"}, timeout=20)
+        link = VpcdLink(SocialSecurityCard.from_persona("gen3"), port=daemon.port).insert(timeout=10)
+        again = next_event({"inserted"})
+        assert again["identity"]["holder_status"] == "locked"
+    finally:
+        if link is not None:
+            link.remove()
+        if watch is not None:
+            watch.terminate()
+            watch.wait(10)
+        daemon.stop()
+        daemon.cleanup()
+
+
+def _line_reader(process) -> list[str]:
+    lines: list[str] = []
+
+    def pump():
+        for line in process.stdout:
+            lines.append(line)
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
