@@ -8,8 +8,7 @@ typed errors from the table in apdu_specs/status_words.toml.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from sscard import errors
 from sscard.codec.apdu import CommandApdu, split_response
@@ -22,8 +21,7 @@ MAX_EXCHANGES = 16  # per logical command: the command, re-sends and GET RESPONS
 MAX_RESPONSE = 4096  # bytes accumulated through GET RESPONSE
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     data: bytes
     sw: int
     status: StatusWord | None  # None: the spec does not know this SW

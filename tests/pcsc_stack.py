@@ -133,3 +133,28 @@ class PrivatePcscd:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def reader_state(reader: str) -> tuple[bool, int]:
+    """(card present, pcscd's event counter) — the counter (high 16 bits of the state)
+    moves only when pcscd's own event thread has registered an insertion or removal."""
+    from smartcard import scard
+    from sscard.transport.pcsc import Context
+    with Context() as ctx:
+        _, states = scard.SCardGetStatusChange(ctx.handle, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+    flags = states[0][1]
+    return bool(flags & scard.SCARD_STATE_PRESENT), flags >> 16
+
+
+def wait_state(reader: str, present: bool, after: int | None = None, timeout: float = 10.0) -> int:
+    """Wait until the card is (not) present and, if `after` is given, pcscd's event counter has
+    moved past it.  A card pulled out during an exchange is reported absent at once, but pcscd
+    registers the removal only at its next presence poll (0.4 s); a card inserted before that
+    would be taken for the old one, so removals wait for the counter."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        is_present, counter = reader_state(reader)
+        if is_present == present and (after is None or counter != after):
+            return counter
+        time.sleep(0.05)
+    raise AssertionError(f"{reader}: card {'not ' if present else ''}present after {timeout} s")

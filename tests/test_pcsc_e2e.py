@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import TODAY
-from pcsc_stack import READERS, PrivatePcscd, stack_available
+from pcsc_stack import READERS, PrivatePcscd, reader_state, stack_available, wait_state
 from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
@@ -42,31 +42,6 @@ def pcscd():
         daemon.cleanup()
 
 
-def _reader_state(reader: str) -> tuple[bool, int]:
-    """(card present, pcscd's event counter) — the counter (high 16 bits of the state)
-    moves only when pcscd's own event thread has registered an insertion or removal."""
-    from smartcard import scard
-    from sscard.transport.pcsc import Context
-    with Context() as ctx:
-        _, states = scard.SCardGetStatusChange(ctx.handle, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-    flags = states[0][1]
-    return bool(flags & scard.SCARD_STATE_PRESENT), flags >> 16
-
-
-def _wait_state(reader: str, present: bool, after: int | None = None, timeout: float = 10.0) -> int:
-    """Wait until the card is (not) present and, if `after` is given, pcscd's event counter has
-    moved past it.  A card pulled out during an exchange is reported absent at once, but pcscd
-    registers the removal only at its next presence poll (0.4 s); a card inserted before that
-    would be taken for the old one, so removals wait for the counter."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        is_present, counter = _reader_state(reader)
-        if is_present == present and (after is None or counter != after):
-            return counter
-        time.sleep(0.05)
-    raise AssertionError(f"{reader}: card {'not ' if present else ''}present after {timeout} s")
-
-
 @pytest.fixture
 def insert(pcscd):
     links = []
@@ -74,13 +49,13 @@ def insert(pcscd):
     def insert_card(persona: str, slot: int = 0, **kwargs) -> VpcdLink:
         link = VpcdLink(SocialSecurityCard.from_persona(persona), port=pcscd.port + slot, **kwargs)
         link.insert()
-        counter = _wait_state(READERS[slot], True)
+        counter = wait_state(READERS[slot], True)
         links.append((link, READERS[slot], counter))
         return link
     yield insert_card
     for link, reader, counter in links:
         link.remove()
-        _wait_state(reader, False, after=counter)
+        wait_state(reader, False, after=counter)
 
 
 def _read_both_ways(persona: str):
@@ -160,9 +135,9 @@ def test_wait_for_a_card(pcscd):
             assert card.read_identity().generation == 1
     finally:
         timer.join()
-        counter = _reader_state(SLOT0)[1]
+        counter = reader_state(SLOT0)[1]
         link.remove()
-        _wait_state(SLOT0, False, after=counter)
+        wait_state(SLOT0, False, after=counter)
 
 
 def test_vpcd_power_and_removal(insert):
@@ -171,9 +146,9 @@ def test_vpcd_power_and_removal(insert):
     with sscard.open(SLOT0) as card:
         card.probe()
     assert link.controls[POWER_ON] >= 1 and link.apdus >= 1
-    counter = _reader_state(SLOT0)[1]
+    counter = reader_state(SLOT0)[1]
     link.remove()
-    _wait_state(SLOT0, False, after=counter)
+    wait_state(SLOT0, False, after=counter)
 
 
 @pytest.mark.parametrize("index", range(GEN2_APDUS))
@@ -235,7 +210,7 @@ def test_emulate_command_and_other_pcsc_programs(pcscd, tmp_path):
          "--slot", "1", "--seconds", "60"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert "inserted" in emulate.stderr.readline()
-        counter = _wait_state(SLOT1, True)
+        counter = wait_state(SLOT1, True)
         result = subprocess.run(
             [sys.executable, "-m", "sscard.cli.main", "read", "-r", SLOT1, "--json", "--reveal"],
             env=env, capture_output=True, text=True, timeout=60)
@@ -249,7 +224,7 @@ def test_emulate_command_and_other_pcsc_programs(pcscd, tmp_path):
     finally:
         emulate.terminate()
         assert emulate.wait(10) == 0
-    _wait_state(SLOT1, False, after=counter)
+    wait_state(SLOT1, False, after=counter)
 
 
 def test_watch_survives_a_pcscd_restart():

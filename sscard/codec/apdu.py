@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sscard.errors import DecodeError
 
 
-@dataclass(frozen=True)
-class CommandApdu:
+class CommandApdu(NamedTuple):  # a NamedTuple: built for every APDU, so cheap to create
     cla: int
     ins: int
     p1: int

@@ -153,7 +153,7 @@ def _status_words(doc: dict) -> m.StatusWordTable:
             zh=f.get("zh", str), examples=examples(f), value_bits=value, mask_bits=mask))
         f.done()
     top.done()
-    return m.StatusWordTable(tuple(entries))
+    return m.StatusWordTable.of(tuple(entries))
 
 
 def _byte_or_var(f: Fields, key: str) -> int | None:

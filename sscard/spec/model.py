@@ -53,14 +53,21 @@ class StatusWord(NamedTuple):
 
 class StatusWordTable(NamedTuple):
     entries: tuple[StatusWord, ...]
+    exact: Mapping[int, StatusWord]  # patterns without wildcards, by SW
+    wild: tuple[StatusWord, ...]  # patterns with wildcards, most specific first
+
+    @classmethod
+    def of(cls, entries: tuple[StatusWord, ...]) -> StatusWordTable:
+        exact = {e.value_bits: e for e in entries if not e.wildcards}
+        wild = tuple(sorted((e for e in entries if e.wildcards), key=lambda e: e.wildcards))
+        return cls(entries, MappingProxyType(exact), wild)
 
     def lookup(self, sw: int) -> StatusWord | None:
         """The most specific pattern matching `sw`, or None for an unknown SW."""
-        best = None
-        for entry in self.entries:
-            if entry.matches(sw) and (best is None or entry.wildcards < best.wildcards):
-                best = entry
-        return best
+        found = self.exact.get(sw)
+        if found is not None:
+            return found
+        return next((e for e in self.wild if e.matches(sw)), None)
 
 
 # --- commands ------------------------------------------------------------------------
