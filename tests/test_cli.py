@@ -129,3 +129,17 @@ def test_console_script_runs_in_a_fresh_process():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 7, result.stderr
     assert "locked" in result.stdout and result.stderr == ""
+
+
+def test_readers_without_a_pcsc_service(capsys, monkeypatch):
+    import sscard.transport.pcsc as pcsc
+    from sscard import errors
+
+    def no_service():
+        raise errors.ServiceUnavailable()
+    monkeypatch.setattr(pcsc, "list_readers", no_service)
+    code, out, err = cli(capsys, "readers")
+    assert code == 3 and out == "" and err.startswith("error: ") and "pcscd" in err
+    monkeypatch.setattr(pcsc, "list_readers", lambda: [])
+    code, out, err = cli(capsys, "readers", "--json")
+    assert code == 3 and json.loads(out) == []

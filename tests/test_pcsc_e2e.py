@@ -285,3 +285,27 @@ def _line_reader(process) -> list[str]:
             lines.append(line)
     threading.Thread(target=pump, daemon=True).start()
     return lines
+
+
+def test_card_swapped_between_two_reads_is_never_read_as_the_first(pcscd):
+    import sscard
+    first = VpcdLink(SocialSecurityCard.from_persona("gen2"), port=pcscd.port).insert()
+    counter = wait_state(SLOT0, True)
+    second = None
+    try:
+        with sscard.open(SLOT0) as card:
+            assert card.read_identity(today=TODAY).holder.name == "测试甲"
+            first.remove()
+            counter = wait_state(SLOT0, False, after=counter)
+            second = VpcdLink(SocialSecurityCard.from_persona("gen1"), port=pcscd.port).insert()
+            counter = wait_state(SLOT0, True, after=counter)
+            with pytest.raises(errors.CardError) as info:
+                card.read_identity(today=TODAY)
+            assert isinstance(info.value, (errors.CardRemoved, errors.CardReset))
+        with sscard.open(SLOT0) as card:  # a new connection reads the new card
+            assert card.read_identity(today=TODAY).generation == 1
+    finally:
+        first.remove()
+        if second is not None:
+            second.remove()
+            wait_state(SLOT0, False, after=counter)
