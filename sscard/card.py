@@ -36,6 +36,24 @@ class Card:
         from sscard.ssse import read_identity
         return self.operation(lambda: read_identity(self.session, today=today), read_only=True)
 
+    def pin_tries(self):
+        """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.pin."""
+        from sscard import pin
+        return self.operation(lambda: pin.query_tries(self.session), read_only=True)
+
+    def verify_pin(self, value: str, *, floor: int = 1, force_last_try: bool = False):
+        """Verify the PIN once, refusing when the tries left are at or below `floor`."""
+        from sscard import pin
+        return self.operation(lambda: pin.verify(self.session, value, floor=floor,
+                                                 force_last_try=force_last_try), read_only=False)
+
+    def change_pin(self, old: str, new: str, *, floor: int = 1,
+                   force_last_try: bool = False) -> None:
+        """Change the PIN once (old ‖ FF ‖ new), guarded like verify_pin()."""
+        from sscard import pin
+        self.operation(lambda: pin.change(self.session, old, new, floor=floor,
+                                          force_last_try=force_last_try), read_only=False)
+
     def probe(self) -> str:
         """Whether the card answers as a social security card (see sscard.ssse.probe)."""
         from sscard.ssse import probe

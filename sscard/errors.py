@@ -23,6 +23,8 @@ class ExitCode:
     LOCKED = 7  # data needs a key or PIN the caller did not provide
     CARD_REMOVED = 8  # card removed, reset or swapped during the operation
     COMMUNICATION = 9  # garbage, truncated or unexpected answers
+    WRONG_PIN = 10  # the PIN was wrong (the tries left are reported)
+    PIN_REFUSED = 11  # sscard refused to send a VERIFY (tries at the floor, or unknown)
 
 
 class SscardError(Exception):
@@ -262,6 +264,54 @@ class UnknownStatus(CommandError):
 
     exit_code = ExitCode.COMMUNICATION
     zh = "卡片返回未知状态字"
+
+
+# --- PIN ------------------------------------------------------------------------------
+# Messages never contain the PIN; they carry the tries left when the card told them.
+
+class PinError(SscardError):
+    """PIN error."""
+
+    exit_code = ExitCode.WRONG_PIN
+    zh = "个人密码错误"
+
+    def __init__(self, message: str | None = None, *, tries_left: int | None = None,
+                 zh: str | None = None) -> None:
+        self.tries_left = tries_left
+        super().__init__(message, zh=zh)
+
+
+class WrongPin(PinError):
+    """Wrong PIN."""
+
+    zh = "个人密码错误"
+
+    def __init__(self, tries_left: int) -> None:
+        super().__init__(f"wrong PIN: {tries_left} tries left", tries_left=tries_left,
+                         zh=f"密码错误，剩余 {tries_left} 次")
+
+
+class PinBlocked(PinError):
+    """The PIN is blocked; only the card issuer can unblock it."""
+
+    exit_code = ExitCode.CARD_BLOCKED
+    zh = "密码已锁定，请到发卡机构解锁"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, tries_left=0)
+
+
+class PinRefused(PinError):
+    """VERIFY not sent: it could block the PIN."""
+
+    exit_code = ExitCode.PIN_REFUSED
+    zh = "为防止密码锁定，未发送校验指令"
+
+
+class InvalidPin(InvalidArgument):
+    """A PIN is 4 to 16 digits."""
+
+    zh = "密码应为 4 至 16 位数字"
 
 
 # --- card identity --------------------------------------------------------------

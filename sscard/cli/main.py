@@ -28,6 +28,8 @@ Exit codes:
   7  data locked (needs a key or PIN not provided)
   8  card removed or reset during the operation
   9  communication error (malformed or unexpected answer)
+  10 wrong PIN (the tries left are shown)
+  11 PIN not sent: tries left at or below the floor, or unknown
 """
 
 
@@ -238,6 +240,103 @@ def _watch_line(line: dict) -> str:
     return text
 
 
+@cli.group()
+def pin() -> None:
+    """PIN of the social security application: tries left, verify, change.
+
+    \b
+    The PIN is read from a hidden prompt, or from standard input with --pin-stdin
+    (one PIN per line); never from the command line.  Before any VERIFY the tries
+    left are asked (an empty VERIFY, which spends none); sscard refuses when they
+    are at or below --floor (default 1) unless --force-last-try.  One attempt per
+    command: nothing is retried.
+    """
+
+
+def _card_source_options(f):
+    f = _reader_options(f)
+    return click.option("--emulator", metavar="PERSONA",
+                        help="Use a built-in emulated card instead of a reader.")(f)
+
+
+def _pin_options(f):
+    f = click.option("--force-last-try", is_flag=True,
+                     help="Send the VERIFY even at or below the floor, or with unknown tries.")(f)
+    f = click.option("--floor", type=click.IntRange(0, 15), default=1, show_default=True,
+                     help="Refuse to verify when the tries left are at or below this.")(f)
+    f = click.option("--pin-stdin", is_flag=True,
+                     help="Read the PIN(s) from standard input, one per line.")(f)
+    return f
+
+
+def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
+    if from_stdin:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < len(prompts):
+            raise errors.InvalidArgument(f"standard input holds {len(lines)} of the "
+                                         f"{len(prompts)} PIN lines needed")
+        return [line.strip() for line in lines[:len(prompts)]]
+    if not sys.stdin.isatty():
+        raise errors.InvalidArgument("no terminal for the hidden PIN prompt: use --pin-stdin")
+    return [click.prompt(p, hide_input=True, err=True) for p in prompts]
+
+
+@pin.command("tries")
+@_card_source_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_debug_option
+def pin_tries(emulator, reader, wait, shared, as_json) -> int:
+    """Show the PIN tries left (spends no try)."""
+    import json
+    card, _ = _open_card(emulator, None, reader, wait, shared)
+    with card:
+        tries = card.pin_tries()
+    if as_json:
+        click.echo(json.dumps({"tries_left": tries.tries_left, "blocked": tries.blocked,
+                               "required": tries.required, "known": tries.known,
+                               "sw": f"{tries.sw:04X}"}))
+    elif tries.blocked:
+        click.echo("PIN blocked / 密码已锁定")
+    elif not tries.required:
+        click.echo("no PIN needed now (none set, or already verified) / 当前无需密码")
+    elif tries.tries_left is None:
+        click.echo(f"tries left: unknown (the card answered {tries.sw:04X}) / 剩余次数未知")
+    else:
+        click.echo(f"tries left: {tries.tries_left} / 剩余尝试次数：{tries.tries_left}")
+    return ExitCode.CARD_BLOCKED if tries.blocked else ExitCode.OK
+
+
+@pin.command("verify")
+@_card_source_options
+@_pin_options
+@_debug_option
+def pin_verify(emulator, reader, wait, shared, pin_stdin, floor, force_last_try) -> int:
+    """Verify the PIN once (spends a try when wrong)."""
+    (value,) = _read_pins(["PIN / 密码"], pin_stdin)
+    card, _ = _open_card(emulator, None, reader, wait, shared)
+    with card:
+        card.verify_pin(value, floor=floor, force_last_try=force_last_try)
+    click.echo("PIN correct / 密码正确")
+    return ExitCode.OK
+
+
+@pin.command("change")
+@_card_source_options
+@_pin_options
+@_debug_option
+def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try) -> int:
+    """Change the PIN (CHANGE PIN: old PIN, then the new one twice)."""
+    old, new, again = _read_pins(["current PIN / 原密码", "new PIN / 新密码",
+                                  "new PIN again / 再次输入新密码"], pin_stdin)
+    if new != again:
+        raise errors.InvalidArgument("the two new PINs differ", zh="两次输入的新密码不一致")
+    card, _ = _open_card(emulator, None, reader, wait, shared)
+    with card:
+        card.change_pin(old, new, floor=floor, force_last_try=force_last_try)
+    click.echo("PIN changed / 密码已修改")
+    return ExitCode.OK
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def personas(as_json) -> int:
@@ -268,9 +367,20 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a raw traceback
     unless -d was given)."""
     _state["debug"] = False
+    if argv is None:
+        argv = sys.argv[1:]
     try:
         code = cli.main(args=argv, prog_name="sscard", standalone_mode=False)
     except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.UsageError as e:
+        if next((a for a in argv if not a.startswith("-")), None) == "pin":
+            # the offending word may be a PIN typed on the command line: never echo it
+            click.echo("error: invalid command line for `sscard pin` (a PIN is never an "
+                       "argument: use the prompt or --pin-stdin); see `sscard pin --help` "
+                       "/ 命令行参数无效", err=True)
+        else:
+            e.show()
         return e.exit_code
     except click.ClickException as e:
         e.show()

@@ -1,0 +1,118 @@
+"""PIN tries, VERIFY and CHANGE PIN of the social security application, with a safety floor.
+
+Rules (never relaxed by any caller):
+- the tries left are asked first with an empty VERIFY, which spends nothing; an answer
+  that is not 63Cx / 6983 / 9000 means "unknown", never a number;
+- no VERIFY is sent when the tries left are at or below the floor (default 1: the last
+  try is kept for the bank or the social security office), or unknown, unless the
+  caller explicitly forces it;
+- one attempt per call: a wrong PIN raises WrongPin with the tries left; nothing retries;
+- the PIN travels only in the APDU body, which the spec marks sensitive (hidden in traces
+  and recordings), and never in an exception or a log.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sscard import errors
+from sscard.session import CardSession
+
+DEFAULT_FLOOR = 1
+MIN_DIGITS, MAX_DIGITS = 4, 16  # VERIFY Lc 02–08 (LD/T 32.5)
+
+
+class PinTries(NamedTuple):
+    tries_left: int | None  # None: the card did not say
+    blocked: bool
+    required: bool  # False: the card answered 9000 (no PIN set, or already verified)
+    sw: int
+
+    @property
+    def known(self) -> bool:
+        return self.tries_left is not None or not self.required
+
+
+def encode_pin(pin: str) -> bytes:
+    """cn encoding: BCD digits, padded with F (an odd count ends in a single F nibble)."""
+    if not (isinstance(pin, str) and pin.isascii() and pin.isdigit()
+            and MIN_DIGITS <= len(pin) <= MAX_DIGITS):
+        raise errors.InvalidPin()
+    return bytes.fromhex(pin + "F" * (len(pin) % 2))
+
+
+def _select(session: CardSession) -> None:
+    response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
+    if not response.ok:
+        if response.sw in (0x9303, 0x6A81):
+            raise session.error_for(response, "SELECT social security application")
+        raise errors.NotSocialSecurityCard(
+            f"no social security application (SW {response.sw:04X})")
+
+
+def query_tries(session: CardSession, *, select: bool = True) -> PinTries:
+    """The PIN tries left, from an empty VERIFY (spends no try)."""
+    if select:
+        _select(session)
+    response = session.send("verify_tries")
+    sw = response.sw
+    if sw & 0xFFF0 == 0x63C0:
+        return PinTries(sw & 0x0F, sw == 0x63C0, True, sw)
+    if sw == 0x6983:
+        return PinTries(0, True, True, sw)
+    if sw == 0x9000:
+        return PinTries(None, False, False, sw)
+    return PinTries(None, False, True, sw)  # ambiguous: unknown, not a number
+
+
+def _guard(tries: PinTries, floor: int, force_last_try: bool) -> None:
+    if tries.blocked:
+        raise errors.PinBlocked()
+    if force_last_try:
+        return
+    if tries.tries_left is None and tries.required:
+        raise errors.PinRefused(
+            f"VERIFY not sent: the card did not tell the tries left (SW {tries.sw:04X}); "
+            "use --force-last-try only if you know them", tries_left=None,
+            zh="未发送校验：卡片未返回剩余次数")
+    if tries.tries_left is not None and tries.tries_left <= floor:
+        raise errors.PinRefused(
+            f"VERIFY not sent: {tries.tries_left} tries left, at or below the floor of {floor} "
+            "(one more wrong PIN could block the card); use --force-last-try to try anyway",
+            tries_left=tries.tries_left,
+            zh=f"未发送校验：剩余 {tries.tries_left} 次，已到安全下限 {floor}")
+
+
+def _result(session: CardSession, response, command: str) -> None:
+    sw = response.sw
+    if sw == 0x9000:
+        return
+    if sw & 0xFFF0 == 0x63C0:
+        if sw == 0x63C0:
+            raise errors.PinBlocked("wrong PIN: the PIN is now blocked")
+        raise errors.WrongPin(sw & 0x0F)
+    if sw == 0x6983:
+        raise errors.PinBlocked()
+    raise session.error_for(response, command)
+
+
+def verify(session: CardSession, pin: str, *, floor: int = DEFAULT_FLOOR,
+           force_last_try: bool = False) -> PinTries:
+    """Verify the PIN once; returns the tries known before.  Raises WrongPin, PinBlocked,
+    PinRefused (nothing sent) or a card error."""
+    body = encode_pin(pin)
+    tries = query_tries(session)
+    if not tries.required:
+        return tries  # no PIN on this card, or already verified: nothing to spend
+    _guard(tries, floor, force_last_try)
+    _result(session, session.send("verify", data=body), "VERIFY")
+    return tries
+
+
+def change(session: CardSession, old: str, new: str, *, floor: int = DEFAULT_FLOOR,
+           force_last_try: bool = False) -> None:
+    """CHANGE PIN (80 5E 01 00, old ‖ FF ‖ new): one attempt, guarded like verify()."""
+    body = encode_pin(old) + b"\xFF" + encode_pin(new)
+    tries = query_tries(session)
+    _guard(tries, floor, force_last_try)
+    _result(session, session.send("change_pin", data=body), "CHANGE PIN")
