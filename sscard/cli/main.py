@@ -99,13 +99,18 @@ def _reader_options(f):
 @click.option("--emulator-fallback", metavar="PERSONA",
               help="Read this emulated card when no reader or no card is present.")
 @_reader_options
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema sscard.identity/1).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "ireadcardbas"]),
+              default="text", show_default=True,
+              help="json: schema sscard.identity/1; ireadcardbas: the national reader "
+                   "interface's iReadCardBas string (errors as `code|message|`).")
 @click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
 @click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write the APDU exchanges to FILE as a replayable trace (PIN and key material "
                    "are never written; the card's answers are, so keep the file private).")
 @_debug_option
-def read(emulator, emulator_fallback, reader, wait, shared, as_json, reveal, record) -> int:
+def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_format, reveal,
+         record) -> int:
     """Read identity data from the social security application.
 
     Issuer data (EF05) is always read; holder data (EF06) too unless the card
@@ -115,6 +120,10 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, reveal, rec
     if emulator and (emulator_fallback or reader or wait is not None):
         raise click.UsageError("--emulator cannot be combined with --reader, --wait or "
                                "--emulator-fallback")
+    if as_json:
+        output_format = "json"
+    if output_format == "ireadcardbas":
+        return _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record)
     card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
     try:
         with card:
@@ -127,8 +136,35 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, reveal, rec
     from sscard.spec import load_spec
     spec = load_spec()
     document = render.to_document(spec, identity, reveal=reveal, source=source)
-    click.echo(render.to_json(document) if as_json else render.to_text(spec, document))
+    click.echo(render.to_json(document) if output_format == "json"
+               else render.to_text(spec, document))
     return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.OK
+
+
+def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record) -> int:
+    """One line on stdout, always: the iReadCardBas string, or `code|message|` on failure."""
+    from sscard import ireadcardbas
+    try:
+        card, _ = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
+        try:
+            with card:
+                identity = card.read_identity()
+        finally:
+            if record:
+                card.transport.save(record)
+    except errors.SscardError as e:
+        click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
+        raise
+    code, message = ireadcardbas.code_for(None, identity)
+    if code:
+        click.echo(ireadcardbas.format_error(code, message))
+        return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.NOT_SSC
+    if not reveal:
+        from sscard.cli import render
+        from sscard.spec import load_spec
+        identity = render.masked(load_spec(), identity)
+    click.echo(ireadcardbas.format_identity(identity))
+    return ExitCode.OK
 
 
 @cli.command()

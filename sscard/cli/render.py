@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from sscard.cli.masking import mask
 from sscard.results import Coded, Identity
@@ -42,6 +42,28 @@ def _shown(spec: Spec, key: str, value, reveal: bool):
     if item.personal and not reveal:
         return mask(item.mask, value)
     return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+def masked(spec: Spec, identity: Identity) -> Identity:
+    """A copy of `identity` with every personal value replaced by its masked text
+    (for views built from the typed result, such as the iReadCardBas string)."""
+    def m(key: str, value):
+        return _shown(spec, key, value, reveal=False)
+    issuer = identity.issuer
+    cid = issuer.card_identification
+    if cid is not None:
+        shown = m("card_identification", cid.hex)
+        cid = replace(cid, hex=shown, serial="*" * len(cid.serial),
+                      auth_code="*" * len(cid.auth_code))
+    issuer = replace(issuer, card_identification=cid, card_number=m("card_number", issuer.card_number))
+    holder = identity.holder
+    if holder is not None:
+        holder = replace(holder, social_security_number=m("social_security_number",
+                                                          holder.social_security_number),
+                         name=m("name", holder.name), name_record=m("name", holder.name_record),
+                         name_extension=m("name", holder.name_extension),
+                         birthplace=m("birthplace", holder.birthplace))
+    return replace(identity, issuer=issuer, holder=holder)
 
 
 def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -> dict:

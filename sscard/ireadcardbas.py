@@ -1,0 +1,85 @@
+"""The national reader interface's iReadCardBas output and error codes (人社信息函〔2016〕38号).
+
+Kiosk software written against the vendor DLLs (SSCardDriver.dll, HNSICRW.DLL …) parses
+one `|`-terminated string; producing it exactly lets that software switch to sscard:
+
+    区划代码|社会保障号码|卡号|卡识别码|姓名|卡复位信息|规范版本|发卡日期|卡有效期|终端机编号|终端设备号|
+
+区划代码 = the first 6 hex digits of 卡识别码; 姓名 = name + name extension; 卡号 = its first
+9 characters; 卡复位信息 = the ATR's historical bytes; dates YYYYMMDD; 终端机编号 = the PSAM
+terminal number, 12 zeros without a PSAM; 终端设备号 = empty without a device number.
+Errors are the interface's negative codes; a refused card command is the negated status word
+(6A82 → −27266).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from sscard import errors
+from sscard.results import HolderStatus, Identity
+
+NO_PSAM_TERMINAL = "000000000000"
+
+# (code, message) of the interface for errors that are not a card status word
+_CODES: list[tuple[type[errors.SscardError], int, str]] = [
+    (errors.NotSocialSecurityCard, -1, "卡类型不对"),
+    (errors.NoCard, -2, "无卡"),  # CardRemoved is a NoCard-like CardError: see code_for()
+    (errors.CardMute, -4, "卡无应答"),
+    (errors.ProtocolError, -4, "卡无应答"),
+    (errors.ReaderError, -11, "读卡器连接错"),
+    (errors.CardBusy, -11, "读卡器连接错"),
+    (errors.InvalidArgument, -14, "命令参数错"),
+    (errors.WrongPin, -51, "PIN校验失败"),
+    (errors.PinBlocked, -52, "PIN锁定"),
+]
+
+
+def _date(value: _dt.date | None) -> str:
+    return value.strftime("%Y%m%d") if value else ""
+
+
+def format_identity(identity: Identity, *, terminal_number: str = NO_PSAM_TERMINAL,
+                    device_number: str = "") -> str:
+    """The iReadCardBas output string for a completely read card."""
+    if identity.holder_status is not HolderStatus.READ or identity.holder is None:
+        raise errors.SecurityNotSatisfied("iReadCardBas needs the holder data")
+    issuer, holder = identity.issuer, identity.holder
+    cid = issuer.card_identification
+    fields = [
+        cid.region if cid else "",
+        holder.social_security_number or "",
+        (issuer.card_number or "")[:9],  # SC-RW §1.1.3: the first 9 characters only
+        cid.hex if cid else "",
+        holder.name or "",
+        identity.historical_bytes,
+        issuer.spec_version or "",
+        _date(issuer.issue_date),
+        _date(issuer.expiry_date),
+        terminal_number,
+        device_number,
+    ]
+    return "".join(f"{f}|" for f in fields)
+
+
+def code_for(error: errors.SscardError | None, identity: Identity | None = None) -> tuple[int, str]:
+    """The interface's (return code, message) for an error, or for a result it cannot give."""
+    if error is None:
+        if identity is not None and identity.holder_status is HolderStatus.LOCKED:
+            return -2201, "无PSAM卡"  # a 3.0 card without a key source (SC-RW §10.5)
+        if identity is not None and identity.holder_status is HolderStatus.ABSENT:
+            return -1, "卡类型不对"
+        return 0, ""
+    if isinstance(error, errors.CardRemoved):
+        return -2, "无卡"
+    if isinstance(error, errors.CommandError) and error.sw is not None:
+        return -error.sw, error.zh
+    for cls, code, message in _CODES:
+        if isinstance(error, cls):
+            return code, message
+    return -4, "卡无应答"
+
+
+def format_error(code: int, message: str) -> str:
+    """What the CLI prints for a failure: the code and the message, `|`-terminated."""
+    return f"{code}|{message}|"
