@@ -31,10 +31,17 @@ class Card:
     def atr(self) -> bytes:
         return self.transport.atr
 
-    def read_identity(self, *, today: _dt.date | None = None) -> Identity:
-        """Read the social security application: issuer data always, holder data when readable."""
+    def read_identity(self, *, today: _dt.date | None = None, keys=None) -> Identity:
+        """Read the social security application: issuer data always, holder data when readable.
+
+        `keys` (a sscard.keysource key source) authenticates the card: `Identity.authentic`,
+        and on generation-3 cards the holder data behind RKSSSE.  A read with keys may send an
+        EXTERNAL AUTHENTICATE, which spends a try when it fails, so it is not repeated after a
+        card reset; a read without keys is.
+        """
         from sscard.ssse import read_identity
-        return self.operation(lambda: read_identity(self.session, today=today), read_only=True)
+        return self.operation(lambda: read_identity(self.session, today=today, keys=keys),
+                              read_only=keys is None)
 
     def pin_tries(self):
         """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.pin."""

@@ -27,6 +27,16 @@ MESSAGES = {
                             "出生日期与社会保障号码中的不一致"),
     "sex_mismatch": ("warning", "sex differs from the one in the social security number",
                      "性别与社会保障号码中的不一致"),
+    "not_authentic": ("warning", "the card failed internal authentication with these keys: a copy, "
+                      "or keys of another issuer; external authentication was not attempted",
+                      "内部认证失败（卡片可能为伪卡，或密钥不属于该发卡方），未进行外部认证"),
+    "auth_not_checked": ("info", "internal authentication could not be done",
+                         "无法进行内部认证"),
+    "external_auth_failed": ("warning", "external authentication failed (not retried)",
+                             "外部认证失败（未重试）"),
+    "key_locked": ("warning", "the card's read key is locked", "卡片读密钥已锁定"),
+    "algorithm_unsupported": ("warning", "the card's algorithm is not supported for authentication",
+                              "不支持该卡的密码算法"),
 }
 
 

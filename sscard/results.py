@@ -84,6 +84,7 @@ class Identity:
     holder_status: HolderStatus
     holder_locked_by: str | None  # key that protects EF06 when locked
     findings: tuple[Finding, ...] = field(default=())
+    authentic: str = "not checked"  # "yes" / "no" (INTERNAL AUTHENTICATE with a key source)
 
     @property
     def complete(self) -> bool:

@@ -10,8 +10,12 @@ card is never returned as complete.
 from __future__ import annotations
 
 import datetime as _dt
+import hmac
+import os
 
 from sscard import errors
+from sscard.crypto.ciphers import Algorithm, algorithm_from_id
+from sscard.keysource import AuthContext, KeySource
 from sscard.codec.card_id import split_card_id
 from sscard.findings import card_number_check, check_holder, check_issuer, finding
 from sscard.results import (CardIdentification, Coded, Finding, HolderInfo, HolderStatus,
@@ -23,7 +27,11 @@ P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a 
 ATR_HISTORICAL_BYTES = 13  # SSC ATRs carry 13 historical bytes (ssc-card.md §2.1)
 
 
-def read_identity(session: CardSession, *, today: _dt.date | None = None) -> Identity:
+def read_identity(session: CardSession, *, today: _dt.date | None = None,
+                  keys: KeySource | None = None) -> Identity:
+    """Read EF05 and, when readable, EF06.  With a key source the card is authenticated:
+    INTERNAL AUTHENTICATE first (is it genuine, and do the keys belong to it?), and only then
+    EXTERNAL AUTHENTICATE (one try, never repeated) to open EF06 on a generation-3 card."""
     today = today or _dt.date.today()
     spec = session.spec
     ssse = spec.ssse
@@ -48,13 +56,62 @@ def read_identity(session: CardSession, *, today: _dt.date | None = None) -> Ide
     issuer = _issuer(spec, values, findings)
     findings += check_issuer(issuer, today)
 
-    holder, status, locked_by = _read_holder(session, generation, findings, today)
+    authentic, opened = "not checked", set()
+    if keys is not None and layout == "ssse":
+        authentic, opened = _authenticate(session, keys, algorithm_code, issuer, generation,
+                                          findings)
+    holder, status, locked_by = _read_holder(session, generation, findings, today, opened)
     atr = session.atr
     return Identity(
         atr=atr.hex().upper(), historical_bytes=atr[-ATR_HISTORICAL_BYTES:].hex().upper(),
         layout=layout, algorithm=algorithm, generation=generation, issuer=issuer,
         holder=holder, holder_status=status, holder_locked_by=locked_by,
-        findings=tuple(findings))
+        findings=tuple(findings), authentic=authentic)
+
+
+def _authenticate(session: CardSession, keys: KeySource, algorithm_code: str | None,
+                  issuer: IssuerInfo, generation: int | None,
+                  findings: list[Finding]) -> tuple[str, set[str]]:
+    """(authentic, keys opened).  The card proves itself before we spend a try of its key:
+    a card that fails INTERNAL AUTHENTICATE is a copy or belongs to other keys, and an
+    EXTERNAL AUTHENTICATE with those keys could only count down its read key."""
+    algorithm, _assumed = algorithm_from_id(algorithm_code)
+    cid = issuer.card_identification
+    if algorithm is Algorithm.SSF33 or cid is None or not cid.region.isdigit():
+        findings.append(finding("algorithm_unsupported" if algorithm is Algorithm.SSF33
+                                else "auth_not_checked"))
+        return "not checked", set()
+    card = AuthContext(algorithm, cid.region, session.atr)
+    authentic = "not checked"
+    random, original = os.urandom(8), os.urandom(8)
+    expected = keys.internal_expected(card, random, original)
+    if expected is not None:
+        response = session.send("internal_authenticate", p2=0x00, data=random + original, le=0)
+        if response.ok and len(response.data) == 8:
+            authentic = "yes" if hmac.compare_digest(response.data, expected) else "no"
+        else:
+            findings.append(finding("auth_not_checked", detail=f"SW {response.sw:04X}"))
+    if authentic == "no":
+        findings.append(finding("not_authentic"))
+        return authentic, set()
+    ef06 = session.spec.ssse.file("ef06")
+    if ef06.free_to_read(generation or 3):
+        return authentic, set()  # nothing to open
+    original = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
+    challenge = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
+    cryptogram = keys.external_cryptogram(card, challenge, original)
+    response = session.send("external_authenticate", p2=keys.rk_reference,
+                            data=cryptogram + original)
+    if response.ok:
+        return authentic, {"RKSSSE"}
+    if response.sw == 0x6983:
+        findings.append(finding("key_locked"))
+    elif response.tries_left is not None:
+        findings.append(finding("external_auth_failed",
+                                detail=f"{response.tries_left} tries left / 剩余 {response.tries_left} 次"))
+    else:
+        raise session.error_for(response, "EXTERNAL AUTHENTICATE")
+    return authentic, set()
 
 
 def probe(session: CardSession) -> str:
@@ -132,10 +189,10 @@ def _read_items(session: CardSession, ef: ElementaryFile, items: tuple[DataItem,
 
 
 def _read_holder(session: CardSession, generation: int | None, findings: list[Finding],
-                 today: _dt.date) -> tuple[HolderInfo | None, HolderStatus, str | None]:
+                 today: _dt.date, opened: set[str]) -> tuple[HolderInfo | None, HolderStatus, str | None]:
     ef06 = session.spec.ssse.file("ef06")
     key_needed = ef06.read_access.get(generation) if generation else None
-    if key_needed is not None and key_needed != "free":
+    if key_needed is not None and key_needed != "free" and key_needed not in opened:
         return None, HolderStatus.LOCKED, key_needed
     if not _select_ef(session, ef06, required=False):
         return None, HolderStatus.ABSENT, None

@@ -372,7 +372,7 @@ def test_card_blocked_refuses_everything():
 def test_unknown_instruction_and_class():
     c = card()
     assert sw(c, "00B0000010") == "6D00"  # READ BINARY is not emulated yet
-    assert sw(c, "0088000008") == "6D00"
+    assert sw(c, "00CA9F7900") == "6D00"  # GET DATA: no such instruction on the SSSE side
     assert sw(c, "A0A40000023F00") == "6E00"
     assert sw(c, "FFB2010400") == "6E00"
     assert sw(c, "80B2010400") == "6986"  # CLA 80 is accepted

@@ -17,7 +17,9 @@ from sscard.errors import InvalidArgument, SpecError
 PACKAGED = {"card-blocked", "gen1", "gen2", "gen2-expired", "gen2-long-name", "gen2-t0", "gen3",
             "shanghai", "ssse-blocked"}
 EMULATOR_DIR = Path(__file__).resolve().parents[1] / "sscard" / "emulator"
-ALLOWED_IMPORTS = ("sscard.spec", "sscard.codec", "sscard.errors", "sscard.emulator")
+# sscard.crypto: the block-cipher rules, pinned by standard and cross-computed vectors
+# (tests/test_crypto.py), shared like the codecs
+ALLOWED_IMPORTS = ("sscard.spec", "sscard.codec", "sscard.crypto", "sscard.errors", "sscard.emulator")
 
 
 # --- check characters, written from the formulas (no reader code) ---------------------------

@@ -171,3 +171,19 @@ def test_spec_is_immutable():
         SPEC.ssse.files["ef07"] = None
     with pytest.raises(Exception):
         SPEC.commands["verify"].sensitive = False
+
+
+def test_every_package_and_data_file_is_in_the_wheel():
+    """A regular install ships only what pyproject lists; tests import the source tree,
+    so a package missing there would pass here and break `sscard` for users."""
+    import tomllib
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "sscard").rglob("*.py")
+             if "__pycache__" not in p.parts}
+    assert found - listed == set(), "packages missing from pyproject.toml"
+    data = config["package-data"]
+    for folder in {p.parent for p in (root / "sscard").rglob("*.toml")}:
+        package = ".".join(folder.relative_to(root).parts)
+        assert data.get(package) == ["*.toml"], f"{package}: TOML files not shipped"

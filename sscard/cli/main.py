@@ -105,12 +105,18 @@ def _reader_options(f):
               help="json: schema sscard.identity/1; ireadcardbas: the national reader "
                    "interface's iReadCardBas string (errors as `code|message|`).")
 @click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
+@click.option("--keys", "keys_choice", metavar="FILE|test",
+              help="Authenticate the card with software root keys from a key file (default: "
+                   "$SSCARD_KEYS_FILE, or the key file's text in $SSCARD_KEYS); 'test' = the "
+                   "emulator's published test keys.  Opens EF06 on generation-3 cards (one "
+                   "EXTERNAL AUTHENTICATE try, never repeated) and reports whether the card is "
+                   "authentic.  Key bytes are never taken on the command line.")
 @click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write the APDU exchanges to FILE as a replayable trace (PIN and key material "
                    "are never written; the card's answers are, so keep the file private).")
 @_debug_option
 def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_format, reveal,
-         record) -> int:
+         keys_choice, record) -> int:
     """Read identity data from the social security application.
 
     Issuer data (EF05) is always read; holder data (EF06) too unless the card
@@ -120,14 +126,17 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     if emulator and (emulator_fallback or reader or wait is not None):
         raise click.UsageError("--emulator cannot be combined with --reader, --wait or "
                                "--emulator-fallback")
+    from sscard.keysource import load_keys
+    keys = load_keys(keys_choice)
     if as_json:
         output_format = "json"
     if output_format == "ireadcardbas":
-        return _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record)
+        return _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
+                                  keys)
     card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
     try:
         with card:
-            identity = card.read_identity()
+            identity = card.read_identity(keys=keys)
             source["description"] = card.description
     finally:
         if record:
@@ -141,14 +150,15 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.OK
 
 
-def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record) -> int:
+def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
+                       keys) -> int:
     """One line on stdout, always: the iReadCardBas string, or `code|message|` on failure."""
     from sscard import ireadcardbas
     try:
         card, _ = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
         try:
             with card:
-                identity = card.read_identity()
+                identity = card.read_identity(keys=keys)
         finally:
             if record:
                 card.transport.save(record)

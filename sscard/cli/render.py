@@ -95,6 +95,7 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
             "layout": identity.layout,
             "generation": identity.generation,
             "algorithm": coded(identity.algorithm),
+            "authentic": identity.authentic,
         },
         "issuer": issuer,
         "holder_status": identity.holder_status.value,
@@ -135,6 +136,8 @@ def to_text(spec: Spec, document: dict) -> str:
                 else "EF05 under the MF 主文件下的 EF05"))
     out.append(("算法 Algorithm", _text(card["algorithm"])))
     out.append(("代 Generation", str(card["generation"] or "unknown 未知")))
+    out.append(("真伪 Authentic", {"yes": "yes 是（内部认证通过）", "no": "NO 否（内部认证失败）"}.get(
+        card["authentic"], "not checked 未检查 (--keys)")))
 
     def block(keys, values: dict) -> None:
         for key in keys:

@@ -37,6 +37,15 @@ class Pin:
 
 
 @dataclasses.dataclass(frozen=True)
+class Auth:
+    """EXTERNAL AUTHENTICATE with RKSSSE: the card-side key reference and its try counter."""
+
+    key_reference: int = 0x0A  # card P2 (ssc-card.md §6.1; configurable, §12 item 1)
+    tries_left: int = 3
+    max_tries: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
 class Persona:
     name: str  # file stem, used in error messages
     description: str
@@ -50,6 +59,7 @@ class Persona:
     ef06: Mapping[str, Value] | None  # None: no EF06 (layout "mf" only)
     pin: Pin | None = None
     raw_records: Mapping[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # (file, tag)
+    auth: Auth = Auth()
 
     def __post_init__(self) -> None:
         # checks that need no spec; they also guard dataclasses.replace() overrides
@@ -70,6 +80,10 @@ class Persona:
             raise SpecError(f"{where}: [ef06] is required unless layout = \"mf\"")
         if self.pin is not None:
             _check_pin(self.pin, where)
+        if not (0 <= self.auth.tries_left <= self.auth.max_tries <= 15
+                and 0 < self.auth.key_reference < 0x20):
+            raise SpecError(f"{where}: [auth] needs 0 <= tries_left <= max_tries <= 15 and a "
+                            "key reference of 01..1F")
         for attr in ("ef05", "ef06", "raw_records"):
             value = getattr(self, attr)
             if value is not None:
@@ -184,6 +198,13 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
         max_tries = p.get("max_tries", int, 3)
         pin = Pin(p.get("value", str), p.get("tries_left", int, max_tries), max_tries)
         p.done()
+    auth = Auth()
+    if "auth" in top.table:
+        a = Fields(top.get("auth", dict), f"{where} [auth]")
+        max_tries = a.get("max_tries", int, 3)
+        auth = Auth(a.hex("key_reference", 1, b"\x0A")[0], a.get("tries_left", int, max_tries),
+                    max_tries)
+        a.done()
     ef06 = top.get("ef06", dict, None)
     persona = Persona(
         name=path.stem,
@@ -198,6 +219,7 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
         ef06=ef06,
         pin=pin,
         raw_records=_raw_records(top, where),
+        auth=auth,
     )
     card_os.done()
     top.done()

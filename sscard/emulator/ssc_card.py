@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sscard.codec.apdu import CommandApdu
+from sscard.crypto import authentication_data
+from sscard.emulator.card_keys import card_keys
 from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.emulator.fci import ssse_fci
 from sscard.emulator.persona import Persona, load_persona, persona_records
@@ -50,12 +52,17 @@ class SocialSecurityCard(CardOS):
         self.mf, self.ssse = self._build_files(persona_records(spec, persona))
         # non-volatile: survives power cycles and resets
         self.pin_tries_left = persona.pin.tries_left if persona.pin else 0
+        self.auth_tries_left = persona.auth.tries_left
+        region = str(persona.ef05.get("card_identification", ""))[:6]
+        self.keys = card_keys(persona.algorithm, region, persona.atr) if region else None
         super().__init__(le_zero=persona.le_zero, t0=persona.t0)
         self.handlers.update({
             0xA4: self.select,
             0xB2: self.read_record,
             0x20: self.verify,
             0x84: self.get_challenge,
+            0x82: self.external_authenticate,
+            0x88: self.internal_authenticate,
         })
 
     @classmethod
@@ -224,6 +231,46 @@ class SocialSecurityCard(CardOS):
             raise SwError(0x6700)
         self.challenge = os.urandom(apdu.le)
         return self.challenge + SW_OK
+
+
+    # --- EXTERNAL / INTERNAL AUTHENTICATE (LD/T 32.5 §6.4, §6.7; ssc-card.md §6.3) ----------
+
+    def _auth_data(self, apdu: CommandApdu) -> tuple[bytes, bytes]:
+        if apdu.p1 != 0x00:
+            raise SwError(0x6A86)
+        if len(apdu.data) not in (16, 17):  # 8 + 8, plus an optional key version
+            raise SwError(0x6700)
+        return apdu.data[:8], apdu.data[8:16]
+
+    def external_authenticate(self, apdu: CommandApdu) -> bytes:
+        """The terminal proves it holds RKSSSE: auth data over the card's last challenge."""
+        cryptogram, original = self._auth_data(apdu)
+        if apdu.le is not None:
+            raise SwError(0x6700)
+        if self.keys is None or self.current_df is not self.ssse \
+                or apdu.p2 != self.persona.auth.key_reference:
+            raise SwError(0x6A88)  # no such key here
+        if self.auth_tries_left == 0:
+            raise SwError(0x6983)
+        challenge, self.challenge = self.challenge, b""  # a challenge is good for one try
+        if len(challenge) != 8:
+            raise SwError(0x6984)
+        algorithm, keys = self.keys
+        expected = authentication_data(algorithm, keys["RKSSSE"], challenge, original)
+        if cryptogram != expected:
+            self.auth_tries_left -= 1
+            raise SwError(0x63C0 | self.auth_tries_left)
+        self.auth_tries_left = self.persona.auth.max_tries
+        self.security.add("RKSSSE")  # until power-off or another DF is selected
+        return SW_OK
+
+    def internal_authenticate(self, apdu: CommandApdu) -> bytes:
+        """The card proves it is genuine: auth data with its IRK over the terminal's random."""
+        random, original = self._auth_data(apdu)
+        if self.keys is None or apdu.p2 != 0x00 or self.current_df is not self.ssse:
+            raise SwError(0x6A88)
+        algorithm, keys = self.keys
+        return self.respond(apdu, authentication_data(algorithm, keys["IRK"], random, original))
 
 
 def bcd_pin(data: bytes) -> str:

@@ -1,0 +1,159 @@
+"""Generation-3 reading with software keys: the card proves itself (INTERNAL AUTHENTICATE)
+before a try of its read key is spent, one EXTERNAL AUTHENTICATE at most, keys never shown."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import TODAY, FaultyTransport, persona_toml
+from sscard import errors
+from sscard.card import Card
+from sscard.cli.main import run
+from sscard.emulator import SocialSecurityCard
+from sscard.emulator.persona import Auth
+from sscard.keysource import SoftwareKeys, load_keys, parse_key_file
+from sscard.results import HolderStatus
+from sscard.transport.emulated import EmulatorTransport
+
+OTHER_KEYS = """
+[keys.RKSSSE]
+"03" = "00112233445566778899AABBCCDDEEFF"
+[keys.IRK]
+"03" = "FFEEDDCCBBAA99887766554433221100"
+"""
+
+
+def gen3(**overrides):
+    emulated = SocialSecurityCard.from_persona("gen3", **overrides)
+    transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), lambda *a: None)
+    return emulated, transport
+
+
+def sent_ins(transport, ins: int) -> int:
+    return sum(1 for a in transport.sent if a[1] == ins)
+
+
+def test_gen3_full_identity_with_the_test_keys():
+    emulated, transport = gen3()
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+    raw = persona_toml("gen3")["ef06"]
+    assert identity.complete and identity.authentic == "yes"
+    assert identity.holder.social_security_number == raw["social_security_number"]
+    assert identity.holder.name == raw["name"]
+    assert sent_ins(transport, 0x88) == 1 and sent_ins(transport, 0x82) == 1
+    assert sent_ins(transport, 0x84) == 2  # original data + the live challenge
+    assert emulated.auth_tries_left == 3
+
+
+def test_foreign_keys_fail_internal_authentication_and_spend_nothing():
+    emulated, transport = gen3()
+    keys = SoftwareKeys(parse_key_file(OTHER_KEYS, "other"), "other keys")
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=keys)
+    assert identity.authentic == "no" and identity.holder_status is HolderStatus.LOCKED
+    assert "not_authentic" in [f.code for f in identity.findings]
+    assert sent_ins(transport, 0x82) == 0 and emulated.auth_tries_left == 3
+
+
+def test_wrong_read_key_costs_one_try_reports_it_and_is_not_retried():
+    # keys with no IRK: the card cannot be checked first, so the one try is spent
+    emulated, transport = gen3()
+    keys = SoftwareKeys({"RKSSSE": {"03": bytes(16)}}, "no IRK")
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=keys)
+    assert identity.holder_status is HolderStatus.LOCKED and identity.authentic == "not checked"
+    failed = [f for f in identity.findings if f.code == "external_auth_failed"]
+    assert failed and "2 tries left" in failed[0].en
+    assert sent_ins(transport, 0x82) == 1 and emulated.auth_tries_left == 2
+
+
+def test_locked_read_key():
+    emulated, transport = gen3(auth=Auth(tries_left=0))
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+    assert identity.holder_status is HolderStatus.LOCKED
+    assert "key_locked" in [f.code for f in identity.findings]
+
+
+def test_gen2_with_keys_is_checked_but_needs_no_external_authentication():
+    emulated = SocialSecurityCard.from_persona("gen2")
+    transport = FaultyTransport(EmulatorTransport(emulated, "gen2"), lambda *a: None)
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+    assert identity.authentic == "yes" and identity.complete
+    assert sent_ins(transport, 0x82) == 0 and sent_ins(transport, 0x84) == 0
+
+
+def test_t0_card_answers_internal_authentication_through_get_response():
+    emulated, transport = gen3(t0=True)
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+    assert identity.complete and identity.authentic == "yes"
+
+
+def test_a_reset_during_an_authenticated_read_is_not_replayed():
+    def reset_after_external(i, apdu, r):
+        if apdu[1] == 0x82:
+            raise errors.CardReset()
+    emulated = SocialSecurityCard.from_persona("gen3")
+    transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), reset_after_external)
+    with pytest.raises(errors.CardReset):
+        with Card(transport) as card:
+            card.read_identity(today=TODAY, keys=load_keys("test"))
+    assert sent_ins(transport, 0x82) == 1
+
+
+# --- key files and the CLI --------------------------------------------------------------------
+
+def test_key_file_errors_never_quote_keys(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEE"\n')  # 15 bytes
+    with pytest.raises(errors.InvalidArgument) as info:
+        load_keys(str(bad))
+    assert "0011223344" not in info.value.message
+    with pytest.raises(errors.InvalidArgument, match="cannot read"):
+        load_keys(str(tmp_path / "missing.toml"))
+    (tmp_path / "junk.toml").write_text("[keys\n")
+    with pytest.raises(errors.InvalidArgument, match="not a valid key file"):
+        load_keys(str(tmp_path / "junk.toml"))
+
+
+def test_keys_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("SSCARD_KEYS_FILE", raising=False)
+    monkeypatch.delenv("SSCARD_KEYS", raising=False)
+    assert load_keys(None) is None
+    monkeypatch.setenv("SSCARD_KEYS", OTHER_KEYS)
+    assert load_keys(None).description == "SSCARD_KEYS"
+    path = tmp_path / "k.toml"
+    path.write_text(OTHER_KEYS)
+    monkeypatch.setenv("SSCARD_KEYS_FILE", str(path))
+    assert load_keys(None).description == "key file k.toml"
+    assert "00112233" not in repr(load_keys(None))
+
+
+def test_cli_keys_never_appear_in_any_output(capsys, tmp_path, monkeypatch):
+    record = tmp_path / "trace.json"
+    test_key_hex = [line.split('"')[3] for line in open(
+        os.path.join(os.path.dirname(__import__("sscard.emulator").emulator.__file__),
+                     "test_keys.toml")) if line.startswith('"0')]
+    assert len(test_key_hex) == 4
+    code = run(["read", "--emulator", "gen3", "--keys", "test", "--json", "--reveal",
+                "--record", str(record), "-d"])
+    out, err = capsys.readouterr()
+    assert code == 0 and json.loads(out)["card"]["authentic"] == "yes"
+    everything = (out + err + record.read_text()).upper()
+    for key in test_key_hex:
+        assert key.upper() not in everything
+    assert "0082000A10" + "*" * 32 in record.read_text()  # the cryptogram is not recorded
+
+
+def test_cli_gen3_without_keys_still_locked(capsys, monkeypatch):
+    monkeypatch.delenv("SSCARD_KEYS_FILE", raising=False)
+    monkeypatch.delenv("SSCARD_KEYS", raising=False)
+    assert run(["read", "--emulator", "gen3", "--json"]) == 7
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["holder_status"] == "locked" and doc["card"]["authentic"] == "not checked"
