@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from sscard import errors
+from sscard import errors, log
 
 PNP_READER = "\\\\?PnP?\\Notification"
 WAKE_MS = 1000  # also bounds how long stop() takes
@@ -128,6 +128,11 @@ class CardWatcher:
     # --- the monitor thread ----------------------------------------------------------------
 
     def _emit(self, event: CardEvent) -> None:
+        if event.atr is not None:  # the ATR carries the card's serial: log a keyed reference
+            from sscard.privacy import card_ref
+            log.info("sscard.watch", "%s %r %s", event.kind, event.reader, card_ref(None, event.atr))
+        else:
+            log.info("sscard.watch", "%s %r", event.kind, event.reader)
         self._events.put(event)
         if self.on_event is not None:
             self._callbacks.put(event)

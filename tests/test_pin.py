@@ -119,6 +119,20 @@ def test_change_pin_body_and_guard():
     assert not any(a[:2] == b"\x80\x5E" for a in transport.sent)
 
 
+def test_change_pin_on_the_emulated_card():
+    card, transport, emulated = card_with(3)
+    card.change_pin("123456", "24680")  # odd length: BCD padded with F
+    assert transport.sent[-1].hex().upper() == "805E010007123456FF24680F"
+    with pytest.raises(errors.WrongPin) as info:
+        card.verify_pin("123456")  # the old PIN no longer works...
+    assert info.value.tries_left == 2
+    card.verify_pin("24680")  # ...the new one does, and restores the counter
+    assert emulated.pin_tries_left == 3
+    with pytest.raises(errors.WrongPin):
+        card.change_pin("123456", "111111")  # a wrong old PIN spends a try, changes nothing
+    assert emulated.pin_tries_left == 2 and emulated.pin_value == "24680"
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 def cli(capsys, monkeypatch, stdin: str, *args):

@@ -35,11 +35,30 @@ Exit codes:
 
 def _debug_option(f):
     def remember(ctx, param, value):
+        if value and not _state["debug"]:
+            _log_to_stderr()
         _state["debug"] = _state["debug"] or value
         return value
     return click.option("-d", "--debug", is_flag=True, expose_value=False, callback=remember,
                         is_eager=True,
                         help="Print a redacted APDU trace (and tracebacks) to stderr.")(f)
+
+
+def _log_to_stderr() -> None:
+    """-d: the library's log records (no personal data, see sscard.log) go to stderr."""
+    import logging
+    logger = logging.getLogger("sscard")
+    if not any(getattr(h, "_sscard_cli", False) for h in logger.handlers):
+        class CurrentStderr(logging.StreamHandler):
+            _sscard_cli = True
+
+            def emit(self, record):  # whatever sys.stderr is now (tests replace it)
+                self.stream = sys.stderr
+                super().emit(record)
+        handler = CurrentStderr()
+        handler.setFormatter(logging.Formatter("log: %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def _trace_sink():

@@ -52,6 +52,7 @@ class SocialSecurityCard(CardOS):
         self.mf, self.ssse = self._build_files(persona_records(spec, persona))
         # non-volatile: survives power cycles and resets
         self.pin_tries_left = persona.pin.tries_left if persona.pin else 0
+        self.pin_value = persona.pin.value if persona.pin else None  # CHANGE PIN rewrites it
         self.auth_tries_left = persona.auth.tries_left
         region = str(persona.ef05.get("card_identification", ""))[:6]
         self.keys = card_keys(persona.algorithm, region, persona.atr) if region else None
@@ -60,6 +61,7 @@ class SocialSecurityCard(CardOS):
             0xA4: self.select,
             0xB2: self.read_record,
             0x20: self.verify,
+            0x5E: self.change_pin,
             0x84: self.get_challenge,
             0x82: self.external_authenticate,
             0x88: self.internal_authenticate,
@@ -212,14 +214,38 @@ class SocialSecurityCard(CardOS):
         digits = bcd_pin(apdu.data)
         if pin is None:
             raise SwError(0x6A88)
+        self._check_pin(digits)
+        self.security.add("PIN")
+        return SW_OK
+
+    def _check_pin(self, digits: str) -> None:
+        """Compare with the PIN: a wrong one spends a try (63Cx, 6983 once blocked)."""
         if self.pin_tries_left == 0:
             raise SwError(0x6983)
-        if digits != pin.value:
+        if digits != self.pin_value:
             self.pin_tries_left -= 1
             self.security.discard("PIN")
             raise SwError(0x63C0 | self.pin_tries_left)
-        self.pin_tries_left = pin.max_tries
-        self.security.add("PIN")
+        self.pin_tries_left = self.persona.pin.max_tries
+
+    def change_pin(self, apdu: CommandApdu) -> bytes:
+        """CHANGE PIN 80 5E 01 00: old PIN ‖ FF ‖ new PIN, each BCD padded with F (LD/T 32.5)."""
+        if apdu.cla != 0x80:
+            raise SwError(0x6E00)
+        if (apdu.p1, apdu.p2) != (0x01, 0x00):
+            raise SwError(0x6A86)
+        if apdu.le is not None or 0xFF not in apdu.data:
+            raise SwError(0x6700)
+        old, new = apdu.data.split(b"\xFF", 1)  # a BCD PIN byte is never FF
+        if not (2 <= len(old) <= 8 and 2 <= len(new) <= 8):
+            raise SwError(0x6700)
+        old_digits, new_digits = bcd_pin(old), bcd_pin(new)
+        if self.persona.pin is None:
+            raise SwError(0x6A88)
+        if not 4 <= len(new_digits) <= 16:
+            raise SwError(0x6A80)
+        self._check_pin(old_digits)
+        self.pin_value = new_digits
         return SW_OK
 
     # --- GET CHALLENGE -------------------------------------------------------------------

@@ -14,7 +14,9 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from sscard import errors
+from sscard import errors, log
+
+_LOG = "sscard.transport"
 
 SCARD_S_SUCCESS = 0
 SCARD_E_TIMEOUT = 0x8010000A
@@ -222,11 +224,15 @@ class PcscTransport:
         last: errors.SscardError = errors.NoCard()
         for reader in present:
             try:
-                return cls(_connect(reader, shared), reader, shared)
+                transport = cls(_connect(reader, shared), reader, shared)
             except errors.CardBusy as e:
                 last = e
             except (errors.NoCard, errors.CardMute, errors.CardRemoved) as e:
                 last = e  # try the next reader with a card
+            else:
+                log.info(_LOG, "connected to %r (%s)", reader, "shared" if shared else "exclusive")
+                return transport
+            log.info(_LOG, "reader %r: %s", reader, type(last).__name__)
         raise last
 
     @property
@@ -283,11 +289,14 @@ class PcscTransport:
             raise map_pcsc_error(e) from None
         self._bind_handle()
         if atr != self._atr:  # another card: never mix its data with the first one's
+            log.warning(_LOG, "%r: another card after a reset", self.reader)
             raise errors.CardRemoved("the card was replaced by another card")
+        log.warning(_LOG, "%r: the card was reset by another program; reconnected", self.reader)
         return atr
 
     def close(self) -> None:
         _release(self._connection)
+        log.debug(_LOG, "disconnected from %r", self.reader)
 
 
 def _connect(reader: str, shared: bool):
