@@ -25,6 +25,7 @@ class ExitCode:
     COMMUNICATION = 9  # garbage, truncated or unexpected answers
     WRONG_PIN = 10  # the PIN was wrong (the tries left are reported)
     PIN_REFUSED = 11  # sscard refused to send a VERIFY (tries at the floor, or unknown)
+    PSAM = 12  # no PSAM, or the PSAM lacks the card's key or algorithm
 
 
 class SscardError(Exception):
@@ -321,6 +322,53 @@ class NotSocialSecurityCard(SscardError):
 
     exit_code = ExitCode.NOT_SSC
     zh = "该卡不是社会保障卡"
+
+
+# --- PSAM (the terminal's security access module; sscard.psam) ------------------------
+# Raised before the card command that needed the PSAM, so a PSAM problem never costs a
+# card try.  Messages never quote what the PSAM computed.
+
+class PsamError(SscardError):
+    """The PSAM failed."""
+
+    exit_code = ExitCode.PSAM
+    zh = "PSAM卡错误"
+
+    def __init__(self, message: str | None = None, *, sw: int | None = None,
+                 zh: str | None = None) -> None:
+        self.sw = sw
+        if message is not None and sw is not None:
+            message = f"{message} (SW {sw:04X})"
+        super().__init__(message, zh=zh)
+
+
+class PsamMissing(PsamError):
+    """No PSAM: its reader holds no card, or no social security PSAM."""
+
+    zh = "无PSAM卡"
+
+
+class PsamAlgorithmUnsupported(PsamError):
+    """The PSAM has no keys for the card's algorithm."""
+
+    zh = "PSAM卡不支持该卡的算法"
+
+
+class PsamKeyMissing(PsamError):
+    """The PSAM does not hold the key."""
+
+    zh = "PSAM卡无此密钥"
+
+    def __init__(self, key: str, message: str | None = None, *, sw: int | None = None) -> None:
+        self.key = key
+        super().__init__(message or f"the PSAM does not hold {key}", sw=sw,
+                         zh=f"PSAM卡无{key}密钥")
+
+
+class PsamKeyUsage(PsamError):
+    """The PSAM's key has another usage or number of diversification levels."""
+
+    zh = "PSAM卡密钥用途或分散级数不符"
 
 
 def error_class(name: str) -> type[SscardError]:
