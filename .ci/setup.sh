@@ -4,7 +4,7 @@
 #     pyscard needs to build from source (swig, libpcsclite-dev, gcc, Python headers);
 #   - a virtualenv .venv with sscard installed (a regular install: an editable one adds
 #     ~25 ms to every start of `sscard`; developers may `pip install -e .` instead).
-# Usage: bash .ci/setup.sh [--test]     (--test adds the test dependencies)
+# Usage: bash .ci/setup.sh [--test]     (--test adds the test dependencies and .venv-emvtool)
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,3 +29,5 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check ".$extras"
+# The tests also drive an independent EMV reader (python-emv) in its own venv.
+if [ -n "$extras" ]; then bash .ci/emvtool-venv.sh; fi
