@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sscard import errors
+from sscard.codec import tlv
 from sscard.codec.apdu import CommandApdu
 from sscard.spec import load_spec
 from sscard.spec.loader import spec_dir
@@ -34,6 +35,12 @@ def _all_items():
     for ef in SPEC.ssse.files.values():
         for item in ef.items:
             yield f"{ef.key} {item.key}", item
+    pboc = SPEC.pboc
+    yield "pboc scheme", pboc.scheme
+    for group in (pboc.directories.values(), pboc.interfaces.values(), pboc.aids,
+                  pboc.code_tables.values(), pboc.tags.values(), pboc.logs.values()):
+        for item in group:
+            yield f"pboc {type(item).__name__} {getattr(item, 'key', '')}", item
 
 
 @pytest.mark.parametrize("name,item", list(_all_items()), ids=lambda x: x if isinstance(x, str) else "")
@@ -109,6 +116,90 @@ def test_record_examples(item):
         assert len(example.raw) == item.record_length
 
 
+# --- the PBOC financial application (apdu_specs/pboc.toml) -------------------------------
+
+PBOC = SPEC.pboc
+
+
+@pytest.mark.parametrize("obj", list(PBOC.tags.values()), ids=lambda o: o.tag_hex)
+def test_pboc_tag_examples(obj):
+    for example in obj.examples:
+        (parsed,) = tlv.parse_ber(example.raw)  # one whole TLV, nothing after it
+        assert parsed.tag == obj.tag, example.hex
+        assert obj.min_length <= len(parsed.value) <= obj.max_length, example.hex
+        assert PBOC.decode(obj.tag, parsed.value) == example.decoded, example.hex
+        assert PBOC.encode(obj.tag, example.decoded).hex().upper() == example.hex
+
+
+def test_pboc_scheme_and_directories():
+    for example in PBOC.scheme.examples:
+        assert PBOC.scheme.owns(example.raw) == (example.decoded == PBOC.scheme.key)
+    for d in PBOC.directories.values():
+        for example in d.examples:
+            assert example.raw == d.name and d.name.decode("ascii") == example.decoded
+        assert PBOC.interface(d.interface).directory == d.key
+    for i in PBOC.interfaces.values():
+        for example in i.examples:
+            assert [{"tag": f"{t:X}", "length": n} for t, n in i.typical_pdol] == example.decoded
+            assert PBOC.decode(0x9F38, example.raw) == example.decoded
+
+
+@pytest.mark.parametrize("aid", PBOC.aids, ids=lambda a: a.key)
+def test_pboc_aid_examples(aid):
+    for example in aid.examples:
+        assert PBOC.aid_entry(example.raw) is aid
+        assert PBOC.aid(example.decoded).aid == example.raw
+
+
+def test_pboc_partial_aid_matches_longer_aids_only_by_prefix():
+    assert PBOC.aid_entry(bytes.fromhex("A000000333010105")).key == "unionpay"
+    assert PBOC.aid_entry(bytes.fromhex("A000000333010101")).key == "debit"
+    assert PBOC.aid_entry(bytes.fromhex("A0000000031010")) is None
+
+
+@pytest.mark.parametrize("table", list(PBOC.code_tables.values()), ids=lambda t: t.key)
+def test_pboc_code_table_examples(table):
+    for example in table.examples:
+        assert example.raw.hex().upper() == example.decoded and table.get(example.decoded)
+
+
+@pytest.mark.parametrize("log", list(PBOC.logs.values()), ids=lambda g: g.key)
+def test_pboc_log_examples(log):
+    for example in log.examples:
+        assert log.decode_record(example.raw) == example.decoded
+        assert log.encode_record(example.decoded).hex().upper() == example.hex
+        assert len(example.raw) == log.record_length(log.recommended_format)
+        with pytest.raises(errors.DecodeError):
+            log.decode_record(example.raw[:-1])
+    # the recommended format is the one the format tag's example shows (JR/T 0025.5 table 45)
+    (fmt_example,) = PBOC.tag(log.format_tag).examples
+    assert PBOC.decode(log.format_tag, tlv.parse_ber(fmt_example.raw)[0].value) == [
+        {"tag": f"{t:X}", "length": n} for t, n in log.recommended_format]
+
+
+def test_pboc_scope_hides_unionpay_meanings_under_other_schemes():
+    visa = bytes.fromhex("A0000000031010")
+    debit = PBOC.aid("debit").aid
+    for tag in (0x9F61, 0x9F62, 0x9F79):
+        assert PBOC.tag(tag, aid=visa) is None and PBOC.tag(tag, aid=debit) is not None
+    assert PBOC.tag(0x5A, aid=visa).key == "pan"
+
+
+def test_pboc_personal_objects():
+    personal = {o.tag for o in PBOC.tags.values() if o.personal}
+    assert {0x5A, 0x57, 0x5F20, 0x9F0B, 0x9F61} <= personal
+    assert PBOC.tag(0x5A).mask == "pan" and PBOC.tag(0x9F61).mask == "id"
+
+
+@pytest.mark.parametrize("raw", ["9F3603001122", "5F2403491331", "5A0A62123400000000000F12",
+                                 "9F7906FFFFFFFFFFFF", "9403080101", "9F2103256000",
+                                 "9F610431320033", "57086212345678901234"])
+def test_pboc_rejects_malformed_values(raw):
+    (parsed,) = tlv.parse_ber(bytes.fromhex(raw))
+    with pytest.raises(errors.DecodeError):
+        PBOC.decode(parsed.tag, parsed.value)
+
+
 def test_dates_decode_to_dates():
     item = SPEC.ssse.file("ef06").item("birth_date")
     assert item.decode_record(bytes.fromhex("0D0419900307")) == _dt.date(1990, 3, 7)
@@ -153,11 +244,17 @@ def _edit(path, old, new):
     ("commands.toml", "case = 4", 'case = "four"', "wrong type"),
     ("commands.toml", 'ins = "A4"', 'ins = "A4A4"', "1 bytes"),
     ("ssse.toml", "mask = \"name\"\nen = \"Name\"", "en = \"Name\"", "mask"),
+    ("pboc.toml", 'key = "ecash_balance"', 'key = "ecash_balance"\ncolour = "red"', "unknown key"),
+    ("pboc.toml", 'format = "amount"', 'format = "money"', "format"),
+    ("pboc.toml", 'scope = "unionpay"', 'scope = "visa"', "scope"),
+    ("pboc.toml", 'mask = "pan"\n', '', "mask"),
+    ("pboc.toml", 'values = "id_type"', 'values = "id_kind"', "code table"),
+    ("pboc.toml", 'where = ["get_data"]', 'where = ["somewhere"]', "where"),
 ])
 def test_loader_rejects(spec_copy, file, old, new, message):
     _edit(spec_copy / file, old, new)
     with pytest.raises(errors.SpecError, match=message):
-        load_spec.__wrapped__(str(spec_copy))
+        load_spec.__wrapped__(str(spec_copy)).pboc
 
 
 def test_loader_rejects_broken_toml(spec_copy):

@@ -54,6 +54,7 @@ def load_spec(directory: str | None = None) -> m.Spec:
         commands=_commands(read("commands.toml")),
         code_tables=tables,
         ssse=_application(read("ssse.toml"), tables),
+        base=base,
     )
 
 
@@ -125,7 +126,7 @@ def examples(f: Fields) -> tuple[m.Example, ...]:
             bytes.fromhex(hex_text)
         except ValueError:
             raise errors.SpecError(f"{e.where}: 'hex' is not hex") from None
-        decoded = e.get("decoded", (str, int, dict, list, _dt.date))
+        decoded = e.get("decoded", (str, int, dict, list, _dt.date, _dt.time))
         e.done()
         out.append(m.Example(hex_text.upper(), decoded))
     return tuple(out)

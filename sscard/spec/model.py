@@ -330,6 +330,15 @@ class Spec(NamedTuple):
     commands: CommandSet
     code_tables: Mapping[str, CodeTable]
     ssse: Application
+    base: str = ""  # the apdu_specs/ folder it was read from
+
+    @property
+    def pboc(self):
+        """The UnionPay PBOC application (apdu_specs/pboc.toml), read on first use so that
+        reading the SSSE alone does not pay for it; see sscard.spec.pboc."""
+        from sscard.spec.loader import spec_dir
+        from sscard.spec.pboc import load_pboc
+        return load_pboc(self.base or spec_dir())
 
 
 def frozen_map(d: dict) -> Mapping:

@@ -1,0 +1,220 @@
+"""Value formats of the PBOC / EMV data objects (JR/T 0025.5 annex A; pboc.md §3.3).
+
+Each format turns a value field (no tag, no length) into a Python value and back:
+
+b          raw bytes                      -> "9F7A01" style upper-case hex
+n          BCD numeric, right-justified   -> all digits, leading zeros kept ("0156")
+cn         BCD, left-justified, F-padded  -> the digits ("6212345678901234567")
+an, ans    ASCII text (an: letters/digits only) -> str; trailing 00 padding is dropped
+text       GBK text (ASCII is a subset)   -> str; trailing 00 padding is dropped
+date       n6 YYMMDD                      -> datetime.date (YY 00-49 = 20YY, 50-99 = 19YY)
+time       n6 HHMMSS                      -> datetime.time
+amount     n12                            -> int, minor units (fen)
+counter    unsigned big-endian binary     -> int
+dol        tag + 1-byte length list       -> [{tag = "9F02", length = 6}, ...]
+afl        4-byte entries                 -> [{sfi, first, last, offline}, ...]
+log_entry  SFI + record count (2 bytes)   -> {sfi = 11, records = 10}
+track2     PAN D YYMM service code discretionary, F-padded
+                                          -> {pan, expiry = "YYMM", service_code, discretionary}
+gpo_format1  AIP (2 bytes) + AFL          -> {aip = "7C00", afl = [...]}
+template   constructed BER-TLV            -> handled by the model (children decoded by tag)
+
+Decoding is strict: a bad nibble, a bad date or undecodable text is a DecodeError with
+the byte offset, never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from sscard.errors import DecodeError
+
+FORMATS = frozenset({"b", "n", "cn", "an", "ans", "text", "date", "time", "amount", "counter",
+                     "dol", "afl", "log_entry", "track2", "gpo_format1", "template"})
+
+
+def _nibbles(raw: bytes, base: int, allow_f: bool) -> str:
+    text = raw.hex().upper()
+    for i, c in enumerate(text):
+        if not (c.isdigit() or (allow_f and c == "F")):
+            raise DecodeError(f"invalid BCD nibble {c}", offset=base + i // 2)
+    return text
+
+
+def _strip_nul(raw: bytes, base: int) -> bytes:
+    end = len(raw)
+    while end and raw[end - 1] == 0:
+        end -= 1
+    if 0 in raw[:end]:
+        raise DecodeError("00 byte inside text", offset=base + raw.index(0))
+    return raw[:end]
+
+
+def _tag_bytes(data: bytes, pos: int, base: int) -> int:
+    """End position of the BER tag that starts at `pos`."""
+    end = pos + 1
+    if data[pos] & 0x1F == 0x1F:
+        while True:
+            if end >= len(data):
+                raise DecodeError("DOL tag cut off", offset=base + pos)
+            end += 1
+            if not data[end - 1] & 0x80:
+                break
+    return end
+
+
+def parse_dol(raw: bytes, base: int = 0) -> list[tuple[int, int]]:
+    """(tag, length) pairs of a data object list."""
+    out, pos = [], 0
+    while pos < len(raw):
+        end = _tag_bytes(raw, pos, base)
+        if end >= len(raw):
+            raise DecodeError("DOL entry without a length", offset=base + pos)
+        out.append((int.from_bytes(raw[pos:end], "big"), raw[end]))
+        pos = end + 1
+    return out
+
+
+def encode_dol(entries: list[tuple[int, int]]) -> bytes:
+    return b"".join(t.to_bytes((t.bit_length() + 7) // 8, "big") + bytes((n,)) for t, n in entries)
+
+
+def decode(fmt: str, raw: bytes, base: int = 0) -> Any:
+    raw = bytes(raw)
+    if fmt == "b":
+        return raw.hex().upper()
+    if fmt == "n":
+        return _nibbles(raw, base, allow_f=False)
+    if fmt == "cn":
+        text = _nibbles(raw, base, allow_f=True)
+        digits = text.rstrip("F")
+        if "F" in digits:
+            raise DecodeError("digit after F padding", offset=base + digits.index("F") // 2)
+        return digits
+    if fmt in ("an", "ans", "text"):
+        text = _strip_nul(raw, base)
+        if fmt == "text":
+            try:
+                return text.decode("gbk")
+            except UnicodeDecodeError as e:
+                raise DecodeError("invalid GBK text", offset=base + e.start) from None
+        for i, byte in enumerate(text):
+            ok = chr(byte).isalnum() if fmt == "an" else 0x20 <= byte <= 0x7E
+            if not (ok and byte < 0x80):
+                raise DecodeError(f"byte {byte:02X} is not {fmt} text", offset=base + i)
+        return text.decode("ascii")
+    if fmt == "date":
+        d = _nibbles(_fixed(raw, 3, base), base, allow_f=False)
+        year = int(d[:2])
+        try:
+            return _dt.date(2000 + year if year < 50 else 1900 + year, int(d[2:4]), int(d[4:]))
+        except ValueError:
+            raise DecodeError("invalid calendar date", offset=base) from None
+    if fmt == "time":
+        d = _nibbles(_fixed(raw, 3, base), base, allow_f=False)
+        try:
+            return _dt.time(int(d[:2]), int(d[2:4]), int(d[4:]))
+        except ValueError:
+            raise DecodeError("invalid time of day", offset=base) from None
+    if fmt == "amount":
+        return int(_nibbles(_fixed(raw, 6, base), base, allow_f=False))
+    if fmt == "counter":
+        return int.from_bytes(raw, "big")
+    if fmt == "dol":
+        return [{"tag": f"{t:X}", "length": n} for t, n in parse_dol(raw, base)]
+    if fmt == "afl":
+        if not raw or len(raw) % 4:
+            raise DecodeError("an AFL is a multiple of 4 bytes", offset=base)
+        out = []
+        for i in range(0, len(raw), 4):
+            sfi_byte, first, last, offline = raw[i:i + 4]
+            if sfi_byte & 0x07 or not 1 <= sfi_byte >> 3 <= 30 or first == 0 or last < first \
+                    or offline > last - first + 1:
+                raise DecodeError("invalid AFL entry", offset=base + i)
+            out.append({"sfi": sfi_byte >> 3, "first": first, "last": last, "offline": offline})
+        return out
+    if fmt == "log_entry":
+        sfi, count = _fixed(raw, 2, base)
+        return {"sfi": sfi, "records": count}
+    if fmt == "track2":
+        hexed = raw.hex().upper()
+        if hexed.count("D") != 1:
+            raise DecodeError("track 2 data needs one D separator", offset=base)
+        pan, rest = hexed.rstrip("F").split("D")
+        if not (pan.isdigit() and rest.isdigit() and len(rest) >= 7):
+            raise DecodeError("invalid track 2 data", offset=base)
+        return {"pan": pan, "expiry": rest[:4], "service_code": rest[4:7], "discretionary": rest[7:]}
+    if fmt == "gpo_format1":
+        if len(raw) < 6:
+            raise DecodeError("format 1 needs an AIP and an AFL", offset=base)
+        return {"aip": raw[:2].hex().upper(), "afl": decode("afl", raw[2:], base + 2)}
+    raise DecodeError(f"format {fmt} has no value decoder")
+
+
+def encode(fmt: str, value: Any, length: int | None = None) -> bytes:
+    """Value bytes; `length` pads or checks to a fixed size (None = the natural size)."""
+    if fmt == "b":
+        raw = bytes.fromhex(value)
+    elif fmt == "n":
+        _digits(value)
+        width = 2 * length if length else len(value) + len(value) % 2
+        if len(value) > width:
+            raise ValueError("numeric value too long")
+        raw = bytes.fromhex(value.rjust(width, "0"))
+    elif fmt == "cn":
+        _digits(value)
+        width = 2 * length if length else len(value) + len(value) % 2
+        if len(value) > width:
+            raise ValueError("numeric value too long")
+        raw = bytes.fromhex(value.ljust(width, "F"))
+    elif fmt in ("an", "ans", "text"):
+        raw = value.encode("gbk" if fmt == "text" else "ascii")
+        if decode(fmt, raw) != value:  # rejects NUL, control and non-an characters
+            raise ValueError(f"not {fmt} text")
+    elif fmt == "date":
+        if not isinstance(value, _dt.date) or not 1950 <= value.year <= 2049:
+            raise ValueError("a date from 1950 to 2049 is required")
+        raw = bytes.fromhex(value.strftime("%y%m%d"))
+    elif fmt == "time":
+        if not isinstance(value, _dt.time):
+            raise ValueError("a time of day is required")
+        raw = bytes.fromhex(value.strftime("%H%M%S"))
+    elif fmt == "amount":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10 ** 12:
+            raise ValueError("an amount is 0 to 999999999999 minor units")
+        raw = bytes.fromhex(f"{value:012d}")
+    elif fmt == "counter":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError("a counter is a non-negative integer")
+        raw = value.to_bytes(length or max(1, (value.bit_length() + 7) // 8), "big")
+    elif fmt == "dol":
+        raw = encode_dol([(int(e["tag"], 16), e["length"]) for e in value])
+    elif fmt == "afl":
+        raw = b"".join(bytes((e["sfi"] << 3, e["first"], e["last"], e["offline"])) for e in value)
+        decode("afl", raw)  # same checks both ways
+    elif fmt == "log_entry":
+        raw = bytes((value["sfi"], value["records"]))
+    elif fmt == "track2":
+        text = f"{value['pan']}D{value['expiry']}{value['service_code']}{value['discretionary']}"
+        raw = bytes.fromhex(text + "F" * (len(text) % 2))
+    elif fmt == "gpo_format1":
+        raw = bytes.fromhex(value["aip"]) + encode("afl", value["afl"])
+    else:
+        raise ValueError(f"format {fmt} has no value encoder")
+    if length is not None and len(raw) != length:
+        if fmt in ("an", "ans", "text") and len(raw) < length:
+            return raw.ljust(length, b"\x00")  # text is padded with 00 (JR/T 0025.4 §5.3)
+        raise ValueError(f"value has {len(raw)} bytes, expected {length}")
+    return raw
+
+
+def _digits(value: Any) -> None:
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise ValueError("digits required")
+
+
+def _fixed(raw: bytes, n: int, base: int) -> bytes:
+    if len(raw) != n:
+        raise DecodeError(f"value has {len(raw)} bytes, expected {n}", offset=base)
+    return raw
