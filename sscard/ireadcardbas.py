@@ -35,6 +35,20 @@ _CODES: list[tuple[type[errors.SscardError], int, str]] = [
 ]
 
 
+def psam_code(error: errors.PsamError) -> tuple[int, str]:
+    """A PSAM failure: −2201/−2202/−2203 make kiosk software fall back to the HSM functions
+    (SC-RW §10.5); −24 is the interface's "PSAM key level insufficient"."""
+    if isinstance(error, errors.PsamKeyMissing):
+        return -2203, f"PSAM无{error.key}"
+    if isinstance(error, errors.PsamAlgorithmUnsupported):
+        return -2202, "PSAM算法不支持"
+    if isinstance(error, errors.PsamKeyUsage):
+        return -24, "PSAM卡密钥级别不够"
+    if isinstance(error, errors.PsamMissing):
+        return -2201, "无PSAM卡"
+    return -2201, "PSAM卡错误"  # the PSAM cannot be used: same fallback as none
+
+
 def _date(value: _dt.date | None) -> str:
     return value.strftime("%Y%m%d") if value else ""
 
@@ -70,6 +84,8 @@ def code_for(error: errors.SscardError | None, identity: Identity | None = None)
         if identity is not None and identity.holder_status is HolderStatus.ABSENT:
             return -1, "卡类型不对"
         return 0, ""
+    if isinstance(error, errors.PsamError):
+        return psam_code(error)
     if isinstance(error, errors.CardRemoved):
         return -2, "无卡"
     if isinstance(error, errors.CommandError) and error.sw is not None:

@@ -30,6 +30,7 @@ Exit codes:
   9  communication error (malformed or unexpected answer)
   10 wrong PIN (the tries left are shown)
   11 PIN not sent: tries left at or below the floor, or unknown
+  12 PSAM: none in its reader, or it lacks the card's key or algorithm
 """
 
 
@@ -75,7 +76,8 @@ def cli() -> None:
 
 
 def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str | None,
-               wait: float | None = None, shared: bool = False, record: str | None = None):
+               wait: float | None = None, shared: bool = False, record: str | None = None,
+               besides: str | None = None):
     import sscard
     from sscard.card import Card
     trace = _trace_sink()
@@ -83,6 +85,9 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
         card, source = sscard.open_emulator(emulator), {"kind": "emulator", "name": emulator}
     else:
         try:
+            if besides is not None and reader is None:  # not the PSAM's reader
+                from sscard.psam import card_reader_besides
+                reader, wait = card_reader_besides(besides, wait), None
             card = sscard.open(reader, wait=wait, shared=shared)
             source = {"kind": "reader", "name": card.description}
         except (errors.NoReader, errors.ServiceUnavailable, errors.NoCard) as e:
@@ -97,6 +102,23 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
         from sscard.transport.recording import RecordingTransport
         transport = RecordingTransport(transport)
     return Card(transport, trace=trace), source
+
+
+def _key_source(keys_choice: str | None, psam_reader: str | None, shared: bool):
+    """--keys (software keys) or --psam (a PSAM in a reader, or the built-in one)."""
+    if psam_reader is None:
+        from sscard.keysource import load_keys
+        return load_keys(keys_choice)
+    from sscard import psam
+    if psam_reader == psam.EMULATOR:
+        return psam.open_psam_emulator(trace=_trace_sink())
+    return psam.open_psam(psam_reader, shared=shared, trace=_trace_sink())
+
+
+def _close_keys(keys) -> None:
+    close = getattr(keys, "close", None)  # a PSAM holds its reader
+    if close is not None:
+        close()
 
 
 def _reader_options(f):
@@ -130,12 +152,17 @@ def _reader_options(f):
                    "emulator's published test keys.  Opens EF06 on generation-3 cards (one "
                    "EXTERNAL AUTHENTICATE try, never repeated) and reports whether the card is "
                    "authentic.  Key bytes are never taken on the command line.")
+@click.option("--psam", "psam_reader", metavar="READER|emulator",
+              help="Authenticate the card with the social security PSAM in this reader (index, "
+                   "part of its name, or ATR prefix, like -r); 'emulator' = the built-in software "
+                   "PSAM with the published test keys.  Like --keys, and the PSAM's terminal "
+                   "number goes into --format ireadcardbas.")
 @click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write the APDU exchanges to FILE as a replayable trace (PIN and key material "
                    "are never written; the card's answers are, so keep the file private).")
 @_debug_option
 def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_format, reveal,
-         keys_choice, record) -> int:
+         keys_choice, psam_reader, record) -> int:
     """Read identity data from the social security application.
 
     Issuer data (EF05) is always read; holder data (EF06) too unless the card
@@ -145,21 +172,29 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     if emulator and (emulator_fallback or reader or wait is not None):
         raise click.UsageError("--emulator cannot be combined with --reader, --wait or "
                                "--emulator-fallback")
-    from sscard.keysource import load_keys
-    keys = load_keys(keys_choice)
+    if keys_choice and psam_reader:
+        raise click.UsageError("--keys and --psam are two key sources: give one")
     if as_json:
         output_format = "json"
     if output_format == "ireadcardbas":
         return _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
-                                  keys)
-    card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
+                                  keys_choice, psam_reader)
+    keys = _key_source(keys_choice, psam_reader, shared)
     try:
-        with card:
-            identity = card.read_identity(keys=keys)
-            source["description"] = card.description
+        card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record,
+                                  besides=getattr(keys, "reader", None))
+        try:
+            with card:
+                identity = card.read_identity(keys=keys)
+                source["description"] = card.description
+        finally:
+            if record:
+                card.transport.save(record)
     finally:
-        if record:
-            card.transport.save(record)
+        _close_keys(keys)
+    if psam_reader:
+        source["psam"] = {"description": keys.description,
+                          "terminal_number": keys.terminal_number}
     from sscard.cli import render  # only now: nothing of it is needed before the first APDU
     from sscard.spec import load_spec
     spec = load_spec()
@@ -170,11 +205,14 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
 
 
 def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
-                       keys) -> int:
+                       keys_choice, psam_reader) -> int:
     """One line on stdout, always: the iReadCardBas string, or `code|message|` on failure."""
     from sscard import ireadcardbas
+    keys = None
     try:
-        card, _ = _open_card(emulator, emulator_fallback, reader, wait, shared, record)
+        keys = _key_source(keys_choice, psam_reader, shared)
+        card, _ = _open_card(emulator, emulator_fallback, reader, wait, shared, record,
+                             besides=getattr(keys, "reader", None))
         try:
             with card:
                 identity = card.read_identity(keys=keys)
@@ -184,6 +222,9 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
     except errors.SscardError as e:
         click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
         raise
+    finally:
+        _close_keys(keys)
+    terminal = getattr(keys, "terminal_number", None) or ireadcardbas.NO_PSAM_TERMINAL
     code, message = ireadcardbas.code_for(None, identity)
     if code:
         click.echo(ireadcardbas.format_error(code, message))
@@ -192,7 +233,7 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
         from sscard.cli import render
         from sscard.spec import load_spec
         identity = render.masked(load_spec(), identity)
-    click.echo(ireadcardbas.format_identity(identity))
+    click.echo(ireadcardbas.format_identity(identity, terminal_number=terminal))
     return ExitCode.OK
 
 
