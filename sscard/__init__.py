@@ -33,6 +33,9 @@ _EXPORTS = {
     "ReaderState": "sscard.transport.pcsc",
     "CardWatcher": "sscard.watch",
     "CardEvent": "sscard.watch",
+    "open_psam": "sscard.psam",
+    "open_psam_emulator": "sscard.psam",
+    "PsamKeys": "sscard.psam",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
