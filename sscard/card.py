@@ -61,6 +61,23 @@ class Card:
         self.operation(lambda: pin.change(self.session, old, new, floor=floor,
                                           force_last_try=force_last_try), read_only=False)
 
+    def read_status(self, *, bank_records: bool = False, today: _dt.date | None = None):
+        """The state of the social security and bank applications (sscard.status.Status).
+
+        Without `bank_records` nothing on the card changes and the read is repeated after a
+        card reset like any read.  With it, one GET PROCESSING OPTIONS is sent to the bank
+        application, which increments its transaction counter (ATC): never repeated."""
+        from sscard.status import read_status
+        return self.operation(lambda: read_status(self.session, bank_records=bank_records,
+                                                  today=today), read_only=not bank_records)
+
+    def read_bank(self, *, records: bool = False, today: _dt.date | None = None):
+        """The bank (UnionPay PBOC) application alone (sscard.bank.results.BankReading);
+        `records=True` sends one GPO (ATC + 1), as read_status(bank_records=True)."""
+        from sscard.bank.reader import read_bank
+        return self.operation(lambda: read_bank(self.session, records=records, today=today),
+                              read_only=not records)
+
     def probe(self) -> str:
         """Whether the card answers as a social security card (see sscard.ssse.probe)."""
         from sscard.ssse import probe

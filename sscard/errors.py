@@ -26,6 +26,7 @@ class ExitCode:
     WRONG_PIN = 10  # the PIN was wrong (the tries left are reported)
     PIN_REFUSED = 11  # sscard refused to send a VERIFY (tries at the floor, or unknown)
     PSAM = 12  # no PSAM, or the PSAM lacks the card's key or algorithm
+    EXPIRED = 13  # sscard status: nothing blocked, but an application is past its expiry date
 
 
 class SscardError(Exception):

@@ -37,6 +37,32 @@ MESSAGES = {
     "key_locked": ("warning", "the card's read key is locked", "卡片读密钥已锁定"),
     "algorithm_unsupported": ("warning", "the card's algorithm is not supported for authentication",
                               "不支持该卡的密码算法"),
+    # bank (UnionPay PBOC) application and cross-checks (sscard status)
+    "bank_id_mismatch": ("warning", "the bank application's ID number (9F61) differs from the "
+                         "social security number", "金融应用证件号码（9F61）与社会保障号码不一致"),
+    "bank_id_invalid": ("warning", "the bank application's ID number (9F61) fails the GB 11643 check",
+                        "金融应用证件号码（9F61）未通过 GB 11643 校验"),
+    "bank_id_type_pair": ("warning", "ID number (9F61) and ID type (9F62) should be both present "
+                          "or both absent", "证件号码（9F61）与证件类型（9F62）应同时存在或同时缺省"),
+    "bank_name_mismatch": ("warning", "the bank application's name (5F20/9F0B) differs from the "
+                           "holder name", "金融应用姓名（5F20/9F0B）与持卡人姓名不一致"),
+    "bank_expired": ("warning", "the bank application is past its expiry date (5F24)",
+                     "金融应用已超过有效期（5F24）"),
+    "bank_not_yet_effective": ("warning", "the bank application's effective date (5F25) is in "
+                               "the future", "金融应用生效日期（5F25）尚未到"),
+    "expiry_differs": ("info", "the card's expiry date (EF05) and the bank application's (5F24) "
+                       "differ", "卡片有效期（EF05）与金融应用有效期（5F24）不同"),
+    "bank_log_mismatch": ("warning", "a log record does not match the log format; it was not "
+                          "decoded", "日志记录与日志格式不符，未解析"),
+    "bank_gpo_refused": ("warning", "the bank application refused GET PROCESSING OPTIONS (6985): "
+                         "its records were not read (this alone does not mean it is blocked)",
+                         "金融应用拒绝了获取处理选项（6985），未读取记录（这本身不表示应用锁定）"),
+    "bank_duplicate_tag": ("info", "a data object appears in more than one record (the first "
+                           "was kept)", "同一数据元出现在多条记录中（取第一条）"),
+    "bank_not_selectable": ("warning", "the card lists a payment application it does not select",
+                            "卡片目录中列出的金融应用无法选择"),
+    "bank_no_afl": ("warning", "the GPO answer names no records to read (AFL)",
+                    "获取处理选项的应答中无应用文件定位器（AFL）"),
 }
 
 

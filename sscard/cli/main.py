@@ -463,6 +463,8 @@ def personas(as_json) -> int:
 from sscard.cli.emulate_cmd import emulate  # noqa: E402  (its heavy imports are lazy)
 
 cli.add_command(emulate)
+from sscard.cli.status_cmd import status  # noqa: E402
+cli.add_command(status)
 
 
 def main(argv: list[str] | None = None) -> None:

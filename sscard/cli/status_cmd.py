@@ -1,0 +1,287 @@
+"""`sscard status`: is each application of the card present, usable, blocked, expired?
+
+Human view: one verdict line per application with its evidence; `--json`: the
+`sscard.status/1` document.  Personal data (PAN, name, ID number, balances, amounts,
+merchants) is masked unless --reveal, by the mask styles declared in apdu_specs/.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+import click
+
+from sscard.cli.main import _debug_option, _open_card, _reader_options
+
+SCHEMA = "sscard.status/1"
+
+
+@click.command()
+@click.option("--emulator", metavar="PERSONA",
+              help="Use a built-in emulated card (see `sscard personas`) instead of a reader.")
+@_reader_options
+@click.option("--bank-records", is_flag=True,
+              help="Also read the bank application's records (PAN, dates, name, ID number). "
+                   "This sends ONE GET PROCESSING OPTIONS, which CHANGES THE CARD: the bank "
+                   "application's transaction counter (ATC) goes up by one.  Never repeated.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sscard.status/1 JSON document.")
+@click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
+@click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the APDU exchanges to FILE as a replayable trace (it holds the "
+                   "card's data: keep it private).")
+@_debug_option
+def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record) -> int:
+    """Show the state of the social security and bank applications.
+
+    \b
+    Per application: present, usable, blocked, expired; PIN tries left (social
+    security PIN: an empty VERIFY, which spends no try; bank PIN: GET DATA 9F17,
+    never a VERIFY); for the bank application a usage hint (transaction counters,
+    log).  Cross-checks the social security number, name and expiry against the
+    bank application when its records were read (--bank-records).
+    Without --bank-records nothing on the card changes.
+    Whether the bank activated the account, and whether the social security
+    bureau enabled the card, is not recorded on the chip: sscard says where to ask.
+
+    \b
+    Exit codes: 0 usable; 5 not a social security card; 6 the card, an
+    application or a PIN is blocked; 13 nothing blocked but an application is
+    expired; other codes as for every command (sscard --help).
+    """
+    if emulator and (reader or wait is not None):
+        raise click.UsageError("--emulator cannot be combined with --reader or --wait")
+    card, source = _open_card(emulator, None, reader, wait, shared, record)
+    try:
+        with card:
+            result = card.read_status(bank_records=bank_records)
+            source["description"] = card.description
+    finally:
+        if record:
+            card.transport.save(record)
+    from sscard.spec import load_spec
+    document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
+    click.echo(json.dumps(document, ensure_ascii=False, indent=1) if as_json
+               else to_text(document))
+    return result.exit_code
+
+
+# --- the document -----------------------------------------------------------------------------
+
+def _mask(style: str | None, value, reveal: bool):
+    if value is None or reveal or style is None:
+        return _plain(value)
+    from sscard.cli.masking import mask
+    text = str(value)
+    if style == "pan":
+        return text[:6] + "*" * max(0, len(text) - 10) + text[-4:] if len(text) > 10 \
+            else "*" * len(text)
+    if style in ("id", "name"):
+        return mask(style, text)
+    return "***"
+
+
+def _plain(value):
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    return value
+
+
+def _tag_mask(pboc, tag: int) -> str | None:
+    obj = pboc.tags.get(tag)
+    return obj.mask if obj is not None and obj.personal else None
+
+
+def _coded(c) -> dict:
+    return {"code": c.code, "en": c.en, "zh": c.zh}
+
+
+def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
+    ssse, bank = result.ssse, result.bank
+    identity = ssse.identity
+    m = lambda tag, value: _mask(_tag_mask(pboc, tag), value, reveal)  # noqa: E731
+    social = {
+        "verdict": vars(result.ssse_verdict),
+        "state": ssse.state.value,
+        "select_sw": ssse.select_sw,
+        "layout": identity.layout if identity else None,
+        "generation": identity.generation if identity else None,
+        "expiry_date": _plain(identity.issuer.expiry_date) if identity else None,
+        "expired": ssse.expired,
+        "pin": {"tries_left": ssse.pin.tries_left, "blocked": ssse.pin.blocked,
+                "source": ssse.pin.source},
+        "holder_status": identity.holder_status.value if identity else None,
+        "enablement": _back_end(*_ssc_enablement()),
+    }
+    records = None
+    if bank.records is not None:
+        r = bank.records
+        records = {
+            "pan": m(0x5A, r.pan), "pan_sequence": r.pan_sequence,
+            "expiry_date": _plain(r.expiry_date), "effective_date": _plain(r.effective_date),
+            "name": m(0x5F20, r.name), "name_extended": m(0x9F0B, r.name_extended),
+            "id_number": m(0x9F61, r.id_number), "id_type": _coded(r.id_type),
+            "currency": r.currency, "aip": r.aip,
+            "afl": [{"sfi": s, "first": f, "last": la, "offline": o} for s, f, la, o in r.afl],
+            "tags": list(r.tags),
+        }
+    ec = bank.electronic_cash
+    bank_doc = {
+        "verdict": vars(result.bank_verdict),
+        "state": bank.state.value,
+        "select_sw": bank.select_sw,
+        "selection": bank.selection,
+        "aid": bank.aid,
+        "unionpay": bank.unionpay,
+        "label": bank.label,
+        "preferred_name": bank.preferred_name,
+        "language": bank.language,
+        "pdol": bank.pdol,
+        "candidates": [vars(c) for c in bank.candidates],
+        "counters": {"atc": bank.counters.atc, "last_online_atc": bank.counters.last_online_atc,
+                     "pin_tries_left": bank.counters.pin_tries_left},
+        "used": bank.used,
+        "electronic_cash": None if ec is None else {
+            "balance": m(0x9F79, ec.balance), "balance_limit": m(0x9F77, ec.balance_limit),
+            "single_limit": m(0x9F78, ec.single_limit),
+            "reset_threshold": m(0x9F6D, ec.reset_threshold)},
+        "currency": bank.currency,
+        "log": {"records": bank.log_records, "format": bank.log_format,
+                "transactions": [{
+                    "number": t.number, "date": _plain(t.date), "time": _plain(t.time),
+                    "amount": m(0x9F02, t.amount), "amount_other": m(0x9F03, t.amount_other),
+                    "currency": t.currency, "country": t.country,
+                    "merchant": m(0x9F4E, t.merchant), "type": t.type, "atc": t.atc}
+                    for t in bank.transactions]},
+        "load_log": [{"number": x.number, "date": _plain(x.date), "time": _plain(x.time),
+                      "balance_before": m(0x9F79, x.balance_before),
+                      "balance_after": m(0x9F79, x.balance_after),
+                      "changed_tag": x.changed_tag, "merchant": m(0x9F4E, x.merchant),
+                      "atc": x.atc} for x in bank.loads],
+        "records_status": bank.records_status.value,
+        "gpo_sent": bank.gpo_sent,
+        "records": records,
+        "expired": result.bank_expired,
+        "activation": _back_end(*_bank_activation()),
+    }
+    return {
+        "schema": SCHEMA,
+        "source": source,
+        "masked": not reveal,
+        "atr": result.atr,
+        "social_security": social,
+        "bank": bank_doc,
+        "cross_checks": [vars(c) for c in result.cross_checks],
+        "findings": [vars(f) for f in result.findings],
+    }
+
+
+def _back_end(en: str, zh: str) -> dict:
+    return {"recorded_on_chip": False, "en": en, "zh": zh}
+
+
+def _bank_activation():
+    from sscard.status import BANK_ACTIVATION
+    return BANK_ACTIVATION
+
+
+def _ssc_enablement():
+    from sscard.status import SSC_ENABLEMENT
+    return SSC_ENABLEMENT
+
+
+# --- the human view -----------------------------------------------------------------------------
+
+def _yuan(value) -> str:
+    return f"{value // 100}.{value % 100:02d}" if isinstance(value, int) else str(value)
+
+
+def to_text(doc: dict) -> str:
+    s, b = doc["social_security"], doc["bank"]
+    lines = [f"card 卡片: {doc['source'].get('description') or doc['source']['name']}  "
+             f"ATR {doc['atr']}"]
+    v = s["verdict"]
+    lines.append(f"social security application 社会保障应用: {v['en']} / {v['zh']}")
+    evidence = []
+    if s["select_sw"]:
+        evidence.append(f"SELECT {s['select_sw']}")
+    elif s["state"] == "absent":
+        evidence.append("no social security application / 无社会保障应用")
+    if s["layout"] == "mf":
+        evidence.append("EF05 under the MF (no SSSE) / EF05 位于 MF 下")
+    if s["generation"]:
+        evidence.append(f"generation {s['generation']} / 第{s['generation']}代")
+    if s["expiry_date"]:
+        state = "expired / 已过期" if s["expired"] else "valid / 有效"
+        evidence.append(f"expires {s['expiry_date']} ({state})")
+    pin = s["pin"]
+    if pin["blocked"]:
+        evidence.append("PIN blocked / 密码已锁定")
+    elif pin["tries_left"] is not None:
+        evidence.append(f"PIN tries left {pin['tries_left']} / 密码剩余 {pin['tries_left']} 次")
+    elif pin["source"] == "verify":
+        evidence.append("PIN tries unknown / 密码剩余次数未知")
+    if s["holder_status"]:
+        evidence.append(f"holder data {s['holder_status']}")
+    if evidence:
+        lines.append("  " + " · ".join(evidence))
+    lines.append(f"  社保功能启用 enablement: {s['enablement']['en']} / {s['enablement']['zh']}")
+
+    v = b["verdict"]
+    lines.append(f"bank application 金融应用: {v['en']} / {v['zh']}")
+    evidence = []
+    if b["aid"]:
+        label = f" \"{b['label']}\"" if b["label"] else ""
+        evidence.append(f"{b['aid']}{label} (found by {b['selection']})")
+    if b["select_sw"]:
+        evidence.append(f"SELECT {b['select_sw']}")
+    if b["state"] == "absent" and not b["aid"]:
+        evidence.append("no payment application answered (PSE, PPSE, UnionPay AIDs) / "
+                        "未找到金融应用")
+    if evidence:
+        lines.append("  " + " · ".join(evidence))
+    c = b["counters"]
+    if b["aid"] and b["state"] != "card_blocked":
+        usage = [f"ATC {c['atc'] if c['atc'] is not None else 'not given'}",
+                 f"last online ATC {c['last_online_atc'] if c['last_online_atc'] is not None else 'not given'}"]
+        log = b["log"]
+        if log["records"] is not None:
+            usage.append(f"log {len(log['transactions'])} entries")
+        hint = {True: "used / 使用过", False: "never used / 未使用过", None: "unknown / 未知"}[b["used"]]
+        lines.append("  " + " · ".join(usage) + f" → usage hint 使用提示: {hint}")
+        if c["pin_tries_left"] is not None:
+            lines.append(f"  offline PIN tries left (9F17) {c['pin_tries_left']} / "
+                         f"脱机密码剩余 {c['pin_tries_left']} 次")
+        else:
+            lines.append("  offline PIN tries: not given by the card (9F17) / 卡片未提供密码剩余次数")
+        ec = b["electronic_cash"]
+        if ec and ec["balance"] is not None:
+            limit = f" (limit {_yuan(ec['balance_limit'])})" if ec["balance_limit"] is not None else ""
+            lines.append(f"  e-cash balance 电子现金余额 {_yuan(ec['balance'])}{limit}")
+        for t in log["transactions"]:
+            lines.append(f"    #{t['number']} {t['date']} {t['time'] or ''} amount {_yuan(t['amount'])}"
+                         f" {t['currency'] or ''} type {t['type']} {t['merchant'] or ''}".rstrip())
+        for x in b["load_log"]:
+            lines.append(f"    load #{x['number']} {x['date']} {_yuan(x['balance_before'])} → "
+                         f"{_yuan(x['balance_after'])}")
+    status = b["records_status"]
+    if status == "not_requested":
+        lines.append("  records: not read (--bank-records reads them with one GPO: ATC + 1) / "
+                     "未读取记录")
+    elif status == "read" and b["records"]:
+        r = b["records"]
+        lines.append(f"  PAN {r['pan']} · expires {r['expiry_date']} · name {r['name'] or '—'}"
+                     f" · ID {r['id_number'] or '—'} ({r['id_type']['en'] or '—'})")
+    elif status == "refused":
+        lines.append("  records: GPO refused (6985), not read / 拒绝获取处理选项，未读取记录")
+    lines.append(f"  金融功能激活 activation: {b['activation']['en']} / {b['activation']['zh']}")
+
+    if doc["cross_checks"]:
+        lines.append("cross-checks 交叉核对:")
+        for x in doc["cross_checks"]:
+            lines.append(f"  {x['item']:<10} {x['outcome']:<9} {x['en']} / {x['zh']}")
+    if doc["findings"]:
+        lines.append("findings 提示:")
+        for f in doc["findings"]:
+            lines.append(f"  [{f['severity']}] {f['en']} / {f['zh']}")
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""The card's state, per application: `sscard status` and `Card.read_status()`.
+
+For the social security application (SSSE) and for the bank (UnionPay PBOC) application:
+absent, ready, application blocked (SSSE 9303 / bank 6283), card blocked (6A81), expired
+(dates), PIN tries (SSSE: the empty VERIFY, which spends nothing; bank: GET DATA 9F17,
+never a VERIFY), and for the bank a usage hint (ATC, last online ATC, log).
+
+What the chip cannot say is said plainly: whether the bank activated the account
+(金融功能激活) and whether the social security bureau enabled the card (社保功能启用)
+are back-end facts (ssc-card.md §7, pboc.md §4).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+from sscard import errors
+from sscard.bank.crosscheck import CrossCheck, cross_check
+from sscard.bank.reader import read_bank
+from sscard.bank.results import AppState, BankReading, RecordsStatus
+from sscard.errors import ExitCode
+from sscard.results import Finding, Identity
+from sscard.session import CardSession
+
+BANK_ACTIVATION = (
+    "not recorded on the chip: ask the issuing bank (counter, mobile banking app or hotline)",
+    "芯片上无激活记录：请向发卡银行（柜台、手机银行或客服电话）查询金融功能是否激活")
+SSC_ENABLEMENT = (
+    "not recorded on the chip: ask the social security bureau, or check the electronic "
+    "social security card (电子社保卡)",
+    "芯片上无启用记录：社保功能是否启用请向社保经办机构查询，或在电子社保卡中查看")
+
+
+@dataclass(frozen=True)
+class PinState:
+    tries_left: int | None
+    blocked: bool
+    source: str  # "verify" (empty VERIFY) | "get_data 9F17" | "none"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str  # usable | ready | expired | pin_blocked | application_blocked | card_blocked | absent
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
+class SsseState:
+    state: AppState
+    select_sw: str | None
+    identity: Identity | None  # None unless the application could be read
+    expired: bool | None
+    pin: PinState
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything `sscard status` reports; see the `sscard.status/1` JSON schema."""
+
+    atr: str
+    ssse: SsseState
+    ssse_verdict: Verdict
+    bank: BankReading
+    bank_verdict: Verdict
+    bank_expired: bool | None
+    cross_checks: tuple[CrossCheck, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def exit_code(self) -> int:
+        """0 usable; 5 not a social security card; 6 blocked (card, an application or a
+        PIN); 13 not blocked, but an application is expired."""
+        codes = (self.ssse_verdict.code, self.bank_verdict.code)
+        if self.ssse.state is AppState.ABSENT:
+            return ExitCode.NOT_SSC
+        if any(c in ("card_blocked", "application_blocked", "pin_blocked") for c in codes):
+            return ExitCode.CARD_BLOCKED
+        if "expired" in codes:
+            return ExitCode.EXPIRED
+        return ExitCode.OK
+
+
+_VERDICTS = {
+    "usable": ("usable", "可用"),
+    "ready": ("present and not blocked on the chip", "芯片上存在且未锁定"),
+    "expired": ("expired", "已过有效期"),
+    "pin_blocked": ("PIN blocked", "密码已锁定"),
+    "application_blocked": ("application blocked", "应用已锁定"),
+    "card_blocked": ("card blocked", "卡片已锁定"),
+    "absent": ("absent", "不存在"),
+}
+
+
+def _verdict(code: str) -> Verdict:
+    return Verdict(code, *_VERDICTS[code])
+
+
+def read_status(session: CardSession, *, bank_records: bool = False,
+                today: _dt.date | None = None) -> Status:
+    today = today or _dt.date.today()
+    ssse = _ssse_state(session, today)
+    bank = read_bank(session, records=bank_records, today=today)
+    checks, cross_findings = cross_check(ssse.identity, bank, today)
+    bank_expired = None
+    if bank.records is not None and bank.records.expiry_date is not None:
+        bank_expired = bank.records.expiry_date < today
+    findings = (ssse.identity.findings if ssse.identity else ()) + bank.findings + cross_findings
+    return Status(session.atr.hex().upper(), ssse, _ssse_verdict(ssse), bank,
+                  _bank_verdict(bank, bank_expired), bank_expired, checks, tuple(findings))
+
+
+def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
+    from sscard import pin
+    from sscard.ssse import read_identity
+    no_pin = PinState(None, False, "none")
+    try:
+        identity = read_identity(session, today=today)
+    except errors.ApplicationBlocked as e:
+        return SsseState(AppState.APPLICATION_BLOCKED, f"{e.sw:04X}", None, None, no_pin)
+    except errors.CardBlocked as e:
+        return SsseState(AppState.CARD_BLOCKED, f"{e.sw:04X}", None, None, no_pin)
+    except errors.NotSocialSecurityCard:
+        return SsseState(AppState.ABSENT, None, None, None, no_pin)
+    expiry = identity.issuer.expiry_date
+    expired = None if expiry is None else expiry < today
+    if identity.layout != "ssse":
+        return SsseState(AppState.READY, None, identity, expired, no_pin)  # no SSSE DF: no PIN
+    tries = pin.query_tries(session)
+    pin_state = PinState(tries.tries_left, tries.blocked, "verify")
+    return SsseState(AppState.READY, "9000", identity, expired, pin_state)
+
+
+def _ssse_verdict(ssse: SsseState) -> Verdict:
+    if ssse.state is not AppState.READY:
+        return _verdict(ssse.state.value)
+    if ssse.expired:
+        return _verdict("expired")
+    if ssse.pin.blocked:
+        return _verdict("pin_blocked")
+    return _verdict("usable")
+
+
+def _bank_verdict(bank: BankReading, expired: bool | None) -> Verdict:
+    if bank.state is not AppState.READY:
+        return _verdict(bank.state.value)
+    if expired:
+        return _verdict("expired")
+    if bank.counters.pin_tries_left == 0:
+        return _verdict("pin_blocked")
+    return _verdict("ready")
