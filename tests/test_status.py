@@ -1,0 +1,206 @@
+"""`Card.read_status()` and `sscard status` on the emulator personas.  Oracles: the persona
+TOML files (state, dates, PIN) and the APDUs actually sent (no GPO unless asked)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import TODAY, FaultyTransport, persona_toml
+from sscard import errors
+from sscard.bank.results import AppState, RecordsStatus
+from sscard.card import Card
+from sscard.cli.main import run
+from sscard.emulator import SocialSecurityCard
+from sscard.emulator.persona import list_personas
+from sscard.errors import ExitCode
+from sscard.transport.emulated import EmulatorTransport
+
+GPO = b"\x80\xA8"
+PSE_NAME = b"1PAY.SYS.DDF01"
+
+
+def card_of(persona: str, fault=None):
+    emulated = SocialSecurityCard.from_persona(persona)
+    transport = FaultyTransport(EmulatorTransport(emulated, persona), fault or (lambda *a: None))
+    return Card(transport), transport, emulated
+
+
+def gpos(transport) -> int:
+    return sum(1 for a in transport.sent if a[:2] == GPO)
+
+
+def expected_ssse_state(toml: dict) -> AppState:
+    return {"active": AppState.READY, "ssse_blocked": AppState.APPLICATION_BLOCKED,
+            "card_blocked": AppState.CARD_BLOCKED}[toml.get("state", "active")]
+
+
+def expected_bank_state(toml: dict) -> AppState:
+    bank = toml.get("bank")
+    if toml.get("state") == "card_blocked":
+        return AppState.CARD_BLOCKED
+    if bank is None:
+        return AppState.ABSENT
+    return AppState.APPLICATION_BLOCKED if bank.get("state") == "blocked" else AppState.READY
+
+
+@pytest.mark.parametrize("persona", list_personas())
+def test_every_persona_without_gpo(persona):
+    toml = persona_toml(persona)
+    card, transport, _ = card_of(persona)
+    status = card.read_status(today=TODAY)
+    assert status.ssse.state is expected_ssse_state(toml)
+    assert status.bank.state is expected_bank_state(toml)
+    assert gpos(transport) == 0 and not status.bank.gpo_sent
+    assert status.bank.records_status is RecordsStatus.NOT_REQUESTED or \
+        status.bank.state is not AppState.READY
+    expiry = toml["ef05"]["expiry_date"]
+    if status.ssse.state is AppState.READY:
+        assert status.ssse.expired is (expiry < TODAY)
+    # every status ends in a documented exit code
+    assert status.exit_code in (ExitCode.OK, ExitCode.NOT_SSC, ExitCode.CARD_BLOCKED,
+                                ExitCode.EXPIRED)
+
+
+@pytest.mark.parametrize("persona", list_personas())
+def test_bank_records_send_exactly_one_gpo_when_ready(persona):
+    toml = persona_toml(persona)
+    card, transport, _ = card_of(persona)
+    status = card.read_status(bank_records=True, today=TODAY)
+    ready = expected_bank_state(toml) is AppState.READY
+    assert gpos(transport) == (1 if ready else 0)
+    assert status.bank.gpo_sent is ready
+
+
+def test_ssse_pin_tries_come_from_the_persona_and_cost_nothing():
+    toml = persona_toml("gen2")
+    card, transport, emulated = card_of("gen2")
+    before = emulated.pin_tries_left
+    status = card.read_status(today=TODAY)
+    assert status.ssse.pin.tries_left == toml["pin"]["tries_left"]
+    assert emulated.pin_tries_left == before
+    # only the empty VERIFY (4 bytes) was sent: no PIN ever
+    assert all(len(a) == 4 for a in transport.sent if a[1] == 0x20)
+
+
+def test_blocked_and_expired_exit_codes():
+    assert card_of("ssse-blocked")[0].read_status(today=TODAY).exit_code == ExitCode.CARD_BLOCKED
+    blocked = card_of("card-blocked")[0].read_status(today=TODAY)
+    assert blocked.exit_code == ExitCode.CARD_BLOCKED
+    assert blocked.ssse_verdict.code == "card_blocked"
+    expired = card_of("gen2-expired")[0].read_status(today=TODAY)
+    assert expired.ssse_verdict.code == "expired" and expired.exit_code == ExitCode.EXPIRED
+    assert any(f.code == "card_expired" for f in expired.findings)
+
+
+def test_not_a_social_security_card():
+    """A card that knows neither the SSSE nor an MF-level EF05: exit code 5."""
+    def fault(index, apdu, response):
+        if apdu[:4] in (bytes.fromhex("00A40400"), bytes.fromhex("00A40200")):
+            return bytes.fromhex("6A82")
+        return None
+    status = card_of("gen2", fault)[0].read_status(today=TODAY)
+    assert status.ssse.state is AppState.ABSENT
+    assert status.exit_code == ExitCode.NOT_SSC
+
+
+def test_gen3_without_keys_says_cross_check_not_done():
+    status = card_of("gen3")[0].read_status(bank_records=True, today=TODAY)
+    assert status.ssse.identity.holder_status.value == "locked"
+    # nothing of EF06 was read: no check on the holder can have an outcome
+    for check in status.cross_checks:
+        if check.item in ("id_number", "name"):
+            assert check.outcome == "not_done"
+    records = status.bank.records
+    if records is not None and records.id_number is not None and records.id_type.code == "00":
+        id_check = next(c for c in status.cross_checks if c.item == "id_number")
+        assert "locked" in id_check.en
+
+
+def test_card_removed_between_the_two_applications():
+    """The card goes away after the SSSE was read: a typed error, no bank result at all."""
+    def fault(index, apdu, response):
+        if PSE_NAME in apdu:
+            raise errors.CardRemoved("card removed")
+        return None
+    card, _, _ = card_of("gen2", fault)
+    with pytest.raises(errors.CardRemoved):
+        card.read_status(today=TODAY)
+
+
+def test_reset_during_the_bank_read_reruns_a_read_without_gpo():
+    resets = []
+
+    def fault(index, apdu, response):
+        if PSE_NAME in apdu and not resets:
+            resets.append(index)
+            raise errors.CardReset("reset by another program")
+        return None
+    card, transport, _ = card_of("gen2", fault)
+    status = card.read_status(today=TODAY)
+    assert transport.recovered == 1 and status.ssse.state is AppState.READY
+
+
+def test_reset_during_a_read_with_gpo_is_not_repeated():
+    def fault(index, apdu, response):
+        if PSE_NAME in apdu:
+            raise errors.CardReset("reset by another program")
+        return None
+    card, transport, _ = card_of("gen2", fault)
+    with pytest.raises(errors.CardReset):
+        card.read_status(bank_records=True, today=TODAY)
+    assert getattr(transport, "recovered", 0) == 0 and gpos(transport) == 0
+
+
+@pytest.mark.parametrize("persona", list_personas())
+def test_garbage_answers_to_bank_commands_are_typed_errors(persona):
+    """Every bank command answered with random-looking bytes + 9000: a sscard error or a
+    result, never another exception."""
+    def fault(index, apdu, response):
+        if apdu[:2] in (b"\x80\xCA", b"\x80\xA8") or b"PAY.SYS" in apdu:
+            return bytes.fromhex("6F05A503870201" "9000")
+        return None
+    card, _, _ = card_of(persona, fault)
+    try:
+        card.read_status(bank_records=True, today=TODAY)
+    except errors.SscardError:
+        pass
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def cli(capsys, *args):
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("persona", list_personas())
+def test_cli_both_views(capsys, persona):
+    code, out, err = cli(capsys, "status", "--emulator", persona)
+    assert err == "" and "social security application 社会保障应用" in out
+    assert "not recorded on the chip" in out and "金融功能激活" in out
+    code_json, out_json, _ = cli(capsys, "status", "--emulator", persona, "--json")
+    doc = json.loads(out_json)
+    assert code_json == code
+    assert doc["schema"] == "sscard.status/1" and doc["masked"] is True
+    assert doc["bank"]["activation"]["recorded_on_chip"] is False
+    assert doc["social_security"]["enablement"]["recorded_on_chip"] is False
+    assert doc["bank"]["gpo_sent"] is False
+
+
+def test_cli_exit_codes(capsys):
+    assert cli(capsys, "status", "--emulator", "gen2")[0] in (ExitCode.OK, ExitCode.EXPIRED)
+    assert cli(capsys, "status", "--emulator", "ssse-blocked")[0] == ExitCode.CARD_BLOCKED
+    assert cli(capsys, "status", "--emulator", "card-blocked")[0] == ExitCode.CARD_BLOCKED
+
+
+def test_cli_help_says_gpo_changes_the_card(capsys):
+    code, out, _ = cli(capsys, "status", "--help")
+    assert code == 0 and "--bank-records" in out and "CHANGES THE CARD" in out and "ATC" in out
+
+
+def test_cli_conflicting_options(capsys):
+    code, _, err = cli(capsys, "status", "--emulator", "gen2", "--reader", "0")
+    assert code == ExitCode.USAGE and "--emulator" in err
