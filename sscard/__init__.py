@@ -36,6 +36,9 @@ _EXPORTS = {
     "open_psam": "sscard.psam",
     "open_psam_emulator": "sscard.psam",
     "PsamKeys": "sscard.psam",
+    "Status": "sscard.status",
+    "BankReading": "sscard.bank.results",
+    "AppState": "sscard.bank.results",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
