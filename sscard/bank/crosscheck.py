@@ -46,6 +46,12 @@ def _holder_missing(identity: Identity | None) -> tuple[str, str] | None:
 def _bank_missing(bank: BankReading | None) -> tuple[str, str] | None:
     if bank is None or bank.aid is None:
         return ("no bank application", "无金融应用")
+    if bank.records_status is RecordsStatus.NOT_READ:
+        return (f"bank application state {bank.state.value}: its records were not read "
+                "(no GPO sent)", "金融应用已锁定或不可用，未读取记录（未发送获取处理选项）")
+    if bank.records_status is RecordsStatus.REFUSED:
+        return ("the bank application refused GPO (6985): its records were not read",
+                "金融应用拒绝获取处理选项（6985），未读取记录")
     if bank.records_status is RecordsStatus.NOT_REQUESTED:
         return ("bank records not read (use --bank-records)", "未读取金融应用记录（需 --bank-records）")
     if bank.records is None:

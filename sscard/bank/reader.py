@@ -241,7 +241,7 @@ def _read_log(session: CardSession, pboc, key: str, where: LogLocation,
             findings.append(finding("bank_log_mismatch", f"bank.{key}_log",
                                     f"record {number}: {e.message}"))
             continue
-        out.append(_transaction(number, values, pairs) if key == "transaction"
+        out.append(_transaction(pboc, number, values, pairs) if key == "transaction"
                    else _load(number, values, pairs))
     return out
 
@@ -250,10 +250,12 @@ def _fields(values: dict, dol) -> tuple[tuple[str, object], ...]:
     return tuple((f"{tag:X}", values[f"{tag:X}"]) for tag, _ in dol)
 
 
-def _transaction(number: int, values: dict, dol) -> Transaction:
+def _transaction(pboc, number: int, values: dict, dol) -> Transaction:
     g = values.get
+    entry = pboc.code_table("transaction_type").get(g("9C"))
+    kind = Coded(g("9C"), entry.en, entry.zh) if entry else Coded(g("9C"))
     return Transaction(number, g("9A"), g("9F21"), g("9F02"), g("9F03"), g("5F2A"), g("9F1A"),
-                       g("9F4E") or None, g("9C"), g("9F36"), _fields(values, dol))
+                       g("9F4E") or None, kind, g("9F36"), _fields(values, dol))
 
 
 def _load(number: int, values: dict, dol) -> Load:

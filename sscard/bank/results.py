@@ -48,7 +48,7 @@ class Transaction:
     currency: str | None  # ISO 4217 numeric, e.g. "0156"
     country: str | None
     merchant: str | None
-    type: str | None  # 9C, e.g. "00" goods and services, "31" inquiry
+    type: Coded  # 9C, e.g. "00" purchase, "31" balance inquiry
     atc: int | None
     fields: tuple[tuple[str, object], ...]  # every field as logged (tag hex, value)
 

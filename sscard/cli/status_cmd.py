@@ -151,7 +151,7 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
                     "number": t.number, "date": _plain(t.date), "time": _plain(t.time),
                     "amount": m(0x9F02, t.amount), "amount_other": m(0x9F03, t.amount_other),
                     "currency": t.currency, "country": t.country,
-                    "merchant": m(0x9F4E, t.merchant), "type": t.type, "atc": t.atc}
+                    "merchant": m(0x9F4E, t.merchant), "type": _coded(t.type), "atc": t.atc}
                     for t in bank.transactions]},
         "load_log": [{"number": x.number, "date": _plain(x.date), "time": _plain(x.time),
                       "balance_before": m(0x9F79, x.balance_before),
@@ -246,7 +246,8 @@ def to_text(doc: dict) -> str:
                  f"last online ATC {c['last_online_atc'] if c['last_online_atc'] is not None else 'not given'}"]
         log = b["log"]
         if log["records"] is not None:
-            usage.append(f"log {len(log['transactions'])} entries")
+            n = len(log["transactions"])
+            usage.append(f"log {n} {'entry' if n == 1 else 'entries'} / 日志 {n} 条")
         hint = {True: "used / 使用过", False: "never used / 未使用过", None: "unknown / 未知"}[b["used"]]
         lines.append("  " + " · ".join(usage) + f" → usage hint 使用提示: {hint}")
         if c["pin_tries_left"] is not None:
@@ -260,7 +261,8 @@ def to_text(doc: dict) -> str:
             lines.append(f"  e-cash balance 电子现金余额 {_yuan(ec['balance'])}{limit}")
         for t in log["transactions"]:
             lines.append(f"    #{t['number']} {t['date']} {t['time'] or ''} amount {_yuan(t['amount'])}"
-                         f" {t['currency'] or ''} type {t['type']} {t['merchant'] or ''}".rstrip())
+                         f" {t['currency'] or ''} {t['type']['en'] or t['type']['code']} {t['merchant'] or ''}"
+                         .rstrip())
         for x in b["load_log"]:
             lines.append(f"    load #{x['number']} {x['date']} {_yuan(x['balance_before'])} → "
                          f"{_yuan(x['balance_after'])}")
