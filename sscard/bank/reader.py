@@ -157,9 +157,12 @@ def _discover(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ..
 def _aid_list(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
     """Every card application under each list AID: SELECT first, then next occurrence."""
     found: list[DirectoryEntry] = []
+    enumerated: list[bytes] = []  # partial AIDs the card answered: their range is done
     for listed in sorted(pboc.aids, key=lambda a: not a.partial):  # partial AIDs first
-        if not listed.partial and any(e.aid.startswith(listed.aid) for e in found):
-            continue  # already met under a partial AID
+        if not listed.partial and any(listed.aid.startswith(p) for p in enumerated):
+            continue  # covered by the enumeration of a partial AID
+        if any(e.aid == listed.aid for e in found):
+            continue
         command = "select_by_name"
         for _ in range(MAX_OCCURRENCES):
             response = session.send(command, data=listed.aid, le=0)
@@ -176,6 +179,8 @@ def _aid_list(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ..
             found.append(entry)
             if not listed.partial:
                 break
+            if listed.aid not in enumerated:
+                enumerated.append(listed.aid)
             command = CMD_SELECT_NEXT
     return ("aid_list" if found else "none"), tuple(found), False
 
