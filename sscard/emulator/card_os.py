@@ -112,18 +112,23 @@ class CardOS:
 
     # --- Le and T=0 ---------------------------------------------------------------
 
-    def respond(self, apdu: CommandApdu, data: bytes) -> bytes:
-        """Answer a command that returns `data`, honouring its Le and the T=0 rules."""
+    def respond(self, apdu: CommandApdu, data: bytes, sw: int = SW_OK) -> bytes:
+        """Answer a command that returns `data` (with `sw`, 9000 or a warning such as 6283),
+        honouring its Le and the T=0 rules."""
         if apdu.data:
             # On T=0 a command with a data field cannot also carry response data
             # (the TPDU has a single P3): announce it with 61xx.  Case 3 and 4
             # are the same bytes on the T=0 wire, so both are treated alike.
             if self.t0 and data:
                 self._pending = data
+                if sw != SW_OK:
+                    # case 4 with a warning (EMV Book 1 / JR/T 0025.3 annex A.7): the warning
+                    # comes first; GET RESPONSE then hands out the data with 9000
+                    return sw_bytes(sw)
                 return sw_bytes(0x6100 | (len(data) & 0xFF))
             if apdu.le is None:  # case 3 on T=1: real cards still return the FCI
-                return data + sw_bytes(SW_OK)
-        return self._fit_le(apdu.le, data, SW_OK)
+                return data + sw_bytes(sw)
+        return self._fit_le(apdu.le, data, sw)
 
     def _fit_le(self, le: int | None, data: bytes, sw: int) -> bytes:
         if le == 0 and self.le_zero == "data":  # gen-3 cards: 00 = "whatever there is"

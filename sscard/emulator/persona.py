@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Union
 
+from sscard.emulator.bank_persona import BankPersona, load_bank
 from sscard.errors import DecodeError, InvalidArgument, SpecError
 from sscard.spec import Spec, load_spec
 from sscard.spec.loader import Fields, read_toml
@@ -60,6 +61,7 @@ class Persona:
     pin: Pin | None = None
     raw_records: Mapping[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # (file, tag)
     auth: Auth = Auth()
+    bank: BankPersona | None = None  # the UnionPay PBOC application; None: the card has none
 
     def __post_init__(self) -> None:
         # checks that need no spec; they also guard dataclasses.replace() overrides
@@ -220,6 +222,7 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
         pin=pin,
         raw_records=_raw_records(top, where),
         auth=auth,
+        bank=load_bank(top.get("bank", dict), spec.pboc, where) if "bank" in top.table else None,
     )
     card_os.done()
     top.done()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sscard.codec.apdu import CommandApdu
 from sscard.crypto import authentication_data
+from sscard.emulator.bank_applet import BankApplet
 from sscard.emulator.card_keys import card_keys
 from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.emulator.fci import ssse_fci
@@ -56,6 +57,9 @@ class SocialSecurityCard(CardOS):
         self.auth_tries_left = persona.auth.tries_left
         region = str(persona.ef05.get("card_identification", ""))[:6]
         self.keys = card_keys(persona.algorithm, region, persona.atr) if region else None
+        # the UnionPay application on the same chip (its ATC is non-volatile: built once)
+        self.bank = BankApplet(spec.pboc, persona.bank) if persona.bank else None
+        self.bank_df = DedicatedFile(None, None)  # stands for "a bank DF is current"
         super().__init__(le_zero=persona.le_zero, t0=persona.t0)
         self.handlers.update({
             0xA4: self.select,
@@ -66,6 +70,8 @@ class SocialSecurityCard(CardOS):
             0x82: self.external_authenticate,
             0x88: self.internal_authenticate,
         })
+        if self.bank is not None:
+            self.handlers.update({0xA8: self.get_processing_options, 0xCA: self.get_data})
 
     @classmethod
     def from_persona(cls, name_or_path: str | Path, *, spec: Spec | None = None,
@@ -94,6 +100,8 @@ class SocialSecurityCard(CardOS):
 
     def clear_volatile(self) -> None:
         super().clear_volatile()
+        if getattr(self, "bank", None) is not None:
+            self.bank.reset()
         self.current_df = self.mf  # the MF is implicitly selected after reset
         self.current_ef: EmulatedEF | None = None
         self.current_record = 0  # 0 = none (for next/previous-occurrence reads)
@@ -106,6 +114,8 @@ class SocialSecurityCard(CardOS):
 
     def _enter_df(self, df: DedicatedFile) -> None:
         # security status belongs to the DF: leaving or re-entering it drops it
+        if df is not self.bank_df and self.bank is not None:
+            self.bank.deselect()
         self.current_df = df
         self.current_ef = None
         self.current_record = 0
@@ -119,6 +129,14 @@ class SocialSecurityCard(CardOS):
     # --- SELECT ---------------------------------------------------------------------------
 
     def select(self, apdu: CommandApdu) -> bytes:
+        if apdu.p1 == 0x04 and self.bank is not None and apdu.p2 in (0x00, 0x02, 0x0C):
+            answer = self.bank.select(apdu)
+            if answer is not None:
+                self._enter_df(self.bank_df)
+                fci, sw = answer
+                return sw.to_bytes(2, "big") if apdu.p2 == 0x0C else self.respond(apdu, fci, sw)
+        if apdu.p1 == 0x04 and apdu.p2 == 0x02:
+            raise SwError(0x6A82)  # no next occurrence of a name this card does not hold
         if apdu.p2 not in (0x00, 0x0C):
             raise SwError(0x6A86)
         if apdu.p1 == 0x04:
@@ -150,6 +168,10 @@ class SocialSecurityCard(CardOS):
     # --- READ RECORD ---------------------------------------------------------------------
 
     def read_record(self, apdu: CommandApdu) -> bytes:
+        if self.current_df is self.bank_df:
+            if apdu.data:
+                raise SwError(0x6700)
+            return self.respond(apdu, self.bank.read_record(apdu))
         sfi, mode = apdu.p2 >> 3, apdu.p2 & 0x07
         if sfi == 0x1F or mode == 0b111:  # reserved codings
             raise SwError(0x6A86)
@@ -297,6 +319,25 @@ class SocialSecurityCard(CardOS):
             raise SwError(0x6A88)
         algorithm, keys = self.keys
         return self.respond(apdu, authentication_data(algorithm, keys["IRK"], random, original))
+
+
+    # --- the bank application (bank_applet.BankApplet) -------------------------------------
+
+    def get_processing_options(self, apdu: CommandApdu) -> bytes:
+        if apdu.cla != 0x80:
+            raise SwError(0x6D00)  # a proprietary instruction: unknown in the ISO class
+        if self.current_df is not self.bank_df:
+            raise SwError(0x6985)  # no payment application selected
+        return self.respond(apdu, self.bank.get_processing_options(apdu))
+
+    def get_data(self, apdu: CommandApdu) -> bytes:
+        if apdu.cla != 0x80:
+            raise SwError(0x6D00)
+        if apdu.data:
+            raise SwError(0x6700)
+        if self.current_df is not self.bank_df:
+            raise SwError(0x6A88)
+        return self.respond(apdu, self.bank.get_data(apdu))
 
 
 def bcd_pin(data: bytes) -> str:
