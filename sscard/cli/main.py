@@ -463,8 +463,8 @@ def personas(as_json) -> int:
 from sscard.cli.emulate_cmd import emulate  # noqa: E402  (its heavy imports are lazy)
 
 cli.add_command(emulate)
-from sscard.cli.status_cmd import status  # noqa: E402
-cli.add_command(status)
+from sscard.cli import status_cmd  # noqa: E402
+cli.add_command(status_cmd.command(_reader_options, _debug_option))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,25 +12,32 @@ import json
 
 import click
 
-from sscard.cli.main import _debug_option, _open_card, _reader_options
 
 SCHEMA = "sscard.status/1"
 
 
-@click.command()
-@click.option("--emulator", metavar="PERSONA",
-              help="Use a built-in emulated card (see `sscard personas`) instead of a reader.")
-@_reader_options
-@click.option("--bank-records", is_flag=True,
-              help="Also read the bank application's records (PAN, dates, name, ID number). "
-                   "This sends ONE GET PROCESSING OPTIONS, which CHANGES THE CARD: the bank "
-                   "application's transaction counter (ATC) goes up by one.  Never repeated.")
-@click.option("--json", "as_json", is_flag=True, help="Print the sscard.status/1 JSON document.")
-@click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
-@click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write the APDU exchanges to FILE as a replayable trace (it holds the "
-                   "card's data: keep it private).")
-@_debug_option
+def command(reader_options, debug_option) -> click.Command:
+    """The `status` command with the options every card command shares (sscard.cli.main
+    passes them in: this module does not import main, so neither imports the other first)."""
+    f = debug_option(status)
+    f = click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+                     help="Write the APDU exchanges to FILE as a replayable trace (it holds "
+                          "the card's data: keep it private).")(f)
+    f = click.option("--reveal", is_flag=True, help="Show personal data unmasked.")(f)
+    f = click.option("--json", "as_json", is_flag=True,
+                     help="Print the sscard.status/1 JSON document.")(f)
+    f = click.option("--bank-records", is_flag=True,
+                     help="Also read the bank application's records (PAN, dates, name, ID "
+                          "number). This sends ONE GET PROCESSING OPTIONS, which CHANGES THE "
+                          "CARD: the bank application's transaction counter (ATC) goes up by "
+                          "one.  Never repeated.")(f)
+    f = reader_options(f)
+    f = click.option("--emulator", metavar="PERSONA",
+                     help="Use a built-in emulated card (see `sscard personas`) instead of a "
+                          "reader.")(f)
+    return click.command("status")(f)
+
+
 def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record) -> int:
     """Show the state of the social security and bank applications.
 
@@ -51,6 +58,7 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
     """
     if emulator and (reader or wait is not None):
         raise click.UsageError("--emulator cannot be combined with --reader or --wait")
+    from sscard.cli.main import _open_card
     card, source = _open_card(emulator, None, reader, wait, shared, record)
     try:
         with card:
