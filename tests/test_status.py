@@ -204,3 +204,13 @@ def test_cli_help_says_gpo_changes_the_card(capsys):
 def test_cli_conflicting_options(capsys):
     code, _, err = cli(capsys, "status", "--emulator", "gen2", "--reader", "0")
     assert code == ExitCode.USAGE and "--emulator" in err
+
+
+def test_status_module_imports_on_its_own():
+    """The command module can be imported before sscard.cli.main (no import cycle)."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", "import sscard.cli.status_cmd as s; "
+                             "import sscard.cli.main as m; assert 'status' in m.cli.commands"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
