@@ -81,6 +81,13 @@ class BankApplet:
         self.selected, self.gpo_done = state, False
         return self._adf_fci(state), SW_BLOCKED if state.blocked else SW_OK
 
+    def pdol(self, app: BankApp) -> list[dict[str, Any]]:
+        """The persona's PDOL, else the one typical of the interface (contact: no 9F66)."""
+        if app.value("pdol") is not None:
+            return app.value("pdol")
+        return [{"tag": f"{t:X}", "length": n}
+                for t, n in self.pboc.interface(self.persona.interface).typical_pdol]
+
     def _tlv(self, key: str, value: Any) -> bytes:
         obj = next(o for o in self.pboc.tags.values() if o.key == key)
         return self.pboc.encode(obj.tag, value)
@@ -110,8 +117,9 @@ class BankApplet:
         app = state.app
         proprietary = self._present(app, ("application_label",))
         proprietary += encode_ber(0x87, bytes((app.priority,)))
-        proprietary += self._present(app, ("pdol", "language_preference",
-                                           "issuer_code_table_index", "preferred_name"))
+        proprietary += self._tlv("pdol", self.pdol(app))
+        proprietary += self._present(app, ("language_preference", "issuer_code_table_index",
+                                           "preferred_name"))
         if self.persona.interface == "contact":  # only the contact FCI points at the logs
             discretionary = self._present(app, ("log_entry", "load_log_entry"))
             if discretionary:
@@ -166,8 +174,7 @@ class BankApplet:
         data = bytes(apdu.data)
         if len(data) < 2 or data[0] != 0x83:
             raise SwError(0x6A80)
-        pdol = state.app.value("pdol") or []
-        if data[1] != len(data) - 2 or data[1] != sum(e["length"] for e in pdol):
+        if data[1] != len(data) - 2 or data[1] != sum(e["length"] for e in self.pdol(state.app)):
             raise SwError(0x6700)  # the PDOL data does not have the length the PDOL asks
         if state.blocked or state.atc >= ATC_MAX:
             raise SwError(0x6985)

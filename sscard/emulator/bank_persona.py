@@ -58,6 +58,12 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "currency_exponent": "02",
     "service_code": "0220",
     "cvm_list": "000000000000000042031E031F00",
+    "cdol1": [{"tag": t, "length": n} for t, n in (
+        ("9F02", 6), ("9F03", 6), ("9F1A", 2), ("95", 5), ("5F2A", 2), ("9A", 3), ("9C", 1),
+        ("9F37", 4), ("9F21", 3), ("9F4E", 20))],
+    "cdol2": [{"tag": t, "length": n} for t, n in (
+        ("8A", 2), ("9F02", 6), ("9F03", 6), ("9F1A", 2), ("95", 5), ("5F2A", 2), ("9A", 3),
+        ("9C", 1), ("9F37", 4))],
     "aip": "7C00",
     "atc": 0,
     "last_online_atc": 0,
@@ -180,7 +186,6 @@ def _app(f: Fields, pboc: Pboc, by_key: dict, where: str, base: dict, primary: b
             "load_log_format", "application_label", "preferred_name")}
         values.update(atc=DEFAULTS["atc"], last_online_atc=DEFAULTS["last_online_atc"])
     values["application_label"] = entry.label
-    values.setdefault("pdol", None)
     for key in list(f.table):
         if key in settings:
             continue
@@ -188,10 +193,6 @@ def _app(f: Fields, pboc: Pboc, by_key: dict, where: str, base: dict, primary: b
         if obj is None or key in BUILT or not obj.where & PERSONA_WHERE:
             raise SpecError(f"{where}: unknown key {key!r}")
         values[key] = _checked(obj, f.get(key, object), f"{where}: {key}")
-    if values["pdol"] is None:
-        interface = f.table.get("interface", "contact") if primary else "contact"
-        values["pdol"] = [{"tag": f"{t:X}", "length": n}
-                          for t, n in pboc.interface(interface).typical_pdol]
     missing = [k for k in REQUIRED if values.get(k, "") == ""]
     if primary and missing:
         raise SpecError(f"{where}: missing {missing}")
