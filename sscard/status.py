@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sscard import errors
 from sscard.bank.crosscheck import CrossCheck, cross_check
 from sscard.bank.reader import read_bank
-from sscard.bank.results import AppState, BankReading, RecordsStatus
+from sscard.bank.results import AppState, BankReading
 from sscard.errors import ExitCode
 from sscard.results import Finding, Identity
 from sscard.session import CardSession

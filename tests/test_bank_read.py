@@ -4,7 +4,6 @@ oracle for the ATC (a GPO adds exactly one, a read without records adds nothing)
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import tomllib
 
