@@ -223,6 +223,24 @@ def test_contact_fci_by_aid():
     assert [t for t, _ in ber(fci)] == ["6F"] and [t for t, _ in ber(find(fci, "6F"))] == ["84", "A5"]
 
 
+def test_packaged_contactless_persona():
+    c = card("bank-contactless")
+    assert sw(c, select(PSE)) == "6A82"
+    entry = find(ok(c, select(PPSE)), "6F", "A5", "BF0C", "61")
+    assert find(entry, "4F") == DEBIT
+    assert find(ok(c, select(DEBIT)), "6F", "A5", "9F38") == typical_pdol("contactless")
+
+
+def test_blank_and_absent_identity_values(tmp_path):
+    blank = " " * 26
+    path = _write(tmp_path, GOOD + f'cardholder_name = "{blank}"\nid_number = ""\nid_type = ""\n')
+    c = SocialSecurityCard.from_persona(path)
+    ok(c, select(DEBIT))
+    records = all_records(c, afl_of(c))
+    assert records["5F20"] == "20" * 26
+    assert "9F61" not in records and "9F62" not in records
+
+
 def test_contactless_fci_asks_for_ttq_and_hides_the_log():
     c = card("gen3", bank={"interface": "contactless", "directories": ("ppse",)})
     prop = find(ok(c, select(DEBIT)), "6F", "A5")
@@ -549,8 +567,11 @@ def test_luhn_helper_can_fail():
     assert luhn_ok("6212340000000000012") and not luhn_ok("6212340000000000013")
 
 
-@pytest.mark.parametrize("name", ["gen2", "gen3", "bank-used", "bank-blocked", "bank-expired",
-                                  "bank-mismatch"])
+BANK_PERSONAS = ("gen2", "gen3", "bank-used", "bank-blocked", "bank-expired", "bank-mismatch",
+                 "bank-contactless")
+
+
+@pytest.mark.parametrize("name", BANK_PERSONAS)
 def test_bank_personas(name):
     persona = toml(name)
     bank = persona["bank"]
@@ -563,8 +584,7 @@ def test_bank_personas(name):
 
 
 def test_pans_differ_and_gen1_has_no_bank():
-    pans = [toml(n)["bank"]["pan"] for n in ("gen2", "gen3", "bank-used", "bank-blocked",
-                                             "bank-expired", "bank-mismatch")]
+    pans = [toml(n)["bank"]["pan"] for n in BANK_PERSONAS]
     assert len(set(pans)) == len(pans)
     assert "bank" not in toml("gen1") and load_persona("gen1").bank is None
 
