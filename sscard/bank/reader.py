@@ -193,8 +193,8 @@ def _choose(pboc, entries) -> DirectoryEntry | None:
 
 # --- GET DATA --------------------------------------------------------------------------------
 
-def _get_value(session: CardSession, tag: int) -> bytes | None:
-    """The value of a GET DATA answer (the full TLV, checked); None when the card does not
+def _get_value(session: CardSession, tag: int):
+    """The object of a GET DATA answer (the full TLV, checked); None when the card does not
     give it (6A88 and the like — 6A81 here means "not supported", pboc.md §3.1)."""
     response = session.send(CMD_GET_DATA, p1=tag >> 8, p2=tag & 0xFF, le=0)
     if response.sw != SW_OK:
@@ -202,17 +202,18 @@ def _get_value(session: CardSession, tag: int) -> bytes | None:
     tlvs = parse_ber(response.data)
     if len(tlvs) != 1 or tlvs[0].tag != tag:
         raise errors.DecodeError(f"GET DATA {tag:X} answered with another object", offset=0)
-    return tlvs[0].value
+    return tlvs[0]
 
 
 def _get_data(session: CardSession, pboc, aid: bytes, tag: int):
-    value = _get_value(session, tag)
-    if value is None:
+    node = _get_value(session, tag)
+    if node is None:
         return None
+    offset = fci_codec.value_offset(node)
     obj = pboc.tag(tag, aid=aid)
     if obj is not None and obj.format == "dol":
-        return parse_dol(value, 3)
-    return pboc.decode(tag, value, 3) if obj is not None else value.hex().upper()
+        return parse_dol(node.value, offset)
+    return pboc.decode(tag, node.value, offset) if obj is not None else node.value.hex().upper()
 
 
 def _get_counter(session: CardSession, pboc, aid: bytes, tag: int) -> int | None:
