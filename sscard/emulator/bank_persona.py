@@ -119,7 +119,8 @@ def load_bank(table: Any, pboc: Pboc, where: str) -> BankPersona:
     interface = f.choice("interface", set(INTERFACES), "contact")
     default_dirs = ["pse", "ppse"] if interface == "contact" else ["ppse"]
     directories = f.get("directories", list, default_dirs)
-    if not set(directories) <= set(DIRECTORIES) or len(set(directories)) != len(directories):
+    if not all(isinstance(d, str) for d in directories) or not set(directories) <= set(DIRECTORIES) \
+            or len(set(directories)) != len(directories):
         raise SpecError(f"{where}: directories must be distinct names of {list(DIRECTORIES)}")
     if interface == "contactless" and "pse" in directories:
         raise SpecError(f"{where}: a contactless interface has no PSE")
