@@ -455,6 +455,7 @@ def test_get_data_answers_the_persona_values():
     assert ok(c, get_data("9F77")) == tlv("9F77", bcd(str(bank["ecash_balance_limit"]), 6))
     assert ok(c, get_data("9F78")) == tlv("9F78", bcd(str(bank["ecash_single_transaction_limit"]), 6))
     assert ok(c, get_data("9F6D")) == "9F6D06" + "00" * 6
+    assert ok(c, get_data("9F5D")) == tlv("9F5D", bcd(str(bank["available_offline_amount"]), 6))
     assert ok(c, get_data("9F4F")) == spec_example("9F4F")
     assert ok(c, get_data("DF4F")) == spec_example("DF4F")
     assert ok(c, get_data("9F4D")) == spec_example("9F4D")
