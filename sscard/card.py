@@ -22,6 +22,7 @@ class Card:
                  trace: Callable[[str], None] | None = None) -> None:
         self.transport = transport
         self.session = CardSession(transport, spec, trace)
+        self._hsm_pending = None  # the Step 1 whose challenge is live on the card
 
     @property
     def description(self) -> str:
@@ -61,6 +62,60 @@ class Card:
         self.operation(lambda: pin.change(self.session, old, new, floor=floor,
                                           force_last_try=force_last_try), read_only=False)
 
+    def hsm_step1(self, *, today: _dt.date | None = None):
+        """Step 1 of a read with a platform HSM (see sscard.hsm): EF05, the card's INTERNAL
+        AUTHENTICATE answer and, on generation-3 cards, the live challenge.  Returns an
+        immutable `HsmStep1`; `.to_string()` is the national Step 1 string for the HSM.
+
+        Spends nothing, so it is re-run after a card reset like any read.  Until
+        `hsm_step2()`, send nothing else to the card: any operation, a reset or a power-off
+        loses the challenge."""
+        from sscard import hsm
+        today = today or _dt.date.today()
+        step1 = self.operation(lambda: hsm.step1(self.session, today), read_only=True)
+        self._hsm_pending = step1
+        return step1
+
+    def hsm_step2(self, step1, answer, *, today: _dt.date | None = None) -> Identity:
+        """Step 2: `answer` is the HSM's pKey (a string or a parsed `HsmAnswer`).
+
+        Refused before anything is sent when the answer is malformed (HsmAnswerInvalid) or
+        for another Step 1 (HsmAnswerMismatch), when `step1` is of another card or
+        connection (HsmCardMismatch), or when its challenge is gone — used already, another
+        operation since, or the card was reset (HsmChallengeLost).  Then the card's INTERNAL
+        AUTHENTICATE answer is compared with the HSM's (`Identity.authentic`); only a
+        matching card gets the one EXTERNAL AUTHENTICATE, never repeated."""
+        from sscard import hsm
+        today = today or _dt.date.today()
+        if not isinstance(answer, hsm.HsmAnswer):
+            answer = hsm.parse_answer(answer)
+        if not isinstance(step1, hsm.HsmStep1) or step1._owner is not self.session:
+            raise errors.HsmCardMismatch("this Step 1 was taken on another card or connection; "
+                                         "nothing was sent")
+        if step1.atr != self.atr:
+            raise errors.HsmCardMismatch("the card in the reader is not the card of Step 1 "
+                                         "(another ATR); nothing was sent")
+        if step1 is not self._hsm_pending:
+            raise errors.HsmChallengeLost("this Step 1 was already used, or another operation "
+                                          "ran on the card since: its challenge is gone; run "
+                                          "Step 1 again")
+        hsm.check_answer(step1, answer)
+        self._hsm_pending = None  # one Step 2 per Step 1, whatever happens next
+        sent = self.session.apdu_count
+        try:
+            return self.operation(lambda: hsm.step2(self.session, step1, answer, today),
+                                  read_only=False)
+        except errors.CardReset:
+            if self.session.apdu_count != sent:
+                raise
+            raise errors.HsmChallengeLost("the card was reset after Step 1: its challenge is "
+                                          "gone (nothing was sent); run Step 1 again") from None
+        except errors.CardRemoved:
+            if self.session.apdu_count != sent:
+                raise
+            raise errors.HsmCardMismatch("the card of Step 1 was removed or replaced; nothing "
+                                         "was sent") from None
+
     def read_status(self, *, bank_records: bool = False, today: _dt.date | None = None):
         """The state of the social security and bank applications (sscard.status.Status).
 
@@ -90,6 +145,7 @@ class Card:
         more from the start (reconnect, everything re-selected: the reset dropped all
         security state); an operation that sends VERIFY or changes the card never is.
         """
+        self._hsm_pending = None  # any command may cost the live challenge of an HSM Step 1
         for attempt in (1, 2):
             try:
                 with self.transport.transaction():

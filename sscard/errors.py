@@ -316,6 +316,40 @@ class InvalidPin(InvalidArgument):
     zh = "密码应为 4 至 16 位数字"
 
 
+# --- two-step read with a platform HSM (sscard.hsm) -------------------------------
+# Messages never quote the HSM's answer: it holds cryptograms.
+
+class HsmAnswerInvalid(InvalidArgument):
+    """The HSM answer (pKey) is malformed."""
+
+    zh = "加密机应答（pKey）格式错误"
+
+
+class HsmAnswerMismatch(InvalidArgument):
+    """The HSM answer was computed for another Step 1."""
+
+    zh = "加密机应答与第一步的数据不符"
+
+
+class HsmCardMismatch(CardRemoved):
+    """This is not the card (or connection) of Step 1; nothing was sent."""
+
+    zh = "不是第一步的卡片（或连接），未发送任何指令"
+
+
+class HsmChallengeLost(CardError):
+    """The card's challenge from Step 1 is gone; run Step 1 again."""
+
+    exit_code = ExitCode.CARD_REMOVED
+    zh = "第一步的随机数已失效（卡片被复位、第一步已使用或其间执行了其他操作），请重新执行第一步"
+
+
+class HsmNotNeeded(SscardError):
+    """This card offers nothing for an HSM to authenticate."""
+
+    zh = "不需要加密机认证"
+
+
 # --- card identity --------------------------------------------------------------
 
 class NotSocialSecurityCard(SscardError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import dataclass
 
 from sscard.codec import card_number as card_number_codec
 from sscard.codec.card_id import MOHRSS_RID
@@ -66,11 +67,22 @@ MESSAGES = {
 }
 
 
-def finding(code: str, field: str | None = None, detail: str | None = None) -> Finding:
+@dataclass(frozen=True)
+class CardStatusFinding(Finding):
+    """A finding caused by a card's answer, with its status word as 4 hex digits (e.g.
+    "63C2" after a failed EXTERNAL AUTHENTICATE), for interfaces that report it."""
+
+    sw: str | None = None
+
+
+def finding(code: str, field: str | None = None, detail: str | None = None,
+            sw: int | None = None) -> Finding:
     severity, en, zh = MESSAGES[code]
     if detail:
         en = f"{en}: {detail}"
         zh = f"{zh}：{detail}"
+    if sw is not None:
+        return CardStatusFinding(code, severity, field, en, zh, f"{sw:04X}")
     return Finding(code, severity, field, en, zh)
 
 

@@ -76,14 +76,48 @@ def format_identity(identity: Identity, *, terminal_number: str = NO_PSAM_TERMIN
     return "".join(f"{f}|" for f in fields)
 
 
-def code_for(error: errors.SscardError | None, identity: Identity | None = None) -> tuple[int, str]:
-    """The interface's (return code, message) for an error, or for a result it cannot give."""
+# the two-step HSM read (sscard.hsm), checked before the classes they derive from
+_HSM_CODES: list[tuple[type[errors.SscardError], int, str]] = [
+    (errors.HsmNotNeeded, -2204, "不需要加密机认证"),
+    (errors.HsmAnswerInvalid, -23, "传入数据不合法"),
+    (errors.HsmAnswerMismatch, -22, "传入数据与卡内不符"),
+    (errors.HsmCardMismatch, -22, "传入数据与卡内不符"),
+    (errors.HsmChallengeLost, -22, "传入数据与卡内不符"),
+]
+
+
+def _auth_code(identity: Identity, hsm: bool) -> tuple[int, str] | None:
+    """A failed authentication: the card was not genuine, or refused the external one."""
+    if identity.authentic == "no":
+        return (-25, "内部认证与加密机不一致") if hsm else (-21, "内部认证失败(用户卡不合法)")
+    if identity.holder_status is not HolderStatus.LOCKED:
+        return None
+    sw = next((int(f.sw, 16) for f in identity.findings if getattr(f, "sw", None)), None)
+    if sw is not None and sw & 0xFFF0 == 0x63C0:
+        return -sw, f"外部认证失败，剩余可尝试次数{sw & 0x0F}次"
+    if sw is not None:
+        return -sw, "认证方法已锁定" if sw == 0x6983 else "外部认证失败"
+    if hsm:  # the HSM path opened nothing: the card proved nothing, or refused EF06
+        return -27010, "安全状态不满足"
+    return None
+
+
+def code_for(error: errors.SscardError | None, identity: Identity | None = None, *,
+             hsm: bool = False) -> tuple[int, str]:
+    """The interface's (return code, message) for an error, or for a result it cannot give.
+    `hsm`: the result of iReadCardBas_HSM_Step2 (an internal-authentication mismatch is −25)."""
     if error is None:
+        failed = _auth_code(identity, hsm) if identity is not None else None
+        if failed is not None:
+            return failed
         if identity is not None and identity.holder_status is HolderStatus.LOCKED:
             return -2201, "无PSAM卡"  # a 3.0 card without a key source (SC-RW §10.5)
         if identity is not None and identity.holder_status is HolderStatus.ABSENT:
             return -1, "卡类型不对"
         return 0, ""
+    for cls, code, message in _HSM_CODES:
+        if isinstance(error, cls):
+            return code, message
     if isinstance(error, errors.PsamError):
         return psam_code(error)
     if isinstance(error, errors.CardRemoved):

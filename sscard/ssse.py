@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 import hmac
 import os
+from dataclasses import dataclass, field
+from typing import Callable
 
 from sscard import errors
 from sscard.crypto.ciphers import Algorithm, algorithm_from_id
@@ -27,12 +29,62 @@ P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a 
 ATR_HISTORICAL_BYTES = 13  # SSC ATRs carry 13 historical bytes (ssc-card.md §2.1)
 
 
+@dataclass(frozen=True)
+class IssuerPart:
+    """The first half of an identity read: what the card shows without any key."""
+
+    layout: str
+    algorithm_code: str | None  # FCI 9F0C/86 as read; None when absent
+    algorithm: Coded
+    generation: int | None
+    issuer: IssuerInfo
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class AuthExchange:
+    """The card's half of an authentication, taken before any key is consulted.
+
+    INTERNAL AUTHENTICATE over two terminal randoms (the card's answer is kept, to be
+    compared with what the key holder expects) and, when EF06 needs the read key, two
+    GET CHALLENGEs: the original data and the live challenge (the process factor) that
+    the one EXTERNAL AUTHENTICATE must answer.  No command may reach the card between
+    this and that EXTERNAL AUTHENTICATE: it would cost the live challenge.
+    """
+
+    context: AuthContext
+    internal_random: bytes
+    internal_original: bytes
+    card_answer: bytes | None = field(repr=False)  # None: the card refused INTERNAL AUTHENTICATE
+    external_original: bytes | None = None  # None: EF06 needs no key on this card
+    external_challenge: bytes | None = None
+
+
 def read_identity(session: CardSession, *, today: _dt.date | None = None,
                   keys: KeySource | None = None) -> Identity:
     """Read EF05 and, when readable, EF06.  With a key source the card is authenticated:
-    INTERNAL AUTHENTICATE first (is it genuine, and do the keys belong to it?), and only then
-    EXTERNAL AUTHENTICATE (one try, never repeated) to open EF06 on a generation-3 card."""
+    it proves itself (INTERNAL AUTHENTICATE) before one EXTERNAL AUTHENTICATE try (never
+    repeated) opens EF06 on a generation-3 card."""
     today = today or _dt.date.today()
+    part = read_issuer(session, today)
+    findings = list(part.findings)
+    authentic, opened = "not checked", set()
+    if keys is not None:
+        context = key_context(session, part, findings)
+        if context is not None:
+            exchange = begin_authentication(session, part, context, findings)
+            expected = keys.internal_expected(context, exchange.internal_random,
+                                              exchange.internal_original)
+            authentic, opened = finish_authentication(
+                session, exchange, expected,
+                lambda: keys.external_cryptogram(context, exchange.external_challenge,
+                                                 exchange.external_original),
+                keys.rk_reference, findings)
+    return finish_identity(session, part, findings, today, authentic, opened)
+
+
+def read_issuer(session: CardSession, today: _dt.date) -> IssuerPart:
+    """SELECT SSSE (algorithm from the FCI), then every EF05 item; nothing needs a key."""
     spec = session.spec
     ssse = spec.ssse
     findings: list[Finding] = []
@@ -55,59 +107,89 @@ def read_identity(session: CardSession, *, today: _dt.date | None = None,
 
     issuer = _issuer(spec, values, findings)
     findings += check_issuer(issuer, today)
+    return IssuerPart(layout, algorithm_code, algorithm, generation, issuer, tuple(findings))
 
-    authentic, opened = "not checked", set()
-    if keys is not None and layout == "ssse":
-        authentic, opened = _authenticate(session, keys, algorithm_code, issuer, generation,
-                                          findings)
-    holder, status, locked_by = _read_holder(session, generation, findings, today, opened)
+
+def finish_identity(session: CardSession, part: IssuerPart, findings: list[Finding],
+                    today: _dt.date, authentic: str = "not checked",
+                    opened: set[str] = frozenset()) -> Identity:
+    """The second half: EF06 when it is free or was opened, then the typed result."""
+    holder, status, locked_by = _read_holder(session, part.generation, findings, today, opened)
     atr = session.atr
     return Identity(
         atr=atr.hex().upper(), historical_bytes=atr[-ATR_HISTORICAL_BYTES:].hex().upper(),
-        layout=layout, algorithm=algorithm, generation=generation, issuer=issuer,
-        holder=holder, holder_status=status, holder_locked_by=locked_by,
+        layout=part.layout, algorithm=part.algorithm, generation=part.generation,
+        issuer=part.issuer, holder=holder, holder_status=status, holder_locked_by=locked_by,
         findings=tuple(findings), authentic=authentic)
 
 
-def _authenticate(session: CardSession, keys: KeySource, algorithm_code: str | None,
-                  issuer: IssuerInfo, generation: int | None,
-                  findings: list[Finding]) -> tuple[str, set[str]]:
-    """(authentic, keys opened).  The card proves itself before we spend a try of its key:
-    a card that fails INTERNAL AUTHENTICATE is a copy or belongs to other keys, and an
-    EXTERNAL AUTHENTICATE with those keys could only count down its read key."""
-    algorithm, _assumed = algorithm_from_id(algorithm_code)
-    cid = issuer.card_identification
-    if algorithm is Algorithm.SSF33 or cid is None or not cid.region.isdigit():
-        findings.append(finding("algorithm_unsupported" if algorithm is Algorithm.SSF33
-                                else "auth_not_checked"))
-        return "not checked", set()
-    card = AuthContext(algorithm, cid.region, session.atr)
-    authentic = "not checked"
+def holder_needs_key(session: CardSession, generation: int | None) -> bool:
+    """Whether EF06 must be opened by EXTERNAL AUTHENTICATE (an unknown generation: as gen 3)."""
+    return not session.spec.ssse.file("ef06").free_to_read(generation or 3)
+
+
+def key_context(session: CardSession, part: IssuerPart, findings: list[Finding], *,
+                any_algorithm: bool = False) -> AuthContext | None:
+    """What a key holder needs to know about the card, or None (with a finding) when
+    this card cannot be authenticated.  `any_algorithm`: the key holder computes SSF33
+    too (an HSM or a PSAM); software keys cannot."""
+    algorithm, _assumed = algorithm_from_id(part.algorithm_code)
+    cid = part.issuer.card_identification
+    if part.layout != "ssse" or cid is None or not cid.region.isdigit():
+        findings.append(finding("auth_not_checked"))
+        return None
+    if algorithm is Algorithm.SSF33 and not any_algorithm:
+        findings.append(finding("algorithm_unsupported"))
+        return None
+    return AuthContext(algorithm, cid.region, session.atr)
+
+
+def begin_authentication(session: CardSession, part: IssuerPart, context: AuthContext,
+                         findings: list[Finding]) -> AuthExchange:
+    """The card's half (see AuthExchange); spends no try of anything."""
     random, original = os.urandom(8), os.urandom(8)
-    expected = keys.internal_expected(card, random, original)
-    if expected is not None:
-        response = session.send("internal_authenticate", p2=0x00, data=random + original, le=0)
-        if response.ok and len(response.data) == 8:
-            authentic = "yes" if hmac.compare_digest(response.data, expected) else "no"
-        else:
-            findings.append(finding("auth_not_checked", detail=f"SW {response.sw:04X}"))
+    response = session.send("internal_authenticate", p2=0x00, data=random + original, le=0)
+    answer = None
+    if response.ok and len(response.data) == 8:
+        answer = response.data
+    else:
+        findings.append(finding("auth_not_checked", detail=f"SW {response.sw:04X}"))
+    if not holder_needs_key(session, part.generation):
+        return AuthExchange(context, random, original, answer)
+    external_original = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
+    challenge = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
+    return AuthExchange(context, random, original, answer, external_original, challenge)
+
+
+def finish_authentication(session: CardSession, exchange: AuthExchange,
+                          internal_expected: bytes | None,
+                          external_cryptogram: Callable[[], bytes], rk_reference: int,
+                          findings: list[Finding]) -> tuple[str, set[str]]:
+    """(authentic, keys opened).  The card proves itself before a try of its read key is
+    spent: a card whose INTERNAL AUTHENTICATE answer differs from the key holder's is a
+    copy or belongs to other keys, and one that did not answer at all proved nothing;
+    an EXTERNAL AUTHENTICATE with those keys could only count down its read key.  Then
+    at most one EXTERNAL AUTHENTICATE, never repeated.  `internal_expected` None: the
+    key holder cannot tell (the try is then taken unchecked, as the caller chose)."""
+    authentic = "not checked"
+    if internal_expected is not None:
+        if exchange.card_answer is None:
+            return authentic, set()  # the card proved nothing: no try spent on it
+        authentic = "yes" if hmac.compare_digest(exchange.card_answer, internal_expected) else "no"
     if authentic == "no":
         findings.append(finding("not_authentic"))
         return authentic, set()
-    ef06 = session.spec.ssse.file("ef06")
-    if ef06.free_to_read(generation or 3):
+    if exchange.external_challenge is None:
         return authentic, set()  # nothing to open
-    original = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
-    challenge = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
-    cryptogram = keys.external_cryptogram(card, challenge, original)
-    response = session.send("external_authenticate", p2=keys.rk_reference,
-                            data=cryptogram + original)
+    cryptogram = external_cryptogram()
+    response = session.send("external_authenticate", p2=rk_reference,
+                            data=cryptogram + exchange.external_original)
     if response.ok:
         return authentic, {"RKSSSE"}
     if response.sw == 0x6983:
-        findings.append(finding("key_locked"))
+        findings.append(finding("key_locked", sw=response.sw))
     elif response.tries_left is not None:
-        findings.append(finding("external_auth_failed",
+        findings.append(finding("external_auth_failed", sw=response.sw,
                                 detail=f"{response.tries_left} tries left / 剩余 {response.tries_left} 次"))
     else:
         raise session.error_for(response, "EXTERNAL AUTHENTICATE")
