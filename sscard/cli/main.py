@@ -157,12 +157,20 @@ def _reader_options(f):
                    "part of its name, or ATR prefix, like -r); 'emulator' = the built-in software "
                    "PSAM with the published test keys.  Like --keys, and the PSAM's terminal "
                    "number goes into --format ireadcardbas.")
+@click.option("--hsm-step1", is_flag=True,
+              help="Two-step read with a platform HSM: print the iReadCardBas_HSM_Step1 line "
+                   "(in --format json: a one-line JSON object) for the HSM.  Alone, the read "
+                   "ends there (the card's challenge is dropped).")
+@click.option("--hsm-step2", metavar="FILE|-",
+              help="With --hsm-step1: then read the HSM's answer (pKey, one line) from FILE, "
+                   "e.g. a named pipe, or from standard input (-), and complete the read in "
+                   "this same process (the challenge lives only in this connection).")
 @click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write the APDU exchanges to FILE as a replayable trace (PIN and key material "
                    "are never written; the card's answers are, so keep the file private).")
 @_debug_option
 def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_format, reveal,
-         keys_choice, psam_reader, record) -> int:
+         keys_choice, psam_reader, record, hsm_step1=False, hsm_step2=None) -> int:
     """Read identity data from the social security application.
 
     Issuer data (EF05) is always read; holder data (EF06) too unless the card
@@ -174,6 +182,14 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
                                "--emulator-fallback")
     if keys_choice and psam_reader:
         raise click.UsageError("--keys and --psam are two key sources: give one")
+    if hsm_step2 is not None and not hsm_step1:
+        raise click.UsageError("--hsm-step2 needs --hsm-step1 in the same command: the card's "
+                               "challenge lives only as long as this process's connection")
+    if hsm_step1:
+        if keys_choice or psam_reader:
+            raise click.UsageError("--hsm-step1 cannot be combined with --keys or --psam")
+        return _read_hsm((emulator, emulator_fallback, reader, wait, shared, record),
+                         "json" if as_json else output_format, reveal, hsm_step2)
     if as_json:
         output_format = "json"
     if output_format == "ireadcardbas":
@@ -235,6 +251,73 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
         identity = render.masked(load_spec(), identity)
     click.echo(ireadcardbas.format_identity(identity, terminal_number=terminal))
     return ExitCode.OK
+
+
+def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: str | None) -> int:
+    """--hsm-step1 [--hsm-step2 FILE|-]: both steps in one process, one connection.  A
+    second process cannot take over: pyscard powers the card off when a connection closes
+    and pcscd powers down a card nobody holds, and either loses the challenge."""
+    import json
+
+    from sscard import ireadcardbas
+    from sscard.cli import render
+    from sscard.spec import load_spec
+    record = card_args[-1]
+    try:
+        card, source = _open_card(*card_args)
+        try:
+            with card:
+                step1 = card.hsm_step1()
+                shown = step1
+                if not reveal:
+                    from dataclasses import replace
+                    shown = replace(step1, card_identification=render._shown(
+                        load_spec(), "card_identification", step1.card_identification, False))
+                line = shown.to_string()
+                click.echo(json.dumps({"schema": "sscard.hsm_step1/1", "step1": line},
+                                      ensure_ascii=False) if output_format == "json" else line)
+                sys.stdout.flush()  # the HSM client waits for this line
+                if step2_source is None:
+                    return ExitCode.OK
+                identity = card.hsm_step2(step1, _hsm_answer(step2_source))
+                source["description"] = card.description
+        finally:
+            if record:
+                card.transport.save(record)
+    except errors.SscardError as e:
+        if output_format == "ireadcardbas":
+            click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
+        raise
+    locked = identity.holder_status.value == "locked"
+    if output_format == "ireadcardbas":
+        code, message = ireadcardbas.code_for(None, identity, hsm=True)
+        if code:
+            click.echo(ireadcardbas.format_error(code, message))
+            return ExitCode.LOCKED if locked else ExitCode.NOT_SSC
+        click.echo(ireadcardbas.format_identity(
+            identity if reveal else render.masked(load_spec(), identity)))
+        return ExitCode.OK
+    document = render.to_document(load_spec(), identity, reveal=reveal, source=source)
+    click.echo(render.to_json(document) if output_format == "json"
+               else render.to_text(load_spec(), document))
+    return ExitCode.LOCKED if locked else ExitCode.OK
+
+
+def _hsm_answer(source: str) -> str:
+    """One line from FILE or standard input ("-"); never echoed, never logged."""
+    limit = 4096  # far above the interface's 128: a stray stream is refused, not slurped
+    if source == "-":
+        line = sys.stdin.readline(limit)
+    else:
+        try:
+            with open(source, encoding="utf-8") as f:
+                line = f.readline(limit)
+        except (OSError, UnicodeDecodeError) as e:
+            raise errors.InvalidArgument(f"cannot read the HSM answer file: "
+                                         f"{getattr(e, 'strerror', None) or 'not text'}") from None
+    if not line:
+        raise errors.HsmAnswerInvalid("no HSM answer: end of input before a line")
+    return line
 
 
 @cli.command()
