@@ -419,7 +419,8 @@ def test_python_emv_cannot_parse_log_records(stack):
     with inserted(stack, "bank-used"):
         plain = emvtool(stack, "--redact", "info")
         wrapped = emvtool(stack, "--redact", "info", tolerant_logs=True)
-    assert plain.returncode != 0 and "IndexError" in plain.stderr
+    assert plain.returncode != 0 and "IndexError" in plain.stderr, (
+        "python-emv now copes with bank-used's log record 1: is the log-record wrapper still needed?")
     assert wrapped.returncode == 0, wrapped.stderr
     assert "[harness] SFI 11 record 1 is not BER-TLV" in wrapped.stdout
 
@@ -523,7 +524,7 @@ def test_t0_blocked_application_trips_python_emv(stack):
     assert listed.returncode == 0, listed.stderr
     assert len(table(listed.stdout, "Applications")) == 2
     aid_selects = [i for i, (c, _) in enumerate(slot.exchanges) if c[5:13] == bytes.fromhex(DEBIT_AID)]
-    assert aid_selects and slot.exchanges[aid_selects[0]][1] == bytes.fromhex("6283")
-    after = slot.exchanges[aid_selects[0] + 1:]
-    assert not any(c[1] == 0xC0 for c, _ in after)
+    assert len(aid_selects) == 1 and slot.exchanges[aid_selects[0]][1] == bytes.fromhex("6283")
+    # that SELECT was the last exchange: no GET RESPONSE for the FCI, and emvtool gave up
+    assert aid_selects[0] == len(slot.exchanges) - 1
     assert info.returncode != 0 and "TypeError" in info.stderr
