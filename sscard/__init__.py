@@ -33,6 +33,8 @@ _EXPORTS = {
     "ReaderState": "sscard.transport.pcsc",
     "CardWatcher": "sscard.watch",
     "CardEvent": "sscard.watch",
+    "HsmStep1": "sscard.hsm",
+    "HsmAnswer": "sscard.hsm",
     "open_psam": "sscard.psam",
     "open_psam_emulator": "sscard.psam",
     "PsamKeys": "sscard.psam",
