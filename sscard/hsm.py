@@ -26,10 +26,10 @@ import string
 from dataclasses import dataclass, field
 
 from sscard import errors
-from sscard.results import Identity
+from sscard.results import Finding, Identity
 from sscard.session import CardSession
-from sscard.ssse import (AuthExchange, IssuerPart, begin_authentication, finish_authentication,
-                         finish_identity, key_context, read_issuer)
+from sscard.ssse import (ATR_HISTORICAL_BYTES, AuthExchange, IssuerPart, begin_authentication,
+                         finish_authentication, finish_identity, key_context, read_issuer)
 
 RK_REFERENCE = 0x0A  # RKSSSE, the card-side key reference of EXTERNAL AUTHENTICATE (§6.1)
 PKEY_MAX = 128  # the interface's pKey buffer
@@ -54,7 +54,7 @@ class HsmStep1:
     atr: bytes = field(repr=False)
     _exchange: AuthExchange = field(repr=False, compare=False)
     _part: IssuerPart = field(repr=False, compare=False)
-    _findings: tuple = field(repr=False, compare=False)
+    _findings: tuple[Finding, ...] = field(repr=False, compare=False)
     _owner: object = field(repr=False, compare=False)  # the session that holds the challenge
 
     @property
@@ -145,7 +145,7 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
     def hex_(value: bytes | None) -> str:
         return value.hex().upper() if value else ""
     return HsmStep1(
-        region=cid.region, historical_bytes=session.atr[-13:].hex().upper(),
+        region=cid.region, historical_bytes=session.atr[-ATR_HISTORICAL_BYTES:].hex().upper(),
         algorithm=context.algorithm.code, card_identification=cid.hex.upper(),
         internal_factor=hex_(exchange.internal_random),
         internal_original=hex_(exchange.internal_original),
