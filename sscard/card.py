@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Callable, TypeVar
 
-from sscard import errors
-
+from sscard import errors, log
 from sscard.results import Identity
 from sscard.session import CardSession
 from sscard.spec import Spec
 from sscard.transport.base import Transport
 
 T = TypeVar("T")
+_LOG = "sscard.card"
 
 
 class Card:
@@ -41,8 +41,17 @@ class Card:
         card reset; a read without keys is.
         """
         from sscard.ssse import read_identity
-        return self.operation(lambda: read_identity(self.session, today=today, keys=keys),
-                              read_only=keys is None)
+        return self._logged(self.operation(
+            lambda: read_identity(self.session, today=today, keys=keys), read_only=keys is None))
+
+    def _logged(self, identity: Identity) -> Identity:
+        """One log line per identity read, naming the card by its keyed reference only."""
+        if log.get(_LOG) is not None:
+            from sscard.privacy import identity_ref
+            log.info(_LOG, "identity read: %s, generation %s, holder %s, authentic %s, %d APDUs",
+                     identity_ref(identity), identity.generation, identity.holder_status.value,
+                     identity.authentic, self.session.apdu_count)
+        return identity
 
     def pin_tries(self):
         """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.pin."""
@@ -103,8 +112,8 @@ class Card:
         self._hsm_pending = None  # one Step 2 per Step 1, whatever happens next
         sent = self.session.apdu_count
         try:
-            return self.operation(lambda: hsm.step2(self.session, step1, answer, today),
-                                  read_only=False)
+            return self._logged(self.operation(
+                lambda: hsm.step2(self.session, step1, answer, today), read_only=False))
         except errors.CardReset:
             if self.session.apdu_count != sent:
                 raise
@@ -152,8 +161,13 @@ class Card:
                     return fn()
             except errors.CardReset:
                 if not read_only or attempt == 2:
+                    log.info(_LOG, "card reset during an operation (not repeated)")
                     raise
+                log.info(_LOG, "card reset during a read: running it once more")
                 self.transport.recover_from_reset()
+            except errors.SscardError as e:  # their texts carry no personal data or secrets
+                log.info(_LOG, "operation failed: %s: %s", type(e).__name__, e.message)
+                raise
         raise AssertionError("unreachable")
 
     def close(self) -> None:

@@ -26,6 +26,9 @@ class Tracer:
         self.spec = spec
         self.sink = sink
         self._context: str | None = None  # command whose data a GET RESPONSE continues
+        # records are shown (their public items) only inside the social security application:
+        # a bank record or log entry could happen to parse as one and leak its bytes
+        self._in_ssse = False
 
     def command(self, apdu: bytes) -> None:
         self.sink("> " + self.format_command(apdu))
@@ -42,6 +45,8 @@ class Tracer:
         name = found[0].name if found else "unknown"
         if name != "get_response":
             self._context = name
+        if name in ("select_by_name", "select_next_by_name"):
+            self._in_ssse = parsed.data == self.spec.ssse.name
         header = apdu[:4].hex().upper()
         parts = [header]
         if parsed.data:
@@ -67,7 +72,7 @@ class Tracer:
     def _format_data(self, data: bytes) -> str:
         if self._context in _SHOWN_RESPONSES:
             return data.hex().upper()
-        if self._context in _RECORD_READS:
+        if self._context in _RECORD_READS and self._in_ssse:
             return self._format_records(data)
         return f"[{len(data)} bytes hidden]"
 

@@ -28,6 +28,18 @@ CANARY_CARD_NUMBER = "Q7391528" + check_character("Q7391528")
 CANARY_PIN = "480317"
 WRONG_PIN = "615293"
 CANARY_KEY = "5A17C0DE9BADF00D13572468ACE0BDF1"
+CANARY_BANK_NAME = "NAUTILUS/CANARY"
+
+
+def _luhn(body: str) -> str:
+    total = 0
+    for i, digit in enumerate(reversed(body)):
+        d = int(digit) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
+
+
+CANARY_PAN = _luhn("621234987654321")
 
 
 def _toml_value(value) -> str:
@@ -43,6 +55,8 @@ def write_canary_persona(path, base: str = "gen2") -> str:
     doc["ef06"].update(social_security_number=CANARY_ID, name=CANARY_NAME,
                        birth_date=CANARY_BIRTH, birthplace="110101", sex="1")
     doc["pin"] = {"value": CANARY_PIN, "tries_left": 3, "max_tries": 3}
+    if "bank" in doc:
+        doc["bank"].update(pan=CANARY_PAN, id_number=CANARY_ID, cardholder_name=CANARY_BANK_NAME)
     lines = []
     for key, value in doc.items():
         if not isinstance(value, dict):
@@ -57,7 +71,8 @@ def write_canary_persona(path, base: str = "gen2") -> str:
 
 def personal_canaries() -> list[str]:
     return [CANARY_ID, CANARY_NAME, CANARY_CARD_NUMBER, CANARY_BIRTH.isoformat(),
-            CANARY_BIRTH.strftime("%Y%m%d"), CANARY_NAME.encode("gbk").hex().upper()]
+            CANARY_BIRTH.strftime("%Y%m%d"), CANARY_NAME.encode("gbk").hex().upper(),
+            CANARY_PAN, CANARY_PAN[6:-4], CANARY_BANK_NAME, CANARY_BANK_NAME.encode().hex()]
 
 
 def secret_canaries() -> list[str]:
@@ -172,3 +187,37 @@ def test_card_reference_is_keyed_stable_and_reveals_nothing(monkeypatch):
     assert privacy.card_ref(cid, atr) != first  # without the key, references cannot be matched
     monkeypatch.delenv(privacy.ENV_KEY)
     assert privacy.card_ref(cid, atr) == privacy.card_ref(cid, atr) != first
+
+
+def test_library_log_names_the_card_by_reference_only(tmp_path, sscard_logs, monkeypatch):
+    import sscard
+    monkeypatch.setenv(privacy.ENV_KEY, "test site")
+    persona = write_canary_persona(tmp_path / "canary.toml")
+    with sscard.open_emulator(persona) as card:
+        identity = card.read_identity()
+        with pytest.raises(errors.WrongPin):
+            card.verify_pin(WRONG_PIN)
+    text = sscard_logs.getvalue()
+    assert privacy.identity_ref(identity) in text and "identity read" in text
+    assert "WrongPin" in text  # failures are logged too, by class and neutral message
+    assert found_in(text, personal_canaries() + secret_canaries()
+                    + [identity.atr, identity.issuer.card_identification.hex]) == []
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_status_with_bank_records_shows_no_canary_unless_revealed(tmp_path, capsys, sscard_logs,
+                                                                  output):
+    persona = write_canary_persona(tmp_path / "canary.toml")
+    record = tmp_path / "status.json"
+    as_json = ["--json"] if output == "json" else []
+    code = run(["status", "--emulator", persona, "--bank-records", "-d", "--record", str(record),
+                *as_json])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert found_in(out + err + sscard_logs.getvalue(), personal_canaries() + secret_canaries()) == []
+    assert found_in(record.read_text(), secret_canaries()) == []
+    assert "80A80000" in err  # positive control: the GPO was sent and the records read
+    code = run(["status", "--emulator", persona, "--bank-records", "--reveal", "-d", *as_json])
+    out, err = capsys.readouterr()
+    assert CANARY_PAN in out and CANARY_ID in out and CANARY_BANK_NAME in out
+    assert found_in(err + sscard_logs.getvalue(), personal_canaries() + secret_canaries()) == []

@@ -49,3 +49,19 @@ def test_unclassifiable_answers_are_hidden():
     tracer.response(bytes.fromhex("00B2010400"), bytes.fromhex("5A0862123456789012349000"))
     text = "\n".join(lines)
     assert "000102030405" not in text and "6212345678" not in text
+
+
+def test_records_outside_the_social_security_application_are_hidden():
+    # a bank record that happens to parse as a public SSSE record (tag 03, spec version)
+    record = bytes.fromhex("0304322E3030")
+    lines = []
+    tracer = Tracer(load_spec(), lines.append)
+    for select in ("00A404000E315041592E5359532E444446303100",  # the bank's PSE
+                   "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"):  # the SSSE
+        tracer.command(bytes.fromhex(select))
+        tracer.response(bytes.fromhex(select), b"\x90\x00")
+        tracer.command(bytes.fromhex("00B2030006"))
+        tracer.response(bytes.fromhex("00B2030006"), record + b"\x90\x00")
+    hidden_part, ssse_part = "\n".join(lines).split("7378312E")
+    assert "322E3030" not in hidden_part and "[6 bytes hidden]" in hidden_part
+    assert "0304322E3030" in ssse_part  # the same bytes in the SSSE are a public item

@@ -73,3 +73,8 @@ def _card(name: str):
         return PsamCard.from_file()
     from sscard.emulator import SocialSecurityCard
     return SocialSecurityCard.from_persona(name)
+
+
+def command(reader_options, debug_option) -> click.Command:
+    """The command as sscard.cli.main registers it (the shared options are not used here)."""
+    return emulate

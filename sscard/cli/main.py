@@ -7,7 +7,6 @@ traceback only with -d/--debug.  Exit codes: see `sscard.errors.ExitCode`.
 from __future__ import annotations
 
 import sys
-import traceback
 
 import click
 
@@ -31,6 +30,7 @@ Exit codes:
   10 wrong PIN (the tries left are shown)
   11 PIN not sent: tries left at or below the floor, or unknown
   12 PSAM: none in its reader, or it lacks the card's key or algorithm
+  13 `status`: nothing blocked, but an application is past its expiry date
 """
 
 
@@ -68,7 +68,25 @@ def _trace_sink():
     return lambda line: click.echo(line, err=True)
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands that live in their own module are imported only when named (or listed), so
+    that `sscard read` does not pay for building `status` or `emulate`."""
+
+    lazy = {"emulate": "sscard.cli.emulate_cmd", "status": "sscard.cli.status_cmd"}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            from importlib import import_module
+            self.add_command(import_module(self.lazy[name]).command(_reader_options,
+                                                                     _debug_option), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, epilog=EXIT_CODES_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sscard", prog_name="sscard")
 @_debug_option
 def cli() -> None:
@@ -543,11 +561,6 @@ def personas(as_json) -> int:
     return ExitCode.OK
 
 
-from sscard.cli.emulate_cmd import emulate  # noqa: E402  (its heavy imports are lazy)
-
-cli.add_command(emulate)
-from sscard.cli import status_cmd  # noqa: E402
-cli.add_command(status_cmd.command(_reader_options, _debug_option))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -581,6 +594,7 @@ def run(argv: list[str] | None = None) -> int:
         return ExitCode.FAILURE
     except errors.SscardError as e:
         if _state["debug"]:
+            import traceback
             traceback.print_exc()
         click.echo(f"error: {e.bilingual()}", err=True)
         return e.exit_code
@@ -589,6 +603,7 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:  # a bug: say so in one line, details only with -d
         if _state["debug"]:
+            import traceback
             traceback.print_exc()
         click.echo(f"error: internal error ({type(e).__name__}); run with -d for details "
                    "/ 内部错误", err=True)

@@ -8,7 +8,6 @@ merchants) is masked unless --reveal, by the mask styles declared in apdu_specs/
 from __future__ import annotations
 
 import datetime as _dt
-import json
 
 import click
 
@@ -69,6 +68,7 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
             card.transport.save(record)
     from sscard.spec import load_spec
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
+    import json
     click.echo(json.dumps(document, ensure_ascii=False, indent=1) if as_json
                else to_text(document))
     return result.exit_code
