@@ -37,6 +37,7 @@ class PinState:
     tries_left: int | None
     blocked: bool
     source: str  # "verify" (empty VERIFY) | "get_data 9F17" | "none"
+    required: bool = True  # False: the empty VERIFY answered 9000 (no PIN set, or verified)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
     if identity.layout != "ssse":
         return SsseState(AppState.READY, None, identity, expired, no_pin)  # no SSSE DF: no PIN
     tries = pin.query_tries(session)
-    pin_state = PinState(tries.tries_left, tries.blocked, "verify")
+    pin_state = PinState(tries.tries_left, tries.blocked, "verify", tries.required)
     return SsseState(AppState.READY, "9000", identity, expired, pin_state)
 
 

@@ -170,6 +170,17 @@ def test_garbage_answers_to_bank_commands_are_typed_errors(persona):
 
 # --- the command line ------------------------------------------------------------------------------
 
+def test_card_without_a_pin_is_not_reported_as_unknown_tries(capsys):
+    persona = next(p for p in list_personas()
+                   if "pin" not in persona_toml(p) and persona_toml(p).get("state") == "active"
+                   and persona_toml(p).get("layout") == "ssse")
+    code, out, _ = cli(capsys, "status", "--emulator", persona, "--json")
+    pin = json.loads(out)["social_security"]["pin"]
+    assert pin == {"tries_left": None, "blocked": False, "required": False, "source": "verify"}
+    code, out, _ = cli(capsys, "status", "--emulator", persona)
+    assert "no PIN needed now" in out and "tries unknown" not in out
+
+
 def cli(capsys, *args):
     code = run(list(args))
     out, err = capsys.readouterr()

@@ -117,7 +117,7 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
         "expiry_date": _plain(identity.issuer.expiry_date) if identity else None,
         "expired": ssse.expired,
         "pin": {"tries_left": ssse.pin.tries_left, "blocked": ssse.pin.blocked,
-                "source": ssse.pin.source},
+                "required": ssse.pin.required, "source": ssse.pin.source},
         "holder_status": identity.holder_status.value if identity else None,
         "enablement": _back_end(*_ssc_enablement()),
     }
@@ -227,6 +227,8 @@ def to_text(doc: dict) -> str:
         evidence.append("PIN blocked / 密码已锁定")
     elif pin["tries_left"] is not None:
         evidence.append(f"PIN tries left {pin['tries_left']} / 密码剩余 {pin['tries_left']} 次")
+    elif pin["source"] == "verify" and not pin["required"]:
+        evidence.append("no PIN needed now (none set, or already verified) / 当前无需密码")
     elif pin["source"] == "verify":
         evidence.append("PIN tries unknown / 密码剩余次数未知")
     if s["holder_status"]:
