@@ -6,6 +6,11 @@ the systemd way (fd 3, LISTEN_FDS=1, LISTEN_PID = its own pid).  So we bind a
 socket in a temp dir, hand it over through a bash wrapper (dash cannot move file
 descriptors above 9), give vpcd its own port pair in a private reader.conf.d, and
 point clients at the socket with PCSCLITE_CSOCK_NAME.  Stopped by PID, never pkill.
+
+A test module that wants a pcscd of its own makes its PC/SC calls in child processes
+(`own_pcscd`, `run_in_child`): libpcsclite reads PCSCLITE_CSOCK_NAME once, at the first
+PC/SC call of a process, and stays bound to that socket; test_pcsc_e2e's session pcscd may
+already own the pytest process, and a module's pcscd must not take it from it either.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 PCSCD = "/usr/sbin/pcscd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 _WRAPPER = ('if [ "$PCSC_LISTEN_FD" != 3 ]; then exec 3<&"$PCSC_LISTEN_FD"; '
             'eval "exec $PCSC_LISTEN_FD<&-"; fi; unset PCSC_LISTEN_FD; '
@@ -29,6 +36,31 @@ _WRAPPER = ('if [ "$PCSC_LISTEN_FD" != 3 ]; then exec 3<&"$PCSC_LISTEN_FD"; '
 
 def stack_available() -> bool:
     return os.path.exists(PCSCD) and os.path.exists(VPCD_DRIVER)
+
+
+def require_stack() -> None:
+    """Skip a test without pcscd and vpcd, but fail on CI, which must have installed them."""
+    import pytest  # here, so that benchmarks and child processes need no pytest
+    if not stack_available():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
+        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
+
+
+def await_readers(timeout: float = 15.0, check_daemon=lambda: None) -> None:
+    """Wait in this process until pcscd lists both vpcd readers."""
+    from smartcard.System import readers
+    deadline = time.monotonic() + timeout
+    while True:
+        check_daemon()
+        try:
+            if set(READERS) <= {str(r) for r in readers()}:
+                return
+        except Exception:  # pcscd not answering yet
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("the vpcd readers did not appear")
+        time.sleep(0.05)
 
 
 def free_port_pair() -> int:
@@ -93,19 +125,10 @@ class PrivatePcscd:
         os.environ["PCSCLITE_CSOCK_NAME"] = self.sock_path
 
     def wait_readers(self, timeout: float = 15.0) -> None:
-        from smartcard.System import readers
-        deadline = time.monotonic() + timeout
-        while True:
+        def check_daemon() -> None:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"pcscd exited ({self.proc.returncode}); see {self.log_path}")
-            try:
-                if set(READERS) <= {str(r) for r in readers()}:
-                    return
-            except Exception:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the vpcd readers did not appear")
-            time.sleep(0.05)
+        await_readers(timeout, check_daemon)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM by PID, then SIGKILL; the socket file goes with pcscd."""
@@ -158,3 +181,42 @@ def wait_state(reader: str, present: bool, after: int | None = None, timeout: fl
             return counter
         time.sleep(0.05)
     raise AssertionError(f"{reader}: card {'not ' if present else ''}present after {timeout} s")
+
+
+# --- a module's own pcscd, every PC/SC call in a child process (see the module docstring) ---
+
+_CHILD_PRELUDE = (f"import sys; sys.path.insert(0, {TESTS!r})\n"
+                  "from pcsc_stack import READERS, await_readers, wait_state\n")
+
+
+def run_in_child(daemon: PrivatePcscd, code: str, *args: str, timeout: float = 60) -> str:
+    """Run `code` (with READERS, await_readers and wait_state imported, `args` in sys.argv[1:])
+    in a fresh Python bound to `daemon`; its stripped standard output.  Fails the test if the
+    child fails."""
+    done = subprocess.run([sys.executable, "-c", _CHILD_PRELUDE + code, *args],
+                          env=daemon.client_env(), capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{done.stderr} (pcscd log: {daemon.log_path})"
+    return done.stdout.strip()
+
+
+def wait_readers_in_child(daemon: PrivatePcscd) -> None:
+    run_in_child(daemon, "await_readers()")
+
+
+def wait_state_in_child(daemon: PrivatePcscd, reader: str, present: bool,
+                        after: int | None = None) -> int:
+    """`wait_state` against `daemon`, from a child process: pcscd's event counter."""
+    return int(run_in_child(daemon, f"print(wait_state({reader!r}, {present!r}, {after!r}))"))
+
+
+def own_pcscd():
+    """The body of a module-scoped fixture: `yield from own_pcscd()` gives a started pcscd
+    whose vpcd readers are listed, and stops it by PID afterwards (it must exit cleanly)."""
+    require_stack()
+    daemon = PrivatePcscd().start()
+    try:
+        wait_readers_in_child(daemon)
+        yield daemon
+    finally:
+        assert daemon.stop() == 0
+        daemon.cleanup()

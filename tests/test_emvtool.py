@@ -28,8 +28,8 @@ Two python-emv bugs meet our card, and are worked around here, not in the emulat
   values (JR/T 0025.5 §18.1, EMV Book 3 annex D) and may crash the parser.  `info` runs
   through a wrapper that skips a log record python-emv cannot parse and says so.
 
-This module never makes a PC/SC call in the pytest process: libpcsclite binds a process to
-the first pcscd socket it uses, and test_pcsc_e2e's session pcscd needs that binding.
+This module never makes a PC/SC call in the pytest process (pcsc_stack.own_pcscd and
+run_in_child say why).
 """
 
 from __future__ import annotations
@@ -40,20 +40,18 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from conftest import persona_toml
-from pcsc_stack import READERS, PrivatePcscd, stack_available
+from pcsc_stack import READERS, PrivatePcscd, own_pcscd, require_stack, wait_state_in_child
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
 from sscard.emulator.vpcd import VpcdLink
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
 VENV = ROOT / ".venv-emvtool"
 EMVTOOL = VENV / "bin" / "emvtool"
 EMV_PYTHON = VENV / "bin" / "python"
@@ -93,45 +91,11 @@ def stack():
         if os.environ.get("CI"):
             pytest.fail("CI must install python-emv into .venv-emvtool (.ci/emvtool-venv.sh)")
         pytest.skip("python-emv is not installed: bash .ci/emvtool-venv.sh")
-    if not stack_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
+    require_stack()
     version = subprocess.run([EMVTOOL, "version"], capture_output=True, text=True, timeout=60)
     assert version.stdout.strip() == _pinned_version(), version.stderr
     assert "bank" not in persona_toml(NO_BANK_PERSONA)
-    daemon = PrivatePcscd().start()
-    try:
-        _pcsc(daemon, _WAIT_READERS)
-        yield daemon
-    finally:
-        assert daemon.stop() == 0
-        daemon.cleanup()
-
-
-_WAIT_READERS = """
-import time
-from smartcard.System import readers
-deadline = time.monotonic() + 15
-while True:
-    try:
-        if set(READERS) <= {str(r) for r in readers()}:
-            break
-    except Exception:  # pcscd not answering yet
-        pass
-    assert time.monotonic() < deadline, "the vpcd readers did not appear"
-    time.sleep(0.05)
-"""
-
-
-def _pcsc(daemon: PrivatePcscd, code: str) -> str:
-    """Run PC/SC code against this daemon in a child process (see the module docstring)."""
-    prelude = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
-               "from pcsc_stack import READERS, wait_state\n")
-    done = subprocess.run([sys.executable, "-c", prelude + code], env=daemon.client_env(),
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, f"{done.stderr} (pcscd log: {daemon.log_path})"
-    return done.stdout.strip()
+    yield from own_pcscd()
 
 
 class Inserted:
@@ -161,12 +125,12 @@ def inserted(stack: PrivatePcscd, persona: str, **overrides):
     link = VpcdLink(slot.card, port=stack.port).insert()
     counter = None
     try:
-        counter = int(_pcsc(stack, f"print(wait_state({SLOT0!r}, True))"))
+        counter = wait_state_in_child(stack, SLOT0, True)
         yield slot
     finally:
         link.remove()
         if counter is not None:  # the next card must not be taken for this one
-            _pcsc(stack, f"wait_state({SLOT0!r}, False, after={counter})")
+            wait_state_in_child(stack, SLOT0, False, after=counter)
 
 
 # Run emvtool's own entry point, skipping log records python-emv cannot parse (see above).

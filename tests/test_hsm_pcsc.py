@@ -2,49 +2,25 @@
 --hsm-step1 --hsm-step2 -` with the HSM client on its standard input and output, and another
 PC/SC program trying to reset the card between the steps.
 
-Every PC/SC call runs in a subprocess: libpcsclite takes its socket once per process, and
-this module's pcscd is not the one other test modules may have pointed this process at.
+Every PC/SC call runs in a subprocess (pcsc_stack.own_pcscd and run_in_child say why).
 Skipped where pcscd or vpcd is missing (not on CI).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from pcsc_stack import READERS, PrivatePcscd, stack_available
+from pcsc_stack import READERS, own_pcscd, run_in_child, wait_state_in_child
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.vpcd import RESET, VpcdLink
 from test_hsm import hsm
 from test_hsm_cli import expected_ireadcardbas
 
-TESTS = str(Path(__file__).resolve().parent)
 SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]
 
-_WAIT_READERS = """
-import sys, time
-from smartcard.System import readers
-deadline = time.monotonic() + 15
-while True:
-    try:
-        if set(sys.argv[1:]) <= {str(r) for r in readers()}:
-            break
-    except Exception:
-        pass
-    if time.monotonic() > deadline:
-        sys.exit("the vpcd readers did not appear")
-    time.sleep(0.05)
-"""
-_WAIT_STATE = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from pcsc_stack import wait_state
-print(wait_state(sys.argv[2], sys.argv[3] == "1", int(sys.argv[4]) if sys.argv[4] else None))
-"""
 # another program resetting the card (shared access), or finding it held exclusively
 _RESET = """
 import sys
@@ -65,26 +41,7 @@ print("reset")
 
 @pytest.fixture(scope="module")
 def stack():
-    if not stack_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
-    daemon = PrivatePcscd().start()
-    try:
-        subprocess.run([sys.executable, "-c", _WAIT_READERS, *READERS], env=daemon.client_env(),
-                       check=True, timeout=60)
-        yield daemon
-    finally:
-        assert daemon.stop() == 0
-        daemon.cleanup()
-
-
-def _wait_state(daemon, present: bool, after: int | None = None) -> int:
-    out = subprocess.run([sys.executable, "-c", _WAIT_STATE, TESTS, READERS[0],
-                          "1" if present else "0", "" if after is None else str(after)],
-                         env=daemon.client_env(), capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return int(out.stdout)
+    yield from own_pcscd()
 
 
 @pytest.fixture
@@ -94,10 +51,10 @@ def gen3(stack):
     received: list[int] = []
     link = VpcdLink(card, port=stack.port, on_apdu=lambda i, apdu: received.append(apdu[1]))
     link.insert()
-    counter = _wait_state(stack, True)
+    counter = wait_state_in_child(stack, READERS[0], True)
     yield card, received, link
     link.remove()
-    _wait_state(stack, False, after=counter)
+    wait_state_in_child(stack, READERS[0], False, after=counter)
 
 
 def _kiosk(stack, *extra, between=None):
@@ -121,10 +78,7 @@ def _kiosk(stack, *extra, between=None):
 
 def _other_program_resets(stack):
     def reset():
-        done = subprocess.run([sys.executable, "-c", _RESET, READERS[0]],
-                              env=stack.client_env(), capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+        return run_in_child(stack, _RESET, READERS[0])
     return reset
 
 

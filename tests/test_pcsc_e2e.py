@@ -16,7 +16,8 @@ import time
 import pytest
 
 from conftest import TODAY
-from pcsc_stack import READERS, PrivatePcscd, reader_state, stack_available, wait_state
+from pcsc_stack import (READERS, PrivatePcscd, reader_state, require_stack, stack_available,
+                        wait_state)
 from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
@@ -28,10 +29,7 @@ GEN2_APDUS = 17
 
 @pytest.fixture(scope="session")
 def pcscd():
-    if not stack_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
+    require_stack()
     daemon = PrivatePcscd().start()
     daemon.use_in_this_process()  # before this process's first PC/SC call
     try:

@@ -1,15 +1,13 @@
 """End to end through a private pcscd: a generation-3 card in 'Virtual PCD 00 00', the software
 PSAM in 'Virtual PCD 00 01', read by `sscard read -r … --psam …` as a kiosk would.
 
-Every PC/SC call runs in a subprocess (the CLI, or a small pcsc_stack helper): libpcsclite
-takes its socket once per process, and this module's pcscd is not the one other test modules
-may already have pointed this process at.  Skipped where pcscd or vpcd is missing (not on CI).
+Every PC/SC call runs in a subprocess, the CLI or a pcsc_stack helper (pcsc_stack.own_pcscd
+and run_in_child say why).  Skipped where pcscd or vpcd is missing (not on CI).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -18,60 +16,23 @@ from pathlib import Path
 import pytest
 
 from conftest import persona_toml
-from pcsc_stack import READERS, PrivatePcscd, stack_available
+from pcsc_stack import READERS, own_pcscd, wait_state_in_child
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.psam_card import PsamCard
 from sscard.emulator.vpcd import VpcdLink
 
-TESTS = str(Path(__file__).resolve().parent)
-PSAM_TOML = tomllib.loads((Path(TESTS).parent / "sscard" / "emulator" / "psam.toml")
-                          .read_text("utf-8"))
+ROOT = Path(__file__).resolve().parents[1]
+PSAM_TOML = tomllib.loads((ROOT / "sscard" / "emulator" / "psam.toml").read_text("utf-8"))
 CARD_READER, PSAM_READER = "PCD 00 00", "PCD 00 01"  # name parts, as a user types them
-
-_WAIT_READERS = """
-import sys, time
-from smartcard.System import readers
-deadline = time.monotonic() + 15
-while True:
-    try:
-        if set(sys.argv[1:]) <= {str(r) for r in readers()}:
-            break
-    except Exception:
-        pass
-    if time.monotonic() > deadline:
-        sys.exit("the vpcd readers did not appear")
-    time.sleep(0.05)
-"""
-_WAIT_STATE = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from pcsc_stack import wait_state
-print(wait_state(sys.argv[2], sys.argv[3] == "1", int(sys.argv[4]) if sys.argv[4] else None))
-"""
 
 
 @pytest.fixture(scope="module")
 def stack():
-    if not stack_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
-    daemon = PrivatePcscd().start()
-    try:
-        subprocess.run([sys.executable, "-c", _WAIT_READERS, *READERS], env=daemon.client_env(),
-                       check=True, timeout=60)
-        yield daemon
-    finally:
-        assert daemon.stop() == 0
-        daemon.cleanup()
+    yield from own_pcscd()
 
 
 def _wait_state(daemon, slot: int, present: bool, after: int | None = None) -> int:
-    out = subprocess.run([sys.executable, "-c", _WAIT_STATE, TESTS, READERS[slot],
-                          "1" if present else "0", "" if after is None else str(after)],
-                         env=daemon.client_env(), capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return int(out.stdout)
+    return wait_state_in_child(daemon, READERS[slot], present, after)
 
 
 SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]

@@ -1,5 +1,6 @@
 """`sscard status` through a real PC/SC stack (a private pcscd + vpcd), in a child process
-with its own pcscd so that it never shares libpcsclite state with other test modules.
+with its own pcscd so that it never shares libpcsclite state with other test modules
+(pcsc_stack.own_pcscd and run_in_child say why).
 
 The child inserts the emulated card, reads the status without and with --bank-records (one
 GPO: the ATC goes up by exactly one), then inserts it again and pulls it out at the first bank
@@ -9,29 +10,23 @@ APDU; the parent compares with the in-process reads.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import TODAY
-from pcsc_stack import PrivatePcscd, stack_available
+from pcsc_stack import own_pcscd, run_in_child
 from sscard.card import Card
 from sscard.emulator import SocialSecurityCard
 from sscard.transport.emulated import EmulatorTransport
 
 CHILD = r"""
 import json, sys, datetime
-sys.path.insert(0, sys.argv[1])
-from pcsc_stack import READERS, wait_state
 import sscard
 from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.vpcd import VpcdLink
 
-port, persona, today = int(sys.argv[2]), sys.argv[3], datetime.date.fromisoformat(sys.argv[4])
+port, persona, today = int(sys.argv[1]), sys.argv[2], datetime.date.fromisoformat(sys.argv[3])
 out = {}
 sent = []
 emulated = SocialSecurityCard.from_persona(persona)
@@ -68,23 +63,15 @@ print(json.dumps(out))
 """
 
 
-def test_status_through_pcscd(tmp_path):
-    if not stack_available():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
+@pytest.fixture(scope="module")
+def stack():
+    yield from own_pcscd()
+
+
+def test_status_through_pcscd(stack):
     persona = "bank-used"
-    daemon = PrivatePcscd().start()
-    try:
-        tests_dir = str(Path(__file__).resolve().parent)
-        result = subprocess.run(
-            [sys.executable, "-c", CHILD, tests_dir, str(daemon.port), persona, TODAY.isoformat()],
-            env=daemon.client_env(), capture_output=True, text=True, timeout=120)
-    finally:
-        assert daemon.stop() == 0
-        daemon.cleanup()
-    assert result.returncode == 0, result.stderr
-    child = json.loads(result.stdout)
+    child = json.loads(run_in_child(stack, CHILD, str(stack.port), persona, TODAY.isoformat(),
+                                    timeout=120))
 
     local = Card(EmulatorTransport(SocialSecurityCard.from_persona(persona)))
     plain = local.read_status(today=TODAY)
