@@ -143,3 +143,13 @@ def test_readers_without_a_pcsc_service(capsys, monkeypatch):
     monkeypatch.setattr(pcsc, "list_readers", lambda: [])
     code, out, err = cli(capsys, "readers", "--json")
     assert code == 3 and json.loads(out) == []
+
+
+def test_debug_logging_ends_with_its_run(capsys):
+    """-d sends the library's log to stderr for that run only: the CLI can run inside a
+    kiosk program, and a later run without -d must print its one error line and nothing else."""
+    assert run(["read", "--emulator", "card-blocked", "-d"]) == 6
+    assert "log: sscard.card" in capsys.readouterr().err
+    assert run(["read", "--emulator", "card-blocked"]) == 6
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1

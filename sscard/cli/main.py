@@ -46,20 +46,29 @@ def _debug_option(f):
 
 
 def _log_to_stderr() -> None:
-    """-d: the library's log records (no personal data, see sscard.log) go to stderr."""
+    """-d: the library's log records (no personal data, see sscard.log) go to stderr, for this
+    run only (run() takes the handler away again: the CLI may run inside another program)."""
     import logging
     logger = logging.getLogger("sscard")
-    if not any(getattr(h, "_sscard_cli", False) for h in logger.handlers):
-        class CurrentStderr(logging.StreamHandler):
-            _sscard_cli = True
 
-            def emit(self, record):  # whatever sys.stderr is now (tests replace it)
-                self.stream = sys.stderr
-                super().emit(record)
-        handler = CurrentStderr()
-        handler.setFormatter(logging.Formatter("log: %(name)s: %(message)s"))
-        logger.addHandler(handler)
+    class CurrentStderr(logging.StreamHandler):
+        def emit(self, record):  # whatever sys.stderr is now (tests replace it)
+            self.stream = sys.stderr
+            super().emit(record)
+    handler = CurrentStderr()
+    handler.setFormatter(logging.Formatter("log: %(name)s: %(message)s"))
+    _state["log"] = (handler, logger.level)
+    logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
+
+
+def _stop_logging_to_stderr() -> None:
+    handler, level = _state.pop("log", (None, None))
+    if handler is not None:
+        import logging
+        logger = logging.getLogger("sscard")
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _trace_sink():
@@ -571,8 +580,13 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a raw traceback
     unless -d was given)."""
     _state["debug"] = False
-    if argv is None:
-        argv = sys.argv[1:]
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    finally:
+        _stop_logging_to_stderr()
+
+
+def _run(argv: list[str]) -> int:
     try:
         code = cli.main(args=argv, prog_name="sscard", standalone_mode=False)
     except click.exceptions.Exit as e:
