@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, NamedTuple
 
 from sscard.errors import DecodeError
+from sscard.spec import pboc_formats
 
 MAX_DOL_DATA = 252  # the value of a GPO 83 template must fit a short APDU with its header
 # formats (apdu_specs/pboc.toml) that are numeric n in the DOL sense: right-justified BCD
@@ -29,42 +30,8 @@ class DolEntry(NamedTuple):
         return bool(first & 0x20)
 
 
-def read_tag(data: bytes, pos: int, base: int = 0) -> tuple[int, int]:
-    """(tag, position after it); BER rules, at most 3 bytes."""
-    first = data[pos]
-    if first in (0x00, 0xFF):
-        raise DecodeError(f"invalid tag byte {first:02X} in a data object list", offset=base + pos)
-    tag, end = first, pos + 1
-    if first & 0x1F == 0x1F:
-        while True:
-            if end >= len(data):
-                raise DecodeError("tag cut off by the end of the list", offset=base + pos)
-            if end - pos >= 3:
-                raise DecodeError("tag longer than 3 bytes", offset=base + pos)
-            byte = data[end]
-            tag = (tag << 8) | byte
-            end += 1
-            if not byte & 0x80:
-                break
-    return tag, end
-
-
 def parse_dol(data: bytes, base: int = 0) -> tuple[DolEntry, ...]:
-    data = bytes(data)
-    out = []
-    pos = 0
-    while pos < len(data):
-        tag, pos = read_tag(data, pos, base)
-        if pos >= len(data):
-            raise DecodeError(f"tag {tag:X} has no length in the data object list",
-                              offset=base + pos)
-        length = data[pos]
-        if length & 0x80:
-            raise DecodeError(f"length {length:02X} of tag {tag:X} is not a one-byte length",
-                              offset=base + pos)
-        out.append(DolEntry(tag, length))
-        pos += 1
-    return tuple(out)
+    return tuple(DolEntry(tag, length) for tag, length in pboc_formats.parse_dol(data, base))
 
 
 def data_length(dol: tuple[DolEntry, ...]) -> int:

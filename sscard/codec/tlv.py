@@ -32,7 +32,8 @@ class Tlv:
         return node
 
 
-def _read_tag(data: bytes, pos: int, base: int) -> tuple[int, int]:
+def read_tag(data: bytes, pos: int, base: int = 0) -> tuple[int, int]:
+    """(tag, position after it) of the BER tag at `pos`; errors carry the byte offset."""
     first = data[pos]
     if first == 0x00:
         raise DecodeError("invalid tag 00 (padding is not accepted)", offset=base + pos)
@@ -75,7 +76,7 @@ def parse_ber(data: bytes, base: int = 0, _depth: int = 0) -> tuple[Tlv, ...]:
     pos = 0
     while pos < len(data):
         start = pos
-        tag, pos = _read_tag(data, pos, base)
+        tag, pos = read_tag(data, pos, base)
         length_at = pos
         length, pos = _read_length(data, pos, base)
         if pos + length > len(data):

@@ -33,7 +33,7 @@ from sscard import errors
 from sscard.codec import tlv
 from sscard.spec import pboc_formats as fmt
 from sscard.spec.loader import Fields, examples, read_toml
-from sscard.spec.model import Example
+from sscard.spec.model import CodeEntry, Example
 
 SCOPES = frozenset({"emv", "unionpay"})
 WHERE = frozenset({"directory", "fci", "gpo", "record", "get_data", "log", "terminal"})
@@ -84,13 +84,10 @@ class Aid(NamedTuple):
         return card_aid == self.aid or (self.partial and card_aid.startswith(self.aid))
 
 
-class CodeEntry(NamedTuple):
-    code: str
-    en: str
-    zh: str
-
-
 class CodeTable(NamedTuple):
+    """A code table of the bank application (entries as in sscard.spec.model; the code is
+    the value's text as its data object's format decodes it)."""
+
     key: str
     en: str
     zh: str

@@ -51,28 +51,24 @@ def _strip_nul(raw: bytes, base: int) -> bytes:
     return raw[:end]
 
 
-def _tag_bytes(data: bytes, pos: int, base: int) -> int:
-    """End position of the BER tag that starts at `pos`."""
-    end = pos + 1
-    if data[pos] & 0x1F == 0x1F:
-        while True:
-            if end >= len(data):
-                raise DecodeError("DOL tag cut off", offset=base + pos)
-            end += 1
-            if not data[end - 1] & 0x80:
-                break
-    return end
-
-
 def parse_dol(raw: bytes, base: int = 0) -> list[tuple[int, int]]:
-    """(tag, length) pairs of a data object list."""
+    """(tag, length) pairs of a data object list: tag ‖ one-byte length, repeated, no values.
+    The one DOL parser of sscard (the bank reader and the emulator both use it)."""
+    from sscard.codec.tlv import read_tag
+    raw = bytes(raw)
     out, pos = [], 0
     while pos < len(raw):
-        end = _tag_bytes(raw, pos, base)
-        if end >= len(raw):
-            raise DecodeError("DOL entry without a length", offset=base + pos)
-        out.append((int.from_bytes(raw[pos:end], "big"), raw[end]))
-        pos = end + 1
+        if raw[pos] == 0xFF:
+            raise DecodeError("invalid tag byte FF in a data object list", offset=base + pos)
+        tag, pos = read_tag(raw, pos, base)
+        if pos >= len(raw):
+            raise DecodeError(f"tag {tag:X} has no length in the data object list",
+                              offset=base + pos)
+        if raw[pos] & 0x80:
+            raise DecodeError(f"length {raw[pos]:02X} of tag {tag:X} is not a one-byte length",
+                              offset=base + pos)
+        out.append((tag, raw[pos]))
+        pos += 1
     return out
 
 
