@@ -128,7 +128,7 @@ def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
     expired = None if expiry is None else expiry < today
     if identity.layout != "ssse":
         return SsseState(AppState.READY, None, identity, expired, no_pin)  # no SSSE DF: no PIN
-    tries = pin.query_tries(session)
+    tries = pin.query_tries(session, select=False)  # the SSSE is still the current DF
     pin_state = PinState(tries.tries_left, tries.blocked, "verify", tries.required)
     return SsseState(AppState.READY, "9000", identity, expired, pin_state)
 
