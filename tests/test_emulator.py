@@ -117,7 +117,8 @@ def test_sfi_read_needs_no_select_and_makes_the_ef_current():
     assert ok(c, "00B2010400")[:4] == "0110"  # EF05 is now current
     assert ok(c, "00B2013400")[:4] == "0812"  # record 1 of SFI 6
     assert ok(c, "00B2020400")[:4] == "091E"  # EF06 is now current
-    assert sw(c, "00B2013C00") == "6A82"  # SFI 7 does not exist
+    assert sw(c, "00B2013C00") == "6981"  # SFI 7 is EF07, a transparent file
+    assert sw(c, "00B2014C00") == "6A82"  # SFI 9 does not exist
 
 
 def test_ef05_all_records_in_one_read():
@@ -371,7 +372,7 @@ def test_card_blocked_refuses_everything():
 
 def test_unknown_instruction_and_class():
     c = card()
-    assert sw(c, "00B0000010") == "6D00"  # READ BINARY is not emulated yet
+    assert sw(c, "00D6000001FF") == "6D00"  # UPDATE BINARY is not emulated
     assert sw(c, "00CA9F7900") == "6D00"  # GET DATA: no such instruction on the SSSE side
     assert sw(c, "A0A40000023F00") == "6E00"
     assert sw(c, "FFB2010400") == "6E00"

@@ -213,6 +213,18 @@ def test_record_numbers_follow_generation():
     assert ef06.read_access[3] == "RKSSSE" and ef06.free_to_read(2)
 
 
+def test_transparent_files():
+    # ssc-card.md §3.3, §6.4: EF07 0x300 B (free on gen 1), EF08 0x1000 B from V2.0, RKSSSE
+    ef07, ef08 = SPEC.ssse.file("ef07"), SPEC.ssse.file("ef08")
+    assert (ef07.fid, ef07.sfi, ef07.size, ef08.fid, ef08.sfi, ef08.size) == (
+        0xEF07, 7, 0x300, 0xEF08, 8, 0x1000)
+    assert ef07.transparent and ef08.transparent and not SPEC.ssse.file("ef06").transparent
+    assert ef07.personal and ef08.personal and not ef07.items
+    assert ef07.free_to_read(1) and not ef07.free_to_read(2) and ef07.read_access[3] == "RKSSSE"
+    assert not ef08.held_by(1) and ef08.held_by(2) and not ef08.free_to_read(1)
+    assert dict(ef08.read_access) == {2: "RKSSSE", 3: "RKSSSE"}
+
+
 def test_exact_le_of_identity_records():
     # ssc-card.md §5.1: EF05 Le 12 03 06 0E 06 06 0B, EF06 14 20 16 03 03 05 06
     ef05, ef06 = SPEC.ssse.file("ef05"), SPEC.ssse.file("ef06")
@@ -250,6 +262,18 @@ def _edit(path, old, new):
     ("pboc.toml", 'mask = "pan"\n', '', "mask"),
     ("pboc.toml", 'values = "id_type"', 'values = "id_kind"', "code table"),
     ("pboc.toml", 'where = ["get_data"]', 'where = ["somewhere"]', "where"),
+    # transparent files (EF07, EF08)
+    ("ssse.toml", "size = 0x300\n", "", "missing key 'size'"),
+    ("ssse.toml", "size = 0x300", "size = 0x300\nitem = []", "no items"),
+    ("ssse.toml", 'structure = "transparent"', 'structure = "binary"', "structure"),
+    ("ssse.toml", 'privacy = "personal"\nen = "Fingerprint"', 'en = "Fingerprint"', "privacy"),
+    ("ssse.toml", "sfi = 5\nen", "sfi = 5\nsize = 16\nen", "transparent files"),
+    ("ssse.toml", "sfi = 8", "sfi = 7", "duplicate"),
+    ("ssse.toml", "generations = [2, 3]  # added", "generations = [2, 4]  #", "generations"),
+    ("ssse.toml", 'read_access = { gen2 = "RKSSSE", gen3 = "RKSSSE" }',
+     'read_access = { gen1 = "free", gen2 = "RKSSSE", gen3 = "RKSSSE" }', "unknown key"),
+    ("ssse.toml", 'read_access = { gen2 = "RKSSSE", gen3 = "RKSSSE" }',
+     'read_access = { gen3 = "RKSSSE" }', "missing key 'gen2'"),
 ])
 def test_loader_rejects(spec_copy, file, old, new, message):
     _edit(spec_copy / file, old, new)

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Mapping, Union
 
 from sscard.emulator.bank_persona import BankPersona, load_bank
+from sscard.emulator.transparent_files import load_transparent, transparent_contents
 from sscard.errors import DecodeError, InvalidArgument, SpecError
 from sscard.spec import Spec, load_spec
 from sscard.spec.loader import Fields, read_toml
@@ -62,6 +63,7 @@ class Persona:
     raw_records: Mapping[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # (file, tag)
     auth: Auth = Auth()
     bank: BankPersona | None = None  # the UnionPay PBOC application; None: the card has none
+    transparent: Mapping[str, bytes] = dataclasses.field(default_factory=dict)  # EF07/EF08 content
 
     def __post_init__(self) -> None:
         # checks that need no spec; they also guard dataclasses.replace() overrides
@@ -86,7 +88,7 @@ class Persona:
                 and 0 < self.auth.key_reference < 0x20):
             raise SpecError(f"{where}: [auth] needs 0 <= tries_left <= max_tries <= 15 and a "
                             "key reference of 01..1F")
-        for attr in ("ef05", "ef06", "raw_records"):
+        for attr in ("ef05", "ef06", "raw_records", "transparent"):
             value = getattr(self, attr)
             if value is not None:
                 object.__setattr__(self, attr, MappingProxyType(dict(value)))
@@ -223,10 +225,12 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
         raw_records=_raw_records(top, where),
         auth=auth,
         bank=load_bank(top.get("bank", dict), spec.pboc, where) if "bank" in top.table else None,
+        transparent=load_transparent(top, where),
     )
     card_os.done()
     top.done()
     persona_records(spec, persona)  # validates every value against the spec
+    transparent_contents(spec, persona)
     return persona
 
 

@@ -1,4 +1,4 @@
-"""The social security card: SSSE file system, READ RECORD, VERIFY, GET CHALLENGE.
+"""The social security card: SSSE file system, READ RECORD/BINARY, VERIFY, GET CHALLENGE.
 
 Built only from the spec (apdu_specs/ via sscard.spec) and a persona, never
 from the reader's code, so the two cannot share a misunderstanding.
@@ -18,6 +18,7 @@ from sscard.emulator.card_keys import card_keys
 from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.emulator.fci import ssse_fci
 from sscard.emulator.persona import Persona, load_persona, persona_records
+from sscard.emulator.transparent_files import transparent_contents
 from sscard.spec import Spec, load_spec
 from sscard.spec.model import ElementaryFile
 
@@ -29,7 +30,8 @@ CHALLENGE_LENGTHS = (4, 8, 16)
 @dataclass
 class EmulatedEF:
     spec: ElementaryFile
-    records: tuple[bytes, ...]  # record n is records[n - 1]
+    records: tuple[bytes, ...] = ()  # record files: record n is records[n - 1]
+    content: bytes = b""  # transparent files: the whole file
 
 
 @dataclass
@@ -50,7 +52,8 @@ class SocialSecurityCard(CardOS):
         self.persona = persona
         self.generation = persona.generation
         self.atr = persona.atr
-        self.mf, self.ssse = self._build_files(persona_records(spec, persona))
+        self.mf, self.ssse = self._build_files(persona_records(spec, persona),
+                                               transparent_contents(spec, persona))
         # non-volatile: survives power cycles and resets
         self.pin_tries_left = persona.pin.tries_left if persona.pin else 0
         self.pin_value = persona.pin.value if persona.pin else None  # CHANGE PIN rewrites it
@@ -64,6 +67,7 @@ class SocialSecurityCard(CardOS):
         self.handlers.update({
             0xA4: self.select,
             0xB2: self.read_record,
+            0xB0: self.read_binary,
             0x20: self.verify,
             0x5E: self.change_pin,
             0x84: self.get_challenge,
@@ -84,12 +88,15 @@ class SocialSecurityCard(CardOS):
             persona = dataclasses.replace(persona, **overrides)
         return cls(spec, persona)
 
-    def _build_files(self, records: dict[str, tuple[bytes, ...]]
+    def _build_files(self, records: dict[str, tuple[bytes, ...]], contents: dict[str, bytes]
                      ) -> tuple[DedicatedFile, DedicatedFile | None]:
         efs = {}
         for key, recs in records.items():
             ef_spec = self.spec.ssse.file(key)
-            efs[ef_spec.fid] = EmulatedEF(ef_spec, recs)
+            efs[ef_spec.fid] = EmulatedEF(ef_spec, records=recs)
+        for key, content in contents.items():
+            ef_spec = self.spec.ssse.file(key)
+            efs[ef_spec.fid] = EmulatedEF(ef_spec, content=content)
         mf = DedicatedFile(MF_FID, None)
         if self.persona.layout == "mf":  # Shanghai-style: no SSSE name, EFs under the MF
             mf.efs = efs
@@ -185,12 +192,45 @@ class SocialSecurityCard(CardOS):
         elif self.current_ef is None:
             raise SwError(0x6986)
         ef = self.current_ef
-        key = ef.spec.read_access.get(self.generation)
-        if not ef.spec.free_to_read(self.generation) and key not in self.security:
-            raise SwError(0x6982)
+        if ef.spec.transparent:
+            raise SwError(0x6981)  # command incompatible with the file structure
+        self._check_read_access(ef)
         numbers = self._record_numbers(ef, apdu.p1, mode)
         self.current_record = numbers[-1]
         return self.respond(apdu, b"".join(ef.records[n - 1] for n in numbers))
+
+    def _check_read_access(self, ef: EmulatedEF) -> None:
+        key = ef.spec.read_access.get(self.generation)
+        if not ef.spec.free_to_read(self.generation) and key not in self.security:
+            raise SwError(0x6982)
+
+    # --- READ BINARY ---------------------------------------------------------------------
+
+    def read_binary(self, apdu: CommandApdu) -> bytes:
+        """00 B0: offset in P1 P2 (15 bits) of the current EF, or P1 = 100s ssss (SFI) with
+        the offset in P2; Le as for records (6Cxx with what is left when it asks for more)."""
+        if apdu.data or apdu.le is None:
+            raise SwError(0x6700)
+        if apdu.p1 & 0x80:
+            sfi = apdu.p1 & 0x1F
+            if apdu.p1 & 0x60 or sfi == 0:
+                raise SwError(0x6A86)
+            ef = self.current_df.ef_by_sfi(sfi)
+            if ef is None:
+                raise SwError(0x6A82)
+            self._make_current(ef)  # an SFI read selects the EF
+            offset = apdu.p2
+        else:
+            if self.current_ef is None:
+                raise SwError(0x6986)
+            ef = self.current_ef
+            offset = apdu.p1 << 8 | apdu.p2
+        if not ef.spec.transparent:
+            raise SwError(0x6981)
+        self._check_read_access(ef)
+        if offset >= len(ef.content):
+            raise SwError(0x6B00)
+        return self.respond(apdu, ef.content[offset:offset + (apdu.le or 256)])
 
     def _record_numbers(self, ef: EmulatedEF, p1: int, mode: int) -> list[int]:
         """Record numbers (1-based) a READ RECORD returns, in order."""

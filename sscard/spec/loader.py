@@ -23,6 +23,7 @@ FORMATS = {"digits", "date"}
 PRIVACY = {"public", "personal"}
 MASKS = {"id", "name", "date", "region", "card_id", "card_number"}
 CATEGORIES = {"ok", "warning", "more_data", "retry_le", "error"}
+STRUCTURES = {"records", "transparent"}
 GENERATIONS = (1, 2, 3)
 
 
@@ -248,35 +249,68 @@ def _application(doc: dict, tables: dict) -> m.Application:
 
     files = {}
     for n, raw in enumerate(top.get("file", list)):
-        f = Fields(raw, f"ssse.toml file[{n}]")
-        key = f.get("key", str)
-        f.where = f"ssse.toml file {key}"
-        access_raw = Fields(f.get("read_access", dict), f"{f.where} read_access")
-        access = {g: access_raw.get(f"gen{g}", str) for g in GENERATIONS}
-        access_raw.done()
-        items = []
+        ef = _file(Fields(raw, f"ssse.toml file[{n}]"), tables)
+        if ef.key in files or any(ef.fid == o.fid or ef.sfi == o.sfi for o in files.values()):
+            raise errors.SpecError(f"ssse.toml file {ef.key}: duplicate key, FID or SFI")
+        files[ef.key] = ef
+    top.done()
+    return m.Application(app_key, name, app_en, app_zh, app_examples, tuple(fci),
+                         m.frozen_map(files))
+
+
+def _generations(f: Fields) -> tuple[int, ...]:
+    generations = tuple(f.get("generations", list, list(GENERATIONS)))
+    if not generations or any(g not in GENERATIONS for g in generations):
+        raise errors.SpecError(f"{f.where}: generations must be within {GENERATIONS}")
+    return generations
+
+
+def _file(f: Fields, tables: dict) -> m.ElementaryFile:
+    key = f.get("key", str)
+    f.where = f"ssse.toml file {key}"
+    generations = _generations(f)
+    # read access is given for exactly the generations holding the file
+    access_raw = Fields(f.get("read_access", dict), f"{f.where} read_access")
+    access = {g: access_raw.get(f"gen{g}", str) for g in generations}
+    access_raw.done()
+    structure = f.choice("structure", STRUCTURES, "records")
+    sfi = f.get("sfi", int)
+    if not 1 <= sfi <= 30:
+        raise errors.SpecError(f"{f.where}: sfi must be 1..30")
+    items: list[m.DataItem] = []
+    size, privacy = 0, "public"
+    if structure == "records":
         for k, item_raw in enumerate(f.get("item", list)):
             items.append(_item(Fields(item_raw, f"{f.where} item[{k}]"), tables))
         tags = [i.tag for i in items]
         if len(set(tags)) != len(tags):
             raise errors.SpecError(f"{f.where}: duplicate tag")
-        files[key] = m.ElementaryFile(
-            key=key, fid=int.from_bytes(f.hex("fid", 2), "big"), sfi=f.get("sfi", int),
-            en=f.get("en", str), zh=f.get("zh", str), read_access=m.frozen_map(access),
-            items=tuple(items))
-        f.done()
-    top.done()
-    return m.Application(app_key, name, app_en, app_zh, app_examples, tuple(fci),
-                         m.frozen_map(files))
+        if any(set(i.generations) - set(generations) for i in items):
+            raise errors.SpecError(f"{f.where}: an item is held by a generation the file is not")
+        if "size" in f.table or "privacy" in f.table:
+            raise errors.SpecError(f"{f.where}: size and privacy apply to transparent files "
+                                   "(a record file's privacy is its items')")
+    else:
+        if "item" in f.table:
+            raise errors.SpecError(f"{f.where}: a transparent file has no items")
+        size = f.get("size", int)
+        if not 1 <= size <= 0x7FFF:  # READ BINARY offsets have 15 bits
+            raise errors.SpecError(f"{f.where}: size must be 1..0x7FFF")
+        privacy = f.choice("privacy", PRIVACY)
+    ef = m.ElementaryFile(
+        key=key, fid=int.from_bytes(f.hex("fid", 2), "big"), sfi=sfi,
+        en=f.get("en", str), zh=f.get("zh", str), read_access=m.frozen_map(access),
+        items=tuple(items), structure=structure, size=size, privacy=privacy,
+        generations=generations)
+    f.done()
+    return ef
 
 
 def _item(f: Fields, tables: dict) -> m.DataItem:
     tag = f.hex("tag", 1)[0]
     key = f.get("key", str)
     f.where = f"ssse.toml item {key}"
-    generations = tuple(f.get("generations", list, list(GENERATIONS)))
-    if not generations or any(g not in GENERATIONS for g in generations):
-        raise errors.SpecError(f"{f.where}: generations must be within {GENERATIONS}")
+    generations = _generations(f)
     privacy = f.choice("privacy", PRIVACY, "public")
     mask = f.choice("mask", MASKS, None)
     if (privacy == "personal") != (mask is not None):

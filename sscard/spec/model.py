@@ -286,8 +286,23 @@ class ElementaryFile(NamedTuple):
     sfi: int
     en: str
     zh: str
-    read_access: Mapping[int, str]  # generation -> "free" or the key name
-    items: tuple[DataItem, ...]
+    read_access: Mapping[int, str]  # generation -> "free" or the key name (held generations only)
+    items: tuple[DataItem, ...]  # record files only
+    structure: str = "records"  # records | transparent
+    size: int = 0  # transparent files: their fixed size in bytes
+    privacy: str = "public"  # transparent files (a record file's privacy is its items')
+    generations: tuple[int, ...] = (1, 2, 3)  # card generations holding the file
+
+    @property
+    def transparent(self) -> bool:
+        return self.structure == "transparent"
+
+    @property
+    def personal(self) -> bool:
+        return self.privacy == "personal"
+
+    def held_by(self, generation: int) -> bool:
+        return generation in self.generations
 
     def items_for(self, generation: int) -> tuple[DataItem, ...]:
         return tuple(i for i in self.items if generation in i.generations)
