@@ -33,6 +33,11 @@ MESSAGES = {
                       "内部认证失败（卡片可能为伪卡，或密钥不属于该发卡方），未进行外部认证"),
     "auth_not_checked": ("info", "internal authentication could not be done",
                          "无法进行内部认证"),
+    "external_auth_not_sent": ("warning", "EXTERNAL AUTHENTICATE not sent: the card did not prove "
+                               "itself first (no internal authentication key, or no answer), and "
+                               "an unchecked try could only count down its read key",
+                               "未进行外部认证：卡片未先通过内部认证（无内部认证密钥或卡片未应答），"
+                               "盲目尝试只会消耗读密钥的剩余次数"),
     "external_auth_failed": ("warning", "external authentication failed (not retried)",
                              "外部认证失败（未重试）"),
     "key_locked": ("warning", "the card's read key is locked", "卡片读密钥已锁定"),

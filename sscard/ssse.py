@@ -169,11 +169,10 @@ def finish_authentication(session: CardSession, exchange: AuthExchange,
     copy or belongs to other keys, and one that did not answer at all proved nothing;
     an EXTERNAL AUTHENTICATE with those keys could only count down its read key.  Then
     at most one EXTERNAL AUTHENTICATE, never repeated.  `internal_expected` None: the
-    key holder cannot tell (the try is then taken unchecked, as the caller chose)."""
+    key holder cannot tell: then no try is spent either (a key source without IRK can only
+    tell whether the card is genuine by spending its read key's tries, never by itself)."""
     authentic = "not checked"
-    if internal_expected is not None:
-        if exchange.card_answer is None:
-            return authentic, set()  # the card proved nothing: no try spent on it
+    if internal_expected is not None and exchange.card_answer is not None:
         import hmac  # here, not at the top: it loads OpenSSL, which a plain read never needs
         authentic = "yes" if hmac.compare_digest(exchange.card_answer, internal_expected) else "no"
     if authentic == "no":
@@ -181,6 +180,9 @@ def finish_authentication(session: CardSession, exchange: AuthExchange,
         return authentic, set()
     if exchange.external_challenge is None:
         return authentic, set()  # nothing to open
+    if authentic != "yes":
+        findings.append(finding("external_auth_not_sent"))
+        return authentic, set()
     cryptogram = external_cryptogram()
     response = session.send("external_authenticate", p2=rk_reference,
                             data=cryptogram + exchange.external_original)

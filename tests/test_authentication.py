@@ -59,16 +59,44 @@ def test_foreign_keys_fail_internal_authentication_and_spend_nothing():
     assert sent_ins(transport, 0x82) == 0 and emulated.auth_tries_left == 3
 
 
+def _test_roots() -> dict:
+    from sscard.emulator.card_keys import test_root_keys
+    return test_root_keys()
+
+
 def test_wrong_read_key_costs_one_try_reports_it_and_is_not_retried():
-    # keys with no IRK: the card cannot be checked first, so the one try is spent
+    # the right IRK (the card proves itself) but a wrong RKSSSE: the one try is spent
     emulated, transport = gen3()
-    keys = SoftwareKeys({"RKSSSE": {"03": bytes(16)}}, "no IRK")
+    keys = SoftwareKeys({"IRK": _test_roots()["IRK"], "RKSSSE": {"03": bytes(16)}}, "wrong RK")
     with Card(transport) as card:
         identity = card.read_identity(today=TODAY, keys=keys)
-    assert identity.holder_status is HolderStatus.LOCKED and identity.authentic == "not checked"
+    assert identity.holder_status is HolderStatus.LOCKED and identity.authentic == "yes"
     failed = [f for f in identity.findings if f.code == "external_auth_failed"]
     assert failed and "2 tries left" in failed[0].en
     assert sent_ins(transport, 0x82) == 1 and emulated.auth_tries_left == 2
+
+
+def test_keys_without_irk_spend_no_try_of_the_read_key():
+    # the card cannot prove itself: an EXTERNAL AUTHENTICATE could only count down its key
+    emulated, transport = gen3()
+    keys = SoftwareKeys({"RKSSSE": _test_roots()["RKSSSE"]}, "no IRK")
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=keys)
+    assert identity.holder_status is HolderStatus.LOCKED and identity.authentic == "not checked"
+    assert "external_auth_not_sent" in [f.code for f in identity.findings]
+    assert sent_ins(transport, 0x82) == 0 and emulated.auth_tries_left == 3
+
+
+def test_card_refusing_internal_authentication_gets_no_external_try():
+    def refuse_internal(i, apdu, r):
+        return bytes.fromhex("6D00") if apdu[1] == 0x88 else None
+    emulated = SocialSecurityCard.from_persona("gen3")
+    transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), refuse_internal)
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+    assert identity.authentic == "not checked" and identity.holder_status is HolderStatus.LOCKED
+    assert {"auth_not_checked", "external_auth_not_sent"} <= {f.code for f in identity.findings}
+    assert sent_ins(transport, 0x82) == 0 and emulated.auth_tries_left == 3
 
 
 def test_locked_read_key():
@@ -157,3 +185,26 @@ def test_cli_gen3_without_keys_still_locked(capsys, monkeypatch):
     assert run(["read", "--emulator", "gen3", "--json"]) == 7
     doc = json.loads(capsys.readouterr().out)
     assert doc["holder_status"] == "locked" and doc["card"]["authentic"] == "not checked"
+
+
+@pytest.mark.parametrize("text", [
+    '[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEEFF"\n[keys.0011223344556677]\n"03" = "00"\n',
+    '[keys.RKSSSE]\n00112233445566778899AABBCCDDEEFF = "03"\n',
+    '00112233445566778899AABBCCDDEEFF = 1\n[keys.RKSSSE]\n',
+    '[keys]\nRKSSSE = "00112233445566778899AABBCCDDEEFF"\n',
+])
+def test_misplaced_key_material_is_never_quoted(tmp_path, text):
+    path = tmp_path / "keys.toml"
+    path.write_text(text)
+    with pytest.raises(errors.InvalidArgument) as info:
+        load_keys(str(path))
+    assert "0011223344" not in info.value.message and "[keys.NAME]" in info.value.message
+
+
+def test_key_file_that_is_not_text_or_too_large(tmp_path):
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe[keys]\n")
+    with pytest.raises(errors.InvalidArgument, match="not UTF-8"):
+        load_keys(str(binary))
+    with pytest.raises(errors.InvalidArgument, match="larger than"):
+        load_keys("/dev/zero")
