@@ -53,8 +53,11 @@ class CardSession:
     def send(self, name: str, *, p1: int | None = None, p2: int | None = None, sfi: int = 0,
              data: bytes = b"", le: int | None = None) -> Response:
         """Send the spec command `name`; returns the final response, never raises for an SW."""
-        apdu = self.spec.commands[name].build(p1=p1, p2=p2, sfi=sfi, data=data, le=le)
-        return self._exchange(apdu)
+        command = self.spec.commands[name]
+        apdu = command.build(p1=p1, p2=p2, sfi=sfi, data=data, le=le)
+        # a command that changes the card or spends a try is sent once: a 6Cxx to it may
+        # come after the card acted (GPO: ATC + 1), so it is an answer, not a request to re-send
+        return self._exchange(apdu, resend=not (command.changes_card or command.spends_try))
 
     def check(self, response: Response, command: str) -> bytes:
         """Data of a successful response; otherwise the typed error for its SW."""
@@ -72,9 +75,9 @@ class CardSession:
 
     # -- the bounded GET RESPONSE / re-send engine ----------------------------------------
 
-    def _exchange(self, apdu: CommandApdu) -> Response:
+    def _exchange(self, apdu: CommandApdu, resend: bool = True) -> Response:
         collected = b""
-        resent = False
+        resent = not resend
         for _ in range(MAX_EXCHANGES):
             data, sw = split_response(self._transmit(apdu.to_bytes()))
             sw1, sw2 = sw >> 8, sw & 0xFF

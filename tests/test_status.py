@@ -153,6 +153,16 @@ def test_reset_during_a_read_with_gpo_is_not_repeated():
     assert getattr(transport, "recovered", 0) == 0 and gpos(transport) == 0
 
 
+def test_gpo_answered_6cxx_is_not_sent_again():
+    """6Cxx to the GPO may come after the card counted it: the GPO is never re-sent."""
+    def fault(index, apdu, response):
+        return bytes.fromhex("6C20") if apdu[:2] == GPO else None
+    card, transport, emulated = card_of("gen2", fault)
+    with pytest.raises(errors.WrongLength) as info:
+        card.read_status(bank_records=True, today=TODAY)
+    assert info.value.sw == 0x6C20 and gpos(transport) == 1
+
+
 @pytest.mark.parametrize("persona", list_personas())
 def test_garbage_answers_to_bank_commands_are_typed_errors(persona):
     """Every bank command answered with random-looking bytes + 9000: a sscard error or a
