@@ -114,5 +114,11 @@ def change(session: CardSession, old: str, new: str, *, floor: int = DEFAULT_FLO
     """CHANGE PIN (80 5E 01 00, old ‖ FF ‖ new): one attempt, guarded like verify()."""
     body = encode_pin(old) + b"\xFF" + encode_pin(new)
     tries = query_tries(session)
+    if not tries.required and not force_last_try:
+        # 9000 to the empty VERIFY: no PIN, or verified already — either way the tries
+        # left are unknown, and a wrong old PIN would spend one
+        raise errors.PinRefused("CHANGE PIN not sent: the card did not tell the tries left "
+                                f"(SW {tries.sw:04X}: no PIN set, or already verified)",
+                                zh="卡片未告知剩余次数，未发送修改密码指令")
     _guard(tries, floor, force_last_try)
     _result(session, session.send("change_pin", data=body), "CHANGE PIN")

@@ -133,6 +133,20 @@ def test_change_pin_on_the_emulated_card():
     assert emulated.pin_tries_left == 2 and emulated.pin_value == "24680"
 
 
+def test_change_pin_is_not_sent_when_the_tries_are_unknown():
+    """A card that answers 9000 to the empty VERIFY (its PIN already verified) tells no
+    tries: a wrong old PIN would spend one, so CHANGE PIN needs --force-last-try."""
+    def verified(i, apdu, r):
+        return bytes.fromhex("9000") if apdu == bytes.fromhex("00200000") else None
+    card, transport, emulated = card_with(3, fault=verified)
+    with pytest.raises(errors.PinRefused):
+        card.change_pin("111111", "222222")
+    assert not any(a[:2] == b"\x80\x5E" for a in transport.sent)
+    with pytest.raises(errors.WrongPin):
+        card.change_pin("111111", "222222", force_last_try=True)
+    assert emulated.pin_tries_left == 2
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 def cli(capsys, monkeypatch, stdin: str, *args):
