@@ -70,28 +70,58 @@ class SoftwareKeys:
         return None if key is None else authentication_data(card.algorithm, key, random, original)
 
 
-def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
-    """[keys.NAME] "alg id" = "hex" tables, strictly checked; errors never quote a key."""
-    import tomllib
+KEY_NAMES = ("IRK", "RKSSSE")  # the keys an identity read uses
+ALGORITHM_CODES = ("01", "02", "03")
+MAX_KEY_FILE = 64 * 1024
 
-    from sscard.spec.loader import Fields
+
+def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
+    """[keys.NAME] "alg id" = "hex" tables, strictly checked.  An error names only what is
+    known to be no secret (the key names and algorithm identifiers above): in a malformed
+    file any other word may be a key typed in the wrong place."""
+    import tomllib
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         raise errors.InvalidArgument(f"{where} is not a valid key file (TOML)") from None
-    try:
-        top = Fields(doc, where)
-        keys = Fields(top.get("keys", dict), f"{where} [keys]")
-        out = {}
-        for name in list(keys.table):
-            per_alg = Fields(keys.get(name, dict), f"{where} [keys.{name}]")
-            out[name] = {code: per_alg.hex(code, 16) for code in list(per_alg.table)}
-            per_alg.done()
-        keys.done()
-        top.done()
-    except errors.SpecError as e:
-        raise errors.InvalidArgument(e.message.replace("'", "")) from None
+    layout = (f"{where}: a key file holds only [keys.NAME] tables (NAME: "
+              f"{', '.join(KEY_NAMES)}) of \"algorithm id\" = \"32 hex digits\" lines "
+              f"(algorithm id: {', '.join(ALGORITHM_CODES)})")
+    keys = doc.get("keys")
+    if set(doc) != {"keys"} or not isinstance(keys, dict):
+        raise errors.InvalidArgument(layout)
+    out = {}
+    for name, per_algorithm in keys.items():
+        if name not in KEY_NAMES or not isinstance(per_algorithm, dict):
+            raise errors.InvalidArgument(layout)
+        out[name] = {}
+        for code, value in per_algorithm.items():
+            if code not in ALGORITHM_CODES:
+                raise errors.InvalidArgument(layout)
+            try:
+                key = bytes.fromhex(value) if isinstance(value, str) else b""
+            except ValueError:
+                key = b""
+            if len(key) != 16:
+                raise errors.InvalidArgument(
+                    f"{where}: [keys.{name}] \"{code}\" must be 32 hex digits (16 bytes)")
+            out[name][code] = key
     return out
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_KEY_FILE + 1)
+    except OSError as e:
+        raise errors.InvalidArgument(f"cannot read the key file: {e.strerror}") from None
+    if len(raw) > MAX_KEY_FILE:
+        raise errors.InvalidArgument(f"the key file is larger than {MAX_KEY_FILE // 1024} KiB: "
+                                     "not a key file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidArgument("the key file is not UTF-8 text") from None
 
 
 def _test_keys_path() -> str:
@@ -109,12 +139,8 @@ def load_keys(choice: str | None) -> SoftwareKeys | None:
             return SoftwareKeys(parse_key_file(f.read(), "test keys"), "published TEST keys")
     path = choice or os.environ.get(ENV_FILE)
     if path:
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise errors.InvalidArgument(f"cannot read the key file: {e.strerror}") from None
-        return SoftwareKeys(parse_key_file(text, "key file"), f"key file {os.path.basename(path)}")
+        return SoftwareKeys(parse_key_file(_read_key_file(path), "key file"),
+                            f"key file {os.path.basename(path)}")
     inline = os.environ.get(ENV_INLINE)
     if inline:
         return SoftwareKeys(parse_key_file(inline, ENV_INLINE), ENV_INLINE)

@@ -334,7 +334,10 @@ def _hsm_answer(source: str) -> str:
     """One line from FILE or standard input ("-"); never echoed, never logged."""
     limit = 4096  # far above the interface's 128: a stray stream is refused, not slurped
     if source == "-":
-        line = sys.stdin.readline(limit)
+        try:
+            line = sys.stdin.readline(limit)
+        except UnicodeDecodeError:
+            raise errors.HsmAnswerInvalid("the HSM answer on standard input is not text") from None
     else:
         try:
             with open(source, encoding="utf-8") as f:
@@ -487,7 +490,10 @@ def _pin_options(f):
 
 def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
     if from_stdin:
-        lines = sys.stdin.read().splitlines()
+        try:
+            lines = sys.stdin.read(4096).splitlines()  # a few PIN lines, never a stream
+        except UnicodeDecodeError:
+            raise errors.InvalidArgument("standard input is not text", zh="标准输入不是文本") from None
         if len(lines) < len(prompts):
             raise errors.InvalidArgument(f"standard input holds {len(lines)} of the "
                                          f"{len(prompts)} PIN lines needed")

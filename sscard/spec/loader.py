@@ -68,6 +68,8 @@ def read_toml(path) -> dict[str, Any]:
         raise errors.SpecError(f"cannot read {name}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise errors.SpecError(f"{name}: {e}") from None
+    except UnicodeDecodeError:
+        raise errors.SpecError(f"{name} is not UTF-8 text") from None
 
 
 class Fields:
