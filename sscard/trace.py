@@ -17,7 +17,7 @@ from sscard.spec.model import Spec
 
 # responses that carry no personal data and help diagnosis
 _SHOWN_RESPONSES = {"select_by_name", "select_by_fid", "select_child_ef", "get_challenge",
-                    "internal_authenticate", "verify_tries"}
+                    "verify_tries"}
 _RECORD_READS = {"read_record_by_number", "read_record_by_tag", "read_records_from"}
 
 
@@ -70,6 +70,9 @@ class Tracer:
         return f"{self._format_data(data)} {sw}  ({meaning})"
 
     def _format_data(self, data: bytes) -> str:
+        command = self.spec.commands.commands.get(self._context) if self._context else None
+        if command is not None and command.secret_response:
+            return f"[{len(data)} bytes hidden]"
         if self._context in _SHOWN_RESPONSES:
             return data.hex().upper()
         if self._context in _RECORD_READS and self._in_ssse:

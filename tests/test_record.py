@@ -66,3 +66,41 @@ def test_unwritable_record_path_is_a_usage_error(tmp_path, capsys):
     assert code == 2
     assert capsys.readouterr().err.startswith("error: ")
 
+
+
+@pytest.mark.parametrize("persona", ["gen3", "gen2-t0"])
+def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path, persona):
+    """The card's INTERNAL AUTHENTICATE answer proves its key (it equals the PSAM's or the
+    HSM's result): recorded as wildcards, also when it comes through GET RESPONSE (T=0),
+    and hidden in the trace."""
+    from conftest import persona_toml
+    from sscard.crypto import algorithm_from_id
+    from sscard.keysource import AuthContext, load_keys
+    lines = []
+    transport = emulator(persona)
+    recorder = RecordingTransport(transport)
+    with Card(recorder, trace=lines.append) as card:
+        identity = card.read_identity(keys=load_keys("test"))
+    assert identity.authentic == "yes"  # the card gave exactly the expected answer
+    path = tmp_path / "auth.json"
+    recorder.save(path)
+    text = path.read_text()
+    command = next(e["command"] for e in json.loads(text)["exchanges"]
+                   if e["command"].startswith("00880000"))
+    body = bytes.fromhex(command[10:42])
+    toml = persona_toml(persona)
+    context = AuthContext(algorithm_from_id(toml["algorithm"])[0],
+                          toml["ef05"]["card_identification"][:6], transport.atr)
+    answer = load_keys("test").internal_expected(context, body[:8], body[8:]).hex().upper()
+    assert answer not in text.upper() and answer not in "\n".join(lines).upper()
+    assert "*" * 16 in text
+    # played back, the exchange stops at the answer that was not recorded
+    replay = ReplayTransport.from_file(path)
+    for exchange in json.loads(text)["exchanges"]:
+        if "*" in exchange["response"]:  # the answer itself, or its GET RESPONSE on T=0
+            with pytest.raises(errors.UnexpectedCommand, match="not recorded"):
+                replay.transmit(bytes.fromhex(exchange["command"]))
+            break
+        replay.transmit(bytes.fromhex(exchange["command"]))
+    else:
+        raise AssertionError("no answer was recorded as wildcards")

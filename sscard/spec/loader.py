@@ -184,7 +184,8 @@ def _commands(doc: dict) -> m.CommandSet:
             p1=_byte_or_var(f, "p1"), p2=_byte_or_var(f, "p2"),
             sfi_in_p2=f.get("sfi_in_p2", bool, False), case=case,
             sensitive=f.get("sensitive", bool, False), spends_try=f.get("spends_try", bool, False),
-            changes_card=f.get("changes_card", bool, False), examples=examples(f))
+            changes_card=f.get("changes_card", bool, False), examples=examples(f),
+            secret_response=f.get("secret_response", bool, False))
         if cmd.sfi_in_p2 and cmd.p2 is None:
             raise errors.SpecError(f"{f.where}: sfi_in_p2 needs a fixed P2 base")
         if name in commands:

@@ -86,6 +86,7 @@ class Command(NamedTuple):
     spends_try: bool
     changes_card: bool
     examples: tuple[Example, ...]
+    secret_response: bool = False  # the answer is a cryptogram: never shown nor recorded
 
     @property
     def has_data(self) -> bool:

@@ -2,8 +2,10 @@
 
 The body of every command the spec marks sensitive (VERIFY, CHANGE PIN, EXTERNAL
 AUTHENTICATE) is written as "*" wildcards: a PIN or a cryptogram never reaches the
-file.  Responses are recorded as they came, so a recording of an identity read
-holds that person's data: treat the file like the card.
+file; so is the answer of a command marked secret_response (INTERNAL AUTHENTICATE: a
+cryptogram), including the GET RESPONSEs that fetch it.  Other responses are recorded
+as they came, so a recording of an identity read holds that person's data: treat the
+file like the card.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class RecordingTransport:
         self.spec = spec or load_spec()
         self.description = inner.description
         self.exchanges: list[tuple[str, str]] = []
+        self._secret_pending = False  # a secret answer is still coming through 61xx
 
     @property
     def atr(self) -> bytes:
@@ -29,21 +32,34 @@ class RecordingTransport:
 
     def transmit(self, apdu: bytes) -> bytes:
         response = self.inner.transmit(apdu)
-        self.exchanges.append((self._pattern(apdu), response.hex().upper()))
+        pattern, secret = self._pattern(apdu)
+        answer = response.hex().upper()
+        if secret and len(response) >= 2:
+            answer = "*" * (len(answer) - 4) + answer[-4:]
+            self._secret_pending = response[-2] == 0x61
+        elif secret is False:
+            self._secret_pending = False
+        self.exchanges.append((pattern, answer))
         return response
 
-    def _pattern(self, apdu: bytes) -> str:
+    def _pattern(self, apdu: bytes) -> tuple[str, bool]:
+        """The command as recorded, and whether its answer is secret (a GET RESPONSE is
+        when it continues a secret answer; an unknown command is, by default)."""
         text = apdu.hex().upper()
         try:
             parsed = CommandApdu.parse(apdu)
         except DecodeError:
-            return text[:8] + "*" * (len(text) - 8)  # unknown shape: keep the header only
+            return text[:8] + "*" * (len(text) - 8), True  # unknown shape: header only
         found = self.spec.commands.identify(parsed)
+        if found is not None and found[0].name == "get_response":
+            secret = self._secret_pending
+        else:
+            secret = found is None or found[0].secret_response
         if parsed.data and (found is None or found[0].sensitive):
             start = 10  # header + Lc
             end = start + 2 * len(parsed.data)
             text = text[:start] + "*" * (end - start) + text[end:]
-        return text
+        return text, secret
 
     def transaction(self):
         return self.inner.transaction()

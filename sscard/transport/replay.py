@@ -3,7 +3,8 @@
 Recordings are JSON (written by sscard.transport.recording, `sscard read --record`):
 {"format": "sscard.trace/1", "atr": hex, "exchanges": [{"command": hex, "response": hex}, ...]}.
 A command recorded as a pattern with "*" bytes (e.g. a VERIFY body, never recorded in clear)
-matches any byte at those positions.
+matches any byte at those positions.  A response recorded with "*" bytes (a cryptogram, e.g.
+the answer to INTERNAL AUTHENTICATE) cannot be played back: reaching it is an error.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ def _parse_hex(text: str, where: str) -> bytes:
         raise errors.InvalidArgument(f"recording: {where} is not hex") from None
 
 
+def _parse_response(text: str, where: str) -> bytes | None:
+    """The recorded answer; None for one recorded without its (secret) data."""
+    if isinstance(text, str) and "*" in text:
+        _parse_hex(text.replace("*", "0"), where)  # the shape must still be hex
+        return None
+    return _parse_hex(text, where)
+
+
 class ReplayTransport:
-    def __init__(self, atr: bytes, exchanges: list[tuple[str, bytes]],
+    def __init__(self, atr: bytes, exchanges: list[tuple[str, bytes | None]],
                  description: str = "replay") -> None:
         self._atr = atr
         self._exchanges = list(exchanges)
@@ -37,7 +46,7 @@ class ReplayTransport:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
             atr = _parse_hex(doc["atr"], "atr")
             items = [(str(e["command"]).upper().replace(" ", ""),
-                      _parse_hex(e["response"], f"response {n}"))
+                      _parse_response(e["response"], f"response {n}"))
                      for n, e in enumerate(doc["exchanges"])]
         except OSError as e:
             raise errors.InvalidArgument(f"cannot read recording: {e.strerror}") from None
@@ -63,6 +72,10 @@ class ReplayTransport:
             raise errors.UnexpectedCommand(
                 f"command {self.position + 1} differs from the recording")
         self.position += 1
+        if response is None:
+            raise errors.UnexpectedCommand(
+                f"the answer to command {self.position} was not recorded (a cryptogram): "
+                "this recording cannot be replayed past it")
         return response
 
     def transaction(self):
