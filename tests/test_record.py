@@ -67,6 +67,18 @@ def test_unwritable_record_path_is_a_usage_error(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+def test_unwritable_record_path_is_refused_before_any_apdu(tmp_path, capsys):
+    """status --bank-records changes the card (GPO): a bad --record path must not cost it."""
+    bad = str(tmp_path / "no" / "such" / "x.json")
+    code = run(["status", "--emulator", "gen2", "--bank-records", "--record", bad, "-d"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write the recording" in err
+    assert "> " not in err  # not one APDU was sent
+    good = tmp_path / "x.json"
+    assert run(["status", "--emulator", "gen2", "--record", str(good)]) == 0
+    assert "80CA9F36" in good.read_text()  # positive control: a good path records
+
+
 
 @pytest.mark.parametrize("persona", ["gen3", "gen2-t0"])
 def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path, persona):

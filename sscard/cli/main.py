@@ -108,6 +108,8 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
     import sscard
     from sscard.card import Card
     trace = _trace_sink()
+    if record:
+        _check_writable(record)  # before the card: a GPO must not be spent for nothing
     if emulator:
         card, source = sscard.open_emulator(emulator), {"kind": "emulator", "name": emulator}
     else:
@@ -129,6 +131,19 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
         from sscard.transport.recording import RecordingTransport
         transport = RecordingTransport(transport)
     return Card(transport, trace=trace), source
+
+
+def _check_writable(path: str) -> None:
+    """--record FILE must be writable before anything is sent to the card."""
+    import os
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise errors.InvalidArgument(f"cannot write the recording: {e.strerror}") from None
+    if not existed:
+        os.unlink(path)  # written at the end; no empty file left behind if the read fails
 
 
 def _key_source(keys_choice: str | None, psam_reader: str | None, shared: bool):
