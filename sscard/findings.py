@@ -69,6 +69,25 @@ MESSAGES = {
                             "卡片目录中列出的金融应用无法选择"),
     "bank_no_afl": ("warning", "the GPO answer names no records to read (AFL)",
                     "获取处理选项的应答中无应用文件定位器（AFL）"),
+    "bank_gpo_atc_exhausted": ("warning", "GET PROCESSING OPTIONS not sent: the transaction "
+                               "counter (ATC) is at its last value or past it, and one more "
+                               "transaction would end the bank application for good; records "
+                               "not read", "未发送获取处理选项：应用交易计数器（ATC）已到最后一个值"
+                               "或已用尽，再发起一次交易将使金融应用永久失效；未读取记录"),
+    "bank_gpo_atc_unknown": ("warning", "GET PROCESSING OPTIONS not sent: the card does not give "
+                             "its transaction counter (ATC, GET DATA 9F36), so it is unknown "
+                             "whether one more transaction would end the bank application for "
+                             "good; records not read", "未发送获取处理选项：卡片不提供应用交易计数器"
+                             "（ATC，GET DATA 9F36），无法确定再发起一次交易是否会使金融应用永久失效；"
+                             "未读取记录"),
+    "bank_list_truncated": ("warning", "the card lists more payment applications than sscard "
+                            "reads; the list shown is cut", "卡片列出的金融应用超过读取上限，"
+                            "显示的列表不完整"),
+    "bank_no_fci": ("warning", "the bank application was selected without its FCI: where its "
+                    "transaction log is kept is unknown, so no log was read",
+                    "选择金融应用时卡片未返回 FCI：交易日志位置未知，未读取日志"),
+    "bank_records_incomplete": ("warning", "the bank application's records lack a data object a "
+                                "payment application must hold", "金融应用记录缺少必备数据元"),
 }
 
 

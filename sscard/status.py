@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sscard import errors
 from sscard.bank.crosscheck import CrossCheck, cross_check
-from sscard.bank.reader import read_bank
+from sscard.bank.reader import ATC_MAX, read_bank
 from sscard.bank.results import AppState, BankReading
 from sscard.errors import ExitCode
 from sscard.results import Finding, Identity
@@ -42,7 +42,8 @@ class PinState:
 
 @dataclass(frozen=True)
 class Verdict:
-    code: str  # usable | ready | expired | pin_blocked | application_blocked | card_blocked | absent
+    code: str  # usable | ready | expired | pin_blocked | atc_exhausted | application_blocked
+    #            | card_blocked | absent
     en: str
     zh: str
 
@@ -72,11 +73,13 @@ class Status:
     @property
     def exit_code(self) -> int:
         """0 usable; 5 not a social security card; 6 blocked (card, an application or a
-        PIN); 13 not blocked, but an application is expired."""
+        PIN, or a bank application whose ATC ran out); 13 not blocked, but an application
+        is expired."""
         codes = (self.ssse_verdict.code, self.bank_verdict.code)
         if self.ssse.state is AppState.ABSENT:
             return ExitCode.NOT_SSC
-        if any(c in ("card_blocked", "application_blocked", "pin_blocked") for c in codes):
+        if any(c in ("card_blocked", "application_blocked", "pin_blocked", "atc_exhausted")
+               for c in codes):
             return ExitCode.CARD_BLOCKED
         if "expired" in codes:
             return ExitCode.EXPIRED
@@ -88,6 +91,9 @@ _VERDICTS = {
     "ready": ("present and not blocked on the chip", "芯片上存在且未锁定"),
     "expired": ("expired", "已过有效期"),
     "pin_blocked": ("PIN blocked", "密码已锁定"),
+    "atc_exhausted": ("unusable for good: its transaction counter (ATC) reached 65535, so the "
+                      "card refuses any further transaction", "永久不可用：应用交易计数器（ATC）"
+                      "已达 65535，卡片拒绝任何新交易"),
     "application_blocked": ("application blocked", "应用已锁定"),
     "card_blocked": ("card blocked", "卡片已锁定"),
     "absent": ("absent", "不存在"),
@@ -146,6 +152,9 @@ def _ssse_verdict(ssse: SsseState) -> Verdict:
 def _bank_verdict(bank: BankReading, expired: bool | None) -> Verdict:
     if bank.state is not AppState.READY:
         return _verdict(bank.state.value)
+    # SELECT still answers 9000 at ATC 65535, but every GPO is refused: blocked in effect
+    if bank.counters.atc is not None and bank.counters.atc >= ATC_MAX:
+        return _verdict("atc_exhausted")
     if expired:
         return _verdict("expired")
     if bank.counters.pin_tries_left == 0:

@@ -243,3 +243,27 @@ def test_fuzz_fci_around_valid_parts(prefix, tail):
     body = bytes.fromhex("8408A000000333010101") + b"\xA5" + bytes((len(prefix + tail),)) + \
         prefix + tail
     _only_sscard_errors(lambda d: fci.parse_adf_fci(d, PBOC), b"\x6F" + bytes((len(body),)) + body)
+
+
+# --- 00 padding (EMV Book 3 Annex B): bank templates only ---------------------------------------
+
+PADDED_RECORD = "70 14 00 5A08 6212340000000012 00 5F2403 310331 00 00"
+
+
+def test_padded_bank_record_reads():
+    elements = records.parse_record(bytes.fromhex(PADDED_RECORD.replace(" ", "")), 2, 1)
+    assert [(e.tag, e.value.hex().upper()) for e in elements] == \
+        [(0x5A, "6212340000000012"), (0x5F24, "310331")]
+    assert elements[1].offset == 17  # 70 14 00 5A 08 <8> 00 5F24 03 → value at byte 17
+
+
+def test_padded_fci_reads():
+    plain = "6F1E840E315041592E5359532E4444463031A50C8801015F2D027A689F110101"
+    padded = "6F22840E315041592E5359532E4444463031A51000880101005F2D027A689F1101010000"
+    assert fci.parse_pse_fci(bytes.fromhex(padded)) == fci.parse_pse_fci(bytes.fromhex(plain))
+
+
+def test_padding_stays_rejected_by_default():
+    from sscard.codec.tlv import parse_ber
+    with pytest.raises(errors.DecodeError):
+        parse_ber(bytes.fromhex(PADDED_RECORD.replace(" ", "")))

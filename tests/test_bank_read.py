@@ -350,3 +350,204 @@ def test_aid_list_without_partial_selection(tmp_path):
     bank = card.read_bank(today=TODAY)
     assert bank.selection == "aid_list" and bank.aid == "A000000333010101"
     assert not any(a[:4] == bytes.fromhex("00A40402") for a in transport.sent)
+
+
+# --- the ATC guard: no GPO that could end the application ------------------------------------
+
+def _with_atc(atc: int) -> str:
+    return BANK.replace("atc = 7\n", f"atc = {atc}\n", 1)
+
+
+@pytest.mark.parametrize("atc", [65534, 65535])
+def test_no_gpo_at_the_last_atc_values(tmp_path, capsys, atc):
+    path, _ = persona(tmp_path, bank=_with_atc(atc))
+    card, transport = card_of(path)
+    status = card.read_status(bank_records=True, today=TODAY)
+    assert gpos(transport) == 0 and not status.bank.gpo_sent
+    assert status.bank.records_status is RecordsStatus.WITHHELD and status.bank.records is None
+    withheld = [f for f in status.findings if f.code == "bank_gpo_atc_exhausted"]
+    assert len(withheld) == 1 and withheld[0].zh and str(atc) in withheld[0].en
+    assert {c.outcome for c in status.cross_checks} == {"not_done"}
+    assert card.read_bank(today=TODAY).counters.atc == atc  # the card did not change
+    code, out, _ = cli(capsys, "status", "--emulator", path, "--bank-records")
+    assert "records: not read, no GPO sent" in out and "ATC" in out
+
+
+def test_gpo_below_the_guard_still_reads(tmp_path):
+    path, toml = persona(tmp_path, bank=_with_atc(65533))
+    card, transport = card_of(path)
+    status = card.read_status(bank_records=True, today=TODAY)
+    assert gpos(transport) == 1 and status.bank.records.pan == toml["bank"]["pan"]
+    assert card.read_bank(today=TODAY).counters.atc == 65534
+
+
+def test_no_gpo_when_the_atc_is_unknown(tmp_path):
+    path, _ = persona(tmp_path)
+    card, transport = card_of(path, _replace(lambda a: a[:4] == bytes.fromhex("80CA9F36"), "6A88"))
+    status = card.read_status(bank_records=True, today=TODAY)
+    assert status.bank.counters.atc is None
+    assert gpos(transport) == 0 and status.bank.records_status is RecordsStatus.WITHHELD
+    assert "bank_gpo_atc_unknown" in {f.code for f in status.findings}
+
+
+def test_atc_65535_is_unusable_for_good(tmp_path, capsys):
+    path, _ = persona(tmp_path, bank=_with_atc(65535))
+    status = card_of(path)[0].read_status(today=TODAY)
+    assert status.bank.state is AppState.READY  # SELECT still answers 9000
+    assert status.bank_verdict.code == "atc_exhausted" and "65535" in status.bank_verdict.en
+    assert status.exit_code == ExitCode.CARD_BLOCKED
+    code, out, _ = cli(capsys, "status", "--emulator", path)
+    assert code == ExitCode.CARD_BLOCKED and "65535" in out
+    assert "present and not blocked" not in out.split("bank application")[1]
+
+
+def test_atc_65534_is_still_ready(tmp_path):
+    path, _ = persona(tmp_path, bank=_with_atc(65534))
+    status = card_of(path)[0].read_status(today=TODAY)
+    assert status.bank_verdict.code == "ready" and status.exit_code == ExitCode.OK
+
+
+# --- GET DATA: only "not available" answers mean absent -------------------------------------
+
+PIN_BLOCKED = BANK.replace("atc = 7\n", "atc = 7\npin_try_counter = 0\n", 1)
+GET_PIN_TRIES = bytes.fromhex("80CA9F17")
+
+
+@pytest.mark.parametrize("sw", ["6F00", "6581", "6700", "6E00", "6C05"])
+def test_get_data_failure_is_an_error_not_an_absent_value(tmp_path, capsys, sw):
+    path, _ = persona(tmp_path, bank=PIN_BLOCKED)
+    card, _ = card_of(path, _replace(lambda a: a[:4] == GET_PIN_TRIES, sw))
+    with pytest.raises(errors.CommandError) as info:
+        card.read_status(today=TODAY)
+    assert info.value.sw == int(sw, 16)
+
+
+@pytest.mark.parametrize("sw", ["6A88", "6A81", "6A83"])
+def test_get_data_not_available_is_absent(tmp_path, sw):
+    path, _ = persona(tmp_path, bank=PIN_BLOCKED)
+    card, _ = card_of(path, _replace(lambda a: a[:4] == GET_PIN_TRIES, sw))
+    status = card.read_status(today=TODAY)
+    assert status.bank.counters.pin_tries_left is None and status.bank_verdict.code == "ready"
+
+
+# --- expiry: 5F24 names the month's last day, EF05 a day ------------------------------------
+
+@pytest.mark.parametrize("bank_expiry,outcome", [
+    ("2031-03-31", "match"), ("2031-03-01", "match"),  # EF05 of gen2: 2031-03-01
+    ("2031-04-30", "mismatch"), ("2030-03-31", "mismatch")])
+def test_expiry_compared_by_year_and_month(tmp_path, bank_expiry, outcome):
+    path, toml = persona(tmp_path, bank=BANK.replace("expiry_date = 2031-03-01",
+                                                     f"expiry_date = {bank_expiry}"))
+    assert tomllib.loads(GEN2)["ef05"]["expiry_date"].isoformat() == "2031-03-01"
+    status = card_of(path)[0].read_status(bank_records=True, today=TODAY)
+    check = next(c for c in status.cross_checks if c.item == "expiry")
+    assert check.outcome == outcome
+    assert ("expiry_differs" in {f.code for f in status.findings}) is (outcome == "mismatch")
+
+
+# --- 00 padding inside bank record templates (EMV Book 3 Annex B) ---------------------------
+
+def _padded_records(index, apdu, response):
+    """Every AFL record comes back with 00 bytes before, between and after its objects."""
+    from sscard.codec.tlv import encode_ber, parse_ber
+    if apdu[:2] != b"\x00\xB2" or apdu[3] & 0x07 != 0x04 or apdu[3] >> 3 > 10:
+        return None
+    data, sw = response[:-2], response[-2:]
+    if sw != b"\x90\x00" or not data or data[0] != 0x70:
+        return None
+    (template,) = parse_ber(data)
+    bounds = [c.offset for c in template.children] + [len(data)]
+    objects = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    return encode_ber(0x70, b"\x00" + b"\x00".join(objects) + b"\x00\x00") + sw
+
+
+def test_padded_bank_records_read(tmp_path):
+    path, toml = persona(tmp_path)
+    card, transport = card_of(path, _padded_records)
+    status = card.read_status(bank_records=True, today=TODAY)
+    r, b = status.bank.records, toml["bank"]
+    assert r.pan == b["pan"] and r.expiry_date == b["expiry_date"] and r.name == b["cardholder_name"]
+    assert r.id_number == b["id_number"]
+
+
+# --- nothing cut or missing silently --------------------------------------------------------
+
+def test_pse_directory_cut_at_its_bound_is_a_finding(tmp_path):
+    from sscard.bank.reader import MAX_DIRECTORY_RECORDS
+    path, _ = persona(tmp_path)
+    first = {}
+
+    def endless_directory(index, apdu, response):
+        # with no GPO, every READ RECORD of SFI 1 is the PSE directory: repeat record 1
+        if apdu[:2] == b"\x00\xB2" and apdu[3] == (1 << 3) | 4:
+            if apdu[2] == 1:
+                first["record"] = response
+                return None
+            return first["record"]
+        return None
+    card, transport = card_of(path, endless_directory)
+    bank = card.read_bank(today=TODAY)
+    directory_reads = [a for a in transport.sent if a[:2] == b"\x00\xB2" and a[3] == 0x0C]
+    assert len(directory_reads) == MAX_DIRECTORY_RECORDS
+    cut = [f for f in bank.findings if f.code == "bank_list_truncated"]
+    assert len(cut) == 1 and str(MAX_DIRECTORY_RECORDS) in cut[0].en and cut[0].zh
+
+
+def test_complete_directory_is_not_called_cut(tmp_path):
+    path, _ = persona(tmp_path)
+    bank = card_of(path)[0].read_bank(today=TODAY)
+    assert not [f for f in bank.findings if f.code in ("bank_list_truncated", "bank_no_fci")]
+
+
+def test_select_next_cut_at_its_bound_is_a_finding(tmp_path):
+    from sscard.bank.reader import MAX_OCCURRENCES
+    from sscard.codec.tlv import encode_ber
+    path, _ = persona(tmp_path, bank=BANK.replace("[bank]\n", "[bank]\ndirectories = []\n"))
+    made = []
+
+    def endless_applications(index, apdu, response):
+        if apdu[:4] != bytes.fromhex("00A40402"):
+            return None
+        made.append(bytes.fromhex("A0000003330101") + bytes((0x80 + len(made),)))
+        fci = encode_ber(0x6F, encode_ber(0x84, made[-1]) + encode_ber(0xA5, encode_ber(0x50, b"X")))
+        return fci + b"\x90\x00"
+    card, transport = card_of(path, endless_applications)
+    bank = card.read_bank(today=TODAY)
+    cut = [f for f in bank.findings if f.code == "bank_list_truncated"]
+    assert len(cut) == 1 and "A0000003330101" in cut[0].en
+    # the first SELECT and MAX_OCCURRENCES - 1 next occurrences under the partial AID
+    assert len(made) == MAX_OCCURRENCES - 1
+    assert {c.aid for c in bank.candidates} >= {a.hex().upper() for a in made}
+
+
+def test_select_without_fci_says_the_log_is_unknown(tmp_path):
+    path, toml = persona(tmp_path)
+    aid = bytes.fromhex("A000000333010101")
+    fault = _replace(lambda a: a[:4] == bytes.fromhex("00A40400") and a[5:5 + len(aid)] == aid,
+                     "9000")
+    bank = card_of(path, fault)[0].read_bank(today=TODAY)
+    assert toml["bank"]["transaction_log"] and bank.transactions == ()
+    assert bank.state is AppState.READY and bank.log_records is None
+    assert [f.field for f in bank.findings if f.code == "bank_no_fci"] == ["bank.log"]
+
+
+def test_records_without_pan_or_expiry_are_findings_and_shown_absent(tmp_path):
+    from sscard.cli.status_cmd import to_document, to_text
+    from sscard.spec import load_spec
+    path, _ = persona(tmp_path)
+    after_gpo = []
+
+    def empty_records(index, apdu, response):
+        if apdu[:2] == b"\x80\xA8":
+            after_gpo.append(True)
+        elif after_gpo and apdu[:2] == b"\x00\xB2":
+            return bytes.fromhex("7000" "9000")  # a record template with nothing in it
+        return None
+    status = card_of(path, empty_records)[0].read_status(bank_records=True, today=TODAY)
+    assert status.bank.records_status is RecordsStatus.READ
+    assert status.bank.records.pan is None and status.bank.records.expiry_date is None
+    missing = {f.field for f in status.findings if f.code == "bank_records_incomplete"}
+    assert missing == {"bank.pan", "bank.expiry_date"}
+    text = to_text(to_document(load_spec().pboc, status, reveal=False,
+                               source={"name": "emulator", "description": "test"}))
+    assert "None" not in text and "PAN absent / 无 · expires absent / 无" in text

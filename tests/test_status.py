@@ -235,3 +235,18 @@ def test_status_module_imports_on_its_own():
                              "import sscard.cli.main as m; assert m.cli.get_command(None, 'status') is not None"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("persona", [p for p in list_personas() if "bank" in persona_toml(p)])
+def test_builtin_bank_expiry_cross_check_by_year_and_month(persona):
+    """5F24 is a month's last day, EF05 a day: the TOML's year and month decide."""
+    toml = persona_toml(persona)
+    status = card_of(persona)[0].read_status(bank_records=True, today=TODAY)
+    check = next(c for c in status.cross_checks if c.item == "expiry")
+    if status.bank.records is None or status.ssse.identity is None:
+        assert check.outcome == "not_done"
+        return
+    card, bank = toml["ef05"]["expiry_date"], toml["bank"]["expiry_date"]
+    same = (card.year, card.month) == (bank.year, bank.month)
+    assert check.outcome == ("match" if same else "mismatch")
+    assert ("expiry_differs" in {f.code for f in status.findings}) is not same

@@ -49,6 +49,10 @@ def _bank_missing(bank: BankReading | None) -> tuple[str, str] | None:
     if bank.records_status is RecordsStatus.NOT_READ:
         return (f"bank application state {bank.state.value}: its records were not read "
                 "(no GPO sent)", "金融应用已锁定或不可用，未读取记录（未发送获取处理选项）")
+    if bank.records_status is RecordsStatus.WITHHELD:
+        return ("no GPO sent: the bank application's transaction counter (ATC) is unknown or "
+                "at its end, so its records were not read",
+                "应用交易计数器（ATC）未知或已到上限，未发送获取处理选项，未读取记录")
     if bank.records_status is RecordsStatus.REFUSED:
         return ("the bank application refused GPO (6985): its records were not read",
                 "金融应用拒绝获取处理选项（6985），未读取记录")
@@ -144,7 +148,10 @@ def cross_check(identity: Identity | None, bank: BankReading | None,
         checks.append(_not_done("expiry", "the card's expiry date (EF05) is not available",
                                 "无法读取卡片有效期（EF05）"))
     else:
-        same = card_expiry == records.expiry_date
+        # 5F24 is the last day of a month (YYMMDD, the month's end by EMV practice) while
+        # EF05 names a day: the same card expiry is the same year and month
+        same = (card_expiry.year, card_expiry.month) == \
+            (records.expiry_date.year, records.expiry_date.month)
         checks.append(CrossCheck("expiry", "match" if same else "mismatch",
                                  "card and bank application expiry dates "
                                  + ("agree" if same else "differ"),

@@ -3,7 +3,8 @@ bank application (ADF), and the PSE directory records (pboc.md §1.1, §1.2, §1
 
 Structure errors (bad TLV, no 6F, a 6F without 84 or A5, a PSE without its directory
 SFI) are DecodeErrors with the byte offset; unknown tags are ignored as JR/T 0025.5
-§B.13.4 requires.  Text (label, preferred name) is decoded as ASCII or GBK, or as
+§B.13.4 requires; 00 padding bytes around objects are skipped (EMV Book 3 Annex B).
+Text (label, preferred name) is decoded as ASCII or GBK, or as
 Latin-1 when the issuer code table index 9F11 says 01.
 """
 
@@ -49,7 +50,7 @@ class AdfFci(NamedTuple):
 
 
 def _fci_template(data: bytes) -> Tlv:
-    tlvs = parse_ber(data)
+    tlvs = parse_ber(data, padding=True)
     if len(tlvs) != 1 or tlvs[0].tag != T_FCI:
         raise DecodeError("FCI is not one 6F template", offset=0)
     fci = tlvs[0]
@@ -149,7 +150,7 @@ def _entries(templates, pboc) -> tuple[DirectoryEntry, ...]:
 
 def parse_directory_record(data: bytes, pboc) -> tuple[DirectoryEntry, ...]:
     """One PSE directory record: 70 { 61 {4F, 50, 9F12, 87, 73} … }."""
-    tlvs = parse_ber(data)
+    tlvs = parse_ber(data, padding=True)
     if len(tlvs) != 1 or tlvs[0].tag != T_RECORD or tlvs[0].children is None:
         raise DecodeError("directory record is not one 70 template", offset=0)
     return _entries(tlvs[0].children, pboc)

@@ -8,7 +8,8 @@ load logs (readable even when the application is blocked).
 
 Only with `records=True`: one GET PROCESSING OPTIONS, which CHANGES THE CARD (ATC + 1), and
 the records its AFL names (PAN, dates, name, ID number).  Never sent to a blocked
-application, never twice in one read.
+application, never twice in one read, never when the ATC is unknown or at 65534 or more
+(the GPO that takes it to 65535 is the application's last: JR/T 0025.5 §7).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ MAX_DIRECTORY_RECORDS = 16
 MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, bounded
 SW_OK, SW_BLOCKED, SW_CARD_BLOCKED, SW_NOT_FOUND = 0x9000, 0x6283, 0x6A81, 0x6A82
 SW_NO_RECORD, SW_GPO_REFUSED = 0x6A83, 0x6985
+# GET DATA answers meaning "the card does not give this object" (pboc.md §3.1: 6A88 per
+# JR/T 0025.5 §B.7, 6A81 "not supported" seen on cards, 6A83 "no such data"); any other
+# failure is an error, never an absent value
+SW_NOT_AVAILABLE = frozenset({0x6A88, 0x6A81, 0x6A83})
+ATC_MAX = 0xFFFF  # at this ATC the application is dead for good (pboc.md §2.1, §4)
 
 T_ATC, T_LAST_ONLINE_ATC, T_PIN_TRY_COUNTER = 0x9F36, 0x9F13, 0x9F17
 T_EC = (0x9F79, 0x9F77, 0x9F78, 0x9F6D)
@@ -59,24 +65,24 @@ def read_bank(session: CardSession, *, records: bool = False,
     today = today or _dt.date.today()
     pboc = pboc_spec(session)
     findings: list[Finding] = []
-    selection, entries, card_blocked = _discover(session, pboc)
+    selection, entries, card_blocked = _discover(session, pboc, findings)
     candidates = tuple(BankCandidate(e.aid.hex().upper(), e.label, e.preferred_name, e.priority,
                                      selection) for e in entries)
     skipped = RecordsStatus.NOT_READ if records else RecordsStatus.NOT_REQUESTED
     if card_blocked:
         return BankReading(AppState.CARD_BLOCKED, f"{SW_CARD_BLOCKED:04X}", selection, candidates,
-                           None, False, records_status=skipped)
+                           None, False, records_status=skipped, findings=tuple(findings))
     chosen = _choose(pboc, entries)
     if chosen is None:
         return BankReading(AppState.ABSENT, None, selection, candidates, None, False,
-                           records_status=skipped)
+                           records_status=skipped, findings=tuple(findings))
 
     response = session.send("select_by_name", data=chosen.aid, le=0)
     sw = response.sw
     if sw == SW_CARD_BLOCKED:
         return BankReading(AppState.CARD_BLOCKED, f"{sw:04X}", selection, candidates,
                            chosen.aid.hex().upper(), pboc.scheme.owns(chosen.aid),
-                           records_status=skipped)
+                           records_status=skipped, findings=tuple(findings))
     if sw == SW_NOT_FOUND:
         findings.append(finding("bank_not_selectable", "bank.aid", chosen.aid.hex().upper()))
         return BankReading(AppState.ABSENT, f"{sw:04X}", selection, candidates,
@@ -88,6 +94,8 @@ def read_bank(session: CardSession, *, records: bool = False,
     # a blocked application still returns its FCI, except on T=0 readers that do not run
     # the case-4-with-warning exchange (pboc.md §5.2): then only the SW is known
     adf = fci_codec.parse_adf_fci(response.data, pboc) if response.data else None
+    if adf is None:
+        findings.append(finding("bank_no_fci", "bank.log", f"SELECT answered {sw:04X}"))
     aid = adf.aid if adf is not None else chosen.aid
     unionpay = pboc.scheme.owns(aid)
 
@@ -106,8 +114,17 @@ def read_bank(session: CardSession, *, records: bool = False,
 
     records_status, bank_records, gpo_sent = skipped, None, False
     if records and state is AppState.READY:
-        gpo_sent = True
-        records_status, bank_records = _read_records(session, pboc, aid, adf, today, findings)
+        if counters.atc is None:
+            records_status = RecordsStatus.WITHHELD
+            findings.append(finding("bank_gpo_atc_unknown", "bank.records"))
+        elif counters.atc >= ATC_MAX - 1:
+            records_status = RecordsStatus.WITHHELD
+            findings.append(finding("bank_gpo_atc_exhausted", "bank.records",
+                                    f"ATC {counters.atc} of {ATC_MAX}"))
+        else:
+            gpo_sent = True
+            records_status, bank_records = _read_records(session, pboc, aid, adf, today,
+                                                         findings)
 
     return BankReading(
         state=state, select_sw=f"{sw:04X}", selection=selection, candidates=candidates,
@@ -127,7 +144,8 @@ def read_bank(session: CardSession, *, records: bool = False,
 
 # --- discovery ------------------------------------------------------------------------------
 
-def _discover(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
+def _discover(session: CardSession, pboc,
+              findings: list[Finding]) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
     """(how, applications, card blocked)."""
     response = session.send("select_by_name", data=pboc.pse.name, le=0)
     if response.sw == SW_CARD_BLOCKED:
@@ -141,6 +159,9 @@ def _discover(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ..
                 break
             entries += fci_codec.parse_directory_record(session.check(record, "READ RECORD PSE"),
                                                         pboc)
+        else:  # every record answered: there may be more than the bound lets us read
+            findings.append(finding("bank_list_truncated", "bank.candidates",
+                                    f"PSE directory 目录, {MAX_DIRECTORY_RECORDS} records 条记录"))
         if entries:
             return "pse", tuple(entries), False
     # 6A82 no PSE, 6283 PSE blocked, or an empty directory: the contactless directory next
@@ -151,10 +172,11 @@ def _discover(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ..
         entries = fci_codec.parse_ppse_fci(response.data, pboc)
         if entries:
             return "ppse", entries, False
-    return _aid_list(session, pboc)
+    return _aid_list(session, pboc, findings)
 
 
-def _aid_list(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
+def _aid_list(session: CardSession, pboc,
+              findings: list[Finding]) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
     """Every card application under each list AID: SELECT first, then next occurrence."""
     found: list[DirectoryEntry] = []
     enumerated: list[bytes] = []  # partial AIDs the card answered: their range is done
@@ -182,6 +204,10 @@ def _aid_list(session: CardSession, pboc) -> tuple[str, tuple[DirectoryEntry, ..
             if listed.aid not in enumerated:
                 enumerated.append(listed.aid)
             command = CMD_SELECT_NEXT
+        else:  # the card still answered a new application at the bound
+            findings.append(finding("bank_list_truncated", "bank.candidates",
+                                    f"{listed.aid.hex().upper()}, {MAX_OCCURRENCES} "
+                                    "occurrences 个应用"))
     return ("aid_list" if found else "none"), tuple(found), False
 
 
@@ -195,10 +221,13 @@ def _choose(pboc, entries) -> DirectoryEntry | None:
 
 def _get_value(session: CardSession, tag: int):
     """The object of a GET DATA answer (the full TLV, checked); None when the card does not
-    give it (6A88 and the like — 6A81 here means "not supported", pboc.md §3.1)."""
+    give it (6A88 and the like — 6A81 here means "not supported", pboc.md §3.1).  Any other
+    failure is a typed error: a 6F00 to 9F17 must not read as "no PIN counter"."""
     response = session.send(CMD_GET_DATA, p1=tag >> 8, p2=tag & 0xFF, le=0)
-    if response.sw != SW_OK:
+    if response.sw in SW_NOT_AVAILABLE:
         return None
+    if response.sw != SW_OK:
+        raise session.error_for(response, f"GET DATA {tag:X}")
     tlvs = parse_ber(response.data)
     if len(tlvs) != 1 or tlvs[0].tag != tag:
         raise errors.DecodeError(f"GET DATA {tag:X} answered with another object", offset=0)
@@ -298,7 +327,13 @@ def _read_records(session: CardSession, pboc, aid: bytes, adf: AdfFci | None, to
     merged = records_codec.merge(read)
     for tag in merged.duplicates:
         findings.append(finding("bank_duplicate_tag", "bank.records", f"{tag:X}"))
-    return RecordsStatus.READ, _bank_records(pboc, aid, merged, answer)
+    result = _bank_records(pboc, aid, merged, answer)
+    if result.pan is None:
+        findings.append(finding("bank_records_incomplete", "bank.pan", "PAN 主账号 (5A / 57)"))
+    if result.expiry_date is None:
+        findings.append(finding("bank_records_incomplete", "bank.expiry_date",
+                                "expiry date 有效期 (5F24)"))
+    return RecordsStatus.READ, result
 
 
 def blank(raw: bytes) -> bool:

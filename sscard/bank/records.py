@@ -2,7 +2,8 @@
 
 Which record holds which tag differs between issuers (pboc.md §3.2), so every record
 is read and merged.  A tag met twice keeps its first value and is reported; records of
-SFI 11–30 are proprietary (not TLV) and are not merged.
+SFI 11–30 are proprietary (not TLV) and are not merged.  00 bytes around the objects are
+padding (EMV Book 3 Annex B) and are skipped.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _primitives(nodes: tuple[Tlv, ...]):
 
 
 def parse_record(data: bytes, sfi: int, number: int) -> tuple[Element, ...]:
-    tlvs = parse_ber(data)
+    tlvs = parse_ber(data, padding=True)
     if len(tlvs) != 1 or tlvs[0].tag != T_RECORD or tlvs[0].children is None:
         raise DecodeError(f"record {number} of SFI {sfi} is not one 70 template", offset=0)
     return tuple(Element(t.tag, t.value, sfi, number, value_offset(t))

@@ -23,6 +23,7 @@ class RecordsStatus(str, Enum):
     READ = "read"
     REFUSED = "refused"  # GPO answered 6985: nothing read
     NOT_READ = "not_read"  # the application is blocked or absent: no GPO sent
+    WITHHELD = "withheld"  # ATC unknown or at 65534+: a GPO could end the application
 
 
 @dataclass(frozen=True)

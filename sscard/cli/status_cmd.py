@@ -282,10 +282,15 @@ def to_text(doc: dict) -> str:
                      "未读取记录")
     elif status == "read" and b["records"]:
         r = b["records"]
-        lines.append(f"  PAN {r['pan']} · expires {r['expiry_date']} · name {r['name'] or '—'}"
+        absent = "absent / 无"
+        lines.append(f"  PAN {r['pan'] or absent} · expires {r['expiry_date'] or absent}"
+                     f" · name {r['name'] or '—'}"
                      f" · ID {r['id_number'] or '—'} ({r['id_type']['en'] or '—'})")
     elif status == "refused":
         lines.append("  records: GPO refused (6985), not read / 拒绝获取处理选项，未读取记录")
+    elif status == "withheld":
+        lines.append("  records: not read, no GPO sent (ATC unknown or at its end) / "
+                     "未发送获取处理选项（ATC 未知或已到上限），未读取记录")
     lines.append(f"  金融功能激活 activation: {b['activation']['en']} / {b['activation']['zh']}")
 
     if doc["cross_checks"]:

@@ -68,13 +68,20 @@ def _read_length(data: bytes, pos: int, base: int) -> tuple[int, int]:
     return int.from_bytes(data[pos + 1:pos + 1 + count], "big"), pos + 1 + count
 
 
-def parse_ber(data: bytes, base: int = 0, _depth: int = 0) -> tuple[Tlv, ...]:
+def parse_ber(data: bytes, base: int = 0, _depth: int = 0, *,
+              padding: bool = False) -> tuple[Tlv, ...]:
+    """`padding=True` skips 00 bytes before, between and after objects, at every level, as
+    EMV Book 3 Annex B allows in payment templates; the default rejects them (the social
+    security records have no such rule)."""
     if _depth > MAX_DEPTH:
         raise DecodeError(f"TLV nested deeper than {MAX_DEPTH} levels", offset=base)
     data = bytes(data)
     out = []
     pos = 0
     while pos < len(data):
+        if padding and data[pos] == 0x00:
+            pos += 1
+            continue
         start = pos
         tag, pos = read_tag(data, pos, base)
         length_at = pos
@@ -84,7 +91,8 @@ def parse_ber(data: bytes, base: int = 0, _depth: int = 0) -> tuple[Tlv, ...]:
                               offset=base + length_at)
         value = data[pos:pos + length]
         first_tag_byte = tag >> (8 * ((tag.bit_length() - 1) // 8))
-        children = parse_ber(value, base + pos, _depth + 1) if first_tag_byte & 0x20 else None
+        children = parse_ber(value, base + pos, _depth + 1, padding=padding) \
+            if first_tag_byte & 0x20 else None
         out.append(Tlv(tag, value, base + start, children))
         pos += length
     return tuple(out)
