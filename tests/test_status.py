@@ -153,6 +153,15 @@ def test_reset_during_a_read_with_gpo_is_not_repeated():
     assert getattr(transport, "recovered", 0) == 0 and gpos(transport) == 0
 
 
+def test_blocked_bank_application_refusing_get_data_is_still_reported_blocked():
+    def fault(index, apdu, response):
+        return bytes.fromhex("6985") if apdu[:2] == b"\x80\xCA" else None
+    card, transport, _ = card_of("bank-blocked", fault)
+    status = card.read_status(today=TODAY)
+    assert status.bank.state is AppState.APPLICATION_BLOCKED and status.exit_code == 6
+    assert status.bank.counters.atc is None  # refused, so unknown: never a made-up number
+
+
 def test_gpo_answered_6cxx_is_not_sent_again():
     """6Cxx to the GPO may come after the card counted it: the GPO is never re-sent."""
     def fault(index, apdu, response):

@@ -34,9 +34,10 @@ MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, 
 SW_OK, SW_BLOCKED, SW_CARD_BLOCKED, SW_NOT_FOUND = 0x9000, 0x6283, 0x6A81, 0x6A82
 SW_NO_RECORD, SW_GPO_REFUSED = 0x6A83, 0x6985
 # GET DATA answers meaning "the card does not give this object" (pboc.md §3.1: 6A88 per
-# JR/T 0025.5 §B.7, 6A81 "not supported" seen on cards, 6A83 "no such data"); any other
-# failure is an error, never an absent value
-SW_NOT_AVAILABLE = frozenset({0x6A88, 0x6A81, 0x6A83})
+# JR/T 0025.5 §B.7, 6A81 "not supported" seen on cards, 6A83 "no such data", 6985 "not in
+# these conditions", which a blocked application may answer: its state is known already from
+# the 6283 of its SELECT); any other failure is an error, never an absent value
+SW_NOT_AVAILABLE = frozenset({0x6A88, 0x6A81, 0x6A83, 0x6985})
 ATC_MAX = 0xFFFF  # at this ATC the application is dead for good (pboc.md §2.1, §4)
 
 T_ATC, T_LAST_ONLINE_ATC, T_PIN_TRY_COUNTER = 0x9F36, 0x9F13, 0x9F17
