@@ -116,3 +116,32 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
         replay.transmit(bytes.fromhex(exchange["command"]))
     else:
         raise AssertionError("no answer was recorded as wildcards")
+
+
+def test_a_failing_save_never_hides_the_commands_own_error():
+    from sscard.cli.main import _using
+
+    class Unsavable:
+        description = "x"
+
+        def save(self, path):
+            raise errors.InvalidArgument("cannot write the recording: disk full")
+
+        def close(self):
+            pass
+
+    class FakeCard:
+        transport = Unsavable()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    with pytest.raises(errors.CardRemoved):
+        with _using(FakeCard(), "x.json"):
+            raise errors.CardRemoved()
+    with pytest.raises(errors.InvalidArgument, match="disk full"):  # after a success, it shows
+        with _using(FakeCard(), "x.json"):
+            pass

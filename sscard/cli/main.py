@@ -6,6 +6,7 @@ traceback only with -d/--debug.  Exit codes: see `sscard.errors.ExitCode`.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -146,6 +147,22 @@ def _check_writable(path: str) -> None:
         os.unlink(path)  # written at the end; no empty file left behind if the read fails
 
 
+@contextlib.contextmanager
+def _using(card, record: str | None):
+    """The card for one command; --record FILE is written however the command ends, and a
+    failure to write it never hides the command's own error."""
+    try:
+        with card:
+            yield card
+    except BaseException:
+        if record:
+            with contextlib.suppress(errors.SscardError):
+                card.transport.save(record)
+        raise
+    if record:
+        card.transport.save(record)
+
+
 def _key_source(keys_choice: str | None, psam_reader: str | None, shared: bool):
     """--keys (software keys) or --psam (a PSAM in a reader, or the built-in one)."""
     if psam_reader is None:
@@ -241,13 +258,9 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     try:
         card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record,
                                   besides=getattr(keys, "reader", None))
-        try:
-            with card:
-                identity = card.read_identity(keys=keys)
-                source["description"] = card.description
-        finally:
-            if record:
-                card.transport.save(record)
+        with _using(card, record):
+            identity = card.read_identity(keys=keys)
+            source["description"] = card.description
     finally:
         _close_keys(keys)
     if psam_reader:
@@ -271,12 +284,8 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
         keys = _key_source(keys_choice, psam_reader, shared)
         card, _ = _open_card(emulator, emulator_fallback, reader, wait, shared, record,
                              besides=getattr(keys, "reader", None))
-        try:
-            with card:
-                identity = card.read_identity(keys=keys)
-        finally:
-            if record:
-                card.transport.save(record)
+        with _using(card, record):
+            identity = card.read_identity(keys=keys)
     except errors.SscardError as e:
         click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
         raise
@@ -307,25 +316,21 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
     record = card_args[-1]
     try:
         card, source = _open_card(*card_args)
-        try:
-            with card:
-                step1 = card.hsm_step1()
-                shown = step1
-                if not reveal:
-                    from dataclasses import replace
-                    shown = replace(step1, card_identification=render._shown(
-                        load_spec(), "card_identification", step1.card_identification, False))
-                line = shown.to_string()
-                click.echo(json.dumps({"schema": "sscard.hsm_step1/1", "step1": line},
-                                      ensure_ascii=False) if output_format == "json" else line)
-                sys.stdout.flush()  # the HSM client waits for this line
-                if step2_source is None:
-                    return ExitCode.OK
-                identity = card.hsm_step2(step1, _hsm_answer(step2_source))
-                source["description"] = card.description
-        finally:
-            if record:
-                card.transport.save(record)
+        with _using(card, record):
+            step1 = card.hsm_step1()
+            shown = step1
+            if not reveal:
+                from dataclasses import replace
+                shown = replace(step1, card_identification=render._shown(
+                    load_spec(), "card_identification", step1.card_identification, False))
+            line = shown.to_string()
+            click.echo(json.dumps({"schema": "sscard.hsm_step1/1", "step1": line},
+                                  ensure_ascii=False) if output_format == "json" else line)
+            sys.stdout.flush()  # the HSM client waits for this line
+            if step2_source is None:
+                return ExitCode.OK
+            identity = card.hsm_step2(step1, _hsm_answer(step2_source))
+            source["description"] = card.description
     except errors.SscardError as e:
         if output_format == "ireadcardbas":
             click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))

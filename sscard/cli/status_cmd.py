@@ -57,15 +57,11 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
     """
     if emulator and (reader or wait is not None):
         raise click.UsageError("--emulator cannot be combined with --reader or --wait")
-    from sscard.cli.main import _open_card
+    from sscard.cli.main import _open_card, _using
     card, source = _open_card(emulator, None, reader, wait, shared, record)
-    try:
-        with card:
-            result = card.read_status(bank_records=bank_records)
-            source["description"] = card.description
-    finally:
-        if record:
-            card.transport.save(record)
+    with _using(card, record):
+        result = card.read_status(bank_records=bank_records)
+        source["description"] = card.description
     from sscard.spec import load_spec
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
     import json

@@ -152,18 +152,12 @@ def encode(fmt: str, value: Any, length: int | None = None) -> bytes:
     """Value bytes; `length` pads or checks to a fixed size (None = the natural size)."""
     if fmt == "b":
         raw = bytes.fromhex(value)
-    elif fmt == "n":
+    elif fmt in ("n", "cn"):  # n: right-justified, 0-padded; cn: left-justified, F-padded
         _digits(value)
         width = 2 * length if length else len(value) + len(value) % 2
         if len(value) > width:
             raise ValueError("numeric value too long")
-        raw = bytes.fromhex(value.rjust(width, "0"))
-    elif fmt == "cn":
-        _digits(value)
-        width = 2 * length if length else len(value) + len(value) % 2
-        if len(value) > width:
-            raise ValueError("numeric value too long")
-        raw = bytes.fromhex(value.ljust(width, "F"))
+        raw = bytes.fromhex(value.rjust(width, "0") if fmt == "n" else value.ljust(width, "F"))
     elif fmt in ("an", "ans", "text"):
         raw = value.encode("gbk" if fmt == "text" else "ascii")
         if decode(fmt, raw) != value:  # rejects NUL, control and non-an characters
