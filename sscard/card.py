@@ -59,7 +59,12 @@ class Card:
         return self.operation(lambda: pin.query_tries(self.session), read_only=True)
 
     def verify_pin(self, value: str, *, floor: int = 1, force_last_try: bool = False):
-        """Verify the PIN once, refusing when the tries left are at or below `floor`."""
+        """Verify the PIN once, refusing when the tries left are at or below `floor`.
+
+        Returns a `sscard.pin.PinVerification`: its `outcome` is VerifyOutcome.VERIFIED only
+        when the PIN was sent and accepted; NOT_SENT when the card needs no PIN now (nothing
+        was sent, the PIN is unchecked).  It has no truth value, so it cannot be mistaken
+        for a success in an `if`."""
         from sscard import pin
         return self.operation(lambda: pin.verify(self.session, value, floor=floor,
                                                  force_last_try=force_last_try), read_only=False)

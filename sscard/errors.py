@@ -27,6 +27,7 @@ class ExitCode:
     PIN_REFUSED = 11  # sscard refused to send a VERIFY (tries at the floor, or unknown)
     PSAM = 12  # no PSAM, or the PSAM lacks the card's key or algorithm
     EXPIRED = 13  # sscard status: nothing blocked, but an application is past its expiry date
+    PIN_NOT_NEEDED = 14  # pin verify sent nothing: the card needs no PIN now, so none was checked
 
 
 class SscardError(Exception):
@@ -308,6 +309,19 @@ class PinRefused(PinError):
 
     exit_code = ExitCode.PIN_REFUSED
     zh = "为防止密码锁定，未发送校验指令"
+
+
+class PinNotNeeded(PinError):
+    """PIN not checked: the card needs no PIN now (none set, or verified already by another
+    program), so nothing was sent."""
+
+    exit_code = ExitCode.PIN_NOT_NEEDED
+    zh = "未校验密码：卡片当前无需密码（未设置，或已被其他程序校验），未发送任何密码"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "PIN not checked: the card answered the empty VERIFY with "
+                         "9000 (no PIN set, or verified already by another program), so "
+                         "nothing was sent", tries_left=None)
 
 
 class InvalidPin(InvalidArgument):

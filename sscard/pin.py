@@ -7,12 +7,16 @@ Rules (never relaxed by any caller):
   try is kept for the bank or the social security office), or unknown, unless the
   caller explicitly forces it;
 - one attempt per call: a wrong PIN raises WrongPin with the tries left; nothing retries;
+- a card that needs no PIN now (9000 to the empty VERIFY) gets nothing: verify() then says
+  so in its outcome (VerifyOutcome.NOT_SENT), never as a success;
 - the PIN travels only in the APDU body, which the spec marks sensitive (hidden in traces
   and recordings), and never in an exception or a log.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from typing import NamedTuple
 
 from sscard import errors
@@ -27,10 +31,37 @@ class PinTries(NamedTuple):
     blocked: bool
     required: bool  # False: the card answered 9000 (no PIN set, or already verified)
     sw: int
+    unexpected_data: bool = False  # the empty VERIFY was answered with data: tries unknown
 
     @property
     def known(self) -> bool:
         return self.tries_left is not None or not self.required
+
+
+class VerifyOutcome(Enum):
+    """What verify() did.  There is no success without a PIN on the wire."""
+
+    VERIFIED = "verified"  # the PIN was sent and the card accepted it
+    NOT_SENT = "not_sent"  # nothing was sent: the card needs no PIN now; the PIN is unchecked
+
+
+@dataclass(frozen=True)
+class PinVerification:
+    """The result of verify(): `outcome` says whether the PIN was sent and accepted.
+
+    Truth-testing it is a TypeError: `if card.verify_pin(...)` cannot be mistaken for
+    "the PIN is right" — compare `outcome` (or use `.verified`)."""
+
+    outcome: VerifyOutcome
+    tries_before: PinTries  # the tries known before (the empty VERIFY's answer)
+
+    @property
+    def verified(self) -> bool:
+        return self.outcome is VerifyOutcome.VERIFIED
+
+    def __bool__(self) -> bool:
+        raise TypeError("a PinVerification has no truth value: compare its outcome "
+                        "(VerifyOutcome.VERIFIED or VerifyOutcome.NOT_SENT)")
 
 
 def encode_pin(pin: str) -> bytes:
@@ -56,6 +87,8 @@ def query_tries(session: CardSession, *, select: bool = True) -> PinTries:
         _select(session)
     response = session.send("verify_tries")
     sw = response.sw
+    if response.data:  # an empty VERIFY is answered by a status word alone
+        return PinTries(None, False, True, sw, unexpected_data=True)
     if sw & 0xFFF0 == 0x63C0:
         return PinTries(sw & 0x0F, sw == 0x63C0, True, sw)
     if sw == 0x6983:
@@ -71,8 +104,9 @@ def _guard(tries: PinTries, floor: int, force_last_try: bool) -> None:
     if force_last_try:
         return
     if tries.tries_left is None and tries.required:
+        answer = f"SW {tries.sw:04X}" + (" with unexpected data" if tries.unexpected_data else "")
         raise errors.PinRefused(
-            f"VERIFY not sent: the card did not tell the tries left (SW {tries.sw:04X}); "
+            f"VERIFY not sent: the card did not tell the tries left ({answer}); "
             "use --force-last-try only if you know them", tries_left=None,
             zh="未发送校验：卡片未返回剩余次数")
     if tries.tries_left is not None and tries.tries_left <= floor:
@@ -96,24 +130,34 @@ def _result(session: CardSession, response, command: str) -> None:
     raise session.error_for(response, command)
 
 
+def would_send(tries: PinTries, *, floor: int = DEFAULT_FLOOR,
+               force_last_try: bool = False) -> bool:
+    """Whether verify() would send a PIN to a card that answered `tries`: True; False when
+    the card needs no PIN now (nothing would be sent).  Raises PinBlocked or PinRefused when
+    the guard refuses.  Lets a caller check everything before asking anyone for a PIN."""
+    if not tries.required:  # 9000 alone: no PIN set, or verified already
+        return False
+    _guard(tries, floor, force_last_try)
+    return True
+
+
 def verify(session: CardSession, pin: str, *, floor: int = DEFAULT_FLOOR,
-           force_last_try: bool = False) -> PinTries:
-    """Verify the PIN once; returns the tries known before.  Raises WrongPin, PinBlocked,
-    PinRefused (nothing sent) or a card error."""
+           force_last_try: bool = False) -> PinVerification:
+    """Verify the PIN once.  Returns a PinVerification: VERIFIED (sent and accepted) or
+    NOT_SENT (the card needs no PIN now: nothing was sent, the PIN is unchecked).  Raises
+    WrongPin, PinBlocked, PinRefused (nothing sent) or a card error."""
     body = encode_pin(pin)
     tries = query_tries(session)
-    if not tries.required:
-        return tries  # no PIN on this card, or already verified: nothing to spend
-    _guard(tries, floor, force_last_try)
+    if not would_send(tries, floor=floor, force_last_try=force_last_try):
+        return PinVerification(VerifyOutcome.NOT_SENT, tries)
     _result(session, session.send("verify", data=body), "VERIFY")
-    return tries
+    return PinVerification(VerifyOutcome.VERIFIED, tries)
 
 
-def change(session: CardSession, old: str, new: str, *, floor: int = DEFAULT_FLOOR,
-           force_last_try: bool = False) -> None:
-    """CHANGE PIN (80 5E 01 00, old ‖ FF ‖ new): one attempt, guarded like verify()."""
-    body = encode_pin(old) + b"\xFF" + encode_pin(new)
-    tries = query_tries(session)
+def check_change(tries: PinTries, *, floor: int = DEFAULT_FLOOR,
+                 force_last_try: bool = False) -> None:
+    """Raise PinBlocked or PinRefused when change() would refuse a card that answered
+    `tries`; lets a caller check before asking anyone for the PINs."""
     if not tries.required and not force_last_try:
         # 9000 to the empty VERIFY: no PIN, or verified already — either way the tries
         # left are unknown, and a wrong old PIN would spend one
@@ -121,4 +165,11 @@ def change(session: CardSession, old: str, new: str, *, floor: int = DEFAULT_FLO
                                 f"(SW {tries.sw:04X}: no PIN set, or already verified)",
                                 zh="卡片未告知剩余次数，未发送修改密码指令")
     _guard(tries, floor, force_last_try)
+
+
+def change(session: CardSession, old: str, new: str, *, floor: int = DEFAULT_FLOOR,
+           force_last_try: bool = False) -> None:
+    """CHANGE PIN (80 5E 01 00, old ‖ FF ‖ new): one attempt, guarded like verify()."""
+    body = encode_pin(old) + b"\xFF" + encode_pin(new)
+    check_change(query_tries(session), floor=floor, force_last_try=force_last_try)
     _result(session, session.send("change_pin", data=body), "CHANGE PIN")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 
+import click
 import pytest
 
 from conftest import FaultyTransport
@@ -90,13 +91,38 @@ def test_unknown_tries_are_not_a_number_and_refuse(answer):
     assert verifies(transport) == []
 
 
-def test_no_pin_needed_sends_no_verify():
+def test_no_pin_needed_sends_no_verify_and_says_so():
     def already(i, apdu, r):
         return bytes.fromhex("9000") if apdu == bytes.fromhex("00200000") else None
     card, transport, _ = card_with(3, fault=already)
     assert not card.pin_tries().required
-    card.verify_pin("123456")
+    result = card.verify_pin("123456")
     assert verifies(transport) == []
+    assert result.outcome is pin.VerifyOutcome.NOT_SENT and not result.verified
+    with pytest.raises(TypeError):
+        bool(result)  # `if card.verify_pin(...)` cannot pass for a success
+
+
+def test_a_right_pin_is_verified_not_just_unrefused():
+    card, transport, _ = card_with(3)
+    result = card.verify_pin("123456")
+    assert result.outcome is pin.VerifyOutcome.VERIFIED and result.verified
+    assert result.tries_before.tries_left == 3 and len(verifies(transport)) == 1
+
+
+@pytest.mark.parametrize("answer", ["AA9000", "63C39000", "00009000"])
+def test_data_in_the_tries_answer_means_unknown_tries(answer):
+    """An empty VERIFY is answered by a status word alone: data before 9000 is no number."""
+    def odd(i, apdu, r):
+        return bytes.fromhex(answer) if apdu == bytes.fromhex("00200000") else None
+    card, transport, _ = card_with(3, fault=odd)
+    tries = card.pin_tries()
+    assert tries.tries_left is None and tries.required and tries.unexpected_data
+    with pytest.raises(errors.PinRefused, match="unexpected data"):
+        card.verify_pin("123456")
+    with pytest.raises(errors.PinRefused):
+        card.change_pin("123456", "654321")
+    assert verifies(transport) == [] and not any(a[:2] == b"\x80\x5E" for a in transport.sent)
 
 
 @pytest.mark.parametrize("bad", ["12a456", "123", "1" * 17, "", "１２３４５６"])
@@ -187,6 +213,134 @@ def test_cli_change_needs_matching_new_pins(capsys, monkeypatch):
     code, _, err = cli(capsys, monkeypatch, "123456\n888888\n888889\n", "pin", "change",
                        "--emulator", "gen2", "--pin-stdin")
     assert code == 2 and "differ" in err
+
+
+class Terminal(io.StringIO):
+    """Standard input that claims to be a terminal: the hidden prompt would read it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def no_prompt(monkeypatch) -> list:
+    """Record every request for a PIN (the list must stay empty) and answer nothing."""
+    asked = []
+
+    def prompt(*a, **k):
+        asked.append(a)
+        raise click.exceptions.Abort()
+    monkeypatch.setattr("click.prompt", prompt)
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+    return asked
+
+
+def faulty_emulator(monkeypatch, fault, tries_left=3):
+    """`--emulator gen2` in the CLI opens a gen2 card whose answers `fault` may replace."""
+    opened = []
+
+    def open_emulator(persona, **kw):
+        card, transport, _ = card_with(tries_left, fault=fault)
+        opened.append(transport)
+        return card
+    monkeypatch.setattr("sscard.open_emulator", open_emulator)
+    return opened
+
+
+@pytest.mark.parametrize("answer", ["9000", "AA9000", "63C39000"])
+@pytest.mark.parametrize("stdin_flag", [True, False])
+def test_cli_never_reports_success_for_a_pin_it_never_sent(capsys, monkeypatch, answer,
+                                                          stdin_flag):
+    def odd(i, apdu, r):
+        return bytes.fromhex(answer) if apdu == bytes.fromhex("00200000") else None
+    opened = faulty_emulator(monkeypatch, odd)
+    no_prompt(monkeypatch)
+    stdin = Terminal("123456\n")
+    monkeypatch.setattr("sys.stdin", stdin)
+    args = ["pin", "verify", "--emulator", "gen2"] + (["--pin-stdin"] if stdin_flag else [])
+    code = run(args)
+    out, err = capsys.readouterr()
+    assert "correct" not in out and "正确" not in out
+    assert code == (14 if answer == "9000" else 11)
+    assert "nothing was sent" in err or "not sent" in err
+    assert stdin.tell() == 0  # the PIN was not even asked for
+    assert verifies(opened[0]) == []
+
+
+def test_cli_pin_not_needed_on_a_card_without_pin(capsys, monkeypatch):
+    no_prompt(monkeypatch)
+    code = run(["pin", "verify", "--emulator", "gen1"])
+    out, err = capsys.readouterr()
+    assert code == errors.ExitCode.PIN_NOT_NEEDED == 14 and out == ""
+    assert err.startswith("error: PIN not checked") and "未校验密码" in err
+    assert err.count("\n") == 1
+
+
+def not_an_ssc(i, apdu, r):
+    return bytes.fromhex("6A82") if apdu[:2] == b"\x00\xA4" else None
+
+
+@pytest.mark.parametrize("case,args,verify_code,change_code", [
+    ("unknown persona", ["--emulator", "nosuch"], 2, 2),
+    ("card blocked", ["--emulator", "card-blocked"], 6, 6),
+    ("PIN blocked", ["--emulator", "gen2", "--force-last-try"], 6, 6),
+    ("not a social security card", ["--emulator", "gen2"], 5, 5),
+    ("tries at the floor", ["--emulator", "gen2", "--floor", "3"], 11, 11),
+    ("no PIN needed", ["--emulator", "gen1"], 14, 11),  # CHANGE PIN: the tries are unknown
+])
+@pytest.mark.parametrize("command", ["verify", "change"])
+def test_cli_checks_everything_before_asking_for_a_pin(capsys, monkeypatch, case, args,
+                                                      verify_code, change_code, command):
+    if case == "PIN blocked":
+        faulty_emulator(monkeypatch, lambda *a: None, tries_left=0)
+    elif case == "not a social security card":
+        faulty_emulator(monkeypatch, not_an_ssc)
+    for stdin_flag in (False, True):
+        asked = no_prompt(monkeypatch)
+        stdin = Terminal("123456\n123456\n123456\n")
+        monkeypatch.setattr("sys.stdin", stdin)
+        result = run(["pin", command, *args] + (["--pin-stdin"] if stdin_flag else []))
+        _, err = capsys.readouterr()
+        assert asked == [] and stdin.tell() == 0, "a PIN was asked for before the check"
+        assert result == (verify_code if command == "verify" else change_code), err
+        assert err.startswith("error:") and err.count("\n") == 1, err
+
+
+def test_cli_verify_prompts_last_and_then_verifies(capsys, monkeypatch):
+    asked = []
+
+    def prompt(text, **kw):
+        asked.append(text)
+        return "123456"
+    monkeypatch.setattr("click.prompt", prompt)
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+    assert run(["pin", "verify", "--emulator", "gen2"]) == 0
+    assert "PIN correct" in capsys.readouterr().out and len(asked) == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["pin"], ["pin", "bogus"], ["pin", "verify", "--floor", "99"],
+    ["pin", "tries", "--wait", "abc"], ["pin", "verify", "--nosuch"],
+])
+def test_pin_usage_errors_say_what_is_wrong(capsys, monkeypatch, args):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code = run(args)
+    _, err = capsys.readouterr()
+    assert code == 2 and "never an argument" not in err, err
+    assert err.strip(), "a usage error must say something"
+
+
+@pytest.mark.parametrize("args", [
+    ["pin", "verify", "123456"], ["pin", "verify", "--emulator", "gen2", "1234"],
+    ["pin", "1234567"], ["pin", "change", "--floor=123456"], ["pin", "verify", "--pin=0000"],
+])
+def test_pin_like_arguments_are_never_echoed(capsys, monkeypatch, args):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code = run(args)
+    _, err = capsys.readouterr()
+    assert code == 2 and "never an argument" in err
+    for word in args[1:]:
+        for digits in __import__("re").findall(r"\d{4,}", word):
+            assert digits not in err
 
 
 def test_cli_without_terminal_or_stdin_flag(capsys, monkeypatch):

@@ -32,6 +32,7 @@ Exit codes:
   11 PIN not sent: tries left at or below the floor, or unknown
   12 PSAM: none in its reader, or it lacks the card's key or algorithm
   13 `status`: nothing blocked, but an application is past its expiry date
+  14 `pin verify`: PIN not checked (the card needs no PIN now), nothing sent
 """
 
 
@@ -508,6 +509,12 @@ def _pin_options(f):
     return f
 
 
+def _check_pin_source(from_stdin: bool) -> None:
+    """Before the card: without --pin-stdin the hidden prompt needs a terminal."""
+    if not from_stdin and not sys.stdin.isatty():
+        raise errors.InvalidArgument("no terminal for the hidden PIN prompt: use --pin-stdin")
+
+
 def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
     if from_stdin:
         try:
@@ -542,7 +549,8 @@ def pin_tries(emulator, reader, wait, shared, as_json) -> int:
     elif not tries.required:
         click.echo("no PIN needed now (none set, or already verified) / 当前无需密码")
     elif tries.tries_left is None:
-        click.echo(f"tries left: unknown (the card answered {tries.sw:04X}) / 剩余次数未知")
+        odd = " with unexpected data" if tries.unexpected_data else ""
+        click.echo(f"tries left: unknown (the card answered {tries.sw:04X}{odd}) / 剩余次数未知")
     else:
         click.echo(f"tries left: {tries.tries_left} / 剩余尝试次数：{tries.tries_left}")
     return ExitCode.CARD_BLOCKED if tries.blocked else ExitCode.OK
@@ -553,11 +561,25 @@ def pin_tries(emulator, reader, wait, shared, as_json) -> int:
 @_pin_options
 @_debug_option
 def pin_verify(emulator, reader, wait, shared, pin_stdin, floor, force_last_try) -> int:
-    """Verify the PIN once (spends a try when wrong)."""
-    (value,) = _read_pins(["PIN / 密码"], pin_stdin)
+    """Verify the PIN once (spends a try when wrong).
+
+    Everything is checked before the PIN is asked for: the card, its tries left, the
+    floor.  A card that needs no PIN now (it answers the empty VERIFY with 9000: none set,
+    or verified already by another program) gets nothing and the command exits 14: the
+    PIN was not checked.
+    """
+    from sscard import pin as pin_rules
+    from sscard.pin import VerifyOutcome
+    _check_pin_source(pin_stdin)
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with card:
-        card.verify_pin(value, floor=floor, force_last_try=force_last_try)
+        if not pin_rules.would_send(card.pin_tries(), floor=floor,
+                                    force_last_try=force_last_try):
+            raise errors.PinNotNeeded()
+        (value,) = _read_pins(["PIN / 密码"], pin_stdin)
+        result = card.verify_pin(value, floor=floor, force_last_try=force_last_try)
+    if result.outcome is not VerifyOutcome.VERIFIED:  # the card changed its answer meanwhile
+        raise errors.PinNotNeeded()
     click.echo("PIN correct / 密码正确")
     return ExitCode.OK
 
@@ -567,13 +589,18 @@ def pin_verify(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
 @_pin_options
 @_debug_option
 def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try) -> int:
-    """Change the PIN (CHANGE PIN: old PIN, then the new one twice)."""
-    old, new, again = _read_pins(["current PIN / 原密码", "new PIN / 新密码",
-                                  "new PIN again / 再次输入新密码"], pin_stdin)
-    if new != again:
-        raise errors.InvalidArgument("the two new PINs differ", zh="两次输入的新密码不一致")
+    """Change the PIN (CHANGE PIN: old PIN, then the new one twice).
+
+    The card and its tries left are checked before the PINs are asked for."""
+    from sscard import pin as pin_rules
+    _check_pin_source(pin_stdin)
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with card:
+        pin_rules.check_change(card.pin_tries(), floor=floor, force_last_try=force_last_try)
+        old, new, again = _read_pins(["current PIN / 原密码", "new PIN / 新密码",
+                                      "new PIN again / 再次输入新密码"], pin_stdin)
+        if new != again:
+            raise errors.InvalidArgument("the two new PINs differ", zh="两次输入的新密码不一致")
         card.change_pin(old, new, floor=floor, force_last_try=force_last_try)
     click.echo("PIN changed / 密码已修改")
     return ExitCode.OK
@@ -598,6 +625,15 @@ def personas(as_json) -> int:
 
 
 
+def _pin_like_argument(argv: list[str]) -> bool:
+    """Whether a `sscard pin` command line holds something that may be a PIN: a run of 4 or
+    more digits in any word (a PIN is 4–16 digits), which a usage error must not echo."""
+    import re
+    if next((a for a in argv if not a.startswith("-")), None) != "pin":
+        return False
+    return any(re.search(r"\d{4,}", a) for a in argv)
+
+
 def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
@@ -618,11 +654,11 @@ def _run(argv: list[str]) -> int:
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.UsageError as e:
-        if next((a for a in argv if not a.startswith("-")), None) == "pin":
+        if _pin_like_argument(argv):
             # the offending word may be a PIN typed on the command line: never echo it
             click.echo("error: invalid command line for `sscard pin` (a PIN is never an "
                        "argument: use the prompt or --pin-stdin); see `sscard pin --help` "
-                       "/ 命令行参数无效", err=True)
+                       "/ 命令行参数无效（密码不能作为参数）", err=True)
         else:
             e.show()
         return e.exit_code
