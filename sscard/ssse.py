@@ -25,6 +25,7 @@ from sscard.session import CardSession
 from sscard.spec.model import DataItem, ElementaryFile
 
 P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a second SELECT form
+CHALLENGE_LENGTH = 8  # GET CHALLENGE Le; the challenge feeds EXTERNAL AUTHENTICATE as is
 ATR_HISTORICAL_BYTES = 13  # SSC ATRs carry 13 historical bytes (ssc-card.md §2.1)
 
 
@@ -155,9 +156,18 @@ def begin_authentication(session: CardSession, part: IssuerPart, context: AuthCo
         findings.append(finding("auth_not_checked", detail=f"SW {response.sw:04X}"))
     if not holder_needs_key(session, part.generation):
         return AuthExchange(context, random, original, answer)
-    external_original = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
-    challenge = session.check(session.send("get_challenge", le=8), "GET CHALLENGE")
+    external_original = _challenge(session)
+    challenge = _challenge(session)
     return AuthExchange(context, random, original, answer, external_original, challenge)
+
+
+def _challenge(session: CardSession) -> bytes:
+    """One 8-byte GET CHALLENGE; any other length is the card's fault, not the caller's."""
+    data = session.check(session.send("get_challenge", le=CHALLENGE_LENGTH), "GET CHALLENGE")
+    if len(data) != CHALLENGE_LENGTH:
+        raise errors.DecodeError(f"the card answered GET CHALLENGE with {len(data)} bytes, "
+                                 f"not {CHALLENGE_LENGTH}", zh="卡片返回的随机数长度错误")
+    return data
 
 
 def finish_authentication(session: CardSession, exchange: AuthExchange,

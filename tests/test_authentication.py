@@ -208,3 +208,26 @@ def test_key_file_that_is_not_text_or_too_large(tmp_path):
         load_keys(str(binary))
     with pytest.raises(errors.InvalidArgument, match="larger than"):
         load_keys("/dev/zero")
+
+
+@pytest.mark.parametrize("answer", ["112233449000", "112233445566778899009000", "9000"])
+def test_a_wrong_length_challenge_is_a_card_fault_not_a_usage_error(answer, capsys,
+                                                                     monkeypatch):
+    def short(i, apdu, r):
+        return bytes.fromhex(answer) if apdu[:2] == b"\x00\x84" else None
+    emulated, transport = gen3()
+    transport.fault = short
+    with pytest.raises(errors.ProtocolError, match="GET CHALLENGE") as info:
+        Card(transport).read_identity(keys=load_keys("test"), today=TODAY)
+    assert info.value.exit_code == errors.ExitCode.COMMUNICATION
+    assert sent_ins(transport, 0x82) == 0 and emulated.auth_tries_left == 3
+
+    def faulty(persona, **kw):
+        emulated, transport = gen3()
+        transport.fault = short
+        return Card(transport)
+    monkeypatch.setattr("sscard.open_emulator", faulty)
+    assert run(["read", "--emulator", "gen3", "--keys", "test"]) == 9
+    assert "GET CHALLENGE" in capsys.readouterr().err
+    assert run(["read", "--emulator", "gen3", "--keys", "test", "--format", "ireadcardbas"]) == 9
+    assert capsys.readouterr().out == "-4|卡无应答|\n"
