@@ -28,6 +28,8 @@ class ExitCode:
     PSAM = 12  # no PSAM, or the PSAM lacks the card's key or algorithm
     EXPIRED = 13  # sscard status: nothing blocked, but an application is past its expiry date
     PIN_NOT_NEEDED = 14  # pin verify sent nothing: the card needs no PIN now, so none was checked
+    MISMATCH = 15  # sscard status: the bank application's ID number or name is not the holder's
+    NOT_OFFERED = 16  # this card's layout does not hold what was asked (e.g. no EF06, no PIN)
 
 
 class SscardError(Exception):
@@ -371,6 +373,13 @@ class NotSocialSecurityCard(SscardError):
 
     exit_code = ExitCode.NOT_SSC
     zh = "该卡不是社会保障卡"
+
+
+class NotOffered(SscardError):
+    """This card does not offer what was asked."""
+
+    exit_code = ExitCode.NOT_OFFERED
+    zh = "本卡不提供所请求的功能或数据"
 
 
 # --- PSAM (the terminal's security access module; sscard.psam) ------------------------

@@ -20,6 +20,7 @@ from sscard import errors
 from sscard.results import HolderStatus, Identity
 
 NO_PSAM_TERMINAL = "000000000000"
+NO_HOLDER_FILE = (-0x6A82, "卡中无持卡人基本信息文件(EF06)")
 
 # (code, message) of the interface for errors that are not a card status word
 _CODES: list[tuple[type[errors.SscardError], int, str]] = [
@@ -113,7 +114,9 @@ def code_for(error: errors.SscardError | None, identity: Identity | None = None,
         if identity is not None and identity.holder_status is HolderStatus.LOCKED:
             return -2201, "无PSAM卡"  # a 3.0 card without a key source (SC-RW §10.5)
         if identity is not None and identity.holder_status is HolderStatus.ABSENT:
-            return -1, "卡类型不对"
+            # a social security card without EF06 (e.g. Shanghai-style, EF05 under the MF):
+            # its SELECT EF06 answered 6A82, which the interface reports as the negated SW
+            return NO_HOLDER_FILE
         return 0, ""
     for cls, code, message in _HSM_CODES:
         if isinstance(error, cls):

@@ -72,19 +72,22 @@ def encode_pin(pin: str) -> bytes:
     return bytes.fromhex(pin + "F" * (len(pin) % 2))
 
 
-def _select(session: CardSession) -> None:
-    response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
-    if not response.ok:
-        if response.sw in (0x9303, 0x6A81):
-            raise session.error_for(response, "SELECT social security application")
-        raise errors.NotSocialSecurityCard(
-            f"no social security application (SW {response.sw:04X})")
+def _select(session: CardSession) -> str:
+    """The application holding the PIN, by the same rule as an identity read: the SSSE, or
+    the MF of a Shanghai-style card (EF05 under the MF); its layout."""
+    from sscard.ssse import select_application
+    layout, _fci = select_application(session)
+    return layout
 
 
-def query_tries(session: CardSession, *, select: bool = True) -> PinTries:
-    """The PIN tries left, from an empty VERIFY (spends no try)."""
+def query_tries(session: CardSession, *, select: bool = True, layout: str = "ssse") -> PinTries:
+    """The PIN tries left, from an empty VERIFY (spends no try).
+
+    On a Shanghai-style card (layout "mf": no SSSE, EF05 under the MF) the PIN is asked in
+    the MF; an answer there other than 63Cx / 6983 / 9000 means the card keeps no PIN in
+    its MF: NotOffered (exit 16), never "not a social security card"."""
     if select:
-        _select(session)
+        layout = _select(session)
     response = session.send("verify_tries")
     sw = response.sw
     if response.data:  # an empty VERIFY is answered by a status word alone
@@ -95,6 +98,12 @@ def query_tries(session: CardSession, *, select: bool = True) -> PinTries:
         return PinTries(0, True, True, sw)
     if sw == 0x9000:
         return PinTries(None, False, False, sw)
+    if layout == "mf":
+        raise errors.NotOffered(
+            f"this card has no social security application (EF05 under the MF, Shanghai-style) "
+            f"and answers the PIN query in its MF with SW {sw:04X}: it offers no PIN to query, "
+            "verify or change", zh=f"此卡无社会保障应用（EF05 位于 MF 下，上海式卡），MF 下的"
+            f"密码查询返回 {sw:04X}：本卡不提供个人密码的查询、校验或修改")
     return PinTries(None, False, True, sw)  # ambiguous: unknown, not a number
 
 

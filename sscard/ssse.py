@@ -89,7 +89,7 @@ def read_issuer(session: CardSession, today: _dt.date) -> IssuerPart:
     ssse = spec.ssse
     findings: list[Finding] = []
 
-    layout, fci = _select_application(session)
+    layout, fci = select_application(session)
     algorithm_code = None
     if fci:
         algorithm_code = next(i for i in ssse.fci if i.key == "algorithm").extract(fci)
@@ -235,8 +235,10 @@ def generation_of(version: str | None) -> int | None:
     return {"1": 1, "2": 2, "3": 3}.get(version[0])
 
 
-def _select_application(session: CardSession) -> tuple[str, bytes]:
-    """Select the SSSE; fall back to an MF-level EF05 (Shanghai-style) on 6A82."""
+def select_application(session: CardSession) -> tuple[str, bytes]:
+    """Select the SSSE; fall back to an MF-level EF05 (Shanghai-style) on 6A82.  The one
+    rule for every command (read, status, pin): ("ssse", FCI) or ("mf", b"") with the MF
+    the current DF, or NotSocialSecurityCard."""
     response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
     if response.ok:
         df_name = next(i for i in session.spec.ssse.fci if i.key == "df_name").extract(response.data) \

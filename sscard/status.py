@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sscard import errors
 from sscard.bank.crosscheck import CrossCheck, cross_check
 from sscard.bank.reader import ATC_MAX, read_bank
-from sscard.bank.results import AppState, BankReading
+from sscard.bank.results import AppState, BankReading, RecordsStatus
 from sscard.errors import ExitCode
 from sscard.results import Finding, Identity
 from sscard.session import CardSession
@@ -30,6 +30,9 @@ SSC_ENABLEMENT = (
     "not recorded on the chip: ask the social security bureau, or check the electronic "
     "social security card (电子社保卡)",
     "芯片上无启用记录：社保功能是否启用请向社保经办机构查询，或在电子社保卡中查看")
+
+
+IDENTITY_CHECKS = ("id_number", "name")  # a mismatch here gets its own exit code
 
 
 @dataclass(frozen=True)
@@ -71,16 +74,26 @@ class Status:
     findings: tuple[Finding, ...] = field(default=())
 
     @property
+    def identity_mismatch(self) -> bool:
+        """The bank application names another person: its ID number (9F61) or name
+        (5F20/9F0B) differs from the social security application's."""
+        return any(c.outcome == "mismatch" and c.item in IDENTITY_CHECKS
+                   for c in self.cross_checks)
+
+    @property
     def exit_code(self) -> int:
         """0 usable; 5 not a social security card; 6 blocked (card, an application or a
-        PIN, or a bank application whose ATC ran out); 13 not blocked, but an application
-        is expired."""
+        PIN, or a bank application whose ATC ran out); 15 not blocked, but the bank
+        application's ID number or name is not the holder's; 13 none of these, but an
+        application is expired."""
         codes = (self.ssse_verdict.code, self.bank_verdict.code)
         if self.ssse.state is AppState.ABSENT:
             return ExitCode.NOT_SSC
         if any(c in ("card_blocked", "application_blocked", "pin_blocked", "atc_exhausted")
                for c in codes):
             return ExitCode.CARD_BLOCKED
+        if self.identity_mismatch:
+            return ExitCode.MISMATCH
         if "expired" in codes:
             return ExitCode.EXPIRED
         return ExitCode.OK
@@ -88,7 +101,8 @@ class Status:
 
 _VERDICTS = {
     "usable": ("usable", "可用"),
-    "ready": ("present and not blocked on the chip", "芯片上存在且未锁定"),
+    "ready": ("present, not blocked and not expired on the chip",
+              "芯片上存在、未锁定且未过有效期"),
     "expired": ("expired", "已过有效期"),
     "pin_blocked": ("PIN blocked", "密码已锁定"),
     "atc_exhausted": ("unusable for good: its transaction counter (ATC) reached 65535, so the "
@@ -132,11 +146,13 @@ def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
         return SsseState(AppState.ABSENT, None, None, None, no_pin)
     expiry = identity.issuer.expiry_date
     expired = None if expiry is None else expiry < today
-    if identity.layout != "ssse":
-        return SsseState(AppState.READY, None, identity, expired, no_pin)  # no SSSE DF: no PIN
-    tries = pin.query_tries(session, select=False)  # the SSSE is still the current DF
+    select_sw = "9000" if identity.layout == "ssse" else None
+    try:  # the SSSE (or the MF of a Shanghai-style card) is still the current DF
+        tries = pin.query_tries(session, select=False, layout=identity.layout)
+    except errors.NotOffered:  # the MF of a Shanghai-style card keeps no PIN
+        return SsseState(AppState.READY, select_sw, identity, expired, no_pin)
     pin_state = PinState(tries.tries_left, tries.blocked, "verify", tries.required)
-    return SsseState(AppState.READY, "9000", identity, expired, pin_state)
+    return SsseState(AppState.READY, select_sw, identity, expired, pin_state)
 
 
 def _ssse_verdict(ssse: SsseState) -> Verdict:
@@ -159,4 +175,11 @@ def _bank_verdict(bank: BankReading, expired: bool | None) -> Verdict:
         return _verdict("expired")
     if bank.counters.pin_tries_left == 0:
         return _verdict("pin_blocked")
+    if expired is None:  # only the records (GPO) give the expiry date: never call it usable
+        if bank.records_status is RecordsStatus.NOT_REQUESTED:
+            return Verdict("ready", "present and not blocked on the chip, expiry unknown "
+                           "without records (--bank-records reads them)",
+                           "芯片上存在且未锁定；未读取记录，有效期未知（--bank-records 可读取）")
+        return Verdict("ready", "present and not blocked on the chip, expiry unknown (no "
+                       "expiry date read)", "芯片上存在且未锁定；未读到有效期，是否过期未知")
     return _verdict("ready")

@@ -33,6 +33,8 @@ Exit codes:
   12 PSAM: none in its reader, or it lacks the card's key or algorithm
   13 `status`: nothing blocked, but an application is past its expiry date
   14 `pin verify`: PIN not checked (the card needs no PIN now), nothing sent
+  15 `status --bank-records`: bank ID number or name mismatch
+  16 the card does not offer what was asked (no EF06, no PIN: Shanghai-style)
 """
 
 
@@ -296,13 +298,23 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
     code, message = ireadcardbas.code_for(None, identity)
     if code:
         click.echo(ireadcardbas.format_error(code, message))
-        return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.NOT_SSC
+        return _ireadcardbas_exit(identity)
     if not reveal:
         from sscard.cli import render
         from sscard.spec import load_spec
         identity = render.masked(load_spec(), identity)
     click.echo(ireadcardbas.format_identity(identity, terminal_number=terminal))
     return ExitCode.OK
+
+
+def _ireadcardbas_exit(identity) -> int:
+    """The exit code for a read the iReadCardBas string cannot carry."""
+    status = identity.holder_status.value
+    if status == "locked":
+        return ExitCode.LOCKED
+    if status == "absent":  # a social security card without EF06 (Shanghai-style)
+        return ExitCode.NOT_OFFERED
+    return ExitCode.NOT_SSC  # the card failed its internal authentication
 
 
 def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: str | None) -> int:
@@ -341,7 +353,7 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
         code, message = ireadcardbas.code_for(None, identity, hsm=True)
         if code:
             click.echo(ireadcardbas.format_error(code, message))
-            return ExitCode.LOCKED if locked else ExitCode.NOT_SSC
+            return _ireadcardbas_exit(identity)
         click.echo(ireadcardbas.format_identity(
             identity if reveal else render.masked(load_spec(), identity)))
         return ExitCode.OK

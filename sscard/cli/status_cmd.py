@@ -52,8 +52,9 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
 
     \b
     Exit codes: 0 usable; 5 not a social security card; 6 the card, an
-    application or a PIN is blocked; 13 nothing blocked but an application is
-    expired; other codes as for every command (sscard --help).
+    application or a PIN is blocked; 15 the bank application's ID number or
+    name is not the holder's; 13 none of these, but an application is expired;
+    other codes as for every command (sscard --help).
     """
     if emulator and (reader or wait is not None):
         raise click.UsageError("--emulator cannot be combined with --reader or --wait")
