@@ -45,19 +45,24 @@ class CardSession:
         self.apdu_count = 0
         self.bytes_sent = 0
         self.bytes_received = 0
+        # READ RECORD of a whole file by SFI (P1 to last): False once this card refused it,
+        # so it is tried at most once per card (sscard.ssse)
+        self.record_ranges = True
 
     @property
     def atr(self) -> bytes:
         return self.transport.atr
 
     def send(self, name: str, *, p1: int | None = None, p2: int | None = None, sfi: int = 0,
-             data: bytes = b"", le: int | None = None) -> Response:
-        """Send the spec command `name`; returns the final response, never raises for an SW."""
+             data: bytes = b"", le: int | None = None, resend: bool = True) -> Response:
+        """Send the spec command `name`; returns the final response, never raises for an SW.
+        `resend=False`: a 6Cxx is returned as the answer instead of re-sending with its Le."""
         command = self.spec.commands[name]
         apdu = command.build(p1=p1, p2=p2, sfi=sfi, data=data, le=le)
         # a command that changes the card or spends a try is sent once: a 6Cxx to it may
         # come after the card acted (GPO: ATC + 1), so it is an answer, not a request to re-send
-        return self._exchange(apdu, resend=not (command.changes_card or command.spends_try))
+        return self._exchange(apdu, resend=resend and not (command.changes_card
+                                                           or command.spends_try))
 
     def check(self, response: Response, command: str) -> bytes:
         """Data of a successful response; otherwise the typed error for its SW."""

@@ -1,10 +1,16 @@
 """Reading identity from the social security application (ssc-card.md §5.1).
 
-SELECT SSSE (parse the FCI: algorithm) → SELECT EF05 → READ RECORD of every EF05
-item by its tag with the exact Le → generation from the spec version → unless EF06
-needs a key this read does not have, SELECT EF06 and read its items the same way.
-Every value is decoded strictly: a malformed record fails the read, so a half-read
-card is never returned as complete.
+SELECT SSSE (parse the FCI: algorithm) → EF05 → generation from the spec version →
+unless EF06 needs a key this read does not have, EF06.  On a real card the wire, not
+the host, decides the time (9600 bit/s, 5–30 ms per APDU), so each file is read with
+one READ RECORD of all its records by SFI (P2 = SFI<<3 | 101, Le = the file's size in
+the spec): three APDUs for a whole identity.  The answer is used only when it is
+exactly the file the spec describes (every item once, in order, each decoding);
+anything else — a refusal of that P2, another size (6Cxx), fewer or other records —
+makes the read fall back to SELECT EF + READ RECORD of each item by its tag with the
+exact Le, as the vendors' readers do, and the session remembers it, so a card costs
+at most one wasted APDU.  Every value is decoded strictly: a malformed record fails
+the read, so a half-read card is never returned as complete.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Callable
 from sscard import errors
 from sscard.crypto.ciphers import Algorithm, algorithm_from_id
 from sscard.keysource import AuthContext, KeySource
+from sscard.codec import tlv
 from sscard.codec.card_id import split_card_id
 from sscard.findings import card_number_check, check_holder, check_issuer, finding
 from sscard.results import (CardIdentification, Coded, Finding, HolderInfo, HolderStatus,
@@ -26,6 +33,7 @@ from sscard.spec.model import DataItem, ElementaryFile
 
 P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a second SELECT form
 CHALLENGE_LENGTH = 8  # GET CHALLENGE Le; the challenge feeds EXTERNAL AUTHENTICATE as is
+SW_SECURITY = 0x6982  # access condition not met: the file's answer, whatever the read form
 ATR_HISTORICAL_BYTES = 13  # SSC ATRs carry 13 historical bytes (ssc-card.md §2.1)
 
 
@@ -98,9 +106,11 @@ def read_issuer(session: CardSession, today: _dt.date) -> IssuerPart:
     algorithm = _coded(spec, "algorithm", algorithm_code, findings, "algorithm")
 
     ef05 = ssse.file("ef05")
-    if layout == "ssse":  # the MF-level fallback has already selected EF05
-        _select_ef(session, ef05, required=True)
-    values = _read_items(session, ef05, ef05.items, findings)
+    values = _read_range(session, ef05, ef05.items) if layout == "ssse" else None
+    if values is None:
+        if layout == "ssse":  # the MF-level fallback has already selected EF05
+            _select_ef(session, ef05, required=True)
+        values = _read_items(session, ef05, ef05.items, findings)
     generation = generation_of(values.get("spec_version"))
     if generation is None:
         findings.append(finding("unknown_version", "spec_version"))
@@ -114,7 +124,8 @@ def finish_identity(session: CardSession, part: IssuerPart, findings: list[Findi
                     today: _dt.date, authentic: str = "not checked",
                     opened: set[str] = frozenset()) -> Identity:
     """The second half: EF06 when it is free or was opened, then the typed result."""
-    holder, status, locked_by = _read_holder(session, part.generation, findings, today, opened)
+    holder, status, locked_by = _read_holder(session, part.layout, part.generation, findings,
+                                             today, opened)
     atr = session.atr
     return Identity(
         atr=atr.hex().upper(), historical_bytes=atr[-ATR_HISTORICAL_BYTES:].hex().upper(),
@@ -269,6 +280,51 @@ def _select_ef(session: CardSession, ef: ElementaryFile, *, required: bool) -> b
     raise session.error_for(response, f"SELECT {ef.key.upper()}")
 
 
+def _read_range(session: CardSession, ef: ElementaryFile,
+                items: tuple[DataItem, ...]) -> dict | None:
+    """All of `items` with one READ RECORD of the records from the first to the last, by
+    SFI (no SELECT EF): their values, or None when the per-item read must run instead.
+
+    The SFI and the range codings of P2 are each in the card specification (LD/T 32.5
+    Table 32) and each seen on real cards (ssc-card.md §5, §14.2); a card that does not
+    take them together costs this one APDU, once: the session remembers the refusal and
+    never tries again.  Only the file exactly as the spec lays it out is used; the per-item
+    read then gives the same values, findings and errors it always gave."""
+    if not session.record_ranges:
+        return None
+    expected = sum(item.record_length for item in items)
+    # not re-sent on 6Cxx: a card naming another size holds another file than the spec's,
+    # whose answer would not be used anyway (the per-item read tells what differs)
+    response = session.send("read_records_from", p1=1, sfi=ef.sfi, le=expected,
+                            resend=False)
+    if response.sw == SW_SECURITY:
+        raise session.error_for(response, f"READ RECORD {ef.key.upper()}")
+    values = _decode_range(items, response.data) if response.ok else None
+    if values is None:
+        session.record_ranges = False
+    return values
+
+
+def _decode_range(items: tuple[DataItem, ...], data: bytes) -> dict | None:
+    """Values of `items` from their records back to back; None unless the data is exactly
+    those records, in that order, each of its item's length and decoding cleanly."""
+    try:
+        records = tlv.parse_record(data)
+    except errors.DecodeError:
+        return None
+    if len(records) != len(items):
+        return None
+    values = {}
+    for item, record in zip(items, records):
+        if record.tag != item.tag or len(record.value) != item.length:
+            return None
+        try:
+            values[item.key] = item.codec.decode(record.value, record.offset + 2)
+        except errors.DecodeError:
+            return None  # the per-item read raises it, as it always has
+    return values
+
+
 def _read_items(session: CardSession, ef: ElementaryFile, items: tuple[DataItem, ...],
                 findings: list[Finding]) -> dict:
     """Read each item by its tag with the exact Le; a missing record becomes a finding."""
@@ -284,18 +340,21 @@ def _read_items(session: CardSession, ef: ElementaryFile, items: tuple[DataItem,
     return values
 
 
-def _read_holder(session: CardSession, generation: int | None, findings: list[Finding],
-                 today: _dt.date, opened: set[str]) -> tuple[HolderInfo | None, HolderStatus, str | None]:
+def _read_holder(session: CardSession, layout: str, generation: int | None,
+                 findings: list[Finding], today: _dt.date,
+                 opened: set[str]) -> tuple[HolderInfo | None, HolderStatus, str | None]:
     ef06 = session.spec.ssse.file("ef06")
     key_needed = ef06.read_access.get(generation) if generation else None
     if key_needed is not None and key_needed != "free" and key_needed not in opened:
-        return None, HolderStatus.LOCKED, key_needed
-    if not _select_ef(session, ef06, required=False):
-        return None, HolderStatus.ABSENT, None
+        return None, HolderStatus.LOCKED, key_needed  # nothing sent: the card would refuse
     # unknown generation: read what gen 3 holds; 4E missing on older cards is a finding
     items = ef06.items_for(generation or 3)
     try:
-        values = _read_items(session, ef06, items, findings)
+        values = _read_range(session, ef06, items) if layout == "ssse" else None
+        if values is None:
+            if not _select_ef(session, ef06, required=False):
+                return None, HolderStatus.ABSENT, None
+            values = _read_items(session, ef06, items, findings)
     except errors.SecurityNotSatisfied:
         return None, HolderStatus.LOCKED, ef06.read_access.get(3)
     holder = _holder(session.spec, values, findings)

@@ -154,6 +154,56 @@ def test_ef06_all_records_match_the_persona():
     assert v[0x0D] == bytes.fromhex("19900307")
 
 
+def test_whole_files_by_sfi_and_range_with_the_exact_le():
+    c = card()
+    ok(c, SELECT_SSSE)
+    ef05 = ok(c, "00B2012D40")  # records 1.. of SFI 5, no SELECT EF05
+    assert [t for t, _ in tlvs(ef05)] == [1, 2, 3, 4, 5, 6, 7] and len(ef05) == 2 * 0x40
+    assert [t for t, _ in tlvs(ok(c, "00B201355B"))] == [0x08, 0x09, 0x4E, 0x0A, 0x0B, 0x0C, 0x0D]
+    assert sw(c, "00B2012D3F") == "6C40"  # a wrong Le: the card names the file's size
+    assert sw(c, "00B2013560") == "6C5B"
+    assert [t for t, _ in tlvs(ok(c, "00B2013500"))] \
+        == [0x08, 0x09, 0x4E, 0x0A, 0x0B, 0x0C, 0x0D]  # Le 00: "all there is" (le_zero = data)
+    strict = card("gen2-t0")
+    tx(strict, SELECT_SSSE + "00")  # 611E: the FCI waits for GET RESPONSE
+    assert sw(strict, "00B2012D00") == "6C40"  # le_zero = 6Cxx
+
+
+def test_persona_declares_the_read_record_forms_of_its_cos():
+    c = card("gen2-no-range")
+    ok(c, SELECT_SSSE)
+    assert sw(c, "00B2012D40") == "6A86"  # range by SFI: refused
+    assert ok(c, "00B2072C0B")[:4] == "0709"  # by number, SFI 5
+    assert ok(c, "00B2083014")[:4] == "0812"  # by identifier, SFI 6
+    assert sw(c, "00B2010540") == "6A86"  # range on the current EF: refused too
+    assert sw(c, "00B2050600") == "6A86"  # last..P1 as well
+    assert ok(c, "00B2080014")[:4] == "0812"  # EF06 is current after the SFI read
+    for refusal in ("6B00", "6A81", "6D00", "6E00"):
+        other = card("gen2", read_record_forms=frozenset({"number", "identifier", "range"}),
+                     read_record_refusal=int(refusal, 16))
+        ok(other, SELECT_SSSE)
+        assert sw(other, "00B2012D40") == refusal  # SFI forms refused, with this SW
+        assert sw(other, "00B2083000") == refusal
+        ok(other, "00A4020002EF05")
+        assert len(ok(other, "00B2010540")) == 2 * 0x40  # the current-EF range is taken
+
+
+def test_read_record_forms_are_checked_when_the_persona_loads(tmp_path):
+    import pytest
+    from pathlib import Path
+    from sscard.errors import SpecError
+    source = (Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen2-no-range.toml")
+    text = source.read_text(encoding="utf-8")
+    for bad in ('read_record = ["number", "rangee"]', 'read_record = ["range"]',
+                'read_record = ["number", "number"]', 'read_record_refusal = "9000"'):
+        key = bad.split(" = ")[0]
+        lines = [bad if line.startswith(key + " = ") else line for line in text.splitlines()]
+        path = tmp_path / "p.toml"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        with pytest.raises(SpecError, match="read_record"):
+            load_persona(path)
+
+
 def test_reverse_and_partial_ranges():
     c = in_ef(card(), "EF05")
     assert [t for t, _ in tlvs(ok(c, "00B2050600"))] == [7, 6, 5]  # 110: last..P1

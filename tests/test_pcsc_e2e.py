@@ -24,7 +24,13 @@ from sscard.emulator.persona import list_personas
 from sscard.emulator.vpcd import POWER_ON, VpcdLink
 
 SLOT0, SLOT1 = READERS
-GEN2_APDUS = 17
+# an identity read: SELECT SSSE + one READ RECORD range per file; a card refusing the range
+# form: that one refused APDU + the 17 of the per-item read
+IDENTITY_APDUS = {"gen2": 3, "gen2-no-range": 18}
+SELECT_SSSE = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"
+PER_ITEM = ["00A4020002EF05", "00B2010012", "00B2020003", "00B2030006", "00B204000E",
+            "00B2050006", "00B2060006", "00B207000B", "00A4020002EF06", "00B2080014",
+            "00B2090020", "00B24E0016", "00B20A0003", "00B20B0003", "00B20C0005", "00B20D0006"]
 
 
 @pytest.fixture(scope="session")
@@ -149,15 +155,47 @@ def test_vpcd_power_and_removal(insert):
     wait_state(SLOT0, False, after=counter)
 
 
-@pytest.mark.parametrize("index", range(GEN2_APDUS))
-def test_card_removed_at_every_apdu_of_an_identity_read(insert, index):
+@pytest.mark.parametrize("persona,sequence", [
+    ("gen2", [SELECT_SSSE, "00B2012D40", "00B201355B"]),
+    ("gen2-t0", [SELECT_SSSE, "00C000001E", "00B2012D40", "00B201355B"]),  # 611E first
+    ("gen1", [SELECT_SSSE, "00B2012D40", "00B2013545"]),  # no 4E: 69 bytes
+    ("gen3", [SELECT_SSSE, "00B2012D40"]),  # EF06 locked: nothing sent for it
+    ("gen2-no-range", [SELECT_SSSE, "00B2012D40"] + PER_ITEM),  # 6A86, once
+])
+def test_identity_apdus_at_the_card_through_pcscd(insert, persona, sequence):
+    import sscard
+    seen = []
+    insert(persona, on_apdu=lambda i, apdu: seen.append(apdu.hex().upper()))
+    with sscard.open(SLOT0) as card:
+        identity = card.read_identity(today=TODAY)
+        assert card.session.apdu_count == len(sequence)
+    assert seen == sequence
+    with sscard.open_emulator(persona) as card:  # nothing read differently
+        per_item = card.read_identity(today=TODAY)
+    assert identity == per_item
+
+
+def test_range_refusal_is_remembered_for_the_whole_connection(insert):
+    import sscard
+    seen = []
+    insert("gen2-no-range", on_apdu=lambda i, apdu: seen.append(apdu.hex().upper()))
+    with sscard.open(SLOT0) as card:
+        first = card.read_identity(today=TODAY)
+        second = card.read_identity(today=TODAY)
+    assert first == second and seen.count("00B2012D40") == 1 and "00B201355B" not in seen
+    assert len(seen) == 18 + 17
+
+
+@pytest.mark.parametrize("persona,index", [(p, i) for p, n in sorted(IDENTITY_APDUS.items())
+                                           for i in range(n)])
+def test_card_removed_at_every_apdu_of_an_identity_read(insert, persona, index):
     import sscard
     holder = {}
 
     def pull(i, apdu):
         if i == index:
             holder["link"].remove()
-    holder["link"] = insert("gen2", on_apdu=pull)
+    holder["link"] = insert(persona, on_apdu=pull)
     with pytest.raises(errors.CardError) as info:
         with sscard.open(SLOT0) as card:
             card.read_identity()

@@ -45,11 +45,32 @@ def test_gen2_full_identity_matches_persona():
     assert identity.findings == ()
 
 
-def test_gen2_read_sequence_is_the_documented_one():
+def test_gen2_read_sequence_is_three_apdus():
+    # SELECT SSSE, then each file whole: READ RECORD P1 = 1, P2 = SFI<<3 | 101 (records 1 to
+    # the last), Le = the file's size in the spec (EF05 0x40, EF06 0x5B)
     transport = FaultyTransport(emulator("gen2"), lambda *a: None)
+    identity, session = read(transport)
+    assert _sent(transport) == ["00A404000F7378312E73682EC9E7BBE1B1A3D5CF00",
+                                "00B2012D40", "00B201355B"]
+    assert identity.complete and session.record_ranges
+    # nothing read differently: the same card read item by item gives the same identity
+    per_item, _ = read(emulator("gen2", read_record_forms=frozenset({"number", "identifier"})))
+    assert identity == per_item
+
+
+def test_gen1_reads_its_six_holder_records_in_one_range():
+    transport = FaultyTransport(emulator("gen1"), lambda *a: None)
+    identity, _ = read(transport)
+    assert _sent(transport)[1:] == ["00B2012D40", "00B2013545"]  # no 4E: 69 bytes
+    assert identity.complete
+
+
+def test_card_refusing_ranges_reads_the_documented_sequence():
+    transport = FaultyTransport(emulator("gen2-no-range"), lambda *a: None)
     read(transport)
     assert _sent(transport) == [
         "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00",
+        "00B2012D40",  # refused (6A86): the only APDU spent on the range form
         "00A4020002EF05",
         "00B2010012", "00B2020003", "00B2030006", "00B204000E", "00B2050006", "00B2060006",
         "00B207000B",
@@ -87,8 +108,7 @@ def test_gen3_without_keys_returns_ef05_and_marks_holder_locked():
     assert identity.algorithm.en == "SM4"
     assert identity.issuer.card_number == persona_toml("gen3")["ef05"]["card_number"]
     # no EF06 access is attempted: it could only answer 6982
-    assert len(transport.sent) == 9
-    assert not any(a.endswith("EF06") for a in _sent(transport))
+    assert _sent(transport) == ["00A404000F7378312E73682EC9E7BBE1B1A3D5CF00", "00B2012D40"]
 
 
 def test_t0_card_with_strict_le_gives_the_same_identity():
@@ -97,8 +117,8 @@ def test_t0_card_with_strict_le_gives_the_same_identity():
     assert strict.complete
     assert strict.holder.social_security_number == raw["ef06"]["social_security_number"]
     assert strict.algorithm.code == raw["algorithm"]
-    # SELECT answers 61xx, fetched with one GET RESPONSE
-    assert strict_session.apdu_count == 18
+    # SELECT answers 61xx, fetched with one GET RESPONSE; then the two range reads
+    assert strict_session.apdu_count == 4
 
 
 def test_shanghai_layout_reads_ef05_under_the_mf():

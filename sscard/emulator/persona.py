@@ -26,6 +26,13 @@ ATR_PREFIX = bytes.fromhex("3B6D0000")  # TS, T0 = 6D (TB1, TC1, 13 historical b
 LAYOUTS = {"ssse", "mf"}
 STATES = {"active", "ssse_blocked", "card_blocked"}
 LE_ZERO = {"data", "6Cxx"}
+# READ RECORD P2 forms (LD/T 32.5 Table 32): the record mode (b3..b1: 100 number, 000..011
+# identifier, 101/110 range) on the current EF or, with "sfi_", on the file its SFI names
+READ_RECORD_FORMS = frozenset({"number", "identifier", "range",
+                               "sfi_number", "sfi_identifier", "sfi_range"})
+# what a COS answers to a P2 it does not implement (ISO 7816-4: wrong P1-P2, function not
+# supported, instruction or class not supported)
+READ_RECORD_REFUSALS = frozenset({0x6A86, 0x6B00, 0x6A81, 0x6D00, 0x6E00})
 GENERATION_OF_VERSION = {"1": 1, "2": 2, "3": 3}
 
 Value = Union[str, _dt.date]
@@ -64,6 +71,8 @@ class Persona:
     auth: Auth = Auth()
     bank: BankPersona | None = None  # the UnionPay PBOC application; None: the card has none
     transparent: Mapping[str, bytes] = dataclasses.field(default_factory=dict)  # EF07/EF08 content
+    read_record_forms: frozenset[str] = READ_RECORD_FORMS  # the P2 forms this COS accepts
+    read_record_refusal: int = 0x6A86  # its answer to the others
 
     def __post_init__(self) -> None:
         # checks that need no spec; they also guard dataclasses.replace() overrides
@@ -78,6 +87,15 @@ class Persona:
                 raise SpecError(f"{where}: {label} must be one of {sorted(allowed)}")
         if not isinstance(self.t0, bool):
             raise SpecError(f"{where}: card_os.t0 must be true or false")
+        forms = self.read_record_forms
+        if not isinstance(forms, frozenset) or not forms <= READ_RECORD_FORMS:
+            raise SpecError(f"{where}: card_os.read_record must list forms of "
+                            f"{sorted(READ_RECORD_FORMS)}")
+        if not {"number", "identifier"} & forms:
+            raise SpecError(f"{where}: card_os.read_record needs \"number\" or \"identifier\"")
+        if self.read_record_refusal not in READ_RECORD_REFUSALS:
+            raise SpecError(f"{where}: card_os.read_record_refusal must be one of "
+                            + ", ".join(f"{sw:04X}" for sw in sorted(READ_RECORD_REFUSALS)))
         if len(self.algorithm) > 1:
             raise SpecError(f"{where}: algorithm must be one byte or empty")
         if self.ef06 is None and self.layout != "mf":
@@ -219,6 +237,9 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
         algorithm=top.hex("algorithm"),
         le_zero=card_os.get("le_zero", str, "data"),
         t0=card_os.get("t0", bool, False),
+        read_record_forms=_read_record_forms(card_os, where),
+        read_record_refusal=int.from_bytes(card_os.hex("read_record_refusal", 2, b"\x6A\x86"),
+                                           "big"),
         ef05=top.get("ef05", dict),
         ef06=ef06,
         pin=pin,
@@ -232,6 +253,13 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
     persona_records(spec, persona)  # validates every value against the spec
     transparent_contents(spec, persona)
     return persona
+
+
+def _read_record_forms(card_os: Fields, where: str) -> frozenset[str]:
+    forms = card_os.get("read_record", list, sorted(READ_RECORD_FORMS))
+    if not all(isinstance(f, str) for f in forms) or len(set(forms)) != len(forms):
+        raise SpecError(f"{where}: card_os.read_record must list each form once")
+    return frozenset(forms)
 
 
 def _raw_records(top: Fields, where: str) -> dict[tuple[str, int], bytes]:

@@ -182,6 +182,8 @@ class SocialSecurityCard(CardOS):
         sfi, mode = apdu.p2 >> 3, apdu.p2 & 0x07
         if sfi == 0x1F or mode == 0b111:  # reserved codings
             raise SwError(0x6A86)
+        if self._read_record_form(sfi, mode) not in self.persona.read_record_forms:
+            raise SwError(self.persona.read_record_refusal)  # this COS does not take that P2
         if apdu.data:
             raise SwError(0x6700)
         if sfi:
@@ -198,6 +200,12 @@ class SocialSecurityCard(CardOS):
         numbers = self._record_numbers(ef, apdu.p1, mode)
         self.current_record = numbers[-1]
         return self.respond(apdu, b"".join(ef.records[n - 1] for n in numbers))
+
+    @staticmethod
+    def _read_record_form(sfi: int, mode: int) -> str:
+        """The persona's name for a P2 coding (persona.READ_RECORD_FORMS)."""
+        kind = "number" if mode == 0b100 else "range" if mode in (0b101, 0b110) else "identifier"
+        return f"sfi_{kind}" if sfi else kind
 
     def _check_read_access(self, ef: EmulatedEF) -> None:
         key = ef.spec.read_access.get(self.generation)
