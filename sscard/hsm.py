@@ -26,6 +26,7 @@ import string
 from dataclasses import dataclass, field
 
 from sscard import errors
+from sscard.ireadcardbas import join_fields
 from sscard.results import Finding, Identity
 from sscard.session import CardSession
 from sscard.ssse import (ATR_HISTORICAL_BYTES, AuthExchange, IssuerPart, begin_authentication,
@@ -67,7 +68,7 @@ class HsmStep1:
         items = (self.region, self.historical_bytes, self.algorithm, self.card_identification,
                  self.internal_factor, self.internal_original, self.external_factor,
                  self.external_original)
-        return "".join(f"{item}|" for item in items)
+        return join_fields(list(items))
 
 
 @dataclass(frozen=True)

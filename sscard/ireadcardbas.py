@@ -74,7 +74,23 @@ def format_identity(identity: Identity, *, terminal_number: str = NO_PSAM_TERMIN
         terminal_number,
         device_number,
     ]
-    return "".join(f"{f}|" for f in fields)
+    return join_fields(fields)
+
+
+DELIMITER = "|"
+
+
+def join_fields(fields: list[str]) -> str:
+    """Each field followed by `|`.  A field holding the delimiter would add fields to the
+    string a kiosk parses: the spec's alphabets keep card values free of it (a card value
+    with `|` is a decode error), and this refuses whatever got past them (a device number,
+    a PSAM's terminal number, a future item) instead of shifting the fields."""
+    for n, field in enumerate(fields):
+        if DELIMITER in field:
+            raise errors.DecodeError(f"field {n + 1} of the iReadCardBas string holds the "
+                                     f"delimiter '{DELIMITER}'",
+                                     zh=f"iReadCardBas 第 {n + 1} 个字段含分隔符 '{DELIMITER}'")
+    return "".join(f"{f}{DELIMITER}" for f in fields)
 
 
 # the two-step HSM read (sscard.hsm), checked before the classes they derive from

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import shutil
 from pathlib import Path
 
@@ -110,6 +111,11 @@ def test_fci_examples(item):
     "item", [i for ef in SPEC.ssse.files.values() for i in ef.items], ids=lambda i: i.key)
 def test_record_examples(item):
     for example in item.examples:
+        if example.error is not None:  # a record the decoder must reject
+            with pytest.raises(errors.DecodeError, match=re.escape(example.error)):
+                item.decode_record(example.raw)
+            assert len(example.raw) == item.record_length
+            continue
         decoded = item.decode_record(example.raw)
         assert decoded == _absent(example.decoded), example.hex
         assert item.encode_record(_absent(example.decoded)).hex().upper() == example.hex

@@ -303,7 +303,7 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
         from sscard.cli import render
         from sscard.spec import load_spec
         identity = render.masked(load_spec(), identity)
-    click.echo(ireadcardbas.format_identity(identity, terminal_number=terminal))
+    click.echo(_ireadcardbas_line(identity, terminal_number=terminal))
     return ExitCode.OK
 
 
@@ -315,6 +315,16 @@ def _ireadcardbas_exit(identity) -> int:
     if status == "absent":  # a social security card without EF06 (Shanghai-style)
         return ExitCode.NOT_OFFERED
     return ExitCode.NOT_SSC  # the card failed its internal authentication
+
+
+def _ireadcardbas_line(identity, **options) -> str:
+    """The iReadCardBas string; a value it cannot carry still gives one `code|message|` line."""
+    from sscard import ireadcardbas
+    try:
+        return ireadcardbas.format_identity(identity, **options)
+    except errors.SscardError as e:
+        click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
+        raise
 
 
 def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: str | None) -> int:
@@ -354,7 +364,7 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
         if code:
             click.echo(ireadcardbas.format_error(code, message))
             return _ireadcardbas_exit(identity)
-        click.echo(ireadcardbas.format_identity(
+        click.echo(_ireadcardbas_line(
             identity if reveal else render.masked(load_spec(), identity)))
         return ExitCode.OK
     document = render.to_document(load_spec(), identity, reveal=reveal, source=source)

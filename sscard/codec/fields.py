@@ -8,7 +8,10 @@ the first bad byte; an all-padding value decodes to None ("absent").
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import re
 
+from sscard.codec.text import check_text
 from sscard.errors import DecodeError
 
 
@@ -52,21 +55,32 @@ def decode_an(value: bytes, charset: str = "ascii", base: int = 0) -> str | None
     text = _strip_padding(bytes(value), base)
     if not text:
         return None
-    if charset == "ascii":
-        for i, byte in enumerate(text):
-            if not 0x20 <= byte <= 0x7E:
-                raise DecodeError(f"byte {byte:02X} is not printable ASCII", offset=base + i)
-        return text.decode("ascii")
-    if charset != "gbk":
+    if charset not in ("ascii", "gbk"):
         raise DecodeError(f"unknown charset {charset}")
     try:
-        decoded = text.decode("gbk")
+        decoded = text.decode(charset)
     except UnicodeDecodeError as e:
-        raise DecodeError("invalid GBK text", offset=base + e.start) from None
-    for i, byte in enumerate(text):
-        if byte < 0x20 or byte == 0x7F:
-            raise DecodeError(f"control byte {byte:02X} in text", offset=base + i)
-    return decoded
+        raise DecodeError(f"byte {text[e.start]:02X} is not {charset.upper()} text",
+                          offset=base + e.start) from None
+    return check_text(decoded, charset, base)  # the one rule for card text (sscard.codec.text)
+
+
+@functools.cache
+def _alphabet_re(alphabet: str) -> re.Pattern:
+    return re.compile(alphabet)
+
+
+def check_alphabet(text: str, alphabet: str, charset: str, base: int = 0) -> str:
+    """`text` when every character is in `alphabet` (a regular-expression character class
+    such as "[0-9X]", declared per item in apdu_specs/); else a DecodeError at the byte
+    offset of the first one outside it."""
+    one = _alphabet_re(alphabet)
+    for i, char in enumerate(text):
+        if not one.fullmatch(char):
+            raise DecodeError(f"character U+{ord(char):04X} is outside the item's alphabet "
+                              f"{alphabet}", offset=base + len(text[:i].encode(charset)),
+                              zh=f"字符 U+{ord(char):04X} 不在该数据项允许的字符集 {alphabet} 内")
+    return text
 
 
 def encode_an(text: str | None, length: int, charset: str = "ascii") -> bytes:
@@ -78,8 +92,9 @@ def encode_an(text: str | None, length: int, charset: str = "ascii") -> bytes:
         raise DecodeError(f"text cannot be encoded as {charset}") from None
     if len(raw) > length:
         raise DecodeError(f"value longer than {length} bytes")
-    if b"\x00" in raw or any(b < 0x20 or b == 0x7F for b in raw):
-        raise DecodeError("control characters are not allowed")
+    if b"\x00" in raw:
+        raise DecodeError("00 bytes are not allowed in text")
+    check_text(text, charset)
     return raw.ljust(length, b"\x00")
 
 

@@ -117,7 +117,7 @@ class Fields:
             raise errors.SpecError(f"{self.where}: unknown key(s) {sorted(unknown)}")
 
 
-def examples(f: Fields) -> tuple[m.Example, ...]:
+def examples(f: Fields, errors_allowed: bool = False) -> tuple[m.Example, ...]:
     raw = f.get("examples", list)
     if not raw:
         raise errors.SpecError(f"{f.where}: at least one example is required")
@@ -129,9 +129,16 @@ def examples(f: Fields) -> tuple[m.Example, ...]:
             bytes.fromhex(hex_text)
         except ValueError:
             raise errors.SpecError(f"{e.where}: 'hex' is not hex") from None
-        decoded = e.get("decoded", (str, int, dict, list, _dt.date, _dt.time))
+        if "error" in e.table:  # an answer the decoder must reject, with part of its message
+            if not errors_allowed:
+                raise errors.SpecError(f"{e.where}: error examples are not supported here")
+            error, decoded = e.get("error", str), None
+        else:
+            error, decoded = None, e.get("decoded", (str, int, dict, list, _dt.date, _dt.time))
         e.done()
-        out.append(m.Example(hex_text.upper(), decoded))
+        out.append(m.Example(hex_text.upper(), decoded, error))
+    if all(x.error is not None for x in out):
+        raise errors.SpecError(f"{f.where}: at least one example must decode")
     return tuple(out)
 
 
@@ -223,7 +230,26 @@ def value_codec(f: Fields, length_required: bool = True) -> m.ValueCodec:
     length = f.get("length", int) if length_required else f.get("length", int, None)
     if fmt == "date" and length != 4:
         raise errors.SpecError(f"{f.where}: a date is 4 bytes")
-    return m.ValueCodec(length, encoding, charset, fmt)
+    alphabet = f.get("alphabet", str, None)
+    if alphabet is not None:
+        if encoding != "an":
+            raise errors.SpecError(f"{f.where}: alphabet applies to encoding an only")
+        _check_alphabet(alphabet, f.where)
+    return m.ValueCodec(length, encoding, charset, fmt, alphabet)
+
+
+def _check_alphabet(alphabet: str, where: str) -> None:
+    """One regular-expression character class ("[0-9X]", "[^|]"), matching one character."""
+    import re
+    try:
+        compiled = re.compile(alphabet)
+    except re.error:
+        raise errors.SpecError(f"{where}: alphabet {alphabet!r} is not a regular expression") \
+            from None
+    if not (alphabet.startswith("[") and alphabet.endswith("]") and compiled.groups == 0
+            and not compiled.fullmatch("") and not compiled.fullmatch("ab")):
+        raise errors.SpecError(f"{where}: alphabet must be one character class such as "
+                               "\"[0-9X]\"")
 
 
 def _values(f: Fields, tables: dict) -> str | None:
@@ -318,8 +344,13 @@ def _item(f: Fields, tables: dict) -> m.DataItem:
     mask = f.choice("mask", MASKS, None)
     if (privacy == "personal") != (mask is not None):
         raise errors.SpecError(f"{f.where}: a personal item needs a mask, a public one none")
-    item = m.DataItem(tag=tag, key=key, codec=value_codec(f), generations=generations,
+    codec = value_codec(f)
+    if codec.encoding == "an" and codec.alphabet is None:
+        # every text item says which characters it may hold: the rest is a decode error
+        raise errors.SpecError(f"{f.where}: an item of encoding an needs an alphabet")
+    item = m.DataItem(tag=tag, key=key, codec=codec, generations=generations,
                       values=_values(f, tables), privacy=privacy, mask=mask,
-                      en=f.get("en", str), zh=f.get("zh", str), examples=examples(f))
+                      en=f.get("en", str), zh=f.get("zh", str),
+                      examples=examples(f, errors_allowed=True))
     f.done()
     return item

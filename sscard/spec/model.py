@@ -21,6 +21,7 @@ from sscard.errors import DecodeError
 class Example(NamedTuple):
     hex: str
     decoded: Any
+    error: str | None = None  # an example the decoder must reject: part of its message
 
     @property
     def raw(self) -> bytes:
@@ -183,6 +184,7 @@ class ValueCodec(NamedTuple):
     encoding: str  # cn | an | b
     charset: str  # an: ascii | gbk
     format: str  # cn: digits | date
+    alphabet: str | None = None  # an: a regular-expression character class every character is in
 
     def decode(self, raw: bytes, base: int = 0) -> str | _dt.date | None:
         if self.length is not None and len(raw) != self.length:
@@ -190,7 +192,10 @@ class ValueCodec(NamedTuple):
         if self.encoding == "b":
             return fields.decode_b(raw)
         if self.encoding == "an":
-            return fields.decode_an(raw, self.charset, base=base)
+            text = fields.decode_an(raw, self.charset, base=base)
+            if text is not None and self.alphabet is not None:
+                fields.check_alphabet(text, self.alphabet, self.charset, base)
+            return text
         if self.format == "date":
             return fields.decode_date(raw, base=base)
         return fields.decode_cn(raw, base=base)
@@ -200,6 +205,8 @@ class ValueCodec(NamedTuple):
         if self.encoding == "b":
             return fields.encode_b(value or "", length)
         if self.encoding == "an":
+            if value and self.alphabet is not None:
+                fields.check_alphabet(value, self.alphabet, self.charset)
             return fields.encode_an(value or None, length, self.charset)
         if self.format == "date":
             return fields.encode_date(value or None)

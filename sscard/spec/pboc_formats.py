@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from sscard.codec.text import check_text
 from sscard.errors import DecodeError
 
 FORMATS = frozenset({"b", "n", "cn", "an", "ans", "text", "date", "time", "amount", "counter",
@@ -90,16 +91,18 @@ def decode(fmt: str, raw: bytes, base: int = 0) -> Any:
         return digits
     if fmt in ("an", "ans", "text"):
         text = _strip_nul(raw, base)
-        if fmt == "text":
-            try:
-                return text.decode("gbk")
-            except UnicodeDecodeError as e:
-                raise DecodeError("invalid GBK text", offset=base + e.start) from None
-        for i, byte in enumerate(text):
-            ok = chr(byte).isalnum() if fmt == "an" else 0x20 <= byte <= 0x7E
-            if not (ok and byte < 0x80):
-                raise DecodeError(f"byte {byte:02X} is not {fmt} text", offset=base + i)
-        return text.decode("ascii")
+        charset = "gbk" if fmt == "text" else "ascii"
+        try:
+            decoded = text.decode(charset)
+        except UnicodeDecodeError as e:
+            raise DecodeError(f"byte {text[e.start]:02X} is not {fmt} text",
+                              offset=base + e.start) from None
+        check_text(decoded, charset, base)  # the one rule for card text (sscard.codec.text)
+        if fmt == "an":  # letters and digits only
+            bad = next((i for i, c in enumerate(decoded) if not c.isalnum()), None)
+            if bad is not None:
+                raise DecodeError(f"byte {text[bad]:02X} is not an text", offset=base + bad)
+        return decoded
     if fmt == "date":
         d = _nibbles(_fixed(raw, 3, base), base, allow_f=False)
         year = int(d[:2])
