@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 class ExitCode:
-    """Documented CLI exit codes (also used by kiosk wrappers)."""
+    """Documented CLI exit codes (also used by kiosk wrappers); meanings in EXIT_CODES."""
 
     OK = 0
     FAILURE = 1  # runtime failure not covered below
@@ -19,8 +19,8 @@ class ExitCode:
     NO_READER = 3
     NO_CARD = 4
     NOT_SSC = 5  # the card answers, but not as a social security card
-    CARD_BLOCKED = 6  # card or application permanently blocked
-    LOCKED = 7  # data needs a key or PIN the caller did not provide
+    CARD_BLOCKED = 6  # card, application, PIN or key permanently blocked
+    LOCKED = 7  # data needs a key the caller did not provide, or the authentication failed
     CARD_REMOVED = 8  # card removed, reset or swapped during the operation
     COMMUNICATION = 9  # garbage, truncated or unexpected answers
     WRONG_PIN = 10  # the PIN was wrong (the tries left are reported)
@@ -30,6 +30,75 @@ class ExitCode:
     PIN_NOT_NEEDED = 14  # pin verify sent nothing: the card needs no PIN now, so none was checked
     MISMATCH = 15  # sscard status: the bank application's ID number or name is not the holder's
     NOT_OFFERED = 16  # this card's layout does not hold what was asked (e.g. no EF06, no PIN)
+    CARD_REFUSED = 17  # the card refused a command (a status word of no class above)
+    CARD_BUSY = 18  # the card is in use by another program
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), the shells' 128 + 2
+
+
+# The one table of exit codes: `sscard --help` prints it and a test holds README.md to it.
+EXIT_CODES: tuple[tuple[int, str, str], ...] = (
+    (ExitCode.OK, "success", "成功"),
+    (ExitCode.FAILURE, "runtime failure (also: the --record file could not be written)",
+     "运行失败（包括无法写入 --record 文件）"),
+    (ExitCode.USAGE, "usage error: bad option, unknown persona, bad input file",
+     "用法错误：选项、模拟卡名称或输入文件无效"),
+    (ExitCode.NO_READER, "no reader, or the PC/SC service (pcscd) is not running",
+     "无读卡器，或 PC/SC 服务（pcscd）未运行"),
+    (ExitCode.NO_CARD, "no card in the reader", "读卡器中无卡"),
+    (ExitCode.NOT_SSC, "not a social security card", "不是社会保障卡"),
+    (ExitCode.CARD_BLOCKED, "blocked for good: the card, an application, the PIN or a key",
+     "已永久锁定：卡片、应用、密码或密钥"),
+    (ExitCode.LOCKED, "data locked: it needs a key not given (generation 3: RKSSSE), "
+                      "or the card refused the authentication",
+     "数据受保护：需要未提供的密钥（第三代卡：RKSSSE），或卡片未通过认证"),
+    (ExitCode.CARD_REMOVED, "card removed or reset during the operation",
+     "操作过程中卡片被移除或复位"),
+    (ExitCode.COMMUNICATION, "communication error: a malformed, truncated or unexpected "
+                             "answer, or a status word the spec does not know",
+     "通信错误：应答格式错误、不完整或异常，或规范中没有的状态字"),
+    (ExitCode.WRONG_PIN, "wrong PIN (the tries left are in the message)",
+     "密码错误（消息中有剩余次数）"),
+    (ExitCode.PIN_REFUSED, "PIN not sent: the tries left are at or below the floor, or unknown",
+     "未发送密码：剩余次数已到下限或未知"),
+    (ExitCode.PSAM, "PSAM: none in its reader, or it lacks the card's key or algorithm",
+     "PSAM：读卡器中无 PSAM 卡，或缺少该卡的密钥或算法"),
+    (ExitCode.EXPIRED, "`status`: nothing blocked, but an application is past its expiry date",
+     "`status`：无锁定，但有应用已过有效期"),
+    (ExitCode.PIN_NOT_NEEDED, "`pin verify`: PIN not checked — the card needs no PIN now (none "
+                              "set, or verified already by another program), nothing was sent",
+     "`pin verify`：未校验密码——卡片当前无需密码（未设置，或已被其他程序校验），未发送任何指令"),
+    (ExitCode.MISMATCH, "`status --bank-records`: ID number or name mismatch — the bank "
+                        "application's ID number (`9F61`) or name differs from the social "
+                        "security application's",
+     "`status --bank-records`：证件号码或姓名不符——金融应用的证件号码（`9F61`）或姓名与社保应用不同"),
+    (ExitCode.NOT_OFFERED, "the card does not offer what was asked: a card without holder data "
+                           "(EF06, e.g. Shanghai-style) for `--format ireadcardbas`, a "
+                           "Shanghai-style card whose MF keeps no PIN for `pin`",
+     "卡片不提供所请求的内容：无持卡人信息（EF06，如上海样式卡）时的 `--format ireadcardbas`，"
+     "或主文件中无密码的上海样式卡的 `pin`"),
+    (ExitCode.CARD_REFUSED, "the card refused a command (its status word is in the message)",
+     "卡片拒绝了指令（消息中有状态字）"),
+    (ExitCode.CARD_BUSY, "the card is in use by another program (try again, or --shared)",
+     "卡片正被其他程序占用（稍后再试，或用 --shared）"),
+    (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)", "已中断（Ctrl-C）"),
+)
+
+# The rule for a card's refusal.  apdu_specs/status_words.toml names the error class of each
+# status word; the classes below carry the exit codes, by this rule (tests hold both to it):
+#   blocked for good (6283 and 9303 application, 6A81 card, 6983 PIN or key)  -> 6
+#   authentication needed or failed (6982, 63Cx, 9302)                        -> 7
+#     (63Cx answering a VERIFY is a wrong PIN: 10; sscard.pin)
+#   every other status word the spec lists as an error                        -> 17
+#   a status word the spec does not know                                      -> 9
+# SELECT of the social security application is the one place where a refusal other than
+# "blocked" means "not a social security card" (5): the card has no such application
+# (6A82, or no such command: 6D00, 6E00).  A blocked answer there is still 6.
+SW_RULE: tuple[tuple[str, int], ...] = (
+    ("blocked", ExitCode.CARD_BLOCKED),
+    ("authentication", ExitCode.LOCKED),
+    ("refused", ExitCode.CARD_REFUSED),
+    ("unknown", ExitCode.COMMUNICATION),
+)
 
 
 class SscardError(Exception):
@@ -123,7 +192,7 @@ class CardReset(CardError):
 class CardBusy(CardError):
     """The card is in use by another program."""
 
-    exit_code = ExitCode.FAILURE
+    exit_code = ExitCode.CARD_BUSY
     zh = "卡片正被其他程序占用"
 
 
@@ -179,7 +248,8 @@ class UnexpectedCommand(ProtocolError):
 class CommandError(SscardError):
     """The card refused a command."""
 
-    exit_code = ExitCode.FAILURE
+    exit_code = ExitCode.CARD_REFUSED
+    sw_class = "refused"  # SW_RULE
     zh = "卡片拒绝了指令"
 
     def __init__(self, message: str | None = None, *, sw: int | None = None,
@@ -206,6 +276,7 @@ class SecurityNotSatisfied(CommandError):
     """Security status not satisfied (authentication required)."""
 
     exit_code = ExitCode.LOCKED
+    sw_class = "authentication"
     zh = "安全状态不满足（需要认证）"
 
 
@@ -213,6 +284,7 @@ class AuthenticationFailed(CommandError):
     """Authentication failed."""
 
     exit_code = ExitCode.LOCKED
+    sw_class = "authentication"
     zh = "认证失败"
 
 
@@ -220,20 +292,19 @@ class AuthenticationBlocked(CommandError):
     """Authentication method blocked (PIN or key locked)."""
 
     exit_code = ExitCode.CARD_BLOCKED
+    sw_class = "blocked"
     zh = "认证方法已锁定（密码或密钥锁定）"
 
 
 class WrongLength(CommandError):
     """Wrong length."""
 
-    exit_code = ExitCode.COMMUNICATION
     zh = "长度错误"
 
 
 class WrongParameters(CommandError):
     """Wrong parameters or data."""
 
-    exit_code = ExitCode.COMMUNICATION
     zh = "参数或数据错误"
 
 
@@ -246,14 +317,22 @@ class ConditionsNotSatisfied(CommandError):
 class NotSupported(CommandError):
     """Instruction or class not supported by the card."""
 
-    exit_code = ExitCode.NOT_SSC
     zh = "卡片不支持该指令"
+
+
+class AlgorithmNotSupported(NotSupported):
+    """sscard cannot compute with this card's algorithm."""
+
+    exit_code = ExitCode.FAILURE
+    sw_class = None  # raised by sscard itself, never for a status word
+    zh = "sscard 不支持该卡的算法"
 
 
 class ApplicationBlocked(CommandError):
     """The application is permanently blocked."""
 
     exit_code = ExitCode.CARD_BLOCKED
+    sw_class = "blocked"
     zh = "应用已永久锁定"
 
 
@@ -261,6 +340,7 @@ class CardBlocked(CommandError):
     """The card is permanently blocked."""
 
     exit_code = ExitCode.CARD_BLOCKED
+    sw_class = "blocked"
     zh = "卡片已锁定"
 
 
@@ -268,6 +348,7 @@ class UnknownStatus(CommandError):
     """The card answered with an unknown status word."""
 
     exit_code = ExitCode.COMMUNICATION
+    sw_class = "unknown"
     zh = "卡片返回未知状态字"
 
 

@@ -36,6 +36,9 @@ _CODES: list[tuple[type[errors.SscardError], int, str]] = [
 ]
 
 
+INTERRUPTED = (-31, "用户取消")  # Ctrl-C: the interface's "cancelled by the user"
+
+
 def psam_code(error: errors.PsamError) -> tuple[int, str]:
     """A PSAM failure: −2201/−2202/−2203 make kiosk software fall back to the HSM functions
     (SC-RW §10.5); −24 is the interface's "PSAM key level insufficient"."""

@@ -228,10 +228,11 @@ def probe(session: CardSession) -> str:
     response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
     if response.ok:
         return "yes"
-    if response.sw == 0x9303:
-        return "blocked"
-    if response.sw == 0x6A81:
+    blocked = _blocked_error(session, response)
+    if isinstance(blocked, errors.CardBlocked):
         return "card blocked"
+    if blocked is not None:
+        return "blocked"
     if response.sw == 0x6A82:
         ef05 = session.spec.ssse.file("ef05").fid.to_bytes(2, "big")
         if session.send("select_child_ef", data=ef05).ok:
@@ -257,14 +258,26 @@ def select_application(session: CardSession) -> tuple[str, bytes]:
         if df_name is not None and bytes.fromhex(df_name) != session.spec.ssse.name:
             raise errors.NotSocialSecurityCard("the card selected an application with another name")
         return "ssse", response.data
-    if response.sw in (0x9303, 0x6A81):
-        error = session.error_for(response, "SELECT social security application")
-        raise error
     if response.sw == 0x6A82:
         probe = session.send("select_child_ef", data=session.spec.ssse.file("ef05").fid.to_bytes(2, "big"))
         if probe.ok:
             return "mf", b""
-    raise errors.NotSocialSecurityCard(
+    raise select_refused(session, response)
+
+
+def _blocked_error(session: CardSession, response) -> errors.CommandError | None:
+    error = session.error_for(response, "SELECT social security application")
+    return error if error.sw_class == "blocked" else None
+
+
+def select_refused(session: CardSession, response) -> errors.SscardError:
+    """The error for a refused SELECT of the social security application (the rule in
+    sscard.errors): a blocked answer (6283, 9303, 6A81) is the blocked application or card;
+    any other means the card has no social security application."""
+    blocked = _blocked_error(session, response)
+    if blocked is not None:
+        return blocked
+    return errors.NotSocialSecurityCard(
         f"no social security application (SW {response.sw:04X})")
 
 

@@ -33,7 +33,9 @@ def emulate(persona, slot, with_psam, port, host, seconds) -> int:
     from sscard.emulator.vpcd import VpcdLink
 
     if with_psam and persona == PSAM:
-        raise click.UsageError("--psam inserts the PSAM next to a user card: give a persona")
+        from sscard.cli.main import UsageError
+        raise UsageError("--psam inserts the PSAM next to a user card: give a persona",
+                         "--psam 把 PSAM 卡插在用户卡旁边：请指定一张模拟卡")
     cards = [(_card(persona), persona, slot)]
     if with_psam:
         cards.append((_card(PSAM), PSAM, 1 - slot))

@@ -16,26 +16,13 @@ from sscard.errors import ExitCode
 
 _state = {"debug": False}
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0  success
-  1  runtime failure
-  2  usage error (bad option, bad input file)
-  3  no reader / PC/SC service unavailable
-  4  no card in the reader
-  5  not a social security card
-  6  card or application blocked
-  7  data locked (needs a key or PIN not provided)
-  8  card removed or reset during the operation
-  9  communication error (malformed or unexpected answer)
-  10 wrong PIN (the tries left are shown)
-  11 PIN not sent: tries left at or below the floor, or unknown
-  12 PSAM: none in its reader, or it lacks the card's key or algorithm
-  13 `status`: nothing blocked, but an application is past its expiry date
-  14 `pin verify`: PIN not checked (the card needs no PIN now), nothing sent
-  15 `status --bank-records`: bank ID number or name mismatch
-  16 the card does not offer what was asked (no EF06, no PIN: Shanghai-style)
-"""
+def _exit_codes_help() -> str:
+    """The epilog of `sscard --help`: errors.EXIT_CODES, the table README.md also shows."""
+    rows = [f"  {code:<4}{en}\n      {zh}" for code, en, zh in errors.EXIT_CODES]
+    return "\b\nExit codes / 退出码:\n" + "\n".join(rows) + "\n"
+
+
+EXIT_CODES_HELP = _exit_codes_help()
 
 
 def _debug_option(f):
@@ -240,16 +227,20 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     reported as locked and the exit code is 7.  Reading changes nothing on the card.
     """
     if emulator and (emulator_fallback or reader or wait is not None):
-        raise click.UsageError("--emulator cannot be combined with --reader, --wait or "
-                               "--emulator-fallback")
+        raise UsageError("--emulator cannot be combined with --reader, --wait or "
+                         "--emulator-fallback", "--emulator 不能与 --reader、--wait 或 "
+                         "--emulator-fallback 同时使用")
     if keys_choice and psam_reader:
-        raise click.UsageError("--keys and --psam are two key sources: give one")
+        raise UsageError("--keys and --psam are two key sources: give one",
+                         "--keys 与 --psam 是两种密钥来源，只能选一种")
     if hsm_step2 is not None and not hsm_step1:
-        raise click.UsageError("--hsm-step2 needs --hsm-step1 in the same command: the card's "
-                               "challenge lives only as long as this process's connection")
+        raise UsageError("--hsm-step2 needs --hsm-step1 in the same command: the card's "
+                         "challenge lives only as long as this process's connection",
+                         "--hsm-step2 须与 --hsm-step1 在同一命令中使用")
     if hsm_step1:
         if keys_choice or psam_reader:
-            raise click.UsageError("--hsm-step1 cannot be combined with --keys or --psam")
+            raise UsageError("--hsm-step1 cannot be combined with --keys or --psam",
+                             "--hsm-step1 不能与 --keys 或 --psam 同时使用")
         return _read_hsm((emulator, emulator_fallback, reader, wait, shared, record),
                          "json" if as_json else output_format, reveal, hsm_step2)
     if as_json:
@@ -291,6 +282,9 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
             identity = card.read_identity(keys=keys)
     except errors.SscardError as e:
         click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
+        raise
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo(ireadcardbas.format_error(*ireadcardbas.INTERRUPTED))
         raise
     finally:
         _close_keys(keys)
@@ -357,6 +351,10 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
     except errors.SscardError as e:
         if output_format == "ireadcardbas":
             click.echo(ireadcardbas.format_error(*ireadcardbas.code_for(e)))
+        raise
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        if output_format == "ireadcardbas":
+            click.echo(ireadcardbas.format_error(*ireadcardbas.INTERRUPTED))
         raise
     locked = identity.holder_status.value == "locked"
     if output_format == "ireadcardbas":
@@ -672,33 +670,27 @@ def run(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     try:
-        code = cli.main(args=argv, prog_name="sscard", standalone_mode=False)
+        # not cli.main(): it turns Ctrl-C into Abort after printing an empty line
+        with cli.make_context("sscard", list(argv)) as ctx:
+            code = cli.invoke(ctx)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.UsageError as e:
-        if _pin_like_argument(argv):
-            # the offending word may be a PIN typed on the command line: never echo it
-            click.echo("error: invalid command line for `sscard pin` (a PIN is never an "
-                       "argument: use the prompt or --pin-stdin); see `sscard pin --help` "
-                       "/ 命令行参数无效（密码不能作为参数）", err=True)
-        else:
-            e.show()
-        return e.exit_code
-    except click.ClickException as e:
-        e.show()
-        return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("error: aborted / 已中止", err=True)
-        return ExitCode.FAILURE
+        click.echo(f"error: {_usage_line(e, argv)}", err=True)
+        return ExitCode.USAGE
+    except click.ClickException as e:  # click's file errors and the like: one line too
+        click.echo(f"error: {_one_line(e.format_message())} / 命令行参数无效", err=True)
+        return ExitCode.USAGE
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort; both are an interrupt (130, as shells report SIGINT)
+        click.echo("error: interrupted / 已中断", err=True)
+        return ExitCode.INTERRUPTED
     except errors.SscardError as e:
         if _state["debug"]:
             import traceback
             traceback.print_exc()
         click.echo(f"error: {e.bilingual()}", err=True)
         return e.exit_code
-    except KeyboardInterrupt:
-        click.echo("error: interrupted / 已中断", err=True)
-        return 130
     except Exception as e:  # a bug: say so in one line, details only with -d
         if _state["debug"]:
             import traceback
@@ -707,6 +699,49 @@ def _run(argv: list[str]) -> int:
                    "/ 内部错误", err=True)
         return ExitCode.FAILURE
     return code if isinstance(code, int) else ExitCode.OK
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# click's usage errors in Chinese, by kind (the English is click's own message)
+_USAGE_ZH = (
+    (click.exceptions.NoSuchOption, "无此选项：{option}"),
+    (click.exceptions.MissingParameter, "缺少参数：{param}"),
+    (click.exceptions.BadParameter, "参数值无效：{param}"),
+    (click.exceptions.BadOptionUsage, "选项用法错误：{option}"),
+)
+
+
+def _usage_line(e: click.UsageError, argv: list[str]) -> str:
+    """One line for any usage error: `<English> (see 'sscard … --help') / <中文>（…）`."""
+    if _pin_like_argument(argv):
+        # the offending word may be a PIN typed on the command line: never echo it
+        return ("invalid command line for `sscard pin` (a PIN is never an argument: use the "
+                "prompt or --pin-stdin; see 'sscard pin --help') / 命令行参数无效（密码不能作为"
+                "参数；参见 'sscard pin --help'）")
+    path = e.ctx.command_path if e.ctx is not None else "sscard"
+    if isinstance(e, click.exceptions.NoArgsIsHelpError):
+        names = ", ".join(e.ctx.command.list_commands(e.ctx)) if e.ctx else ""
+        en, zh = f"a command is needed ({names})", "需要子命令"
+    else:
+        en = _one_line(e.format_message()).rstrip(".")
+        zh = getattr(e, "zh", None) or next(
+            (text for cls, text in _USAGE_ZH if isinstance(e, cls)), "命令行用法错误")
+        option = getattr(e, "option_name", None) or ""
+        param = getattr(e, "param", None)
+        hint = param.get_error_hint(e.ctx) if param is not None and e.ctx is not None else option
+        zh = zh.format(option=option, param=hint).rstrip("：")
+    return f"{en} (see '{path} --help') / {zh}（参见 '{path} --help'）"
+
+
+class UsageError(click.UsageError):
+    """A usage error of ours, with its Chinese text."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 if __name__ == "__main__":

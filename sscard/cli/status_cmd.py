@@ -57,7 +57,9 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
     other codes as for every command (sscard --help).
     """
     if emulator and (reader or wait is not None):
-        raise click.UsageError("--emulator cannot be combined with --reader or --wait")
+        from sscard.cli.main import UsageError
+        raise UsageError("--emulator cannot be combined with --reader or --wait",
+                         "--emulator 不能与 --reader 或 --wait 同时使用")
     from sscard.cli.main import _open_card, _using
     card, source = _open_card(emulator, None, reader, wait, shared, record)
     with _using(card, record):

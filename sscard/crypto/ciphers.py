@@ -36,13 +36,13 @@ def algorithm_from_id(code: str | None) -> tuple[Algorithm, bool]:
     for algorithm in Algorithm:
         if algorithm.code == code.upper():
             return algorithm, False
-    raise errors.NotSupported(f"unknown algorithm identifier {code!r}")
+    raise errors.AlgorithmNotSupported(f"unknown algorithm identifier {code!r}")
 
 
 def _cipher(algorithm: Algorithm, key: bytes):
     from cryptography.hazmat.primitives.ciphers import algorithms
     if algorithm is Algorithm.SSF33:
-        raise errors.NotSupported("SSF33 (algorithm 02) is not supported: no public implementation")
+        raise errors.AlgorithmNotSupported("SSF33 (algorithm 02) is not supported: no public implementation")
     if algorithm is Algorithm.SM4:
         if len(key) != 16:
             raise errors.InvalidArgument(f"an SM4 key has 16 bytes, not {len(key)}")
