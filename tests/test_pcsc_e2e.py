@@ -21,7 +21,7 @@ from pcsc_stack import (READERS, PrivatePcscd, reader_state, require_stack, stac
 from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
-from sscard.emulator.vpcd import POWER_ON, VpcdLink
+from sscard.emulator.vpcd import POWER_OFF, POWER_ON, RESET, VpcdLink
 
 SLOT0, SLOT1 = READERS
 # an identity read: SELECT SSSE + one READ RECORD range per file; a card refusing the range
@@ -215,6 +215,57 @@ def test_reset_by_another_program_is_recovered_once(insert):
         other.disconnect()
         second = card.read_identity(today=TODAY)  # sees the reset, reconnects, reads again
     assert first == second
+
+
+def _other_program_reads_ef06() -> int:
+    """What a program without keys gets when it asks for the social security number in EF06
+    without selecting the application again (that would drop any security state): the SW
+    of its READ RECORD, or of the SELECT EF06 that failed.  It leaves the card as it found it."""
+    from smartcard.pcsc.PCSCReader import PCSCReader
+    from smartcard.scard import SCARD_LEAVE_CARD, SCARD_SHARE_SHARED
+    other = PCSCReader(SLOT0).createConnection()
+    other.connect(mode=SCARD_SHARE_SHARED, disposition=SCARD_LEAVE_CARD)
+    try:
+        for apdu in ("00A4020002EF06", "00B2080014"):  # SELECT EF06, READ RECORD tag 08
+            *_, sw1, sw2 = other.transmit(list(bytes.fromhex(apdu)))
+            if (sw1, sw2) != (0x90, 0x00):
+                break
+        return sw1 << 8 | sw2
+    finally:
+        other.disconnect()
+
+
+def _reset_by_another_program() -> None:
+    from smartcard.pcsc.PCSCReader import PCSCReader
+    from smartcard.scard import SCARD_LEAVE_CARD, SCARD_RESET_CARD, SCARD_SHARE_SHARED
+    other = PCSCReader(SLOT0).createConnection()
+    other.connect(mode=SCARD_SHARE_SHARED, disposition=SCARD_LEAVE_CARD)
+    other.reconnect(mode=SCARD_SHARE_SHARED, disposition=SCARD_RESET_CARD)
+    other.component.disposition = SCARD_LEAVE_CARD
+    other.disconnect()
+
+
+@pytest.mark.parametrize("recovered", [False, True])
+def test_closing_powers_the_card_down_even_after_a_reset_recovery(insert, recovered):
+    """An authenticated read opens EF06 (RKSSSE); once sscard closes the card, a second
+    program without keys must find it powered down and read nothing — also when a reset
+    recovery reconnected during the session (pyscard then keeps SCARD_LEAVE_CARD)."""
+    import sscard
+    from sscard.keysource import load_keys
+    link = insert("gen3")
+    with sscard.open(SLOT0, shared=True) as card:
+        if recovered:
+            card.read_identity(today=TODAY)
+            _reset_by_another_program()
+            card.read_identity(today=TODAY)  # sees the reset, reconnects, reads again
+            assert link.controls[RESET] >= 1 and card.transport  # recovered, not reopened
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+        assert identity.holder_status.value == "read"
+        # while sscard holds it the card stays authenticated: the probe does see that
+        assert _other_program_reads_ef06() == 0x9000
+        powered_off = link.controls[POWER_OFF]
+    assert link.controls[POWER_OFF] > powered_off
+    assert _other_program_reads_ef06() != 0x9000
 
 
 def test_card_held_exclusively_by_another_process(insert, pcscd):

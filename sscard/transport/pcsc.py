@@ -295,8 +295,13 @@ class PcscTransport:
         return atr
 
     def close(self) -> None:
+        """Disconnect and power the card down, whatever happened before: the card must not
+        stay selected and authenticated (EF06 opened, a PIN verified) for the next program.
+        pyscard disconnects with the disposition of the latest connect or reconnect, which
+        is SCARD_LEAVE_CARD after recover_from_reset(): so it is set here, every time."""
+        _unpower_on_release(self._connection)
         _release(self._connection)
-        log.debug(_LOG, "disconnected from %r", self.reader)
+        log.debug(_LOG, "disconnected from %r (card powered down)", self.reader)
 
 
 def _connect(reader: str, shared: bool):
@@ -315,6 +320,12 @@ def _connect(reader: str, shared: bool):
                 raise error from None
         time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _unpower_on_release(connection) -> None:
+    from smartcard import scard
+    raw = getattr(connection, "component", connection)  # createConnection()'s decorator
+    raw.disposition = scard.SCARD_UNPOWER_CARD
 
 
 def _release(connection) -> None:
