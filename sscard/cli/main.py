@@ -72,7 +72,8 @@ class _LazyGroup(click.Group):
     """Commands that live in their own module are imported only when named (or listed), so
     that `sscard read` does not pay for building `status` or `emulate`."""
 
-    lazy = {"emulate": "sscard.cli.emulate_cmd", "status": "sscard.cli.status_cmd"}
+    lazy = {"emulate": "sscard.cli.emulate_cmd", "status": "sscard.cli.status_cmd",
+            "serve": "sscard.cli.serve_cmd"}
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *self.lazy})
