@@ -3,13 +3,17 @@ errors, live events, and a service that survives pulled cards and a pcscd restar
 
 from __future__ import annotations
 
+from service_stack import require_service_dependencies
+
+require_service_dependencies()
+
 import json
 import os
 import subprocess
 import sys
 
-import httpx
-import pytest
+import httpx  # noqa: E402
+import pytest  # noqa: E402
 
 from pcsc_stack import READERS, own_pcscd
 from service_stack import EventStream, Service, Slots

@@ -3,6 +3,10 @@ page written for the national-interface bridges sends, and what it must get back
 
 from __future__ import annotations
 
+from service_stack import require_service_dependencies
+
+require_service_dependencies()
+
 import json
 import os
 import subprocess

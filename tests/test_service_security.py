@@ -6,11 +6,15 @@ port.  Every request here goes over real HTTP/WebSocket to a real service proces
 
 from __future__ import annotations
 
+from service_stack import require_service_dependencies
+
+require_service_dependencies()
+
 import json
 import re
 
-import httpx
-import pytest
+import httpx  # noqa: E402
+import pytest  # noqa: E402
 
 from pcsc_stack import own_pcscd
 from service_stack import Service, Slots, upgrade
