@@ -12,6 +12,7 @@ import sys
 import click
 
 from sscard import errors
+from sscard.cli import output
 from sscard.errors import ExitCode
 
 _state = {"debug": False}
@@ -326,8 +327,6 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
     """--hsm-step1 [--hsm-step2 FILE|-]: both steps in one process, one connection.  A
     second process cannot take over: pyscard powers the card off when a connection closes
     and pcscd powers down a card nobody holds, and either loses the challenge."""
-    import json
-
     from sscard import ireadcardbas
     from sscard.cli import render
     from sscard.spec import load_spec
@@ -342,8 +341,7 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
                 shown = replace(step1, card_identification=render._shown(
                     load_spec(), "card_identification", step1.card_identification, False))
             line = shown.to_string()
-            click.echo(json.dumps({"schema": "sscard.hsm_step1/1", "step1": line},
-                                  ensure_ascii=False) if output_format == "json" else line)
+            click.echo(output.dumps({"schema": "sscard.hsm_step1/1", "step1": line}) if output_format == "json" else line)
             sys.stdout.flush()  # the HSM client waits for this line
             if step2_source is None:
                 return ExitCode.OK
@@ -399,8 +397,6 @@ def _hsm_answer(source: str) -> str:
 @_debug_option
 def readers(as_json, no_probe) -> int:
     """List the PC/SC readers, their cards and whether each answers as a social security card."""
-    import json
-
     from sscard.transport.pcsc import list_readers
     rows = []
     for index, state in enumerate(list_readers()):
@@ -411,7 +407,7 @@ def readers(as_json, no_probe) -> int:
                      "atr": state.atr.hex().upper() if state.atr else None,
                      "social_security_card": answer})
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        click.echo(output.dumps(rows, indent=1))
     elif not rows:
         click.echo("no readers / 无读卡器")
     for row in rows if not as_json else ():
@@ -447,7 +443,6 @@ def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
 
     Keeps running through reader unplugs and PC/SC service restarts; Ctrl-C stops.
     """
-    import json
     import time
 
     from sscard.watch import INSERTED, CardWatcher
@@ -463,7 +458,7 @@ def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
             if event.kind == INSERTED and not no_read:
                 line.update(_read_for_watch(event.reader, reveal))
             if as_json:
-                click.echo(json.dumps(line, ensure_ascii=False))
+                click.echo(output.dumps(line))
             else:
                 click.echo(_watch_line(line))
             if event.kind == INSERTED:
@@ -557,14 +552,13 @@ def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
 @_debug_option
 def pin_tries(emulator, reader, wait, shared, as_json) -> int:
     """Show the PIN tries left (spends no try)."""
-    import json
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with card:
         tries = card.pin_tries()
     if as_json:
-        click.echo(json.dumps({"tries_left": tries.tries_left, "blocked": tries.blocked,
-                               "required": tries.required, "known": tries.known,
-                               "sw": f"{tries.sw:04X}"}))
+        click.echo(output.dumps({"tries_left": tries.tries_left, "blocked": tries.blocked,
+                                 "required": tries.required, "known": tries.known,
+                                 "sw": f"{tries.sw:04X}"}))
     elif tries.blocked:
         click.echo("PIN blocked / 密码已锁定")
     elif not tries.required:
@@ -631,12 +625,10 @@ def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def personas(as_json) -> int:
     """List the built-in emulated cards."""
-    import json
-
     from sscard.emulator.persona import list_personas, load_persona
     rows = [(name, load_persona(name).description) for name in list_personas()]
     if as_json:
-        click.echo(json.dumps([{"name": n, "description": d} for n, d in rows], ensure_ascii=False))
+        click.echo(output.dumps([{"name": n, "description": d} for n, d in rows]))
     else:
         width = max(len(n) for n, _ in rows)
         for name, description in rows:
@@ -663,6 +655,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a raw traceback
     unless -d was given)."""
     _state["debug"] = False
+    output.survive_the_terminal()
     try:
         return _run(sys.argv[1:] if argv is None else argv)
     finally:

@@ -7,7 +7,6 @@ apdu_specs/, so the library's results stay exact and no caller masks by hand.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from dataclasses import asdict, replace
 
 from sscard.cli.masking import mask
@@ -106,7 +105,8 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
 
 
 def to_json(document: dict) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2)
+    from sscard.cli.output import dumps
+    return dumps(document, indent=2)
 
 
 def _text(value) -> str:

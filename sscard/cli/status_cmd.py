@@ -67,8 +67,8 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
         source["description"] = card.description
     from sscard.spec import load_spec
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
-    import json
-    click.echo(json.dumps(document, ensure_ascii=False, indent=1) if as_json
+    from sscard.cli import output
+    click.echo(output.dumps(document, indent=1) if as_json
                else to_text(document))
     return result.exit_code
 
