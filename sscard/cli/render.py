@@ -10,7 +10,7 @@ import datetime as _dt
 from dataclasses import asdict, replace
 
 from sscard.cli.masking import mask
-from sscard.results import Coded, Identity
+from sscard.results import CardIdentification, Coded, Identity
 from sscard.spec import Spec
 
 SCHEMA = "sscard.identity/1"
@@ -43,17 +43,21 @@ def _shown(spec: Spec, key: str, value, reveal: bool):
     return value.isoformat() if isinstance(value, _dt.date) else value
 
 
+def _masked_card_id(spec: Spec, cid: CardIdentification | None) -> CardIdentification | None:
+    """The card identification code with its serial and authentication code hidden."""
+    if cid is None:
+        return None
+    return replace(cid, hex=_shown(spec, "card_identification", cid.hex, reveal=False),
+                   serial="*" * len(cid.serial), auth_code="*" * len(cid.auth_code))
+
+
 def masked(spec: Spec, identity: Identity) -> Identity:
     """A copy of `identity` with every personal value replaced by its masked text
     (for views built from the typed result, such as the iReadCardBas string)."""
     def m(key: str, value):
         return _shown(spec, key, value, reveal=False)
     issuer = identity.issuer
-    cid = issuer.card_identification
-    if cid is not None:
-        shown = m("card_identification", cid.hex)
-        cid = replace(cid, hex=shown, serial="*" * len(cid.serial),
-                      auth_code="*" * len(cid.auth_code))
+    cid = _masked_card_id(spec, issuer.card_identification)
     issuer = replace(issuer, card_identification=cid, card_number=m("card_number", issuer.card_number))
     holder = identity.holder
     if holder is not None:
@@ -78,9 +82,9 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
 
     issuer = section("issuer", ISSUER_FIELDS)
     cid = identity.issuer.card_identification
-    issuer["card_identification_parts"] = None if cid is None else (
-        asdict(cid) if reveal else {"region": cid.region, "rid": cid.rid, "serial": None,
-                                    "auth_code": None})
+    # the same keys masked or not: a masked part is a string of "*", never null
+    shown_cid = cid if reveal else _masked_card_id(spec, cid)
+    issuer["card_identification_parts"] = None if cid is None else asdict(shown_cid)
     issuer["card_number_check"] = identity.issuer.card_number_check
     holder = section("holder", HOLDER_FIELDS) if identity.holder else None
     return {
