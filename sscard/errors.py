@@ -133,6 +133,13 @@ class SpecError(SscardError):
     zh = "规范或卡片模板文件无效"
 
 
+class RecordingFailed(SscardError):
+    """The --record file could not be written."""
+
+    exit_code = ExitCode.FAILURE
+    zh = "无法写入 APDU 记录文件"
+
+
 # --- reader / PC/SC layer ---------------------------------------------------
 
 class ReaderError(SscardError):

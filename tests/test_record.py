@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -118,30 +120,71 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
         raise AssertionError("no answer was recorded as wildcards")
 
 
-def test_a_failing_save_never_hides_the_commands_own_error():
-    from sscard.cli.main import _using
+def test_a_failing_save_never_hides_the_commands_own_error(capsys):
+    code = run(["read", "--emulator", "ssse-blocked", "--record", "/dev/full",
+                "--format", "ireadcardbas"])
+    out, err = capsys.readouterr()
+    assert code == errors.ExitCode.CARD_BLOCKED and out == "-37635|应用已被永久锁定|\n"
+    lines = err.splitlines()
+    assert len(lines) == 2 and "9303" in lines[0]
+    assert lines[1].startswith("error: cannot write the recording to /dev/full")
 
-    class Unsavable:
-        description = "x"
 
-        def save(self, path):
-            raise errors.InvalidArgument("cannot write the recording: disk full")
+def test_failed_record_write_after_the_card_changed_still_shows_the_result(capsys):
+    """status --bank-records sent its one GPO (the card changed): the result is printed, then
+    the recording failure on its own line, with a runtime exit code and both languages."""
+    code = run(["status", "--emulator", "gen2", "--bank-records", "--json", "--record",
+                "/dev/full"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["bank"]["gpo_sent"] is True and doc["bank"]["records"]["pan"]
+    assert code == errors.ExitCode.FAILURE
+    assert err.count("\n") == 1 and err.startswith("error: cannot write the recording")
+    assert "No space left on device" in err and "无法写入 APDU 记录文件" in err
+    assert "参数无效" not in err
 
-        def close(self):
-            pass
 
-    class FakeCard:
-        transport = Unsavable()
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
-        def __enter__(self):
-            return self
 
-        def __exit__(self, *exc):
-            return None
+def test_record_file_is_created_owner_only(tmp_path, capsys, umask_022):
+    path = tmp_path / "trace.json"
+    assert run(["read", "--emulator", "gen2", "--record", str(path)]) == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
-    with pytest.raises(errors.CardRemoved):
-        with _using(FakeCard(), "x.json"):
-            raise errors.CardRemoved()
-    with pytest.raises(errors.InvalidArgument, match="disk full"):  # after a success, it shows
-        with _using(FakeCard(), "x.json"):
-            pass
+
+def test_an_existing_record_file_is_not_overwritten_unless_asked(tmp_path, capsys, monkeypatch,
+                                                                 umask_022):
+    path = tmp_path / "trace.json"
+    path.write_text("precious")
+    path.chmod(0o644)
+    import sscard
+
+    def no_card(*a, **k):
+        raise AssertionError("the card was opened before the path was checked")
+    with monkeypatch.context() as m:
+        m.setattr(sscard, "open_emulator", no_card)
+        code = run(["status", "--emulator", "gen2", "--bank-records", "--record", str(path)])
+    _, err = capsys.readouterr()
+    assert code == errors.ExitCode.USAGE and "--overwrite-record" in err and "已存在" in err
+    assert path.read_text() == "precious"
+    assert run(["read", "--emulator", "gen2", "--record", str(path), "--overwrite-record"]) == 0
+    assert json.loads(path.read_text())["format"] == "sscard.trace/1"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_save_never_follows_a_planted_symlink(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    link = tmp_path / "trace.json"
+    link.symlink_to(target)
+    recorder = RecordingTransport(emulator("gen2"))
+    with pytest.raises(errors.RecordingFailed):
+        recorder.save(link)
+    with pytest.raises(errors.RecordingFailed):
+        recorder.save(link, overwrite=True)
+    assert target.read_text() == "keep"

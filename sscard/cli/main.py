@@ -97,12 +97,12 @@ def cli() -> None:
 
 def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str | None,
                wait: float | None = None, shared: bool = False, record: str | None = None,
-               besides: str | None = None):
+               besides: str | None = None, overwrite_record: bool = False):
     import sscard
     from sscard.card import Card
     trace = _trace_sink()
     if record:
-        _check_writable(record)  # before the card: a GPO must not be spent for nothing
+        _check_record_path(record, overwrite_record)  # before the card: no GPO for nothing
     if emulator:
         card, source = sscard.open_emulator(emulator), {"kind": "emulator", "name": emulator}
     else:
@@ -123,36 +123,59 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
     if record:
         from sscard.transport.recording import RecordingTransport
         transport = RecordingTransport(transport)
+        _state["recording"] = (transport, record, overwrite_record)
     return Card(transport, trace=trace), source
 
 
-def _check_writable(path: str) -> None:
-    """--record FILE must be writable before anything is sent to the card."""
+def _check_record_path(path: str, overwrite: bool) -> None:
+    """--record FILE must be writable, and not an existing file unless --overwrite-record,
+    before anything is sent to the card (the file itself is written at the end, 0600)."""
     import os
-    existed = os.path.exists(path)
+    import stat
+
+    def unwritable(e: OSError):
+        return errors.InvalidArgument(f"cannot write the recording to {path}: {e.strerror}",
+                                      zh=f"无法写入 APDU 记录文件 {path}（{e.strerror}）")
     try:
-        with open(path, "a", encoding="utf-8"):
-            pass
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
     except OSError as e:
-        raise errors.InvalidArgument(f"cannot write the recording: {e.strerror}") from None
-    if not existed:
-        os.unlink(path)  # written at the end; no empty file left behind if the read fails
+        raise unwritable(e) from None
+    if mode is not None and stat.S_ISREG(mode) and not overwrite:
+        raise errors.InvalidArgument(
+            f"the recording file {path} exists: give --overwrite-record to replace it",
+            zh=f"记录文件 {path} 已存在：如需覆盖请加 --overwrite-record")
+    try:
+        if mode is None:  # can it be created?  (removed again: written at the end)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(path)
+        else:  # a device or pipe (non-blocking: a pipe without a reader is an error)
+            nofollow = os.O_NOFOLLOW if stat.S_ISREG(mode) else 0  # never through a symlink
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK | nofollow))
+    except OSError as e:
+        raise unwritable(e) from None
 
 
 @contextlib.contextmanager
-def _using(card, record: str | None):
-    """The card for one command; --record FILE is written however the command ends, and a
-    failure to write it never hides the command's own error."""
+def _using(card, record: str | None = None):
+    """The card for one command.  (--record FILE is written by run() when the command has
+    ended, after its result or error is printed.)"""
+    with card:
+        yield card
+
+
+def _save_recording() -> str | None:
+    """Write the pending --record file; the error line when that fails."""
+    pending = _state.pop("recording", None)
+    if pending is None:
+        return None
+    transport, path, overwrite = pending
     try:
-        with card:
-            yield card
-    except BaseException:
-        if record:
-            with contextlib.suppress(errors.SscardError):
-                card.transport.save(record)
-        raise
-    if record:
-        card.transport.save(record)
+        transport.save(path, overwrite=overwrite)
+    except errors.SscardError as e:
+        return e.bilingual()
+    return None
 
 
 def _key_source(keys_choice: str | None, psam_reader: str | None, shared: bool):
@@ -170,6 +193,16 @@ def _close_keys(keys) -> None:
     close = getattr(keys, "close", None)  # a PSAM holds its reader
     if close is not None:
         close()
+
+
+def _record_options(f):
+    """--record FILE and --overwrite-record (read, status)."""
+    f = click.option("--overwrite-record", is_flag=True,
+                     help="Replace FILE of --record if it exists (otherwise an error).")(f)
+    return click.option("--record", metavar="FILE",
+                        help="Write the APDU exchanges to FILE (created 0600) as a replayable "
+                             "trace, after the result: PIN and key material are never written; "
+                             "the card's answers are, so keep the file private.")(f)
 
 
 def _reader_options(f):
@@ -216,12 +249,11 @@ def _reader_options(f):
               help="With --hsm-step1: then read the HSM's answer (pKey, one line) from FILE, "
                    "e.g. a named pipe, or from standard input (-), and complete the read in "
                    "this same process (the challenge lives only in this connection).")
-@click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write the APDU exchanges to FILE as a replayable trace (PIN and key material "
-                   "are never written; the card's answers are, so keep the file private).")
+@_record_options
 @_debug_option
 def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_format, reveal,
-         keys_choice, psam_reader, record, hsm_step1=False, hsm_step2=None) -> int:
+         keys_choice, psam_reader, record, overwrite_record, hsm_step1=False,
+         hsm_step2=None) -> int:
     """Read identity data from the social security application.
 
     Issuer data (EF05) is always read; holder data (EF06) too unless the card
@@ -244,16 +276,18 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
             raise UsageError("--hsm-step1 cannot be combined with --keys or --psam",
                              "--hsm-step1 不能与 --keys 或 --psam 同时使用")
         return _read_hsm((emulator, emulator_fallback, reader, wait, shared, record),
-                         "json" if as_json else output_format, reveal, hsm_step2)
+                         "json" if as_json else output_format, reveal, hsm_step2,
+                         overwrite_record)
     if as_json:
         output_format = "json"
     if output_format == "ireadcardbas":
         return _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
-                                  keys_choice, psam_reader)
+                                  keys_choice, psam_reader, overwrite_record)
     keys = _key_source(keys_choice, psam_reader, shared)
     try:
         card, source = _open_card(emulator, emulator_fallback, reader, wait, shared, record,
-                                  besides=getattr(keys, "reader", None))
+                                  besides=getattr(keys, "reader", None),
+                                  overwrite_record=overwrite_record)
         with _using(card, record):
             identity = card.read_identity(keys=keys)
             source["description"] = card.description
@@ -272,14 +306,15 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
 
 
 def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
-                       keys_choice, psam_reader) -> int:
+                       keys_choice, psam_reader, overwrite_record=False) -> int:
     """One line on stdout, always: the iReadCardBas string, or `code|message|` on failure."""
     from sscard import ireadcardbas
     keys = None
     try:
         keys = _key_source(keys_choice, psam_reader, shared)
         card, _ = _open_card(emulator, emulator_fallback, reader, wait, shared, record,
-                             besides=getattr(keys, "reader", None))
+                             besides=getattr(keys, "reader", None),
+                             overwrite_record=overwrite_record)
         with _using(card, record):
             identity = card.read_identity(keys=keys)
     except errors.SscardError as e:
@@ -323,7 +358,8 @@ def _ireadcardbas_line(identity, **options) -> str:
         raise
 
 
-def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: str | None) -> int:
+def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: str | None,
+              overwrite_record: bool = False) -> int:
     """--hsm-step1 [--hsm-step2 FILE|-]: both steps in one process, one connection.  A
     second process cannot take over: pyscard powers the card off when a connection closes
     and pcscd powers down a card nobody holds, and either loses the challenge."""
@@ -332,7 +368,7 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
     from sscard.spec import load_spec
     record = card_args[-1]
     try:
-        card, source = _open_card(*card_args)
+        card, source = _open_card(*card_args, overwrite_record=overwrite_record)
         with _using(card, record):
             step1 = card.hsm_step1()
             shown = step1
@@ -655,10 +691,18 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a raw traceback
     unless -d was given)."""
     _state["debug"] = False
+    _state.pop("recording", None)
     output.survive_the_terminal()
     try:
-        return _run(sys.argv[1:] if argv is None else argv)
+        code = _run(sys.argv[1:] if argv is None else argv)
+        failed = _save_recording()  # after the result (or error) is out: it is never lost
+        if failed is not None:
+            click.echo(f"error: {failed}", err=True)
+            if code == ExitCode.OK:
+                code = ExitCode.FAILURE
+        return code
     finally:
+        _state.pop("recording", None)
         _stop_logging_to_stderr()
 
 

@@ -19,9 +19,8 @@ def command(reader_options, debug_option) -> click.Command:
     """The `status` command with the options every card command shares (sscard.cli.main
     passes them in: this module does not import main, so neither imports the other first)."""
     f = debug_option(status)
-    f = click.option("--record", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-                     help="Write the APDU exchanges to FILE as a replayable trace (it holds "
-                          "the card's data: keep it private).")(f)
+    from sscard.cli.main import _record_options
+    f = _record_options(f)
     f = click.option("--reveal", is_flag=True, help="Show personal data unmasked.")(f)
     f = click.option("--json", "as_json", is_flag=True,
                      help="Print the sscard.status/1 JSON document.")(f)
@@ -37,7 +36,8 @@ def command(reader_options, debug_option) -> click.Command:
     return click.command("status")(f)
 
 
-def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record) -> int:
+def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record,
+           overwrite_record) -> int:
     """Show the state of the social security and bank applications.
 
     \b
@@ -61,7 +61,8 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
         raise UsageError("--emulator cannot be combined with --reader or --wait",
                          "--emulator 不能与 --reader 或 --wait 同时使用")
     from sscard.cli.main import _open_card, _using
-    card, source = _open_card(emulator, None, reader, wait, shared, record)
+    card, source = _open_card(emulator, None, reader, wait, shared, record,
+                              overwrite_record=overwrite_record)
     with _using(card, record):
         result = card.read_status(bank_records=bank_records)
         source["description"] = card.description

@@ -10,11 +10,14 @@ file like the card.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 from pathlib import Path
 
 from sscard.codec.apdu import CommandApdu
-from sscard.errors import DecodeError, InvalidArgument
+from sscard.errors import DecodeError, RecordingFailed
 from sscard.spec import Spec, load_spec
 
 
@@ -70,10 +73,54 @@ class RecordingTransport:
     def close(self) -> None:
         self.inner.close()
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write the trace to `path`, readable by its owner only (0600: it holds the card's
+        data).  An existing regular file is replaced only with `overwrite`; a device or a
+        pipe is written to.  A failed write leaves no partial file behind."""
         doc = {"format": "sscard.trace/1", "atr": self.atr.hex().upper(),
                "exchanges": [{"command": c, "response": r} for c, r in self.exchanges]}
-        try:
-            Path(path).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-        except OSError as e:
-            raise InvalidArgument(f"cannot write the recording: {e.strerror}") from None
+        write_private(path, (json.dumps(doc, indent=1) + "\n").encode(), overwrite=overwrite)
+
+
+def write_private(path: str | Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Create `path` with mode 0600 and write `data`, or RecordingFailed."""
+    path = os.fspath(path)
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as e:
+        raise _failed(path, e) from None
+    regular = existing is None or stat.S_ISREG(existing.st_mode)
+    if existing is not None and regular and not overwrite:
+        raise RecordingFailed(f"cannot write the recording: {path} exists (not overwritten)",
+                              zh=f"无法写入 APDU 记录文件：{path} 已存在（未覆盖）")
+    if existing is None:  # O_EXCL: never through a symlink or a file created meanwhile
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    elif regular:
+        flags = os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW
+    else:
+        flags = os.O_WRONLY
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise _failed(path, e) from None
+    try:
+        if regular:
+            os.fchmod(fd, 0o600)  # an overwritten file loses wider permissions too
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as e:
+        os.close(fd)
+        if regular:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # a truncated trace would replay as a shorter session
+        raise _failed(path, e) from None
+    os.close(fd)
+
+
+def _failed(path: str, e: OSError) -> RecordingFailed:
+    reason = e.strerror or type(e).__name__
+    return RecordingFailed(f"cannot write the recording to {path}: {reason}",
+                           zh=f"无法写入 APDU 记录文件 {path}（{reason}）")
