@@ -1,11 +1,5 @@
-"""A private pcscd with the vpcd virtual reader driver, for tests and benchmarks.
-
-pcscd 1.9.9 ignores PCSCLITE_CSOCK_NAME (only the client library honours it) and
-refuses to start next to another pcscd, but it accepts an already listening socket
-the systemd way (fd 3, LISTEN_FDS=1, LISTEN_PID = its own pid).  So we bind a
-socket in a temp dir, hand it over through a bash wrapper (dash cannot move file
-descriptors above 9), give vpcd its own port pair in a private reader.conf.d, and
-point clients at the socket with PCSCLITE_CSOCK_NAME.  Stopped by PID, never pkill.
+"""Helpers for sscard's own PC/SC tests and benchmarks over the package's private pcscd
+(sscard/testing/pcscd.py: its own socket and vpcd ports, stopped by PID, never by name).
 
 A test module that wants a pcscd of its own makes its PC/SC calls in child processes
 (`own_pcscd`, `run_in_child`): libpcsclite reads PCSCLITE_CSOCK_NAME once, at the first
@@ -16,26 +10,15 @@ already own the pytest process, and a module's pcscd must not take it from it ei
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-PCSCD = "/usr/sbin/pcscd"
-VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+from sscard.testing.pcscd import PCSCD, VPCD_DRIVER, free_port_pair, stack_available  # noqa: F401
+from sscard.testing.pcscd import PrivatePcscd as _PrivatePcscd
+
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 TESTS = os.path.dirname(os.path.abspath(__file__))
-
-_WRAPPER = ('if [ "$PCSC_LISTEN_FD" != 3 ]; then exec 3<&"$PCSC_LISTEN_FD"; '
-            'eval "exec $PCSC_LISTEN_FD<&-"; fi; unset PCSC_LISTEN_FD; '
-            'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"')
-
-
-def stack_available() -> bool:
-    return os.path.exists(PCSCD) and os.path.exists(VPCD_DRIVER)
 
 
 def require_stack() -> None:
@@ -63,99 +46,11 @@ def await_readers(timeout: float = 15.0, check_daemon=lambda: None) -> None:
         time.sleep(0.05)
 
 
-def free_port_pair() -> int:
-    """A port P with P and P+1 free on all interfaces (vpcd binds 0.0.0.0)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("", 0))
-            port = s.getsockname()[1]
-        if port >= 65535:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("", port))
-                b.bind(("", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
-
-
-class PrivatePcscd:
-    def __init__(self, port: int | None = None, debug: bool = False) -> None:
-        self.port = port or free_port_pair()
-        self.debug = debug
-        self.dir = tempfile.mkdtemp(prefix="sscard-pcscd-")
-        self.sock_path = os.path.join(self.dir, "pcscd.comm")
-        self.conf_dir = os.path.join(self.dir, "reader.conf.d")
-        self.log_path = os.path.join(self.dir, "pcscd.log")
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-
-    def start(self) -> PrivatePcscd:
-        os.makedirs(self.conf_dir, exist_ok=True)
-        with open(os.path.join(self.conf_dir, "vpcd"), "w") as f:
-            f.write('FRIENDLYNAME "Virtual PCD"\n'
-                    f"DEVICENAME   /dev/null:{self.port}\n"
-                    f"LIBPATH      {VPCD_DRIVER}\n"
-                    f"CHANNELID    {self.port}\n")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if os.path.exists(self.sock_path):
-            os.unlink(self.sock_path)
-        listener.bind(self.sock_path)
-        os.chmod(self.sock_path, 0o666)
-        listener.listen(64)
-        args = [PCSCD, "--foreground", "--config", self.conf_dir]
-        if self.debug:
-            args.append("--debug")
-        env = dict(os.environ, PCSC_LISTEN_FD=str(listener.fileno()))
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(["/bin/bash", "-c", _WRAPPER, "pcscd-wrapper", *args],
-                                     env=env, pass_fds=(listener.fileno(),),
-                                     stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        listener.close()  # pcscd holds its own copy
-        return self
-
-    def client_env(self) -> dict:
-        return dict(os.environ, PCSCLITE_CSOCK_NAME=self.sock_path)
-
-    def use_in_this_process(self) -> None:
-        """libpcsclite reads PCSCLITE_CSOCK_NAME once, at the first PC/SC call of a process."""
-        os.environ["PCSCLITE_CSOCK_NAME"] = self.sock_path
+class PrivatePcscd(_PrivatePcscd):
+    """The package's private pcscd (sscard.testing.pcscd), waited for in this process."""
 
     def wait_readers(self, timeout: float = 15.0) -> None:
-        def check_daemon() -> None:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pcscd exited ({self.proc.returncode}); see {self.log_path}")
-        await_readers(timeout, check_daemon)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM by PID, then SIGKILL; the socket file goes with pcscd."""
-        rc = None
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    rc = self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    rc = self.proc.wait(5)
-            else:
-                rc = self.proc.returncode
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return rc
-
-    def restart(self) -> None:
-        """Stop and start again on the same socket path and vpcd ports."""
-        self.stop()
-        self.start()
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        await_readers(timeout, self.check_running)
 
 
 def reader_state(reader: str) -> tuple[bool, int]:

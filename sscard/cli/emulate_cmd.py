@@ -1,41 +1,78 @@
-"""`sscard emulate`: put an emulated card (and, if asked, the software PSAM) into pcscd's
-vpcd virtual reader."""
+"""`sscard emulate`: put emulated cards into pcscd's vpcd virtual readers — one card until
+Ctrl-C, or a test bench (scenario steps, faults on cue, a private pcscd, a control channel)."""
 
 from __future__ import annotations
 
 import click
 
 PSAM = "psam"  # the name under which `emulate` serves the software PSAM
+SYSTEM_SLOTS = 2  # vpcd's slots in the system pcscd's default reader.conf.d
 
 
 @click.command()
-@click.argument("persona")
-@click.option("--slot", type=click.IntRange(0, 1), default=0, show_default=True,
-              help="vpcd slot: 0 = 'Virtual PCD 00 00', 1 = 'Virtual PCD 00 01'.")
+@click.argument("persona", required=False)
+@click.option("--slot", type=click.IntRange(0, 15), default=0, show_default=True,
+              help="vpcd slot for PERSONA: 0 = 'Virtual PCD 00 00', 1 = 'Virtual PCD 00 01'.")
 @click.option("--psam", "with_psam", is_flag=True,
-              help="Also insert the software PSAM (published test keys) in the other slot, as "
+              help="Also insert the software PSAM (published test keys) in the next slot, as "
                    "a kiosk has one next to the card reader.")
 @click.option("--port", type=click.IntRange(1, 65534), default=35963, show_default=True,
               help="vpcd's base TCP port (reader.conf.d/vpcd); slot N uses PORT + N.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where pcscd/vpcd runs.")
 @click.option("--seconds", type=click.FloatRange(min=0), help="Remove the card after SECONDS.")
-def emulate(persona, slot, with_psam, port, host, seconds) -> int:
+@click.option("--scenario", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Run the steps of a scenario file (TOML); one JSON event per line on stdout.")
+@click.option("--slots", type=click.IntRange(1, 16), metavar="N",
+              help="Start a private pcscd with N vpcd readers (the system's pcscd is not "
+                   "touched); programs find it with PCSCLITE_CSOCK_NAME.")
+@click.option("--socket", "socket_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="With --slots: where the private pcscd's socket goes (default: a temp dir).")
+@click.option("--control", "control_port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Accept steps as JSON lines on 127.0.0.1:PORT (0 = any free port) and stay "
+                   "until a 'stop' step, SIGTERM or Ctrl-C.")
+def emulate(persona, slot, with_psam, port, host, seconds, scenario, slots, socket_path,
+            control_port) -> int:
     """Insert the emulated card PERSONA into vpcd, where any PC/SC program sees it.
 
     PERSONA 'psam' is the software social security PSAM instead of a user card.  Needs
-    pcscd running with vsmartcard-vpcd.  The cards stay inserted until Ctrl-C, SIGTERM
-    or --seconds; stopping removes them.
+    pcscd running with vsmartcard-vpcd, or --slots N for a private one.  The cards stay
+    inserted until Ctrl-C, SIGTERM or --seconds; stopping removes them.
+
+    As a test bench (--scenario, --slots, --control) it prints one JSON object per line:
+    ready, inserted, removed, apdu (count and header), armed, fault, mark, done or error.
     """
+    from sscard.cli.main import UsageError
+    if with_psam and persona == PSAM:
+        raise UsageError("--psam inserts the PSAM next to a user card: give a persona",
+                         "--psam 把 PSAM 卡插在用户卡旁边：请指定一张模拟卡")
+    if socket_path and not slots:
+        raise UsageError("--socket names the private pcscd's socket: give --slots",
+                         "--socket 是私有 pcscd 的套接字：请同时指定 --slots")
+    if scenario is None and slots is None and control_port is None:
+        if persona is None:
+            raise UsageError("give a PERSONA, or --scenario, --slots or --control",
+                             "请指定模拟卡，或 --scenario、--slots、--control")
+        return _single(persona, slot, with_psam, port, host, seconds)
+    if seconds is not None:
+        raise UsageError("--seconds is for a single card; a scenario waits with its steps",
+                         "--seconds 只用于单张卡；测试场景用 wait 步骤等待")
+    from sscard.cli.bench_run import run_bench
+    return run_bench(persona=persona, slot=slot, with_psam=with_psam, port=port, host=host,
+                     scenario_path=scenario, slots=slots, socket_path=socket_path,
+                     control_port=control_port)
+
+
+def _single(persona, slot, with_psam, port, host, seconds) -> int:
     import signal
     import threading
     import time
 
     from sscard.emulator.vpcd import VpcdLink
 
-    if with_psam and persona == PSAM:
+    if slot >= SYSTEM_SLOTS:
         from sscard.cli.main import UsageError
-        raise UsageError("--psam inserts the PSAM next to a user card: give a persona",
-                         "--psam 把 PSAM 卡插在用户卡旁边：请指定一张模拟卡")
+        raise UsageError("--slot is 0 or 1 with the system's pcscd (--slots N for more)",
+                         "使用系统 pcscd 时 --slot 只能是 0 或 1（更多读卡器请用 --slots N）")
     cards = [(_card(persona), persona, slot)]
     if with_psam:
         cards.append((_card(PSAM), PSAM, 1 - slot))
