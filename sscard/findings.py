@@ -31,6 +31,12 @@ MESSAGES = {
     "not_authentic": ("warning", "the card failed internal authentication with these keys: a copy, "
                       "or keys of another issuer; external authentication was not attempted",
                       "内部认证失败（卡片可能为伪卡，或密钥不属于该发卡方），未进行外部认证"),
+    "atr_malformed": ("warning", "the ATR does not parse (ISO/IEC 7816-3): no historical "
+                      "bytes, and no key can be derived for this card",
+                      "ATR 格式错误（ISO/IEC 7816-3）：无历史字节，无法分散该卡密钥"),
+    "atr_historical_bytes": ("warning", "the ATR does not have the 13 historical bytes of a "
+                             "social security card (found / expected)",
+                             "ATR 历史字节数不是社会保障卡的 13 个（实际 / 应为）"),
     "auth_not_checked": ("info", "internal authentication could not be done",
                          "无法进行内部认证"),
     "external_auth_not_sent": ("warning", "EXTERNAL AUTHENTICATE not sent: the card did not prove "

@@ -29,7 +29,7 @@ from sscard import errors
 from sscard.ireadcardbas import join_fields
 from sscard.results import Finding, Identity
 from sscard.session import CardSession
-from sscard.ssse import (ATR_HISTORICAL_BYTES, AuthExchange, IssuerPart, begin_authentication,
+from sscard.ssse import (AuthExchange, IssuerPart, begin_authentication,
                          finish_authentication, finish_identity, key_context, read_issuer)
 
 RK_REFERENCE = 0x0A  # RKSSSE, the card-side key reference of EXTERNAL AUTHENTICATE (§6.1)
@@ -135,6 +135,8 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
         raise errors.HsmNotNeeded("this card keeps EF05 under the MF and has no social "
                                   "security application to authenticate: read it directly")
     findings = list(part.findings)
+    if part.card_factor is None:  # the HSM derives the card key from the ATR
+        session.spec.atr.card_factor(session.atr)  # raises the DecodeError that says why
     context = key_context(session, part, findings, any_algorithm=True)
     if context is None:
         raise errors.DecodeError("the card identification code has no 6-digit region code: "
@@ -146,7 +148,7 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
     def hex_(value: bytes | None) -> str:
         return value.hex().upper() if value else ""
     return HsmStep1(
-        region=cid.region, historical_bytes=session.atr[-ATR_HISTORICAL_BYTES:].hex().upper(),
+        region=cid.region, historical_bytes=part.historical_bytes,
         algorithm=context.algorithm.code, card_identification=cid.hex.upper(),
         internal_factor=hex_(exchange.internal_random),
         internal_original=hex_(exchange.internal_original),

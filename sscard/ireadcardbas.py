@@ -63,6 +63,9 @@ def format_identity(identity: Identity, *, terminal_number: str = NO_PSAM_TERMIN
     if identity.holder_status is not HolderStatus.READ or identity.holder is None:
         raise errors.SecurityNotSatisfied("iReadCardBas needs the holder data")
     issuer, holder = identity.issuer, identity.holder
+    if identity.historical_bytes is None:
+        raise errors.DecodeError("the ATR does not parse: no 卡复位信息 (historical bytes)",
+                                 zh="ATR 格式错误，无卡复位信息（历史字节）")
     cid = issuer.card_identification
     fields = [
         cid.region if cid else "",

@@ -75,7 +75,7 @@ class Identity:
     """What the social security application tells about the card and its holder."""
 
     atr: str
-    historical_bytes: str
+    historical_bytes: str | None  # of the parsed ATR; None when the ATR does not parse
     layout: str  # "ssse" (normal) | "mf" (EF05 directly under the MF)
     algorithm: Coded
     generation: int | None  # 1, 2, 3 from the spec version; None if unrecognised

@@ -34,7 +34,6 @@ from sscard.spec.model import DataItem, ElementaryFile
 P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a second SELECT form
 CHALLENGE_LENGTH = 8  # GET CHALLENGE Le; the challenge feeds EXTERNAL AUTHENTICATE as is
 SW_SECURITY = 0x6982  # access condition not met: the file's answer, whatever the read form
-ATR_HISTORICAL_BYTES = 13  # SSC ATRs carry 13 historical bytes (ssc-card.md §2.1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,8 @@ class IssuerPart:
     generation: int | None
     issuer: IssuerInfo
     findings: tuple[Finding, ...]
+    historical_bytes: str | None = None  # 卡复位信息, from the parsed ATR; None: it does not parse
+    card_factor: bytes | None = field(default=None, repr=False)  # None: no key can be derived
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,30 @@ def read_issuer(session: CardSession, today: _dt.date) -> IssuerPart:
 
     issuer = _issuer(spec, values, findings)
     findings += check_issuer(issuer, today)
-    return IssuerPart(layout, algorithm_code, algorithm, generation, issuer, tuple(findings))
+    historical, factor = _atr_parts(session, findings)
+    return IssuerPart(layout, algorithm_code, algorithm, generation, issuer, tuple(findings),
+                      historical, factor)
+
+
+def _atr_parts(session: CardSession, findings: list[Finding]) -> tuple[str | None, bytes | None]:
+    """The historical bytes and the card factor of the parsed ATR (apdu_specs/atr.toml).  An
+    ATR that does not parse, or has too few historical bytes for the factor, is a finding,
+    not a failed read: the card's data does not depend on it, only its keys and the
+    卡复位信息 field do."""
+    layout = session.spec.atr
+    try:
+        atr = layout.parse(session.atr)
+    except errors.DecodeError as e:
+        findings.append(finding("atr_malformed", "atr", e.message))
+        return None, None
+    if len(atr.historical) != layout.historical_bytes:
+        findings.append(finding("atr_historical_bytes", "atr",
+                                f"{len(atr.historical)} / {layout.historical_bytes}"))
+    try:
+        factor = layout.card_factor(session.atr)
+    except errors.DecodeError:
+        factor = None  # the count finding above says why
+    return atr.historical.hex().upper(), factor
 
 
 def finish_identity(session: CardSession, part: IssuerPart, findings: list[Finding],
@@ -126,9 +150,8 @@ def finish_identity(session: CardSession, part: IssuerPart, findings: list[Findi
     """The second half: EF06 when it is free or was opened, then the typed result."""
     holder, status, locked_by = _read_holder(session, part.layout, part.generation, findings,
                                              today, opened)
-    atr = session.atr
     return Identity(
-        atr=atr.hex().upper(), historical_bytes=atr[-ATR_HISTORICAL_BYTES:].hex().upper(),
+        atr=session.atr.hex().upper(), historical_bytes=part.historical_bytes,
         layout=part.layout, algorithm=part.algorithm, generation=part.generation,
         issuer=part.issuer, holder=holder, holder_status=status, holder_locked_by=locked_by,
         findings=tuple(findings), authentic=authentic)
@@ -151,6 +174,11 @@ def key_context(session: CardSession, part: IssuerPart, findings: list[Finding],
         return None
     if algorithm is Algorithm.SSF33 and not any_algorithm:
         findings.append(finding("algorithm_unsupported"))
+        return None
+    if part.card_factor is None:
+        findings.append(finding("auth_not_checked", "atr",
+                                "the ATR gives no card factor (historical bytes T6…TD) "
+                                "/ ATR 中无卡片分散因子"))
         return None
     return AuthContext(algorithm, cid.region, session.atr)
 

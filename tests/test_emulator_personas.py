@@ -15,6 +15,7 @@ from sscard.emulator.persona import PERSONA_DIR
 from sscard.errors import InvalidArgument, SpecError
 
 PACKAGED = {"card-blocked", "gen1", "gen2", "gen2-expired", "gen2-long-name", "gen2-t0", "gen3",
+            "gen3-contactless",
             "gen2-no-range", "shanghai", "ssse-blocked", "bank-used", "bank-blocked", "bank-expired", "bank-mismatch",
             "bank-contactless"}
 EMULATOR_DIR = Path(__file__).resolve().parents[1] / "sscard" / "emulator"

@@ -34,8 +34,12 @@ def hsm(step1_line: str, *, spoil_internal=False, spoil_external=False) -> str:
     region, historical, alg = items[0], bytes.fromhex(items[1]), items[2]
     algorithm = {"01": Algorithm.DES3, "03": Algorithm.SM4}[alg]
 
-    def card_key(name):  # province → city → card (the card factor: the ATR's last 8 bytes)
-        return derive_card_key(algorithm, bytes.fromhex(ROOTS[name][alg]), region, historical)
+    # the HSM gets the historical bytes, not the ATR: the T=0 ATR around them (3B 6x 00 00)
+    # has the card factor (historical bytes T6…TD) where any ATR has it
+    atr = bytes((0x3B, 0x60 | len(historical), 0, 0)) + historical
+
+    def card_key(name):  # province → city → card
+        return derive_card_key(algorithm, bytes.fromhex(ROOTS[name][alg]), region, atr)
 
     def flip(b: bytes, spoil: bool) -> bytes:
         return bytes([b[0] ^ 0x01]) + b[1:] if spoil else b

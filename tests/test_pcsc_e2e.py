@@ -396,3 +396,17 @@ def test_card_swapped_between_two_reads_is_never_read_as_the_first(pcscd):
         if second is not None:
             second.remove()
             wait_state(SLOT0, False, after=counter)
+
+
+def test_a_contactless_gen3_card_authenticates_through_pcscd(insert, capsys):
+    """Its PC/SC ATR announces T=1 and ends with TCK: historical bytes and card factor come
+    from the parsed ATR, so the card proves itself and EF06 opens."""
+    from sscard.cli.main import run
+    insert("gen3-contactless")
+    assert run(["read", "-r", SLOT0, "--keys", "test", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    atr = doc["card"]["atr"]
+    assert atr.startswith("3B8D8001") and doc["card"]["historical_bytes"] == atr[8:-2]
+    assert doc["card"]["authentic"] == "yes" and doc["holder_status"] == "read"
+    assert run(["read", "-r", SLOT0, "--keys", "test", "--format", "ireadcardbas"]) == 0
+    assert capsys.readouterr().out.split("|")[5] == atr[8:-2]

@@ -31,6 +31,7 @@ def _all_items():
     for table in SPEC.code_tables.values():
         yield f"code table {table.key}", table
     yield "application ssse", SPEC.ssse
+    yield "atr", SPEC.atr
     for fci in SPEC.ssse.fci:
         yield f"fci {fci.key}", fci
     for ef in SPEC.ssse.files.values():
@@ -120,6 +121,26 @@ def test_record_examples(item):
         assert decoded == _absent(example.decoded), example.hex
         assert item.encode_record(_absent(example.decoded)).hex().upper() == example.hex
         assert len(example.raw) == item.record_length
+
+
+def test_atr_examples():
+    assert any(e.error is None for e in SPEC.atr.examples)
+    for example in SPEC.atr.examples:
+        if example.error is not None:
+            with pytest.raises(errors.DecodeError, match=re.escape(example.error)):
+                SPEC.atr.parse(example.raw)
+            continue
+        atr = SPEC.atr.parse(example.raw)
+        expected = example.decoded
+        assert atr.convention == expected["convention"], example.hex
+        assert list(atr.protocols) == expected["protocols"], example.hex
+        assert atr.historical.hex().upper() == expected["historical"], example.hex
+        assert (f"{atr.tck:02X}" if atr.tck is not None else "") == expected["tck"], example.hex
+        if expected["card_factor"]:
+            assert SPEC.atr.card_factor(example.raw).hex().upper() == expected["card_factor"]
+        else:
+            with pytest.raises(errors.DecodeError, match="card factor"):
+                SPEC.atr.card_factor(example.raw)
 
 
 # --- the PBOC financial application (apdu_specs/pboc.toml) -------------------------------

@@ -34,10 +34,12 @@ def city_factor(region: str) -> bytes:
 
 
 def card_factor(atr: bytes) -> bytes:
-    """Level 3: the ATR's historical bytes T6–TD, i.e. its last 8 bytes (SPEC-P9 §7.3.3)."""
-    if len(atr) < 12:
-        raise errors.InvalidArgument("the ATR is too short to carry a card factor")
-    return bytes(atr[-8:])
+    """Level 3: the ATR's historical bytes T6–TD (SPEC-P9 §7.3.3), found by parsing the ATR
+    (apdu_specs/atr.toml, sscard.codec.atr): an ATR announcing T=1, and every contactless
+    one, ends with TCK, so they are not its last 8 bytes.  DecodeError for an ATR that
+    does not parse or has too few historical bytes."""
+    from sscard.spec import load_spec  # here: the spec is loaded once, and only when keys are used
+    return load_spec().atr.card_factor(atr)
 
 
 def diversify(algorithm: Algorithm, key: bytes, factor: bytes) -> bytes:

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Union
 
+from sscard.codec.atr import parse_atr
 from sscard.emulator.bank_persona import BankPersona, load_bank
 from sscard.emulator.transparent_files import load_transparent, transparent_contents
 from sscard.errors import DecodeError, InvalidArgument, SpecError
@@ -71,6 +72,7 @@ class Persona:
     auth: Auth = Auth()
     bank: BankPersona | None = None  # the UnionPay PBOC application; None: the card has none
     transparent: Mapping[str, bytes] = dataclasses.field(default_factory=dict)  # EF07/EF08 content
+    whole_atr: bytes | None = None  # `atr` in the file: the ATR as given (T=1, contactless …)
     read_record_forms: frozenset[str] = READ_RECORD_FORMS  # the P2 forms this COS accepts
     read_record_refusal: int = 0x6A86  # its answer to the others
 
@@ -79,8 +81,16 @@ class Persona:
         where = f"persona {self.name}"
         if "\n" in self.description:
             raise SpecError(f"{where}: description must be one line")
-        if len(self.atr_historical) != 13:
+        if self.whole_atr is None and len(self.atr_historical) != 13:
             raise SpecError(f"{where}: atr_historical must be 13 bytes")
+        if self.whole_atr is not None:
+            try:
+                parsed = parse_atr(self.whole_atr)
+            except DecodeError as e:
+                raise SpecError(f"{where}: atr is not a valid ATR: {e.message}") from None
+            if parsed.historical != self.atr_historical:
+                raise SpecError(f"{where}: atr_historical differs from the historical bytes "
+                                "of atr")
         for label, value, allowed in (("layout", self.layout, LAYOUTS), ("state", self.state, STATES),
                                       ("card_os.le_zero", self.le_zero, LE_ZERO)):
             if value not in allowed:
@@ -126,7 +136,7 @@ class Persona:
 
     @property
     def atr(self) -> bytes:
-        return ATR_PREFIX + self.atr_historical
+        return self.whole_atr if self.whole_atr is not None else ATR_PREFIX + self.atr_historical
 
 
 def _check_pin(pin: Pin, where: str) -> None:
@@ -231,7 +241,8 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
     persona = Persona(
         name=path.stem,
         description=top.get("description", str),
-        atr_historical=top.hex("atr_historical"),
+        atr_historical=_atr_historical(top, where),
+        whole_atr=top.hex("atr", None, None),
         layout=top.get("layout", str, "ssse"),
         state=top.get("state", str, "active"),
         algorithm=top.hex("algorithm"),
@@ -253,6 +264,19 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
     persona_records(spec, persona)  # validates every value against the spec
     transparent_contents(spec, persona)
     return persona
+
+
+def _atr_historical(top: Fields, where: str) -> bytes:
+    """`atr_historical` (the ATR is then 3B6D0000 + these 13 bytes, T=0) or `atr`, a whole
+    ATR parsed by the reader's own rules (sscard.codec.atr), for T=1 and contactless cards."""
+    if ("atr" in top.table) == ("atr_historical" in top.table):
+        raise SpecError(f"{where}: give either atr_historical or atr")
+    if "atr_historical" in top.table:
+        return top.hex("atr_historical")
+    try:
+        return parse_atr(top.hex("atr")).historical
+    except DecodeError as e:
+        raise SpecError(f"{where}: atr is not a valid ATR: {e.message}") from None
 
 
 def _read_record_forms(card_os: Fields, where: str) -> frozenset[str]:

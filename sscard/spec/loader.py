@@ -55,6 +55,7 @@ def load_spec(directory: str | None = None) -> m.Spec:
         commands=_commands(read("commands.toml")),
         code_tables=tables,
         ssse=_application(read("ssse.toml"), tables),
+        atr=_atr(read("atr.toml")),
         base=base,
     )
 
@@ -354,3 +355,20 @@ def _item(f: Fields, tables: dict) -> m.DataItem:
                       examples=examples(f, errors_allowed=True))
     f.done()
     return item
+
+
+def _atr(doc: dict) -> m.AtrLayout:
+    top = Fields(doc, "atr.toml")
+    f = Fields(top.get("atr", dict), "atr.toml [atr]")
+    count = f.get("historical_bytes", int)
+    factor = f.get("card_factor", list)
+    if not 1 <= count <= 15:  # K is one nibble
+        raise errors.SpecError(f"{f.where}: historical_bytes must be 1..15")
+    if len(factor) != 2 or not all(isinstance(n, int) and not isinstance(n, bool)
+                                   for n in factor) or not 1 <= factor[0] <= factor[1] <= count:
+        raise errors.SpecError(f"{f.where}: card_factor must be [first, last] within the "
+                               "historical bytes")
+    layout = m.AtrLayout(count, (factor[0], factor[1]), examples(f, errors_allowed=True))
+    f.done()
+    top.done()
+    return layout

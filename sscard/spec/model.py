@@ -13,6 +13,7 @@ import datetime as _dt
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
+from sscard.codec import atr as atr_codec
 from sscard.codec import fields, tlv
 from sscard.codec.apdu import CommandApdu
 from sscard.errors import DecodeError
@@ -348,11 +349,40 @@ class Application(NamedTuple):
         return None
 
 
+# --- the answer to reset ---------------------------------------------------------------
+
+class AtrLayout(NamedTuple):
+    """What the social security card's ATR carries (apdu_specs/atr.toml), read through the
+    one ISO/IEC 7816-3 parser (sscard.codec.atr)."""
+
+    historical_bytes: int  # how many a social security card has
+    card_factor_bytes: tuple[int, int]  # 1-based first and last historical byte of the factor
+    examples: tuple[Example, ...]
+
+    def parse(self, raw: bytes) -> atr_codec.Atr:
+        return atr_codec.parse_atr(raw)
+
+    def historical(self, raw: bytes) -> bytes:
+        return atr_codec.parse_atr(raw).historical
+
+    def card_factor(self, raw: bytes) -> bytes:
+        """The card-level key diversification factor (historical bytes T6…TD)."""
+        historical = atr_codec.parse_atr(raw).historical
+        first, last = self.card_factor_bytes
+        if len(historical) < last:
+            raise DecodeError(f"the ATR has {len(historical)} historical bytes: the card factor "
+                              f"(T{first:X}…T{last:X}) needs {last}",
+                              zh=f"ATR 只有 {len(historical)} 个历史字节，无卡片分散因子"
+                                 f"（T{first:X}…T{last:X}）")
+        return historical[first - 1:last]
+
+
 class Spec(NamedTuple):
     status_words: StatusWordTable
     commands: CommandSet
     code_tables: Mapping[str, CodeTable]
     ssse: Application
+    atr: AtrLayout
     base: str = ""  # the apdu_specs/ folder it was read from
 
     @property
