@@ -1,8 +1,8 @@
 """End to end through a private pcscd: a generation-3 card in 'Virtual PCD 00 00', the software
 PSAM in 'Virtual PCD 00 01', read by `sscard read -r … --psam …` as a kiosk would.
 
-Every PC/SC call runs in a subprocess, the CLI or a pcsc_stack helper (pcsc_stack.own_pcscd
-and run_in_child say why).  Skipped where pcscd or vpcd is missing (not on CI).
+The bench is sscard's pytest plugin (sscard.testing: `pcsc_bench`, `virtual_readers`); every
+PC/SC call runs in a subprocess, the CLI.  Skipped where pcscd or vpcd is missing (not on CI).
 """
 
 from __future__ import annotations
@@ -13,61 +13,35 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from conftest import persona_toml
-from pcsc_stack import READERS, own_pcscd, wait_state_in_child
+from pcsc_stack import READERS
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.psam_card import PsamCard
-from sscard.emulator.vpcd import VpcdLink
 
 ROOT = Path(__file__).resolve().parents[1]
 PSAM_TOML = tomllib.loads((ROOT / "sscard" / "emulator" / "psam.toml").read_text("utf-8"))
 CARD_READER, PSAM_READER = "PCD 00 00", "PCD 00 01"  # name parts, as a user types them
 
 
-@pytest.fixture(scope="module")
-def stack():
-    yield from own_pcscd()
-
-
-def _wait_state(daemon, slot: int, present: bool, after: int | None = None) -> int:
-    return wait_state_in_child(daemon, READERS[slot], present, after)
-
-
 SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]
 
 
-def _cli(daemon, *args: str) -> subprocess.CompletedProcess:
+def _cli(bench, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*SSCARD, *args],
-                          env=daemon.client_env(), capture_output=True, text=True, timeout=120)
+                          env=bench.env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def slots(stack):
-    links = []
-
-    def insert(card, slot: int, **kwargs) -> VpcdLink:
-        link = VpcdLink(card, port=stack.port + slot, **kwargs).insert()
-        links.append((link, slot, _wait_state(stack, slot, True)))
-        return link
-    yield insert
-    for link, slot, counter in links:
-        link.remove()
-        _wait_state(stack, slot, False, after=counter)
-
-
-def _gen3(slots):
-    """The card in slot 0, with the instructions it received."""
+def _gen3(readers):
+    """The card in slot 0, and the instructions it received."""
     card = SocialSecurityCard.from_persona("gen3")
-    received: list[int] = []
-    slots(card, 0, on_apdu=lambda index, apdu: received.append(apdu[1]))
-    return card, received
+    readers[0].insert(card)
+    return card, lambda: [apdu[1] for apdu in readers[0].apdus()]
 
 
-def test_gen3_card_read_with_the_psam_in_the_second_slot(stack, slots):
-    card, received = _gen3(slots)
-    psam = slots(PsamCard.from_file(), 1)
+def test_gen3_card_read_with_the_psam_in_the_second_slot(pcsc_bench, virtual_readers):
+    stack = pcsc_bench
+    card, received = _gen3(virtual_readers)
+    virtual_readers[1].insert(PsamCard.from_file())
     result = _cli(stack, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--json", "--reveal")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -80,7 +54,8 @@ def test_gen3_card_read_with_the_psam_in_the_second_slot(stack, slots):
     assert document["issuer"]["card_number"] == raw["ef05"]["card_number"]
     assert document["source"]["name"] == READERS[0]
     assert document["source"]["psam"]["terminal_number"] == PSAM_TOML["terminal_number"]
-    assert psam.apdus > 0 and received.count(0x82) == 1 and card.auth_tries_left == 3
+    assert virtual_readers[1].apdus() and received().count(0x82) == 1
+    assert card.auth_tries_left == 3
 
     result = _cli(stack, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
                   "ireadcardbas", "--reveal")
@@ -95,35 +70,37 @@ def test_gen3_card_read_with_the_psam_in_the_second_slot(stack, slots):
     assert json.loads(result.stdout)["source"]["name"] == READERS[0]
 
 
-def test_psam_without_the_read_key_costs_the_card_nothing(stack, slots):
-    card, received = _gen3(slots)
-    slots(PsamCard.from_file(keys=("IRK",)), 1)
-    result = _cli(stack, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
+def test_psam_without_the_read_key_costs_the_card_nothing(pcsc_bench, virtual_readers):
+    card, received = _gen3(virtual_readers)
+    virtual_readers[1].insert(PsamCard.from_file(keys=("IRK",)))
+    result = _cli(pcsc_bench, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
                   "ireadcardbas")
     assert result.returncode == 12, result.stderr
     assert result.stdout == "-2203|PSAM无RKSSSE|\n"
-    assert 0x82 not in received and card.auth_tries_left == 3
+    assert 0x82 not in received() and card.auth_tries_left == 3
 
 
-def test_empty_psam_reader(stack, slots):
-    _card, received = _gen3(slots)
-    result = _cli(stack, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
+def test_empty_psam_reader(pcsc_bench, virtual_readers):
+    _card, received = _gen3(virtual_readers)
+    result = _cli(pcsc_bench, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
                   "ireadcardbas")
     assert result.returncode == 12, result.stderr
     assert result.stdout == "-2201|无PSAM卡|\n"
-    assert received == []  # the PSAM is opened first: the card was not touched
+    assert received() == []  # the PSAM is opened first: the card was not touched
 
 
-def test_emulate_command_serves_the_card_and_the_psam(stack):
+def test_emulate_command_serves_the_card_and_the_psam(pcsc_bench, virtual_readers):
+    stack = pcsc_bench  # its readers are empty: `sscard emulate` puts the cards in
+    watch = stack.observer
     emulate = subprocess.Popen(
-        [*SSCARD, "emulate", "gen3", "--psam", "--port", str(stack.port), "--seconds", "120"],
-        env=stack.client_env(), stderr=subprocess.PIPE, text=True)
+        [*SSCARD, "emulate", "gen3", "--psam", "--port", str(stack.daemon.port), "--seconds", "120"],
+        env=stack.env, stderr=subprocess.PIPE, text=True)
     counters = []
     try:
         lines = [emulate.stderr.readline(), emulate.stderr.readline()]
         assert "'gen3' inserted in vpcd slot 0" in lines[0]
         assert "'psam' inserted in vpcd slot 1" in lines[1]
-        counters += [_wait_state(stack, 0, True), _wait_state(stack, 1, True)]
+        counters += [watch.wait_state(READERS[0], True), watch.wait_state(READERS[1], True)]
         result = _cli(stack, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--json")
         assert result.returncode == 0, result.stderr
         document = json.loads(result.stdout)
@@ -132,4 +109,4 @@ def test_emulate_command_serves_the_card_and_the_psam(stack):
         emulate.terminate()
         assert emulate.wait(10) == 0
     for slot, counter in enumerate(counters):
-        _wait_state(stack, slot, False, after=counter)
+        watch.wait_state(READERS[slot], False, after=counter)
