@@ -657,10 +657,14 @@ def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     return ExitCode.OK
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def personas(as_json) -> int:
-    """List the built-in emulated cards."""
+@click.pass_context
+def personas(ctx, as_json) -> int:
+    """List the built-in emulated cards; `personas new` writes a synthetic one, `personas
+    check FILE` validates a persona file."""
+    if ctx.invoked_subcommand is not None:
+        return ExitCode.OK
     from sscard.emulator.persona import list_personas, load_persona
     rows = [(name, load_persona(name).description) for name in list_personas()]
     if as_json:
@@ -672,6 +676,14 @@ def personas(as_json) -> int:
     return ExitCode.OK
 
 
+
+def _add_persona_commands() -> None:
+    from sscard.cli.personas_cmd import check, new
+    personas.add_command(new)
+    personas.add_command(check)
+
+
+_add_persona_commands()
 
 
 def _pin_like_argument(argv: list[str]) -> bool:
