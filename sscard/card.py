@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from typing import Callable, TypeVar
 
 from sscard import errors, log
@@ -16,13 +17,19 @@ _LOG = "sscard.card"
 
 
 class Card:
-    """A connected card.  Use as a context manager; `close()` releases the reader."""
+    """A connected card.  Use as a context manager; `close()` releases the reader.
+
+    A Card may be shared between threads: its operations run one at a time (a lock held
+    for each whole operation), so two threads never interleave APDUs on the card — one
+    waits for the other's operation to end.  An HSM Step 1 still loses its challenge to any
+    operation another thread runs before its Step 2 (HsmChallengeLost)."""
 
     def __init__(self, transport: Transport, *, spec: Spec | None = None,
                  trace: Callable[[str], None] | None = None) -> None:
         self.transport = transport
         self.session = CardSession(transport, spec, trace)
         self._hsm_pending = None  # the Step 1 whose challenge is live on the card
+        self._lock = threading.RLock()  # one operation at a time (re-entered by hsm_step2)
 
     @property
     def description(self) -> str:
@@ -86,8 +93,9 @@ class Card:
         loses the challenge."""
         from sscard import hsm
         today = today or _dt.date.today()
-        step1 = self.operation(lambda: hsm.step1(self.session, today), read_only=True)
-        self._hsm_pending = step1
+        with self._lock:  # no other thread's operation between the challenge and its record
+            step1 = self.operation(lambda: hsm.step1(self.session, today), read_only=True)
+            self._hsm_pending = step1
         return step1
 
     def hsm_step2(self, step1, answer, *, today: _dt.date | None = None) -> Identity:
@@ -99,6 +107,10 @@ class Card:
         operation since, or the card was reset (HsmChallengeLost).  Then the card's INTERNAL
         AUTHENTICATE answer is compared with the HSM's (`Identity.authentic`); only a
         matching card gets the one EXTERNAL AUTHENTICATE, never repeated."""
+        with self._lock:  # the checks and the operation as one, against other threads
+            return self._hsm_step2(step1, answer, today)
+
+    def _hsm_step2(self, step1, answer, today):
         from sscard import hsm
         today = today or _dt.date.today()
         if not isinstance(answer, hsm.HsmAnswer):
@@ -159,6 +171,10 @@ class Card:
         more from the start (reconnect, everything re-selected: the reset dropped all
         security state); an operation that sends VERIFY or changes the card never is.
         """
+        with self._lock:
+            return self._operation(fn, read_only)
+
+    def _operation(self, fn: Callable[[], T], read_only: bool) -> T:
         self._hsm_pending = None  # any command may cost the live challenge of an HSM Step 1
         for attempt in (1, 2):
             try:
@@ -176,7 +192,8 @@ class Card:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self.transport.close()
+        with self._lock:  # never under another thread's operation
+            self.transport.close()
 
     def __enter__(self) -> Card:
         return self

@@ -32,6 +32,7 @@ class ExitCode:
     NOT_OFFERED = 16  # this card's layout does not hold what was asked (e.g. no EF06, no PIN)
     CARD_REFUSED = 17  # the card refused a command (a status word of no class above)
     CARD_BUSY = 18  # the card is in use by another program
+    INCOMPLETE = 19  # an item the spec requires on this card is absent or empty
     INTERRUPTED = 130  # Ctrl-C (SIGINT), the shells' 128 + 2
 
 
@@ -80,6 +81,11 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
      "卡片拒绝了指令（消息中有状态字）"),
     (ExitCode.CARD_BUSY, "the card is in use by another program (try again, or --shared)",
      "卡片正被其他程序占用（稍后再试，或用 --shared）"),
+    (ExitCode.INCOMPLETE, "identity incomplete: an item the spec requires for this card's "
+                          "generation and layout (card identification code, card number, social "
+                          "security number, name) is absent or empty; what was read is printed",
+     "身份信息不完整：该卡代别与结构所必备的数据项（卡识别码、卡号、社会保障号码、姓名）缺失或为空；"
+     "已读取的内容照常输出"),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)", "已中断（Ctrl-C）"),
 )
 
@@ -455,6 +461,13 @@ class HsmNotNeeded(SscardError):
 
 
 # --- card identity --------------------------------------------------------------
+
+class IdentityIncomplete(SscardError):
+    """The identity is incomplete: an item the spec requires on this card is absent or empty."""
+
+    exit_code = ExitCode.INCOMPLETE
+    zh = "身份信息不完整：必备数据项缺失或为空"
+
 
 class NotSocialSecurityCard(SscardError):
     """This card is not a social security card."""

@@ -22,6 +22,8 @@ MESSAGES = {
                          "FCI 中无算法标识（按 DES/3DES 处理）"),
     "unknown_code": ("warning", "value not in its code table", "代码值不在代码表中"),
     "record_missing": ("warning", "record not found on the card", "卡中未找到该记录"),
+    "required_missing": ("warning", "a required item is absent or empty: the identity is "
+                         "incomplete", "必备数据项缺失或为空：身份信息不完整"),
     "id_number_invalid": ("warning", "social security number fails the GB 11643 check",
                           "社会保障号码未通过 GB 11643 校验"),
     "birth_date_mismatch": ("warning", "birth date differs from the one in the social security number",

@@ -20,6 +20,9 @@ from sscard import errors
 from sscard.results import HolderStatus, Identity
 
 NO_PSAM_TERMINAL = "000000000000"
+# a record the spec requires is absent (6A83, "record not found", negated as the interface
+# does with status words) or holds padding only
+INCOMPLETE = (-0x6A83, "必备数据项缺失")
 NO_HOLDER_FILE = (-0x6A82, "卡中无持卡人基本信息文件(EF06)")
 
 # (code, message) of the interface for errors that are not a card status word
@@ -62,6 +65,9 @@ def format_identity(identity: Identity, *, terminal_number: str = NO_PSAM_TERMIN
     """The iReadCardBas output string for a completely read card."""
     if identity.holder_status is not HolderStatus.READ or identity.holder is None:
         raise errors.SecurityNotSatisfied("iReadCardBas needs the holder data")
+    if identity.missing:  # never a success string with a required field empty
+        raise errors.IdentityIncomplete("iReadCardBas needs every required item; missing: "
+                                        + ", ".join(identity.missing))
     issuer, holder = identity.issuer, identity.holder
     if identity.historical_bytes is None:
         raise errors.DecodeError("the ATR does not parse: no 卡复位信息 (historical bytes)",
@@ -133,6 +139,8 @@ def code_for(error: errors.SscardError | None, identity: Identity | None = None,
         failed = _auth_code(identity, hsm) if identity is not None else None
         if failed is not None:
             return failed
+        if identity is not None and identity.missing:
+            return INCOMPLETE
         if identity is not None and identity.holder_status is HolderStatus.LOCKED:
             return -2201, "无PSAM卡"  # a 3.0 card without a key source (SC-RW §10.5)
         if identity is not None and identity.holder_status is HolderStatus.ABSENT:
@@ -143,6 +151,8 @@ def code_for(error: errors.SscardError | None, identity: Identity | None = None,
     for cls, code, message in _HSM_CODES:
         if isinstance(error, cls):
             return code, message
+    if isinstance(error, errors.IdentityIncomplete):
+        return INCOMPLETE
     if isinstance(error, errors.PsamError):
         return psam_code(error)
     if isinstance(error, errors.CardRemoved):

@@ -85,7 +85,11 @@ class Identity:
     holder_locked_by: str | None  # key that protects EF06 when locked
     findings: tuple[Finding, ...] = field(default=())
     authentic: str = "not checked"  # "yes" / "no" (INTERNAL AUTHENTICATE with a key source)
+    # keys of the items the spec requires on this card (its generation and layout) that are
+    # absent or empty: apdu_specs/ssse.toml `required`, sscard.completeness
+    missing: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        return self.holder_status is HolderStatus.READ
+        """EF06 read, and every item the spec requires on this card holds a value."""
+        return self.holder_status is HolderStatus.READ and not self.missing

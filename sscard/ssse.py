@@ -25,6 +25,7 @@ from sscard.crypto.ciphers import Algorithm, algorithm_from_id
 from sscard.keysource import AuthContext, KeySource
 from sscard.codec import tlv
 from sscard.codec.card_id import split_card_id
+from sscard.completeness import missing_required
 from sscard.findings import card_number_check, check_holder, check_issuer, finding
 from sscard.results import (CardIdentification, Coded, Finding, HolderInfo, HolderStatus,
                             Identity, IssuerInfo)
@@ -150,11 +151,13 @@ def finish_identity(session: CardSession, part: IssuerPart, findings: list[Findi
     """The second half: EF06 when it is free or was opened, then the typed result."""
     holder, status, locked_by = _read_holder(session, part.layout, part.generation, findings,
                                              today, opened)
+    missing = missing_required(session.spec, part.layout, part.generation, part.issuer, holder)
+    findings += [finding("required_missing", key) for key in missing]
     return Identity(
         atr=session.atr.hex().upper(), historical_bytes=part.historical_bytes,
         layout=part.layout, algorithm=part.algorithm, generation=part.generation,
         issuer=part.issuer, holder=holder, holder_status=status, holder_locked_by=locked_by,
-        findings=tuple(findings), authentic=authentic)
+        findings=tuple(findings), authentic=authentic, missing=missing)
 
 
 def holder_needs_key(session: CardSession, generation: int | None) -> bool:

@@ -302,6 +302,14 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     document = render.to_document(spec, identity, reveal=reveal, source=source)
     click.echo(render.to_json(document) if output_format == "json"
                else render.to_text(spec, document))
+    return _identity_exit(identity)
+
+
+def _identity_exit(identity) -> int:
+    """An incomplete identity (a required item absent or empty) is never a success; then a
+    holder part that needs a key."""
+    if identity.missing:
+        return ExitCode.INCOMPLETE
     return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.OK
 
 
@@ -340,6 +348,8 @@ def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal
 
 def _ireadcardbas_exit(identity) -> int:
     """The exit code for a read the iReadCardBas string cannot carry."""
+    if identity.missing:
+        return ExitCode.INCOMPLETE
     status = identity.holder_status.value
     if status == "locked":
         return ExitCode.LOCKED
@@ -391,7 +401,6 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
         if output_format == "ireadcardbas":
             click.echo(ireadcardbas.format_error(*ireadcardbas.INTERRUPTED))
         raise
-    locked = identity.holder_status.value == "locked"
     if output_format == "ireadcardbas":
         code, message = ireadcardbas.code_for(None, identity, hsm=True)
         if code:
@@ -403,7 +412,7 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
     document = render.to_document(load_spec(), identity, reveal=reveal, source=source)
     click.echo(render.to_json(document) if output_format == "json"
                else render.to_text(load_spec(), document))
-    return ExitCode.LOCKED if locked else ExitCode.OK
+    return _identity_exit(identity)
 
 
 def _hsm_answer(source: str) -> str:

@@ -92,6 +92,7 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
         "source": source,
         "masked": not reveal,
         "complete": identity.complete,
+        "missing": list(identity.missing),
         "card": {
             "atr": identity.atr,
             "historical_bytes": identity.historical_bytes,
@@ -140,6 +141,9 @@ def to_text(spec: Spec, document: dict) -> str:
                 else "EF05 under the MF 主文件下的 EF05"))
     out.append(("算法 Algorithm", _text(card["algorithm"])))
     out.append(("代 Generation", str(card["generation"] or "unknown 未知")))
+    if document["missing"]:
+        names = "、".join(f"{_item(spec, k).zh} {_item(spec, k).en}" for k in document["missing"])
+        out.append(("完整 Complete", f"NO 否 — required but absent or empty 必备数据项缺失: {names}"))
     out.append(("真伪 Authentic", {"yes": "yes 是（内部认证通过）", "no": "NO 否（内部认证失败）"}.get(
         card["authentic"], "not checked 未检查 (--keys)")))
 

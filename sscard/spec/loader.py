@@ -12,7 +12,7 @@ import functools
 import tomllib
 import importlib.util
 import os
-from typing import Any
+from typing import Any, Mapping
 
 from sscard import errors
 from sscard.spec import model as m
@@ -25,6 +25,7 @@ MASKS = {"id", "name", "date", "region", "card_id", "card_number"}
 CATEGORIES = {"ok", "warning", "more_data", "retry_le", "error"}
 STRUCTURES = {"records", "transparent"}
 GENERATIONS = (1, 2, 3)
+LAYOUTS = {"ssse", "mf"}  # the SSSE selected by name | EF05 directly under the MF (Shanghai)
 
 
 def spec_dir() -> str:
@@ -336,6 +337,20 @@ def _file(f: Fields, tables: dict) -> m.ElementaryFile:
     return ef
 
 
+def _required(f: Fields, generations: tuple[int, ...]) -> Mapping[int, frozenset[str]]:
+    """required = {genN = [layouts]}: only generations holding the item, only known layouts."""
+    raw = Fields(f.get("required", dict, {}), f"{f.where} required")
+    required = {}
+    for g in generations:
+        layouts = raw.get(f"gen{g}", list, [])
+        if any(layout not in LAYOUTS for layout in layouts) or len(set(layouts)) != len(layouts):
+            raise errors.SpecError(f"{raw.where}: gen{g} must list layouts among {sorted(LAYOUTS)}")
+        if layouts:
+            required[g] = frozenset(layouts)
+    raw.done()  # a generation that does not hold the item cannot require it
+    return m.frozen_map(required)
+
+
 def _item(f: Fields, tables: dict) -> m.DataItem:
     tag = f.hex("tag", 1)[0]
     key = f.get("key", str)
@@ -352,7 +367,8 @@ def _item(f: Fields, tables: dict) -> m.DataItem:
     item = m.DataItem(tag=tag, key=key, codec=codec, generations=generations,
                       values=_values(f, tables), privacy=privacy, mask=mask,
                       en=f.get("en", str), zh=f.get("zh", str),
-                      examples=examples(f, errors_allowed=True))
+                      examples=examples(f, errors_allowed=True),
+                      required=_required(f, generations))
     f.done()
     return item
 

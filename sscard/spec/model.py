@@ -225,10 +225,16 @@ class DataItem(NamedTuple):
     en: str
     zh: str
     examples: tuple[Example, ...]
+    required: Mapping[int, frozenset[str]] = MappingProxyType({})  # generation -> layouts
 
     @property
     def length(self) -> int:
         return self.codec.length or 0
+
+    def required_in(self, generation: int | None, layout: str) -> bool:
+        """Whether a card of this generation (None: unknown, judged as 3) and layout must hold
+        a value of this item for its identity to be complete."""
+        return layout in self.required.get(generation or 3, ())
 
     @property
     def record_length(self) -> int:

@@ -1,0 +1,33 @@
+"""Whether an identity read is complete: decided from the spec (apdu_specs/ssse.toml
+`required`) on the decoded values, whatever way the records were fetched.
+
+An item the spec requires for the card's generation and layout that is absent (6A83) or
+empty (padding only) leaves the identity incomplete: `Identity.complete` is False and the
+item is named in `Identity.missing`, so a partial identity is never taken for a whole one.
+"""
+
+from __future__ import annotations
+
+from sscard.results import Coded, HolderInfo, IssuerInfo
+from sscard.spec import Spec
+
+# the result attribute holding a spec item's value, where its name differs from the key
+_ATTRIBUTE = {"name": "name_record"}  # HolderInfo.name is tag 09 + tag 4E, for display
+
+
+def item_value(part: IssuerInfo | HolderInfo, key: str):
+    """The decoded value of spec item `key` in an IssuerInfo or HolderInfo."""
+    value = getattr(part, _ATTRIBUTE.get(key, key))
+    return value.code if isinstance(value, Coded) else value
+
+
+def missing_required(spec: Spec, layout: str, generation: int | None, issuer: IssuerInfo,
+                     holder: HolderInfo | None) -> tuple[str, ...]:
+    """Keys of the required items without a value: EF05's always, EF06's when it was read
+    (a locked or absent EF06 is reported by the holder status, not here)."""
+    parts = [(spec.ssse.file("ef05"), issuer)]
+    if holder is not None:
+        parts.append((spec.ssse.file("ef06"), holder))
+    return tuple(item.key for ef, part in parts
+                 for item in ef.items_for(generation or 3)
+                 if item.required_in(generation, layout) and item_value(part, item.key) in (None, ""))
