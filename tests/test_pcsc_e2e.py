@@ -99,6 +99,12 @@ def test_cli_reads_a_reader_like_the_emulator(insert, capsys):
     assert json.loads(capsys.readouterr().out)["holder"]["name"] == "测**"
     assert run(["read", "-r", real["card"]["atr"][:12], "--json"]) == 0
     capsys.readouterr()
+    for prefix in ("3B6D", "3b 6d 00", real["card"]["atr"][:2]):  # any even-length prefix
+        assert run(["read", "-r", prefix, "--json"]) == 0, capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out)["card"]["atr"] == real["card"]["atr"]
+    assert run(["read", "-r", "3B6E"]) == errors.ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert f"0: {SLOT0} (ATR {real['card']['atr']})" in err and f"1: {SLOT1} (no card" in err
 
 
 def test_readers_command_probes_cards(insert, capsys):
@@ -283,6 +289,8 @@ def test_card_held_exclusively_by_another_process(insert, pcscd):
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(errors.CardBusy, match="another program"):
             sscard.open(SLOT0)
+        from sscard.cli.main import run
+        assert run(["read", "-r", SLOT0]) == errors.ExitCode.CARD_BUSY == 18
     finally:
         holder.stdin.close()
         holder.wait(10)

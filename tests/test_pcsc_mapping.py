@@ -161,6 +161,7 @@ STATES = [ReaderState(NAMES[0], True, ATR, False), ReaderState(NAMES[1], False, 
 @pytest.mark.parametrize("choice,expected", [
     (None, NAMES), ("1", [NAMES[1]]), (2, [NAMES[2]]), ("acr39", [NAMES[2]]),
     ("pcd 00 01", [NAMES[1]]), ("3B6D0000", [NAMES[0]]), ("3b 8f 80 01", [NAMES[2]]),
+    ("3B6D", [NAMES[0]]), ("3B 6D 00", [NAMES[0]]), ("3b:8f", [NAMES[2]]), ("3B8F80", [NAMES[2]]),
 ])
 def test_reader_choice(choice, expected):
     assert choose_readers(NAMES, STATES, choice) == expected
@@ -172,3 +173,14 @@ def test_reader_choice_errors_list_the_readers(choice, message):
     with pytest.raises(errors.InvalidArgument, match=message) as info:
         choose_readers(NAMES, STATES, choice)
     assert "0: Virtual PCD 00 00" in info.value.message and "2: ACS ACR39U 01 00" in info.value.message
+    assert f"0: Virtual PCD 00 00 (ATR {ATR.hex().upper()})" in info.value.message
+    assert "1: Virtual PCD 00 01 (no card" in info.value.message
+    assert "(ATR 3B8F8001804F0CA0000003060300030000000068)" in info.value.message
+    assert "读卡器" in info.value.zh
+
+
+@pytest.mark.parametrize("choice", ["3B", "3B6", "3B 6D 0"])
+def test_short_or_odd_atr_prefixes(choice):
+    """"3B" is the prefix of both cards' ATRs: ambiguous; an odd count of digits is no ATR."""
+    with pytest.raises(errors.InvalidArgument, match="several" if choice == "3B" else "no reader"):
+        choose_readers(NAMES, STATES, choice)

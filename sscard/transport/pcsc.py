@@ -157,27 +157,53 @@ def list_readers() -> list[ReaderState]:
 
 def choose_readers(names: list[str], states: list[ReaderState] | None,
                    choice: str | int | None) -> list[str]:
-    """Readers matching `choice`: an index, a name substring or an ATR (hex); all if None.
+    """Readers matching `choice`: an index, a name substring or an ATR prefix (any even
+    number of hex digits, spaces or colons allowed: "3B6D", "3B 6D 00"); all if None.
 
-    A choice matching nothing or several readers is an InvalidArgument listing them.
+    A choice matching nothing or several readers is an InvalidArgument listing them, each
+    with its card's ATR.
     """
     if choice is None:
         return list(names)
     text = str(choice).strip()
-    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
+    listing = _listing(names, states)
     if text.isdigit() and len(text) <= 3:
         if int(text) < len(names):
             return [names[int(text)]]
-        raise errors.InvalidArgument(f"there is no reader {text} (readers: {listing})")
+        raise errors.InvalidArgument(f"there is no reader {text} (readers: {listing})",
+                                     zh=f"没有第 {text} 个读卡器（读卡器：{listing}）")
     matches = [n for n in names if text.lower() in n.lower()]
-    compact = text.replace(" ", "").replace(":", "").upper()
-    if not matches and states and len(compact) >= 8 and all(c in "0123456789ABCDEF" for c in compact):
-        matches = [s.name for s in states if s.atr and s.atr.hex().upper().startswith(compact)]
+    prefix = atr_prefix(text)
+    if not matches and states and prefix is not None:
+        matches = [s.name for s in states if s.atr and s.atr.startswith(prefix)]
     if len(matches) == 1:
         return matches
     if not matches:
-        raise errors.InvalidArgument(f"no reader matches {text!r} (readers: {listing})")
-    raise errors.InvalidArgument(f"{text!r} matches several readers (readers: {listing})")
+        raise errors.InvalidArgument(f"no reader matches {text!r} (readers: {listing})",
+                                     zh=f"没有与 {text!r} 匹配的读卡器（读卡器：{listing}）")
+    raise errors.InvalidArgument(f"{text!r} matches several readers (readers: {listing})",
+                                 zh=f"{text!r} 与多个读卡器匹配（读卡器：{listing}）")
+
+
+def atr_prefix(text: str) -> bytes | None:
+    """The ATR bytes a -r choice names, or None when it is not an even run of hex digits."""
+    compact = "".join(text.replace(":", " ").split())
+    if not compact or len(compact) % 2 or any(c not in "0123456789abcdefABCDEF" for c in compact):
+        return None
+    return bytes.fromhex(compact)
+
+
+def _listing(names: list[str], states: list[ReaderState] | None) -> str:
+    atrs = {s.name: s for s in states or ()}
+
+    def card(name: str) -> str:
+        state = atrs.get(name)
+        if state is None:
+            return ""
+        if not state.card_present:
+            return " (no card / 无卡)"
+        return f" (ATR {state.atr.hex().upper()})" if state.atr else " (card, ATR unknown)"
+    return "; ".join(f"{i}: {n}{card(n)}" for i, n in enumerate(names)) or "none / 无"
 
 
 class PcscTransport:
