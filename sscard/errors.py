@@ -173,6 +173,13 @@ class ServiceUnavailable(ReaderError):
     zh = "PC/SC 服务（pcscd）未运行"
 
 
+class VpcdSlotTaken(ReaderError):
+    """The vpcd slot did not take the emulated card (another card holds it)."""
+
+    exit_code = ExitCode.FAILURE
+    zh = "vpcd 卡槽已被占用"
+
+
 # --- card presence ------------------------------------------------------------
 
 class CardError(SscardError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -320,6 +321,54 @@ def test_emulate_command_and_other_pcsc_programs(pcscd, tmp_path):
         emulate.terminate()
         assert emulate.wait(10) == 0
     wait_state(SLOT1, False, after=counter)
+
+
+def test_emulate_into_a_taken_slot_fails_and_says_so(pcscd):
+    """A second `sscard emulate` into a slot another card holds: vpcd never takes it (the
+    same persona, so the ATR alone could not tell), the command fails clearly and never
+    prints the readiness line; the first card stays in."""
+    env = pcscd.client_env()
+    base = [sys.executable, "-m", "sscard.cli.main", "emulate", "gen2", "--port",
+            str(pcscd.port), "--slot", "1"]
+    first = subprocess.Popen([*base, "--seconds", "60"], env=env, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        ready = first.stderr.readline()
+        assert "inserted in vpcd slot 1" in ready
+        present, counter = reader_state(SLOT1)  # the readiness line means the card is there
+        assert present
+        second = subprocess.run([*base, "--ready-timeout", "2"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == errors.ExitCode.FAILURE
+        assert "inserted in vpcd" not in second.stderr and second.stderr.count("\n") == 1
+        assert second.stderr.startswith("error: vpcd slot 1") and "卡槽" in second.stderr
+        assert reader_state(SLOT1) == (True, counter)  # the first card was never disturbed
+        import sscard
+        with sscard.open(SLOT1) as card:
+            assert card.probe() == "yes"
+    finally:
+        first.terminate()
+        assert first.wait(10) == 0
+    wait_state(SLOT1, False, after=counter)
+
+
+def test_emulate_readiness_line_only_when_the_reader_shows_the_card(pcscd):
+    env = pcscd.client_env()
+    emulate = subprocess.Popen(
+        [sys.executable, "-m", "sscard.cli.main", "emulate", "gen3", "--port", str(pcscd.port),
+         "--slot", "0"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = emulate.stderr.readline()
+        assert "inserted in vpcd slot 0" in line
+        present, counter = reader_state(SLOT0)  # checked at once, no waiting
+        assert present
+        emulate.send_signal(signal.SIGINT)
+        assert emulate.wait(10) == errors.ExitCode.INTERRUPTED
+        assert emulate.stderr.read() == "error: interrupted / 已中断\n"
+    finally:
+        if emulate.poll() is None:
+            emulate.kill()
+    wait_state(SLOT0, False, after=counter)
 
 
 def test_watch_survives_a_pcscd_restart():

@@ -46,6 +46,7 @@ class VpcdLink:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._removed = threading.Event()
+        self._powered = threading.Event()  # vpcd powered the card: pcscd holds it
 
     def insert(self, timeout: float = 5.0) -> VpcdLink:
         """Connect to vpcd (= insert the card); vpcd accepts on its next presence poll."""
@@ -64,6 +65,7 @@ class VpcdLink:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
         self._removed.clear()
+        self._powered.clear()
         self._thread = threading.Thread(target=self._serve, name="vpcd-card", daemon=True)
         self._thread.start()
         return self
@@ -90,6 +92,13 @@ class VpcdLink:
             thread.join(timeout)
             return not thread.is_alive()
         return True
+
+    def wait_powered(self, timeout: float) -> bool:
+        """Whether vpcd powered the card up within `timeout` seconds.  vpcd serves one card
+        per slot: while another card holds the slot, this connection only waits in its
+        listen queue and is never powered, so False means the slot is taken (or pcscd is
+        not polling it)."""
+        return self._powered.wait(timeout)
 
     @property
     def connected(self) -> bool:
@@ -136,6 +145,7 @@ class VpcdLink:
             _send(sock, self.card.atr)
         elif byte == POWER_ON:
             self.card.power_up()
+            self._powered.set()
         elif byte == POWER_OFF:
             self.card.power_down()
         elif byte == RESET:
