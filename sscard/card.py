@@ -142,15 +142,19 @@ class Card:
             raise errors.HsmCardMismatch("the card of Step 1 was removed or replaced; nothing "
                                          "was sent") from None
 
-    def read_status(self, *, bank_records: bool = False, today: _dt.date | None = None):
+    def read_status(self, *, bank_records: bool = False, logs: bool = False,
+                    today: _dt.date | None = None):
         """The state of the social security and bank applications (sscard.status.Status).
 
         Without `bank_records` nothing on the card changes and the read is repeated after a
         card reset like any read.  With it, one GET PROCESSING OPTIONS is sent to the bank
-        application, which increments its transaction counter (ATC): never repeated."""
+        application, which increments its transaction counter (ATC): never repeated.
+        `logs`: also the bank application's e-cash amounts and its transaction and load
+        logs, which no verdict needs (up to a dozen more APDUs)."""
         from sscard.status import read_status
         return self.operation(lambda: read_status(self.session, bank_records=bank_records,
-                                                  today=today), read_only=not bank_records)
+                                                  logs=logs, today=today),
+                              read_only=not bank_records)
 
     def read_bank(self, *, records: bool = False, today: _dt.date | None = None):
         """The bank (UnionPay PBOC) application alone (sscard.bank.results.BankReading);

@@ -61,6 +61,14 @@ class SsseState:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What reading one application cost on the wire (GET RESPONSEs and re-sends included)."""
+
+    apdus: int
+    bytes: int  # command and response bytes, status words included
+
+
+@dataclass(frozen=True)
 class Status:
     """Everything `sscard status` reports; see the `sscard.status/1` JSON schema."""
 
@@ -72,6 +80,8 @@ class Status:
     bank_expired: bool | None
     cross_checks: tuple[CrossCheck, ...]
     findings: tuple[Finding, ...] = field(default=())
+    ssse_cost: Cost = Cost(0, 0)
+    bank_cost: Cost = Cost(0, 0)
 
     @property
     def identity_mismatch(self) -> bool:
@@ -118,18 +128,30 @@ def _verdict(code: str) -> Verdict:
     return Verdict(code, *_VERDICTS[code])
 
 
-def read_status(session: CardSession, *, bank_records: bool = False,
+def read_status(session: CardSession, *, bank_records: bool = False, logs: bool = False,
                 today: _dt.date | None = None) -> Status:
+    """The verdicts and what they rest on.  What no verdict uses is read only when asked:
+    the bank records (`bank_records`: one GPO) and the bank usage data (`logs`: e-cash
+    amounts, transaction and load logs)."""
     today = today or _dt.date.today()
+    start = _counters(session)
     ssse = _ssse_state(session, today)
-    bank = read_bank(session, records=bank_records, today=today)
+    middle = _counters(session)
+    bank = read_bank(session, records=bank_records, usage=logs, today=today)
+    end = _counters(session)
     checks, cross_findings = cross_check(ssse.identity, bank, today)
     bank_expired = None
     if bank.records is not None and bank.records.expiry_date is not None:
         bank_expired = bank.records.expiry_date < today
     findings = (ssse.identity.findings if ssse.identity else ()) + bank.findings + cross_findings
     return Status(session.atr.hex().upper(), ssse, _ssse_verdict(ssse), bank,
-                  _bank_verdict(bank, bank_expired), bank_expired, checks, tuple(findings))
+                  _bank_verdict(bank, bank_expired), bank_expired, checks, tuple(findings),
+                  ssse_cost=Cost(middle[0] - start[0], middle[1] - start[1]),
+                  bank_cost=Cost(end[0] - middle[0], end[1] - middle[1]))
+
+
+def _counters(session: CardSession) -> tuple[int, int]:
+    return session.apdu_count, session.bytes_sent + session.bytes_received
 
 
 def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:

@@ -159,7 +159,7 @@ def test_blank_name_is_not_personalised_not_a_mismatch(tmp_path, name):
 def test_blocked_application(tmp_path):
     path, toml = persona(tmp_path, bank=BANK.replace("[bank]\n", '[bank]\nstate = "blocked"\n'))
     card, transport = card_of(path)
-    status = card.read_status(bank_records=True, today=TODAY)
+    status = card.read_status(bank_records=True, logs=True, today=TODAY)
     assert status.bank.state is AppState.APPLICATION_BLOCKED and status.bank.select_sw == "6283"
     assert gpos(transport) == 0 and status.bank.records_status is RecordsStatus.NOT_READ
     # the log stays readable after the block (JR/T 0025.5 §18.1)
@@ -252,7 +252,7 @@ def test_log_format_not_matching_the_records_is_a_finding(tmp_path):
     # the card now claims a 44-byte format (9F4E of 19 bytes) for 45-byte records
     fault = _replace(lambda a: a[:4] == bytes.fromhex("80CA9F4F"),
                      "9F4F199A039F21039F02069F03069F1A025F2A029F4E139C019F3602" "9000")
-    status = card_of(path, fault)[0].read_status(today=TODAY)
+    status = card_of(path, fault)[0].read_status(logs=True, today=TODAY)
     assert status.bank.transactions == ()
     assert sum(f.code == "bank_log_mismatch" for f in status.findings) == 2
 
@@ -310,12 +310,13 @@ def cli(capsys, *args):
 def test_cli_masks_bank_data_unless_revealed(capsys, tmp_path):
     path, toml = persona(tmp_path)
     secrets = [toml["bank"]["pan"], "测试超市有限公司", GEN2_SSN, "测试甲"]
-    for args in (("status", "--emulator", path, "--bank-records"),
-                 ("status", "--emulator", path, "--bank-records", "--json")):
+    for args in (("status", "--emulator", path, "--bank-records", "--logs"),
+                 ("status", "--emulator", path, "--bank-records", "--logs", "--json")):
         code, out, err = cli(capsys, *args)
         assert code == ExitCode.OK, err
         assert not [s for s in secrets if s in out]
-    code, out, _ = cli(capsys, "status", "--emulator", path, "--bank-records", "--json", "--reveal")
+    code, out, _ = cli(capsys, "status", "--emulator", path, "--bank-records", "--logs", "--json",
+                       "--reveal")
     doc = json.loads(out)
     assert doc["masked"] is False and doc["bank"]["records"]["pan"] == toml["bank"]["pan"]
     assert doc["bank"]["records"]["id_number"] == GEN2_SSN

@@ -259,3 +259,76 @@ def test_builtin_bank_expiry_cross_check_by_year_and_month(persona):
     same = (card.year, card.month) == (bank.year, bank.month)
     assert check.outcome == ("match" if same else "mismatch")
     assert ("expiry_differs" in {f.code for f in status.findings}) is not same
+
+
+# --- what status costs on the wire -------------------------------------------------------------
+
+SELECT_SSSE = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"
+USAGE_GET_DATA = {"80CA9F7900", "80CA9F7700", "80CA9F7800", "80CA9F6D00", "80CA9F4F00",
+                  "80CADF4F00"}
+
+
+def _sent(transport) -> list[str]:
+    return [a.hex().upper() for a in transport.sent]
+
+
+def test_status_of_a_used_bank_card_reads_only_what_the_verdicts_use():
+    card, transport, _ = card_of("bank-used")
+    status = card.read_status(today=TODAY)
+    sent = _sent(transport)
+    assert len(sent) <= 20
+    # the identity read's selection is reused: the empty VERIFY follows it directly
+    assert sent[:4] == [SELECT_SSSE, "00B2012D40", "00B201355B", "00200000"]
+    get_data = [a for a in sent if a.startswith("80CA")]
+    assert get_data == ["80CA9F3600", "80CA9F1300", "80CA9F1700"]  # ATC, online ATC, PIN tries
+    log_sfis = {0x5C, 0x64}  # SFI 11 (transactions) and 12 (loads) of this persona
+    assert not [a for a in sent if a.startswith("00B2") and int(a[6:8], 16) in log_sfis]
+    assert not status.bank.usage_read and status.bank.transactions == ()
+    assert status.bank.counters.atc == persona_toml("bank-used")["bank"]["atc"]
+    assert status.ssse_verdict.code == "usable" and status.bank.used is True
+
+
+def test_logs_are_read_when_asked_and_each_get_data_once():
+    card, transport, _ = card_of("bank-used")
+    status = card.read_status(logs=True, today=TODAY)
+    get_data = [a for a in _sent(transport) if a.startswith("80CA")]
+    assert len(get_data) == len(set(get_data)) and USAGE_GET_DATA <= set(get_data)
+    toml = persona_toml("bank-used")["bank"]
+    assert status.bank.usage_read
+    assert len(status.bank.transactions) == len(toml["transaction_log"])
+    assert len(status.bank.loads) == len(toml["load_log"])
+
+
+@pytest.mark.parametrize("options", [{}, {"logs": True}, {"bank_records": True, "logs": True}])
+def test_cost_per_application_adds_up_to_what_was_sent(options):
+    card, transport, _ = card_of("bank-used")
+    status = card.read_status(today=TODAY, **options)
+    session = card.session
+    assert status.ssse_cost.apdus == 4  # SELECT, two range reads, the empty VERIFY
+    assert status.ssse_cost.apdus + status.bank_cost.apdus == len(transport.sent) \
+        == session.apdu_count
+    assert status.ssse_cost.bytes + status.bank_cost.bytes == \
+        session.bytes_sent + session.bytes_received
+    exchanged = sum(len(a) for a in transport.sent[:4])
+    assert status.ssse_cost.bytes > exchanged  # commands and answers
+
+
+def test_status_json_reports_apdus_and_bytes_per_application(capsys):
+    assert run(["status", "--emulator", "bank-used", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ssse, bank = doc["social_security"], doc["bank"]
+    assert ssse["apdus"] == 4 and bank["apdus"] == 7
+    assert ssse["bytes"] > 0 and bank["bytes"] > 0
+    assert bank["log"]["read"] is False and bank["electronic_cash"] is None
+    assert run(["status", "--emulator", "bank-used", "--json", "--logs"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["bank"]["apdus"] > 7 and doc["bank"]["log"]["read"] is True
+    assert doc["bank"]["log"]["transactions"]
+
+
+def test_status_text_says_the_log_was_not_read(capsys):
+    assert run(["status", "--emulator", "bank-used"]) == 0
+    out = capsys.readouterr().out
+    assert "log not read (--logs)" in out
+    assert run(["status", "--emulator", "bank-used", "--logs"]) == 0
+    assert "log not read" not in capsys.readouterr().out

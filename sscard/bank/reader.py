@@ -3,8 +3,9 @@
 Discovery (pboc.md §1): PSE `1PAY.SYS.DDF01` and its directory records, else PPSE
 `2PAY.SYS.DDF01`, else the UnionPay AID list with SELECT next occurrence (P2 02) until
 6A82.  Then SELECT of the chosen application (6283: blocked, its FCI still read), GET DATA
-of the counters, PIN try counter, e-cash amounts and log formats, and the transaction and
-load logs (readable even when the application is blocked).
+of the counters and PIN try counter, and unless `usage=False` the e-cash amounts, the log
+formats and the transaction and load logs (readable even when the application is blocked).
+Each GET DATA object is asked for once.
 
 Only with `records=True`: one GET PROCESSING OPTIONS, which CHANGES THE CARD (ATC + 1), and
 the records its AFL names (PAN, dates, name, ID number).  Never sent to a blocked
@@ -61,7 +62,7 @@ def pboc_spec(session: CardSession):
     return pboc
 
 
-def read_bank(session: CardSession, *, records: bool = False,
+def read_bank(session: CardSession, *, records: bool = False, usage: bool = True,
               today: _dt.date | None = None) -> BankReading:
     today = today or _dt.date.today()
     pboc = pboc_spec(session)
@@ -102,14 +103,15 @@ def read_bank(session: CardSession, *, records: bool = False,
 
     counters = Counters(*(_get_counter(session, pboc, aid, t)
                           for t in (T_ATC, T_LAST_ONLINE_ATC, T_PIN_TRY_COUNTER)))
-    ec = ElectronicCash(*(_get_data(session, pboc, aid, t) for t in T_EC)) if unionpay else None
+    ec = ElectronicCash(*(_get_data(session, pboc, aid, t) for t in T_EC)) \
+        if unionpay and usage else None
 
     log_format = transactions = None
-    if adf is not None and adf.log is not None:
+    if usage and adf is not None and adf.log is not None:
         log_format = _get_data(session, pboc, aid, pboc.log("transaction").format_tag)
         transactions = _read_log(session, pboc, "transaction", adf.log, log_format, findings)
     loads = None
-    if adf is not None and adf.load_log is not None and unionpay:
+    if usage and adf is not None and adf.load_log is not None and unionpay:
         load_format = _get_data(session, pboc, aid, pboc.log("load").format_tag)
         loads = _read_log(session, pboc, "load", adf.load_log, load_format, findings)
 
@@ -140,7 +142,7 @@ def read_bank(session: CardSession, *, records: bool = False,
         transactions=tuple(t for t in transactions or () if isinstance(t, Transaction)),
         log_records=adf.log.count if adf is not None and adf.log is not None else None,
         loads=tuple(loads or ()), records_status=records_status, records=bank_records,
-        gpo_sent=gpo_sent, findings=tuple(findings))
+        gpo_sent=gpo_sent, findings=tuple(findings), usage_read=usage)
 
 
 # --- discovery ------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class BankReading:
     records: BankRecords | None = None
     gpo_sent: bool = False
     findings: tuple[Finding, ...] = field(default=())
+    usage_read: bool = True  # False: e-cash amounts and logs were not asked for
 
     @property
     def used(self) -> bool | None:

@@ -24,6 +24,10 @@ def command(reader_options, debug_option) -> click.Command:
     f = click.option("--reveal", is_flag=True, help="Show personal data unmasked.")(f)
     f = click.option("--json", "as_json", is_flag=True,
                      help="Print the sscard.status/1 JSON document.")(f)
+    f = click.option("--logs", is_flag=True,
+                     help="Also read the bank application's usage data: e-cash amounts and "
+                          "the transaction and load logs (no verdict needs them; each costs "
+                          "APDUs on a slow card).")(f)
     f = click.option("--bank-records", is_flag=True,
                      help="Also read the bank application's records (PAN, dates, name, ID "
                           "number). This sends ONE GET PROCESSING OPTIONS, which CHANGES THE "
@@ -36,15 +40,15 @@ def command(reader_options, debug_option) -> click.Command:
     return click.command("status")(f)
 
 
-def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record,
+def status(emulator, reader, wait, shared, bank_records, logs, as_json, reveal, record,
            overwrite_record) -> int:
     """Show the state of the social security and bank applications.
 
     \b
     Per application: present, usable, blocked, expired; PIN tries left (social
     security PIN: an empty VERIFY, which spends no try; bank PIN: GET DATA 9F17,
-    never a VERIFY); for the bank application a usage hint (transaction counters,
-    log).  Cross-checks the social security number, name and expiry against the
+    never a VERIFY); for the bank application a usage hint (transaction counters;
+    with --logs also e-cash amounts and the logs).  Cross-checks the social security number, name and expiry against the
     bank application when its records were read (--bank-records).
     Without --bank-records nothing on the card changes.
     Whether the bank activated the account, and whether the social security
@@ -64,7 +68,7 @@ def status(emulator, reader, wait, shared, bank_records, as_json, reveal, record
     card, source = _open_card(emulator, None, reader, wait, shared, record,
                               overwrite_record=overwrite_record)
     with _using(card, record):
-        result = card.read_status(bank_records=bank_records)
+        result = card.read_status(bank_records=bank_records, logs=logs)
         source["description"] = card.description
     from sscard.spec import load_spec
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
@@ -120,6 +124,8 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
                 "required": ssse.pin.required, "source": ssse.pin.source},
         "holder_status": identity.holder_status.value if identity else None,
         "enablement": _back_end(*_ssc_enablement()),
+        "apdus": result.ssse_cost.apdus,  # what reading it cost on the wire
+        "bytes": result.ssse_cost.bytes,
     }
     records = None
     if bank.records is not None:
@@ -154,7 +160,7 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
             "single_limit": m(0x9F78, ec.single_limit),
             "reset_threshold": m(0x9F6D, ec.reset_threshold)},
         "currency": bank.currency,
-        "log": {"records": bank.log_records, "format": bank.log_format,
+        "log": {"read": bank.usage_read, "records": bank.log_records, "format": bank.log_format,
                 "transactions": [{
                     "number": t.number, "date": _plain(t.date), "time": _plain(t.time),
                     "amount": m(0x9F02, t.amount), "amount_other": m(0x9F03, t.amount_other),
@@ -171,6 +177,8 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
         "records": records,
         "expired": result.bank_expired,
         "activation": _back_end(*_bank_activation()),
+        "apdus": result.bank_cost.apdus,
+        "bytes": result.bank_cost.bytes,
     }
     return {
         "schema": SCHEMA,
@@ -255,7 +263,9 @@ def to_text(doc: dict) -> str:
         usage = [f"ATC {c['atc'] if c['atc'] is not None else 'not given'}",
                  f"last online ATC {c['last_online_atc'] if c['last_online_atc'] is not None else 'not given'}"]
         log = b["log"]
-        if log["records"] is not None:
+        if not log["read"]:
+            usage.append("log not read (--logs) / 未读取日志")
+        elif log["records"] is not None:
             n = len(log["transactions"])
             usage.append(f"log {n} {'entry' if n == 1 else 'entries'} / 日志 {n} 条")
         hint = {True: "used / 使用过", False: "never used / 未使用过", None: "unknown / 未知"}[b["used"]]

@@ -32,15 +32,17 @@ class VpcdLink:
 
     `on_apdu(index, apdu)` is called before each APDU is executed (tests use it to
     pull the card out at exactly that APDU: call `remove()` there and the APDU gets
-    no answer).
+    no answer).  `wire` (sscard.emulator.wire.WireModel) holds each answer back as long
+    as that exchange takes on a real card's wire.
     """
 
     def __init__(self, card, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 on_apdu: Callable[[int, bytes], None] | None = None) -> None:
+                 on_apdu: Callable[[int, bytes], None] | None = None, wire=None) -> None:
         self.card = card
         self.host = host
         self.port = port
         self.on_apdu = on_apdu
+        self.wire = wire
         self.apdus = 0
         self.controls = {POWER_OFF: 0, POWER_ON: 0, RESET: 0, GET_ATR: 0}
         self._sock: socket.socket | None = None
@@ -132,7 +134,11 @@ class VpcdLink:
                         self.on_apdu(index, message)
                     if self._removed.is_set():
                         break  # removed at this APDU: it gets no answer
-                    _send(sock, self.card.execute(message))
+                    started = _now()
+                    response = self.card.execute(message)
+                    if self.wire is not None:
+                        _sleep_until(started + self.wire.seconds(message, response))
+                    _send(sock, response)
         except OSError:
             pass  # the connection went away: that is a removal
         finally:
@@ -152,6 +158,15 @@ class VpcdLink:
             self.card.reset()
         else:
             log.debug("unknown vpcd control byte %02X", byte)
+
+
+_now = time.perf_counter  # the clock of the wire model
+
+
+def _sleep_until(deadline: float) -> None:
+    # sleep() may wake early by a fraction of a millisecond; the model is a lower bound
+    while (left := deadline - _now()) > 0:
+        time.sleep(left)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
