@@ -49,6 +49,28 @@ def test_gen3_full_identity_with_the_test_keys():
     assert emulated.auth_tries_left == 3
 
 
+@pytest.mark.parametrize("forms,refused", [(None, 0), (frozenset({"number", "identifier"}), 1)])
+def test_gen3_reads_ef06_with_one_range_read_after_authentication(forms, refused):
+    emulated, transport = gen3(**({"read_record_forms": forms} if forms else {}))
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=load_keys("test"))
+    sent = [a.hex().upper() for a in transport.sent]
+    assert identity.complete and identity.authentic == "yes"
+    ins = [a[2:4] for a in sent]
+    if not refused:
+        # SELECT, EF05 whole, INTERNAL AUTHENTICATE, 2 GET CHALLENGE, EXTERNAL AUTHENTICATE,
+        # then EF06 whole by SFI: the security state of the SSSE is kept (no SELECT since)
+        assert ins == ["A4", "B2", "88", "84", "84", "82", "B2"]
+        assert sent[1] == "00B2012D40" and sent[-1] == "00B201355B"
+    else:  # the range refused once: EF05 and EF06 read item by item, EF06 not tried again
+        assert sent.count("00B2012D40") == 1 and "00B201355B" not in sent
+        assert len(sent) == 1 + 1 + 8 + 4 + 8
+    with Card(FaultyTransport(EmulatorTransport(SocialSecurityCard.from_persona("gen3"), "gen3"),
+                              lambda *a: None)) as card:
+        other = card.read_identity(today=TODAY, keys=load_keys("test"))
+    assert identity == other
+
+
 def test_foreign_keys_fail_internal_authentication_and_spend_nothing():
     emulated, transport = gen3()
     keys = SoftwareKeys(parse_key_file(OTHER_KEYS, "other"), "other keys")
