@@ -140,7 +140,7 @@ def test_a_merchant_name_with_controls_is_a_finding_not_a_transaction(tmp_path, 
     monkeypatch.setattr(EmulatorTransport, "transmit", lambda self, apdu: plain(self, apdu)
                         .replace(MERCHANT.encode(), HOSTILE_MERCHANT))
     for reveal in ([], ["--reveal"]):
-        code = run(["status", "--emulator", str(path), "--json"] + reveal)
+        code = run(["status", "--emulator", str(path), "--json", "--logs"] + reveal)
         out, err = capsys.readouterr()
         assert "\x1b" not in out + err and "\\u001b" not in out.lower()
         doc = json.loads(out)
