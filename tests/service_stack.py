@@ -182,6 +182,14 @@ class EventStream:
             skipped.append(item)
 
     def close(self) -> None:
+        import socket
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:  # wakes the reading thread now, not at the next keepalive
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._response.close()
         self._client.close()
         self._thread.join(10)

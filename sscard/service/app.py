@@ -222,7 +222,7 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
 
         async def stream():
             try:
-                yield sse(None, "state", hub.snapshot())
+                yield sse(None, "state", await hub.snapshot())
                 while not listener.dropped:
                     try:
                         item = await asyncio.wait_for(listener.queue.get(), KEEPALIVE)

@@ -36,8 +36,6 @@ class EventHub:
     def __init__(self, service) -> None:
         self.service = service
         self.listeners: set[Listener] = set()
-        self.state: dict[str, dict] = {}  # reader -> {"card": bool, "atr": str | None}
-        self.pcsc = "running"
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher = None
@@ -67,10 +65,15 @@ class EventHub:
     def unsubscribe(self, listener: Listener) -> None:
         self.listeners.discard(listener)
 
-    def snapshot(self) -> dict:
-        return {"event": "state", "pcsc": self.pcsc,
-                "readers": [{"reader": name, **state} for name, state in
-                            sorted(self.state.items()) if self._served(name)],
+    async def snapshot(self) -> dict:
+        """The `state` event a new listener starts with: PC/SC and every served reader."""
+        try:
+            readers = await self.service.readers()
+            pcsc = "running"
+        except errors.ServiceUnavailable:
+            readers, pcsc = [], "unavailable"
+        return {"event": "state", "pcsc": pcsc,
+                "readers": [{"reader": r.name, "card": r.card, "atr": r.atr} for r in readers],
                 "time": _now()}
 
     def _served(self, name: str) -> bool:
@@ -109,18 +112,6 @@ class EventHub:
         from sscard import watch
         data = event.to_dict()
         reader = event.reader
-        if event.kind == watch.SERVICE_LOST:
-            self.pcsc = "unavailable"
-        elif event.kind == watch.SERVICE_RESTORED:
-            self.pcsc = "running"
-        elif event.kind == watch.INSERTED:
-            self.state[reader] = {"card": True, "atr": data["atr"]}
-        elif event.kind == watch.REMOVED:
-            self.state[reader] = {"card": False, "atr": None}
-        elif event.kind == watch.READER_ADDED:
-            self.state.setdefault(reader, {"card": False, "atr": None})
-        elif event.kind == watch.READER_REMOVED:
-            self.state.pop(reader, None)
         if reader is not None and not self._served(reader):
             return
         self.publish(event.kind, data)
