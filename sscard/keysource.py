@@ -79,11 +79,11 @@ def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
     """[keys.NAME] "alg id" = "hex" tables, strictly checked.  An error names only what is
     known to be no secret (the key names and algorithm identifiers above): in a malformed
     file any other word may be a key typed in the wrong place."""
-    import tomllib
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        raise errors.InvalidArgument(f"{where} is not a valid key file (TOML)") from None
+    from sscard import inputs
+    if len(text) > MAX_KEY_FILE:
+        raise errors.InvalidArgument(f"{where} is larger than {MAX_KEY_FILE // 1024} KiB: "
+                                     "not a key file")
+    doc = inputs.parse_toml(text, where, invalid=f"{where} is not a valid key file (TOML)")
     layout = (f"{where}: a key file holds only [keys.NAME] tables (NAME: "
               f"{', '.join(KEY_NAMES)}) of \"algorithm id\" = \"32 hex digits\" lines "
               f"(algorithm id: {', '.join(ALGORITHM_CODES)})")
@@ -110,18 +110,9 @@ def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
 
 
 def _read_key_file(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_KEY_FILE + 1)
-    except OSError as e:
-        raise errors.InvalidArgument(f"cannot read the key file: {e.strerror}") from None
-    if len(raw) > MAX_KEY_FILE:
-        raise errors.InvalidArgument(f"the key file is larger than {MAX_KEY_FILE // 1024} KiB: "
-                                     "not a key file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.InvalidArgument("the key file is not UTF-8 text") from None
+    """A regular file of at most MAX_KEY_FILE bytes (never a FIFO or a device)."""
+    from sscard import inputs
+    return inputs.read_text_file(path, limit=MAX_KEY_FILE, what="the key file")
 
 
 def _test_keys_path() -> str:

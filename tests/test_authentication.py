@@ -228,8 +228,12 @@ def test_key_file_that_is_not_text_or_too_large(tmp_path):
     binary.write_bytes(b"\xff\xfe[keys]\n")
     with pytest.raises(errors.InvalidArgument, match="not UTF-8"):
         load_keys(str(binary))
-    with pytest.raises(errors.InvalidArgument, match="larger than"):
+    with pytest.raises(errors.InvalidArgument, match="not a regular file"):
         load_keys("/dev/zero")
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (64 * 1024 + 1))
+    with pytest.raises(errors.InvalidArgument, match="larger than"):
+        load_keys(str(big))
 
 
 @pytest.mark.parametrize("answer", ["112233449000", "112233445566778899009000", "9000"])

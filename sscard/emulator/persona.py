@@ -208,7 +208,7 @@ def _resolve(name_or_path: str | Path) -> Path:
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
         path = Path(name_or_path)
-        if not path.is_file():
+        if not path.exists():  # anything else that is not a regular file: read_toml says so
             raise InvalidArgument(f"persona file not found: {path}")
         return path
     names = list_personas()

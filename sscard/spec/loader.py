@@ -14,7 +14,7 @@ import importlib.util
 import os
 from typing import Any, Mapping
 
-from sscard import errors
+from sscard import errors, inputs
 from sscard.spec import model as m
 
 ENCODINGS = {"cn", "an", "b"}
@@ -61,17 +61,15 @@ def load_spec(directory: str | None = None) -> m.Spec:
     )
 
 
+MAX_TOML = 1024 * 1024  # a spec, persona, scenario or PSAM file; the largest today: 30 KB
+
+
 def read_toml(path) -> dict[str, Any]:
+    """A spec, persona, scenario or PSAM file: a regular file of at most MAX_TOML bytes
+    (never a FIFO or a device), any failure a SpecError (see sscard.inputs)."""
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise errors.SpecError(f"cannot read {name}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise errors.SpecError(f"{name}: {e}") from None
-    except UnicodeDecodeError:
-        raise errors.SpecError(f"{name} is not UTF-8 text") from None
+    text = inputs.read_text_file(path, limit=MAX_TOML, what=name, error=errors.SpecError)
+    return inputs.parse_toml(text, name, errors.SpecError)
 
 
 class Fields:

@@ -9,12 +9,12 @@ the answer to INTERNAL AUTHENTICATE) cannot be played back: reaching it is an er
 
 from __future__ import annotations
 
-import json
+import contextlib
 from pathlib import Path
 
-import contextlib
-
 from sscard import errors
+
+MAX_RECORDING = 16 * 1024 * 1024  # far above a status read with bank records (~50 KB)
 
 
 def _parse_hex(text: str, where: str) -> bytes:
@@ -42,15 +42,17 @@ class ReplayTransport:
 
     @classmethod
     def from_file(cls, path: str | Path) -> ReplayTransport:
+        """A recording: a regular file of at most MAX_RECORDING bytes (never a FIFO or a
+        device), any failure an InvalidArgument."""
+        from sscard import inputs
+        text = inputs.read_text_file(path, limit=MAX_RECORDING, what="the recording")
+        doc = inputs.parse_json(text, "the recording")
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
             atr = _parse_hex(doc["atr"], "atr")
             items = [(str(e["command"]).upper().replace(" ", ""),
                       _parse_response(e["response"], f"response {n}"))
                      for n, e in enumerate(doc["exchanges"])]
-        except OSError as e:
-            raise errors.InvalidArgument(f"cannot read recording: {e.strerror}") from None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise errors.InvalidArgument("recording is not a valid sscard trace") from None
         return cls(atr, items, f"replay: {Path(path).name}")
 
