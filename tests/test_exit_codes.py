@@ -172,6 +172,7 @@ def test_a_card_in_use_by_another_program_has_its_own_code(capsys, monkeypatch):
     ["emulate", "psam", "--psam"],
     ["emulate", "gen2", "--slot", "7"],
     ["personas", "--bogus"],
+    ["serve", "--keys", "test", "--psam", "emulator"],
 ])
 def test_usage_errors_are_one_bilingual_line(capsys, argv):
     code, out, err = cli(capsys, *argv)
@@ -238,3 +239,35 @@ def test_sigint_stops_watch_with_130():
             proc.kill()
     assert proc.returncode == 130
     assert err == "error: interrupted / 已中断\n"
+
+
+def test_ctrl_c_at_a_real_pin_prompt_exits_130():
+    """Under a real terminal (a pty): Ctrl-C typed at the hidden PIN prompt."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sscard with the pty as its controlling terminal
+        os.execv(sys.executable, [sys.executable, "-m", "sscard.cli.main", "pin", "verify",
+                                  "--emulator", "gen2"])
+    seen = b""
+    try:
+        while b"PIN" not in seen:
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, f"no prompt: {seen!r}"
+            seen += os.read(fd, 1024)
+        os.write(fd, b"\x03")  # the terminal turns it into SIGINT for the foreground group
+        while True:
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, f"still running: {seen!r}"
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # EIO: the child is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 130, seen
+    assert b"interrupted" in seen and b"Traceback" not in seen

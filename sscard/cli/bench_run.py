@@ -3,7 +3,6 @@ one JSON event per line on stdout.  Everything is checked before pcscd starts or
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -22,7 +21,8 @@ class _Stopped(Exception):
 
 
 def _print_event(event: dict) -> None:
-    sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+    from sscard.cli.output import dumps
+    sys.stdout.write(dumps(event) + "\n")
     sys.stdout.flush()
 
 

@@ -61,7 +61,9 @@ def serve(host, port, allow_remote_host, origins, readers, keys_choice, psam_rea
     no PIN ever goes through the service.  SIGTERM or Ctrl-C stops it.
     """
     if keys_choice and psam_reader:
-        raise click.UsageError("--keys and --psam are two key sources: give one")
+        from sscard.cli.main import UsageError
+        raise UsageError("--keys and --psam are two key sources: give one",
+                         "--keys 与 --psam 是两种密钥来源，只能选一种")
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
