@@ -50,24 +50,31 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def open(reader: str | int | None = None, *, wait: float | None = None, shared: bool = False,
-         trace=None) -> "Card":
+         trace=None, timeout: float | None = None) -> "Card":
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
 
     reader  index, name substring or ATR prefix (hex); default: the first reader holding a card
     wait    seconds to wait for a card to be inserted (float('inf'): for ever; default: no wait)
     shared  share the card with other programs (default: exclusive access)
     trace   callable receiving redacted APDU trace lines
+    timeout seconds one operation on the card may take (default sscard.budget.DEFAULT_TIMEOUT,
+            20 s); a card that does not answer in time raises sscard.errors.CardMute
     """
     from sscard.card import Card
+    from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
-    return Card(PcscTransport.open(reader, shared=shared, wait=wait), trace=trace)
+    timeout = check_timeout(timeout)  # before the reader is taken
+    return Card(PcscTransport.open(reader, shared=shared, wait=wait), trace=trace,
+                timeout=timeout)
 
 
-def open_emulator(persona: str = "gen2", *, trace=None, **options) -> "Card":
+def open_emulator(persona: str = "gen2", *, trace=None, timeout: float | None = None,
+                  **options) -> "Card":
     """Connect to a built-in emulated card (a persona name or a persona TOML path)."""
     from sscard.card import Card
     from sscard.transport.emulated import EmulatorTransport
-    return Card(EmulatorTransport.from_persona(persona, **options), trace=trace)
+    return Card(EmulatorTransport.from_persona(persona, **options), trace=trace,
+                timeout=timeout)
 
 
 def __getattr__(name: str):

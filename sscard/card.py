@@ -22,12 +22,19 @@ class Card:
     A Card may be shared between threads: its operations run one at a time (a lock held
     for each whole operation), so two threads never interleave APDUs on the card — one
     waits for the other's operation to end.  An HSM Step 1 still loses its challenge to any
-    operation another thread runs before its Step 2 (HsmChallengeLost)."""
+    operation another thread runs before its Step 2 (HsmChallengeLost).
+
+    `timeout`: seconds one operation (a read, a status, a PIN command) may take, default
+    sscard.budget.DEFAULT_TIMEOUT; a card that does not finish in time raises CardMute.
+    Every operation is also bounded in APDUs and bytes by what a real card needs
+    (sscard.budget); a card exceeding that raises BudgetExceeded.
+    """
 
     def __init__(self, transport: Transport, *, spec: Spec | None = None,
-                 trace: Callable[[str], None] | None = None) -> None:
+                 trace: Callable[[str], None] | None = None,
+                 timeout: float | None = None) -> None:
         self.transport = transport
-        self.session = CardSession(transport, spec, trace)
+        self.session = CardSession(transport, spec, trace, timeout=timeout)
         self._hsm_pending = None  # the Step 1 whose challenge is live on the card
         self._lock = threading.RLock()  # one operation at a time (re-entered by hsm_step2)
 
@@ -49,7 +56,8 @@ class Card:
         """
         from sscard.ssse import read_identity
         return self._logged(self.operation(
-            lambda: read_identity(self.session, today=today, keys=keys), read_only=keys is None))
+            lambda: read_identity(self.session, today=today, keys=keys), read_only=keys is None,
+            budget=self._ssse_budget()))
 
     def _logged(self, identity: Identity) -> Identity:
         """One log line per identity read, naming the card by its keyed reference only."""
@@ -130,7 +138,8 @@ class Card:
         sent = self.session.apdu_count
         try:
             return self._logged(self.operation(
-                lambda: hsm.step2(self.session, step1, answer, today), read_only=False))
+                lambda: hsm.step2(self.session, step1, answer, today), read_only=False,
+                budget=self._ssse_budget()))
         except errors.CardReset:
             if self.session.apdu_count != sent:
                 raise
@@ -154,35 +163,47 @@ class Card:
         from sscard.status import read_status
         return self.operation(lambda: read_status(self.session, bank_records=bank_records,
                                                   logs=logs, today=today),
-                              read_only=not bank_records)
+                              read_only=not bank_records,
+                              budget=self._ssse_budget() + self._bank_budget())
 
     def read_bank(self, *, records: bool = False, today: _dt.date | None = None):
         """The bank (UnionPay PBOC) application alone (sscard.bank.results.BankReading);
         `records=True` sends one GPO (ATC + 1), as read_status(bank_records=True)."""
         from sscard.bank.reader import read_bank
         return self.operation(lambda: read_bank(self.session, records=records, today=today),
-                              read_only=not records)
+                              read_only=not records, budget=self._bank_budget())
 
     def probe(self) -> str:
         """Whether the card answers as a social security card (see sscard.ssse.probe)."""
         from sscard.ssse import probe
         return self.operation(lambda: probe(self.session), read_only=True)
 
-    def operation(self, fn: Callable[[], T], *, read_only: bool) -> T:
-        """Run one logical operation in one transaction.
+    def _ssse_budget(self):
+        from sscard.budget import ssse_budget
+        return ssse_budget(self.session.spec)
+
+    def _bank_budget(self):
+        from sscard.bank.reader import pboc_spec
+        from sscard.budget import bank_budget
+        return bank_budget(pboc_spec(self.session))
+
+    def operation(self, fn: Callable[[], T], *, read_only: bool, budget=None) -> T:
+        """Run one logical operation in one transaction, within the card's timeout and
+        `budget` (default: that of the social security application; sscard.budget).
 
         If another program resets the card meanwhile, a read-only operation is run once
         more from the start (reconnect, everything re-selected: the reset dropped all
         security state); an operation that sends VERIFY or changes the card never is.
         """
         with self._lock:
-            return self._operation(fn, read_only)
+            return self._operation(fn, read_only, budget)
 
-    def _operation(self, fn: Callable[[], T], read_only: bool) -> T:
+    def _operation(self, fn: Callable[[], T], read_only: bool, budget) -> T:
         self._hsm_pending = None  # any command may cost the live challenge of an HSM Step 1
+        budget = budget or self._ssse_budget()
         for attempt in (1, 2):
             try:
-                with self.transport.transaction():
+                with self.transport.transaction(), self.session.operation(budget):
                     return fn()
             except errors.CardReset:
                 if not read_only or attempt == 2:

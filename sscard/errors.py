@@ -33,6 +33,7 @@ class ExitCode:
     CARD_REFUSED = 17  # the card refused a command (a status word of no class above)
     CARD_BUSY = 18  # the card is in use by another program
     INCOMPLETE = 19  # an item the spec requires on this card is absent or empty
+    CARD_MUTE = 20  # the card stopped answering: nothing within the operation's deadline
     INTERRUPTED = 130  # Ctrl-C (SIGINT), the shells' 128 + 2
 
 
@@ -86,6 +87,9 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
                           "security number, name) is absent or empty; what was read is printed",
      "身份信息不完整：该卡代别与结构所必备的数据项（卡识别码、卡号、社会保障号码、姓名）缺失或为空；"
      "已读取的内容照常输出"),
+    (ExitCode.CARD_MUTE, "card mute: the card stopped answering, an operation did not finish "
+                         "within its deadline (`--timeout`)",
+     "卡片无应答：操作未在时限内完成（`--timeout`）"),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)", "已中断（Ctrl-C）"),
 )
 
@@ -219,7 +223,7 @@ class CardBusy(CardError):
 class CardMute(CardError):
     """The card does not answer."""
 
-    exit_code = ExitCode.COMMUNICATION
+    exit_code = ExitCode.CARD_MUTE
     zh = "卡片无应答"
 
 
@@ -255,6 +259,12 @@ class ChainTooLong(ProtocolError):
     """The card kept asking for more exchanges than allowed."""
 
     zh = "卡片应答链过长"
+
+
+class BudgetExceeded(ProtocolError):
+    """The card made the operation cost more than a real card can (sscard.budget)."""
+
+    zh = "卡片使操作超出真实卡片可能的指令数或数据量"
 
 
 class UnexpectedCommand(ProtocolError):

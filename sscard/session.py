@@ -4,13 +4,20 @@ The one place where T=0 style chaining is handled: `61xx` is followed by GET
 RESPONSE and `6Cxx` by one re-send with the Le the card asked for, both bounded,
 so a card that keeps asking cannot loop us forever.  Status words are mapped to
 typed errors from the table in apdu_specs/status_words.toml.
+
+Every APDU is sent under a deadline and, inside an `operation`, a budget (sscard.budget):
+a card that stops answering ends in `CardMute`, one that makes the operation cost more
+APDUs or bytes than a real card can in `BudgetExceeded`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import contextlib
+import time
+from typing import Callable, Iterator, NamedTuple
 
 from sscard import errors
+from sscard.budget import DEFAULT_TIMEOUT, Budget
 from sscard.codec.apdu import CommandApdu, split_response
 from sscard.spec import Spec, load_spec
 from sscard.spec.model import StatusWord
@@ -38,16 +45,33 @@ class Response(NamedTuple):
 
 class CardSession:
     def __init__(self, transport: Transport, spec: Spec | None = None,
-                 trace: Callable[[str], None] | None = None) -> None:
+                 trace: Callable[[str], None] | None = None,
+                 timeout: float | None = None) -> None:
         self.transport = transport
         self.spec = spec or load_spec()
         self.tracer = Tracer(self.spec, trace) if trace else None
+        self.timeout = check_timeout(timeout)
         self.apdu_count = 0
         self.bytes_sent = 0
         self.bytes_received = 0
         # READ RECORD of a whole file by SFI (P1 to last): False once this card refused it,
         # so it is tried at most once per card (sscard.ssse)
         self.record_ranges = True
+        self._deadline: float | None = None  # of the running operation (monotonic)
+        self._budget: Budget | None = None
+        self._spent = (0, 0)  # APDUs and bytes received when the operation began
+
+    @contextlib.contextmanager
+    def operation(self, budget: Budget | None = None) -> Iterator[None]:
+        """One logical operation: `timeout` seconds and `budget` for everything it sends.
+        Outside an operation every APDU has its own deadline of `timeout` seconds."""
+        self._deadline = time.monotonic() + self.timeout
+        self._budget = budget
+        self._spent = (self.apdu_count, self.bytes_received)
+        try:
+            yield
+        finally:
+            self._deadline = self._budget = None
 
     @property
     def atr(self) -> bytes:
@@ -106,12 +130,52 @@ class CardSession:
             f"{MAX_RESPONSE} bytes for one command")
 
     def _transmit(self, apdu: bytes) -> bytes:
+        budget = self._budget
+        if budget is not None and self.apdu_count - self._spent[0] >= budget.apdus:
+            raise errors.BudgetExceeded(
+                f"the card made one operation on {budget.what} take more than {budget.apdus} "
+                f"APDUs, the most a real card needs ({budget.commands} commands of at most 3 "
+                "exchanges each)",
+                zh=f"卡片使操作超过真实卡片最多所需的 {budget.apdus} 条指令")
+        deadline = self._deadline or time.monotonic() + self.timeout
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._mute()
         if self.tracer:
             self.tracer.command(apdu)
-        response = self.transport.transmit(apdu)
+        within = getattr(self.transport, "transmit_within", None)  # transports that can hang
+        try:
+            response = within(apdu, remaining) if within else self.transport.transmit(apdu)
+        except TimeoutError:
+            raise self._mute() from None
         self.apdu_count += 1
         self.bytes_sent += len(apdu)
         self.bytes_received += len(response)
+        if budget is not None and self.bytes_received - self._spent[1] > budget.bytes:
+            raise errors.BudgetExceeded(
+                f"the card sent more than {budget.bytes} bytes in one operation on {budget.what}, "
+                f"the most a real card needs ({budget.commands} answers of at most 256 bytes)",
+                zh=f"卡片使操作超过真实卡片最多所需的 {budget.bytes} 字节")
         if self.tracer:
             self.tracer.response(apdu, response)
         return response
+
+    def _mute(self) -> errors.CardMute:
+        seconds = f"{self.timeout:g}"
+        if self._deadline is None:
+            return errors.CardMute(f"the card did not answer within {seconds} s",
+                                   zh=f"卡片在 {seconds} 秒内无应答")
+        return errors.CardMute(f"the card did not complete the operation within {seconds} s "
+                               "(the deadline of one operation)",
+                               zh=f"卡片未在 {seconds} 秒内完成操作")
+
+
+def check_timeout(timeout: float | None) -> float:
+    """The deadline of one operation in seconds: `timeout`, or DEFAULT_TIMEOUT for None."""
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not 0 < timeout < float("inf"):
+        raise errors.InvalidArgument("the timeout must be a positive number of seconds",
+                                     zh="超时时间应为正数（秒）")
+    return float(timeout)

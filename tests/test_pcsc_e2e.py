@@ -193,9 +193,17 @@ def test_range_refusal_is_remembered_for_the_whole_connection(insert):
     assert len(seen) == 18 + 17
 
 
-@pytest.mark.parametrize("persona,index", [(p, i) for p, n in sorted(IDENTITY_APDUS.items())
-                                           for i in range(n)])
-def test_card_removed_at_every_apdu_of_an_identity_read(insert, persona, index):
+GEN2_STATUS_APDUS = 17
+GEN2_PIN_TRIES_APDUS = 2
+REMOVALS = ([(p, "read_identity", i) for p, n in sorted(IDENTITY_APDUS.items()) for i in range(n)]
+            + [("gen2", "read_status", i) for i in range(GEN2_STATUS_APDUS)]
+            + [("gen2", "pin_tries", i) for i in range(GEN2_PIN_TRIES_APDUS)])
+
+
+@pytest.mark.parametrize("persona,operation,index", REMOVALS)
+def test_card_removed_at_every_apdu_is_reported_as_removed(insert, persona, operation, index):
+    # pcscd + vpcd answer the interrupted exchange with nothing and still call the card
+    # present until their next presence poll: only asking the reader tells a removal
     import sscard
     holder = {}
 
@@ -203,10 +211,25 @@ def test_card_removed_at_every_apdu_of_an_identity_read(insert, persona, index):
         if i == index:
             holder["link"].remove()
     holder["link"] = insert(persona, on_apdu=pull)
-    with pytest.raises(errors.CardError) as info:
+    with pytest.raises(errors.SscardError) as info:
         with sscard.open(SLOT0) as card:
-            card.read_identity()
-    assert isinstance(info.value, (errors.CardRemoved, errors.CardMute)), type(info.value)
+            getattr(card, operation)()
+    assert type(info.value) is errors.CardRemoved, info.value
+    assert holder["link"].apdus == index + 1  # the removal came where it was meant to
+
+
+@pytest.mark.parametrize("command", [["read"], ["status"], ["pin", "tries"]])
+def test_cli_exits_8_when_the_card_is_pulled_out(insert, capsys, command):
+    from sscard.cli.main import run
+    holder = {}
+
+    def pull(i, apdu):
+        if i == 1:
+            holder["link"].remove()
+    holder["link"] = insert("gen2", on_apdu=pull)
+    assert run([*command, "-r", SLOT0]) == errors.ExitCode.CARD_REMOVED
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "removed" in err
 
 
 def test_reset_by_another_program_is_recovered_once(insert):
@@ -467,3 +490,84 @@ def test_a_contactless_gen3_card_authenticates_through_pcscd(insert, capsys):
     assert doc["card"]["authentic"] == "yes" and doc["holder_status"] == "read"
     assert run(["read", "-r", SLOT0, "--keys", "test", "--format", "ireadcardbas"]) == 0
     assert capsys.readouterr().out.split("|")[5] == atr[8:-2]
+
+
+# --- a card that stops answering (issue: every card operation has a deadline) -----------------
+
+@pytest.fixture
+def mute_card(insert):
+    """insert(persona) whose card stops answering from APDU `index` on, until the test ends."""
+    release = threading.Event()
+
+    def make(index: int, persona: str = "gen2", delay: float | None = None) -> VpcdLink:
+        def hang(i, apdu):
+            if delay is not None:
+                time.sleep(delay)  # a card that answers, slowly
+            elif i >= index:
+                release.wait(60)
+        return insert(persona, on_apdu=hang)
+    yield make
+    release.set()  # before `insert` removes the card: the blocked exchange ends
+
+
+def _bounded(fn, limit: float = 30.0):
+    """Run fn on a thread and fail (instead of hanging the suite) if it never returns."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = fn()
+        except BaseException as e:
+            outcome["error"] = e
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert not worker.is_alive(), "the call hung"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.mark.parametrize("operation", ["read_identity", "read_status", "pin_tries"])
+def test_a_mute_card_ends_in_card_mute_not_a_hang(mute_card, operation):
+    import sscard
+    link = mute_card(index=3 if operation != "pin_tries" else 1)
+
+    def attempt():
+        with sscard.open(SLOT0, timeout=0.5) as card:
+            getattr(card, operation)()
+    with pytest.raises(errors.CardMute, match="within 0.5 s") as info:
+        _bounded(attempt)
+    assert info.value.exit_code == errors.ExitCode.CARD_MUTE == 20
+    assert link.connected  # mute, not pulled out: this is not a removal
+
+
+def test_the_deadline_covers_the_whole_operation(mute_card):
+    import sscard
+    mute_card(index=0, delay=0.15)  # every answer comes, each well within the deadline
+
+    def attempt():
+        with sscard.open(SLOT0, timeout=1.0) as card:
+            card.read_status()
+    with pytest.raises(errors.CardMute, match="complete the operation within 1 s"):
+        _bounded(attempt)
+
+
+@pytest.mark.parametrize("command", [["read"], ["status"], ["pin", "tries"]])
+def test_cli_gives_up_on_a_mute_card_with_exit_20(mute_card, capsys, command):
+    from sscard.cli.main import run
+    mute_card(index=1)
+    assert _bounded(lambda: run([*command, "-r", SLOT0, "--timeout", "0.5"])) == 20
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "0.5 s" in err
+
+
+def test_the_sscard_process_exits_despite_the_blocked_exchange(mute_card, pcscd):
+    # the abandoned SCardTransmit still blocks a thread (and its PC/SC context) at exit
+    mute_card(index=2)
+    done = subprocess.run([sys.executable, "-m", "sscard.cli.main", "read", "-r", SLOT0,
+                           "--timeout", "0.5", "--format", "ireadcardbas"],
+                          env=pcscd.client_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 20, done.stderr
+    assert done.stdout.startswith("-4|")
+    assert "Traceback" not in done.stderr

@@ -26,6 +26,7 @@ class FakeConnection:
         self.released = 0
         self.reconnects = 0
         self.hcard = 0x1234
+        self.hcontext = 0x5678
 
     def connect(self, mode=None, protocol=None, disposition=None):
         self.connects += 1
@@ -51,21 +52,38 @@ class FakeConnection:
 
 
 class FakeScard:
-    """The part of smartcard.scard the transport uses, answering with chosen result codes."""
+    """The part of smartcard.scard the transport uses, answering with chosen result codes.
+
+    `reader_states`: what SCardGetStatusChange reports for the reader, one per call (the
+    last one repeats); state flags with pcscd's event counter in the high 16 bits."""
 
     SCARD_PCI_T0, SCARD_PCI_T1 = "T0", "T1"
+    SCARD_STATE_UNAWARE, SCARD_STATE_CHANGED = 0x0000, 0x0002
+    SCARD_STATE_EMPTY, SCARD_STATE_PRESENT = 0x0010, 0x0020
+    PRESENT = 0x10000 | SCARD_STATE_PRESENT  # a card, inserted once
 
-    def __init__(self, transmit=(0, [0x90, 0x00]), status=(0, "Fake Reader 00", 0x0034, 2, [])):
+    def __init__(self, transmit=(0, [0x90, 0x00]), status=(0, "Fake Reader 00", 0x0034, 2, []),
+                 reader_states=(PRESENT,)):
         self.transmit_result = transmit
         self.status_result = status
+        self.reader_states = list(reader_states)
         self.sent = []
+        self.gate = None  # a threading.Event the transmit waits for: a mute card
 
     def SCardTransmit(self, hcard, pci, apdu):
         self.sent.append((hcard, pci, bytes(apdu)))
+        if self.gate is not None:
+            self.gate.wait(30)
         return self.transmit_result
 
     def SCardStatus(self, hcard):
         return self.status_result
+
+    def SCardGetStatusChange(self, context, timeout_ms, states):
+        flags = self.reader_states.pop(0) if len(self.reader_states) > 1 else self.reader_states[0]
+        if states[0][1] != self.SCARD_STATE_UNAWARE and flags == states[0][1]:
+            return 0x8010000A, []  # SCARD_E_TIMEOUT: nothing changed
+        return 0, [("Fake Reader 00", flags | self.SCARD_STATE_CHANGED, [])]
 
 
 def transport(scard=None, connection=None):
@@ -108,6 +126,55 @@ def test_an_empty_answer_is_a_removal_or_a_mute_card(status, error):
     scard = FakeScard(transmit=(0, []), status=status)
     with pytest.raises(error):
         transport(scard).transmit(bytes.fromhex("00A40400"))
+
+
+ABSENT = 0x20000 | FakeScard.SCARD_STATE_EMPTY  # removed: pcscd counted the event
+SWAPPED = 0x30000 | FakeScard.SCARD_STATE_PRESENT  # removed and another card put in
+
+
+@pytest.mark.parametrize("transmit", [
+    (0, []),  # pcscd + vpcd: an empty answer
+    (0x80100013, []),  # SCARD_F_COMM_ERROR (a physical reader)
+    (0x8010002F, []),  # SCARD_E_COMM_DATA_LOST
+    (0x80100066, []),  # SCARD_W_UNRESPONSIVE_CARD
+    (0x80100016, []),  # SCARD_E_NOT_READY
+])
+@pytest.mark.parametrize("later", [ABSENT, SWAPPED])
+def test_a_failed_exchange_then_a_card_gone_is_a_removal(transmit, later):
+    # the handle still says "present": pcscd learns of the removal at its next poll
+    scard = FakeScard(transmit=transmit, reader_states=(FakeScard.PRESENT, FakeScard.PRESENT,
+                                                        later))
+    with pytest.raises(errors.CardRemoved):
+        transport(scard).transmit(bytes.fromhex("00A40400"))
+
+
+def test_a_failed_exchange_with_the_card_still_there_is_not_a_removal():
+    scard = FakeScard(transmit=(0x80100013, []))
+    with pytest.raises(errors.CardMute):
+        transport(scard).transmit(bytes.fromhex("00A40400"))
+
+
+def test_a_transmit_past_its_deadline_gives_the_connection_up():
+    import threading
+    scard = FakeScard()
+    scard.gate = threading.Event()
+    t = transport(scard)
+    with pytest.raises(TimeoutError):
+        t.transmit_within(bytes.fromhex("00A40400"), 0.05)
+    with pytest.raises(errors.CardMute, match="stopped answering"):  # no second wait
+        t.transmit_within(bytes.fromhex("00A40400"), 5)
+    assert len(scard.sent) == 1
+    with pytest.raises(errors.CardMute):  # no transaction can begin on it either
+        with t.transaction():
+            pass
+    t.close()  # neither does the release
+    assert t._connection.released == 0
+    scard.gate.set()  # the card answers at last: the connection is released then
+    for _ in range(500):
+        if t._connection.released:
+            break
+        threading.Event().wait(0.01)
+    assert t._connection.released == 1
 
 
 def test_unknown_code_is_named_and_negative_python_codes_are_normalised():

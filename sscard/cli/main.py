@@ -15,7 +15,7 @@ from sscard import errors
 from sscard.cli import output
 from sscard.errors import ExitCode
 
-_state = {"debug": False}
+_state = {"debug": False, "timeout": None}
 
 def _exit_codes_help() -> str:
     """The epilog of `sscard --help`: errors.EXIT_CODES, the table README.md also shows."""
@@ -35,6 +35,19 @@ def _debug_option(f):
     return click.option("-d", "--debug", is_flag=True, expose_value=False, callback=remember,
                         is_eager=True,
                         help="Print a redacted APDU trace (and tracebacks) to stderr.")(f)
+
+
+def _timeout_option(f):
+    """--timeout SECONDS: the deadline of each operation on the card (sscard.budget)."""
+    from sscard.budget import DEFAULT_TIMEOUT
+
+    def remember(ctx, param, value):
+        _state["timeout"] = value
+        return value
+    return click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=3600),
+                        metavar="SECONDS", expose_value=False, callback=remember,
+                        help=f"Give up on a card that has not finished an operation within "
+                             f"SECONDS (default {DEFAULT_TIMEOUT:g}); exit code 20.")(f)
 
 
 def _log_to_stderr() -> None:
@@ -104,7 +117,8 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
     if record:
         _check_record_path(record, overwrite_record)  # before the card: no GPO for nothing
     if emulator:
-        card, source = sscard.open_emulator(emulator), {"kind": "emulator", "name": emulator}
+        card = sscard.open_emulator(emulator)
+        source = {"kind": "emulator", "name": emulator}
     else:
         try:
             if besides is not None and reader is None:  # not the PSAM's reader
@@ -124,7 +138,7 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
         from sscard.transport.recording import RecordingTransport
         transport = RecordingTransport(transport)
         _state["recording"] = (transport, record, overwrite_record)
-    return Card(transport, trace=trace), source
+    return Card(transport, trace=trace, timeout=_state["timeout"]), source
 
 
 def _check_record_path(path: str, overwrite: bool) -> None:
@@ -207,6 +221,7 @@ def _record_options(f):
 
 def _reader_options(f):
     """The options every command that talks to a card shares."""
+    f = _timeout_option(f)
     f = click.option("--shared", is_flag=True,
                      help="Share the card with other programs (default: exclusive access).")(f)
     f = click.option("--wait", type=float, is_flag=False, flag_value=float("inf"), default=None,
@@ -714,6 +729,7 @@ def run(argv: list[str] | None = None) -> int:
     _state["debug"] = False
     _state.pop("recording", None)
     output.survive_the_terminal()
+    _state["timeout"] = None
     try:
         code = _run(sys.argv[1:] if argv is None else argv)
         failed = _save_recording()  # after the result (or error) is out: it is never lost

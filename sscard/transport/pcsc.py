@@ -11,6 +11,8 @@ hresult) and wrap each logical operation in one PC/SC transaction.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import time
 from dataclasses import dataclass
 
@@ -25,6 +27,12 @@ SCARD_E_NO_READERS_AVAILABLE = 0x8010002E
 SCARD_E_SHARING_VIOLATION = 0x8010000B
 SCARD_W_RESET_CARD = 0x80100068
 SCARD_PRESENT = 0x0004  # SCardStatus state bit in pcsc-lite (pyscard does not export it)
+SCARD_E_NO_SMARTCARD = 0x8010000C
+SCARD_W_REMOVED_CARD = 0x80100069
+# After a failed exchange, how long to wait for the reader to report the card gone: pcscd
+# polls a reader without card-change interrupts (vpcd, some serial readers) every 0.4 s, so
+# a card pulled out mid-command still looks present for up to that long
+REMOVAL_SETTLE = 1.0
 BUSY_MESSAGE = ("the card is in use by another program (close other card software, e.g. a "
                 "vendor reader service, and try again)")
 
@@ -219,6 +227,21 @@ class PcscTransport:
         self.shared = shared
         self._atr = bytes(connection.getATR())
         self._bind_handle()
+        self._stuck: _Job | None = None  # a transmit the card never answered
+        self._jobs: queue.Queue | None = None  # the worker thread's, once started
+        self._events = self._event_counter()  # the reader's card events when we connected
+
+    def _event_counter(self) -> int | None:
+        """pcscd's count of card insertions and removals in this reader (the high 16 bits
+        of its reader state); None where the stack does not tell."""
+        s = self._scard
+        context = getattr(getattr(self._connection, "component", self._connection),
+                          "hcontext", None)
+        if context is None or not hasattr(s, "SCardGetStatusChange"):
+            return None
+        hresult, states = s.SCardGetStatusChange(context, 0, [(self.reader,
+                                                              s.SCARD_STATE_UNAWARE)])
+        return states[0][1] >> 16 if hresult == SCARD_S_SUCCESS and states else None
 
     def _bind_handle(self) -> None:
         # createConnection() returns a decorator; the PC/SC handle is on its component
@@ -268,38 +291,98 @@ class PcscTransport:
     def transmit(self, apdu: bytes) -> bytes:
         # SCardTransmit on the connection's handle: pyscard's transmit() adds a layer of
         # observers and turns an empty answer into an exception without a result code
+        if self._stuck is not None:
+            raise errors.CardMute("the card stopped answering earlier on this connection")
         hresult, response = self._scard.SCardTransmit(self._hcard, self._pci, list(apdu))
         if hresult != SCARD_S_SUCCESS:
-            error = map_pcsc_error(hresult)
-            if isinstance(error, errors.NoCard):  # there was a card when we connected
-                error = errors.CardRemoved()
-            raise error
-        if len(response) < 2:
-            raise self._no_answer()
+            raise self._after_failure(map_pcsc_error(hresult))
+        if len(response) < 2:  # pcscd + vpcd: what a card pulled out mid-command gives
+            raise self._after_failure(errors.CardMute("the card gave no answer"))
         return bytes(b & 0xFF for b in response)
 
-    def _no_answer(self) -> errors.SscardError:
-        """An empty answer: the card was pulled out during the command, or went mute."""
+    def transmit_within(self, apdu: bytes, seconds: float) -> bytes:
+        """`transmit`, given up after `seconds` with TimeoutError.
+
+        SCardTransmit cannot be cancelled (SCardCancel only ends SCardGetStatusChange, and
+        SCardDisconnect waits for the transmit on the same context): a mute card keeps it
+        blocked until the card answers or leaves.  So it runs on this connection's worker
+        thread; after the deadline the connection is given up (every later call fails at
+        once) and `close` leaves its release to that thread."""
+        if self._stuck is not None:
+            raise errors.CardMute("the card stopped answering earlier on this connection")
+        job = _Job(self.transmit, apdu)
+        self._worker().put(job)
+        if not job.done.wait(seconds):
+            self._stuck = job
+            log.warning(_LOG, "%r: the card did not answer within %.3g s; connection given up",
+                        self.reader, seconds)
+            raise TimeoutError
+        return job.outcome()
+
+    def _worker(self) -> queue.Queue:
+        if self._jobs is None:
+            self._jobs = queue.Queue()
+            threading.Thread(target=_serve, args=(self._jobs,), name="sscard-transmit",
+                             daemon=True).start()
+        return self._jobs
+
+    def _after_failure(self, error: errors.SscardError) -> errors.SscardError:
+        """A failed exchange: "card removed" when the card left the reader, whatever result
+        code the stack chose for it (a physical reader: SCARD_W_REMOVED_CARD,
+        SCARD_E_NO_SMARTCARD or a communication error; pcscd + vpcd: an empty answer), the
+        given error otherwise."""
+        if isinstance(error, (errors.CardRemoved, errors.CardReset, errors.ServiceUnavailable)):
+            return error
+        if isinstance(error, errors.NoCard) or self._card_left():
+            return errors.CardRemoved()
+        return error
+
+    def _card_left(self) -> bool:
+        """Ask pcscd (not the handle, which still says "present" until its next poll)
+        whether the card of this connection left: the reader empty, or its card event
+        counter moved (pulled out and put back), waiting up to REMOVAL_SETTLE."""
         s = self._scard
         hresult, _reader, state, _protocol, _atr = s.SCardStatus(self._hcard)
-        if hresult in (0x80100069, 0x8010000C) or (hresult == SCARD_S_SUCCESS
-                                                   and not state & SCARD_PRESENT):
-            return errors.CardRemoved()
-        return errors.CardMute("the card gave no answer (was it pulled out?)")
+        if hresult in (SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD) \
+                or (hresult == SCARD_S_SUCCESS and not state & SCARD_PRESENT):
+            return True  # a physical reader knows at once
+        context = getattr(getattr(self._connection, "component", self._connection),
+                          "hcontext", None)
+        if context is None or not hasattr(s, "SCardGetStatusChange"):
+            return False
+        deadline = time.monotonic() + REMOVAL_SETTLE
+        known = s.SCARD_STATE_UNAWARE
+        while True:
+            hresult, states = s.SCardGetStatusChange(
+                context, max(0, int((deadline - time.monotonic()) * 1000)),
+                [(self.reader, known)])
+            if hresult != SCARD_S_SUCCESS:  # timeout: the card is still there; or the
+                return False  # reader went away with it: that error stands
+            _name, flags, _atr = states[0]
+            if flags & s.SCARD_STATE_EMPTY or not flags & s.SCARD_STATE_PRESENT:
+                return True
+            if self._events is not None and flags >> 16 != self._events:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            known = flags & ~s.SCARD_STATE_CHANGED
 
     @contextlib.contextmanager
     def transaction(self):
         """One PC/SC transaction for one logical operation; always ended."""
         scard = self._scard
         hcard = self._hcard
+        if self._stuck is not None:  # PC/SC would wait for the blocked exchange
+            raise errors.CardMute("the card stopped answering earlier on this connection")
         hresult = scard.SCardBeginTransaction(hcard)
         if hresult != SCARD_S_SUCCESS:
-            raise map_pcsc_error(hresult)
+            raise self._after_failure(map_pcsc_error(hresult))
         try:
             yield
         finally:
-            with contextlib.suppress(Exception):  # a gone card cannot end it; pcscd does
-                scard.SCardEndTransaction(hcard, scard.SCARD_LEAVE_CARD)
+            if self._stuck is None:  # else it would wait for the mute card's transmit
+                with contextlib.suppress(Exception):  # a gone card cannot end it; pcscd does
+                    scard.SCardEndTransaction(hcard, scard.SCARD_LEAVE_CARD)
 
     def recover_from_reset(self) -> bytes:
         """Reconnect after another program reset the card; returns the (new) ATR.
@@ -326,8 +409,48 @@ class PcscTransport:
         pyscard disconnects with the disposition of the latest connect or reconnect, which
         is SCARD_LEAVE_CARD after recover_from_reset(): so it is set here, every time."""
         _unpower_on_release(self._connection)
-        _release(self._connection)
-        log.debug(_LOG, "disconnected from %r (card powered down)", self.reader)
+        if self._stuck is not None:  # the release would wait for the blocked transmit
+            threading.Thread(target=_release_after, args=(self._stuck, self._connection),
+                             name="sscard-release", daemon=True).start()
+            log.debug(_LOG, "%r: released once the card answers or leaves", self.reader)
+        else:
+            _release(self._connection)
+            log.debug(_LOG, "disconnected from %r (card powered down)", self.reader)
+        if self._jobs is not None:
+            self._jobs.put(None)  # the worker ends after its job
+            self._jobs = None
+
+
+class _Job:
+    """One transmit on the worker thread."""
+
+    def __init__(self, fn, *args) -> None:
+        self.fn, self.args = fn, args
+        self.done = threading.Event()
+        self.result = self.error = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn(*self.args)
+        except BaseException as e:  # handed to the caller's thread
+            self.error = e
+        finally:
+            self.done.set()
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _serve(jobs: queue.Queue) -> None:
+    while (job := jobs.get()) is not None:
+        job.run()
+
+
+def _release_after(job: _Job, connection) -> None:
+    job.done.wait()
+    _release(connection)
 
 
 def _connect(reader: str, shared: bool):
