@@ -10,6 +10,12 @@ wake-up.
 The monitor thread only watches: events go to a queue; `__iter__` reads the
 queue in the caller's thread and callbacks run on a separate dispatcher thread,
 so no card I/O ever happens on the monitor thread.
+
+With `read=` the watcher also reads every inserted card, supervised: the "inserted"
+event is reported first, the read runs on a worker of its own for that card with a
+deadline, and its outcome comes as a "read" event (a result, or a typed error: CardMute
+when the deadline passed).  A card that does not answer in one reader never delays the
+events or the reads of another.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import datetime as _dt
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from sscard import errors, log
+from sscard.budget import DEFAULT_TIMEOUT
 
 PNP_READER = "\\\\?PnP?\\Notification"
 WAKE_MS = 1000  # also bounds how long stop() takes
@@ -30,19 +37,88 @@ BACKOFF = (0.2, 0.5, 1.0, 2.0)  # re-establishing a lost PC/SC service
 INSERTED, REMOVED = "inserted", "removed"
 READER_ADDED, READER_REMOVED = "reader_added", "reader_removed"
 SERVICE_LOST, SERVICE_RESTORED = "service_lost", "service_restored"
+READ = "read"
+# the supervisor's deadline for a read is the card's own (timeout) plus this, for what
+# happens outside a card operation (connecting, powering the card up)
+READ_GRACE = 5.0
 
 
 @dataclass(frozen=True)
 class CardEvent:
-    kind: str  # inserted | removed | reader_added | reader_removed | service_lost | service_restored
+    kind: str  # inserted | removed | reader_added | reader_removed | service_lost |
+    #            service_restored | read
     reader: str | None = None
     atr: bytes | None = None
     time: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
+    result: Any = field(default=None, repr=False, compare=False)  # read: what `read` returned
+    error: errors.SscardError | None = field(default=None, compare=False)  # read: its failure
 
     def to_dict(self) -> dict:
-        return {"event": self.kind, "reader": self.reader,
-                "atr": self.atr.hex().upper() if self.atr else None,
-                "time": self.time.isoformat(timespec="milliseconds")}
+        out = {"event": self.kind, "reader": self.reader,
+               "atr": self.atr.hex().upper() if self.atr else None,
+               "time": self.time.isoformat(timespec="milliseconds")}
+        if self.error is not None:
+            out["error"] = self.error.bilingual()
+            out["exit_code"] = self.error.exit_code
+        return out
+
+
+def read_identity(reader: str, timeout: float) -> Any:
+    """The default read of a supervised watcher: the card's identity (sscard.Identity)."""
+    import sscard
+    with sscard.open(reader, timeout=timeout) as card:
+        return card.read_identity()
+
+
+class _Reads:
+    """One worker per inserted card, each under a deadline; outcomes become "read" events.
+
+    A read past its deadline is reported as CardMute at once and its worker abandoned
+    (its late outcome is dropped); the next insertion in that reader gets a new worker."""
+
+    def __init__(self, read: Callable[[str, float], Any], timeout: float,
+                 emit: Callable[[CardEvent], None]) -> None:
+        self.read, self.timeout, self.emit = read, timeout, emit
+        self._lock = threading.Lock()
+        self._current: dict[str, object] = {}  # reader -> the token of its running read
+
+    def start(self, reader: str, atr: bytes | None) -> None:
+        token = object()
+        with self._lock:
+            self._current[reader] = token  # a read still running there is superseded
+        worker = threading.Thread(target=self._run, args=(reader, atr, token),
+                                  name=f"sscard-read {reader}", daemon=True)
+        worker.start()
+        timer = threading.Timer(self.timeout + READ_GRACE, self._expire, (reader, atr, token))
+        timer.daemon = True
+        timer.start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._current)
+
+    def _finish(self, reader: str, token: object, event: CardEvent) -> None:
+        with self._lock:
+            if self._current.get(reader) is not token:
+                return  # expired, or superseded by a newer insertion
+            del self._current[reader]
+        self.emit(event)
+
+    def _run(self, reader: str, atr: bytes | None, token: object) -> None:
+        try:
+            event = CardEvent(READ, reader, atr, result=self.read(reader, self.timeout))
+        except errors.SscardError as e:
+            event = CardEvent(READ, reader, atr, error=e)
+        except Exception as e:  # a bug in the read function: typed, never lost
+            event = CardEvent(READ, reader, atr, error=errors.SscardError(
+                f"internal error ({type(e).__name__})", zh="内部错误"))
+        self._finish(reader, token, event)
+
+    def _expire(self, reader: str, atr: bytes | None, token: object) -> None:
+        seconds = f"{self.timeout + READ_GRACE:g}"
+        error = errors.CardMute(f"the card was not read within {seconds} s",
+                                zh=f"卡片未在 {seconds} 秒内读完")
+        self._finish(reader, token, CardEvent(READ, reader, atr, error=error))
 
 
 class CardWatcher:
@@ -56,14 +132,25 @@ class CardWatcher:
 
     `readers`: only watch readers whose name contains one of these substrings.
     `initial`: report cards already present at start as "inserted".
+    `read`: read every inserted card, supervised: `read(reader, timeout)` runs on a worker
+    of its own (True: the identity, `read_identity`); its outcome follows the "inserted"
+    event as a "read" event with `result` or `error`.  `read_timeout`: the deadline of one
+    read in seconds (default sscard.budget.DEFAULT_TIMEOUT), given to `read` for the card's
+    operations; a read that has not ended READ_GRACE seconds after it is reported as
+    CardMute, whatever it is waiting for.
     """
 
     def __init__(self, readers: list[str] | None = None, *, initial: bool = True,
                  on_event: Callable[[CardEvent], None] | None = None,
-                 _scard=None) -> None:
+                 read: Callable[[str, float], Any] | bool | None = None,
+                 read_timeout: float | None = None, _scard=None) -> None:
+        from sscard.session import check_timeout
         self.filters = [r.lower() for r in readers] if readers else None
         self.initial = initial
         self.on_event = on_event
+        if read is True:
+            read = read_identity
+        self._reads = _Reads(read, check_timeout(read_timeout), self._emit) if read else None
         self._scard = _scard  # injectable for tests
         self._events: queue.Queue[CardEvent | None] = queue.Queue()
         self._stop = threading.Event()
@@ -136,6 +223,13 @@ class CardWatcher:
         self._events.put(event)
         if self.on_event is not None:
             self._callbacks.put(event)
+        if event.kind == INSERTED and self._reads is not None and not self._stop.is_set():
+            self._reads.start(event.reader, event.atr)  # after the event is out
+
+    @property
+    def reads_pending(self) -> int:
+        """Reads started and not yet reported."""
+        return self._reads.pending() if self._reads is not None else 0
 
     def _dispatch(self) -> None:
         while True:

@@ -424,7 +424,9 @@ def test_watch_survives_a_pcscd_restart():
         link = VpcdLink(SocialSecurityCard.from_persona("gen2"), port=daemon.port).insert(timeout=10)
         inserted = next_event({"inserted"})
         assert inserted["reader"] == SLOT0
-        assert inserted["identity"]["holder"]["social_security_number"] == "110***********1233"
+        read = next_event({"read"})
+        assert read["reader"] == SLOT0 and read["atr"] == inserted["atr"]
+        assert read["identity"]["holder"]["social_security_number"] == "110***********1233"
         link.remove()
         next_event({"removed"})
         daemon.stop()
@@ -432,7 +434,8 @@ def test_watch_survives_a_pcscd_restart():
         daemon.start()
         next_event({"service_restored"}, timeout=20)
         link = VpcdLink(SocialSecurityCard.from_persona("gen3"), port=daemon.port).insert(timeout=10)
-        again = next_event({"inserted"})
+        next_event({"inserted"})
+        again = next_event({"read"})
         assert again["identity"]["holder_status"] == "locked"
     finally:
         if link is not None:
@@ -499,13 +502,14 @@ def mute_card(insert):
     """insert(persona) whose card stops answering from APDU `index` on, until the test ends."""
     release = threading.Event()
 
-    def make(index: int, persona: str = "gen2", delay: float | None = None) -> VpcdLink:
+    def make(index: int, persona: str = "gen2", delay: float | None = None,
+             slot: int = 0) -> VpcdLink:
         def hang(i, apdu):
             if delay is not None:
                 time.sleep(delay)  # a card that answers, slowly
             elif i >= index:
                 release.wait(60)
-        return insert(persona, on_apdu=hang)
+        return insert(persona, slot=slot, on_apdu=hang)
     yield make
     release.set()  # before `insert` removes the card: the blocked exchange ends
 
@@ -571,3 +575,42 @@ def test_the_sscard_process_exits_despite_the_blocked_exchange(mute_card, pcscd)
     assert done.returncode == 20, done.stderr
     assert done.stdout.startswith("-4|")
     assert "Traceback" not in done.stderr
+
+
+def test_watch_reads_each_reader_on_its_own_so_a_mute_card_delays_no_other(mute_card, insert,
+                                                                          pcscd):
+    """A mute card in slot 0, then a good card in slot 1: slot 1's insertion and read are
+    reported while slot 0's read still waits; slot 0's read ends at its deadline (exit 20)."""
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "sscard.cli.main", "watch", "--json", "--reveal",
+         "--timeout", "5", "--count", "2", "--seconds", "60"],
+        env=pcscd.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        events = _line_reader(watch)
+        mute_card(index=0, slot=0)
+        assert _next_line(events)["event"] == "inserted"  # reported before any read
+        insert("gen2", slot=1)
+        seen = []
+        while not any(e["event"] == "read" and e["reader"] == SLOT1 for e in seen):
+            event = _next_line(events, timeout=20)
+            assert event is not None, f"slot 1 was not read: {seen}"
+            seen.append(event)
+        assert [(e["event"], e["reader"]) for e in seen] == [("inserted", SLOT1), ("read", SLOT1)]
+        assert seen[1]["identity"]["holder"]["social_security_number"] == "110101199003071233"
+        late = _next_line(events, timeout=30)
+        assert (late["event"], late["reader"], late["exit_code"]) == ("read", SLOT0, 20)
+        assert watch.wait(30) == 0  # --count 2: both reads reported
+    finally:
+        if watch.poll() is None:
+            watch.terminate()
+            watch.wait(10)
+
+
+def _next_line(lines: list[str], timeout: float = 1.5):
+    """The next JSON line of a _line_reader, or None when none came within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lines:
+            return json.loads(lines.pop(0))
+        time.sleep(0.05)
+    return None

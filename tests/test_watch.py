@@ -178,3 +178,59 @@ def test_iteration_ends_when_stopped():
     watcher.stop()
     thread.join(5)
     assert not thread.is_alive() and events == ["inserted"]
+
+
+# --- supervised reads: the event first, each card on a worker of its own, with a deadline ---
+
+def test_a_card_that_never_answers_delays_no_event_and_no_other_read(monkeypatch):
+    import sscard.watch as watch
+    from sscard import errors
+    monkeypatch.setattr(watch, "READ_GRACE", 0.0)
+    fake = FakeScard({"Reader 0": None, "Reader 1": None})
+    stuck = threading.Event()  # Reader 0's card: its read waits for ever (until the test ends)
+    reads = []
+
+    def read(reader, timeout):
+        reads.append((reader, timeout, threading.current_thread().name))
+        if reader == "Reader 0":
+            stuck.wait(30)
+            return "late"
+        return f"identity from {reader}"
+    try:
+        with CardWatcher(_scard=fake, read=read, read_timeout=1.0) as watcher:
+            fake.set_card("Reader 0", ATR_A)
+            assert _next(watcher, "inserted").reader == "Reader 0"  # reported, read or not
+            fake.set_card("Reader 1", ATR_B)
+            assert _next(watcher, "inserted").reader == "Reader 1"
+            done = _next(watcher, "read")
+            assert (done.reader, done.atr, done.result, done.error) == \
+                ("Reader 1", bytes(ATR_B), "identity from Reader 1", None)
+            assert watcher.reads_pending == 1  # Reader 0's, still waiting
+            mute = _next(watcher, "read")  # at its deadline, whatever the read waits for
+            assert mute.reader == "Reader 0" and mute.result is None
+            assert isinstance(mute.error, errors.CardMute) and mute.error.exit_code == 20
+            assert mute.to_dict()["exit_code"] == 20 and "error" in mute.to_dict()
+            stuck.set()  # the abandoned read ends at last: its outcome is not reported
+            assert watcher.get(timeout=0.5) is None
+            assert watcher.reads_pending == 0
+    finally:
+        stuck.set()
+    assert sorted(r for r, _, _ in reads) == ["Reader 0", "Reader 1"]
+    assert all(timeout == 1.0 for _, timeout, _ in reads)
+    assert all(name.startswith("sscard-read") for _, _, name in reads)  # never the monitor
+
+
+def test_a_failed_read_is_a_typed_read_event():
+    from sscard import errors
+    fake = FakeScard({"Reader 0": ATR_A})
+
+    def read(reader, timeout):
+        raise errors.CardRemoved()
+
+    def buggy(reader, timeout):
+        raise KeyError("a bug")
+    for fn, error in ((read, errors.CardRemoved), (buggy, errors.SscardError)):
+        with CardWatcher(_scard=fake, read=fn) as watcher:
+            _next(watcher, "inserted")
+            event = _next(watcher, "read")
+            assert type(event.error) is error and event.result is None

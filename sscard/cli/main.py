@@ -495,49 +495,55 @@ def _probe(reader: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--no-read", is_flag=True, help="Only report events; do not read inserted cards.")
 @click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
-@click.option("--count", type=click.IntRange(min=1), help="Stop after COUNT card insertions.")
+@click.option("--count", type=click.IntRange(min=1),
+              help="Stop after COUNT card insertions (and their reads).")
 @click.option("--seconds", type=click.FloatRange(min=0), help="Stop after SECONDS.")
+@_timeout_option
 @_debug_option
 def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
     """Report card insertions and removals; read each inserted card.
 
+    Each event is printed as it happens; the read of an inserted card follows as a
+    "read" event.  Every card is read on a worker of its own within --timeout, so a card
+    that does not answer never holds up the events or reads of another reader.
     Keeps running through reader unplugs and PC/SC service restarts; Ctrl-C stops.
     """
     import time
 
-    from sscard.watch import INSERTED, CardWatcher
+    from sscard.watch import INSERTED, READ, CardWatcher
     deadline = None if seconds is None else time.monotonic() + seconds
-    inserted = 0
-    with CardWatcher(list(reader_filter) or None) as watcher:
+    counted = INSERTED if no_read else READ  # each insertion ends in exactly one read event
+    seen = 0
+    read = None if no_read else (lambda reader, timeout: _read_for_watch(reader, timeout,
+                                                                         reveal))
+    with CardWatcher(list(reader_filter) or None, read=read,
+                     read_timeout=_state["timeout"]) as watcher:
         while deadline is None or time.monotonic() < deadline:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             event = watcher.get(timeout=min(wait, 1.0) if wait is not None else 1.0)
             if event is None:
                 continue
             line = event.to_dict()
-            if event.kind == INSERTED and not no_read:
-                line.update(_read_for_watch(event.reader, reveal))
+            if event.kind == READ and event.result is not None:
+                line.update(event.result)
             if as_json:
                 click.echo(output.dumps(line))
             else:
                 click.echo(_watch_line(line))
-            if event.kind == INSERTED:
-                inserted += 1
-                if count is not None and inserted >= count:
+            if event.kind == counted:
+                seen += 1
+                if count is not None and seen >= count:
                     break
     return ExitCode.OK
 
 
-def _read_for_watch(reader: str, reveal: bool) -> dict:
-    """Read the inserted card (in the caller's thread, never the monitor's)."""
+def _read_for_watch(reader: str, timeout: float, reveal: bool) -> dict:
+    """Read the inserted card (on the watcher's worker for it, never the monitor thread)."""
     import sscard
     from sscard.cli import render
     from sscard.spec import load_spec
-    try:
-        with sscard.open(reader, trace=_trace_sink()) as card:
-            identity = card.read_identity()
-    except errors.SscardError as e:
-        return {"error": e.bilingual(), "exit_code": e.exit_code}
+    with sscard.open(reader, trace=_trace_sink(), timeout=timeout) as card:
+        identity = card.read_identity()
     source = {"kind": "reader", "name": reader, "description": reader}
     return {"identity": render.to_document(load_spec(), identity, reveal=reveal, source=source)}
 
