@@ -65,7 +65,7 @@ def test_a_hostile_card_cannot_amplify_a_read_only_status(tmp_path):
     transport = Dribbling(card)
     budget = ssse_budget(load_spec()) + bank_budget(load_spec().pboc)
     with pytest.raises(errors.BudgetExceeded) as info:
-        Card(transport).read_status(today=TODAY)
+        Card(transport).read_status(logs=True, today=TODAY)
     assert transport.exchanges == budget.apdus  # stopped at the bound, not after it
     assert f"more than {budget.apdus} APDUs" in info.value.message
     assert "real card" in info.value.message
@@ -76,7 +76,7 @@ def test_the_same_card_answering_plainly_is_read_in_full(tmp_path):
     # the 255-record log alone is what the spec allows a real card: within the budget
     card = SocialSecurityCard.from_persona(str(_endless_log_persona(tmp_path)))
     with Card(EmulatorTransport(card)) as c:
-        status = c.read_status(today=TODAY)
+        status = c.read_status(logs=True, today=TODAY)
         assert len(status.bank.transactions) == 255
         assert c.session.apdu_count <= (ssse_budget(load_spec())
                                         + bank_budget(load_spec().pboc)).apdus

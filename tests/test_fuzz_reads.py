@@ -104,7 +104,7 @@ OPERATIONS = {
     "read gen1": ("gen1", lambda c: c.read_identity(today=TODAY), _identity_ok),
     "read gen3 with keys": ("gen3", lambda c: c.read_identity(today=TODAY, keys=_test_keys()),
                             _identity_ok),
-    "status": ("bank-used", lambda c: c.read_status(today=TODAY), _status_ok),
+    "status with logs": ("bank-used", lambda c: c.read_status(logs=True, today=TODAY), _status_ok),
     "status with bank records": ("bank-used",
                                  lambda c: c.read_status(bank_records=True, today=TODAY),
                                  _status_ok),
