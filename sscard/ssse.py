@@ -18,11 +18,9 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sscard import errors
-from sscard.crypto.ciphers import Algorithm, algorithm_from_id
-from sscard.keysource import AuthContext, KeySource
 from sscard.codec import tlv
 from sscard.codec.card_id import split_card_id
 from sscard.completeness import missing_required
@@ -31,6 +29,9 @@ from sscard.results import (CardIdentification, Coded, Finding, HolderInfo, Hold
                             Identity, IssuerInfo)
 from sscard.session import CardSession
 from sscard.spec.model import DataItem, ElementaryFile
+
+if TYPE_CHECKING:  # a plain read needs no key machinery: imported where authentication starts
+    from sscard.keysource import AuthContext, KeySource
 
 P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a second SELECT form
 CHALLENGE_LENGTH = 8  # GET CHALLENGE Le; the challenge feeds EXTERNAL AUTHENTICATE as is
@@ -170,6 +171,8 @@ def key_context(session: CardSession, part: IssuerPart, findings: list[Finding],
     """What a key holder needs to know about the card, or None (with a finding) when
     this card cannot be authenticated.  `any_algorithm`: the key holder computes SSF33
     too (an HSM or a PSAM); software keys cannot."""
+    from sscard.crypto.ciphers import Algorithm, algorithm_from_id
+    from sscard.keysource import AuthContext
     algorithm, _assumed = algorithm_from_id(part.algorithm_code)
     cid = part.issuer.card_identification
     if part.layout != "ssse" or cid is None or not cid.region.isdigit():
