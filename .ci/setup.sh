@@ -22,7 +22,8 @@ if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 # --no-install-recommends: vsmartcard-vpcd recommends vsmartcard-vpicc (broken on
 # bookworm, not needed) and pcsc-tools recommends a GTK stack.
-pkgs="pcscd libpcsclite-dev swig gcc python3-dev python3-venv vsmartcard-vpcd pcsc-tools"
+# opensc: opensc-tool, an independent PC/SC program that the test bench's tests drive.
+pkgs="pcscd libpcsclite-dev swig gcc python3-dev python3-venv vsmartcard-vpcd pcsc-tools opensc"
 # the kiosk page is tested in a real browser: the system chromium, driven by chromedriver
 if [ -n "$testing" ]; then pkgs="$pkgs chromium chromium-driver"; fi
 missing=$(dpkg-query -W -f='${db:Status-Status} ${Package}\n' $pkgs 2>&1 | grep -v '^installed ' || true)

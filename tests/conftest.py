@@ -11,8 +11,8 @@ from sscard.card import Card
 from sscard.emulator import SocialSecurityCard
 from sscard.transport.emulated import EmulatorTransport
 
-# sscard's own PC/SC tests use the bench it ships (virtual_readers, pcsc_bench); pytester tests it
-pytest_plugins = ["sscard.testing", "pytester"]
+# sscard's own PC/SC tests use the bench it ships (-p sscard.testing in pyproject.toml)
+pytest_plugins = ["pytester"]
 
 PERSONA_DIR = Path(__file__).resolve().parents[1] / "sscard" / "emulator" / "personas"
 TODAY = _dt.date(2026, 11, 22)  # fixed, so expiry findings do not depend on the day tests run

@@ -160,6 +160,22 @@ def test_a_scenario_that_cannot_run_fails_before_anything_starts(tmp_path, text,
         assert message in done.stderr
 
 
+def test_a_refused_scenario_leaves_nothing_behind(tmp_path):
+    import os
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    path = _scenario(tmp_path, "[[step]]\naction = 'remove'\nslot = 0\n")
+    done = subprocess.run([*SSCARD, "emulate", "--scenario", str(path), "--slots", "2"],
+                          env=dict(os.environ, TMPDIR=str(temp)), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "holds no card" in done.stderr
+    assert list(temp.iterdir()) == []
+    not_a_socket = tmp_path / "file"
+    not_a_socket.write_text("x")
+    done = _emulate("--slots", "1", "--socket", str(not_a_socket), "gen2")
+    assert done.returncode == 2 and "is not a socket" in done.stderr and not_a_socket.exists()
+
+
 def test_a_persona_file_is_found_next_to_the_scenario(tmp_path):
     (tmp_path / "cards").mkdir()
     source = Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen3.toml"
@@ -382,3 +398,28 @@ def test_an_issuing_station_of_eight_readers(tmp_path):
         client.stop()
     assert bench.finish() == 0
     assert sorted(e["slot"] for e in bench.events if e["event"] == "removed") == list(range(8))
+
+
+def test_cards_on_a_private_pcscd_stay_until_sigterm_and_the_socket_goes_with_them(tmp_path):
+    _require_stack()
+    socket_path = tmp_path / "kiosk.comm"
+    socket_path.touch()
+    import os
+    import socket as _socket
+    os.unlink(socket_path)
+    stale = _socket.socket(_socket.AF_UNIX)
+    stale.bind(str(socket_path))  # a socket nobody listens on: left by a bench that died
+    stale.close()
+    bench = Emulate("gen2", "--psam", "--slots", "2", "--socket", str(socket_path))
+    assert bench.ready["socket"] == str(socket_path)
+    bench.wait_for("inserted", slot=1)
+    rc, answers = bench.host(0, SELECT_SSSE)
+    assert rc == 0 and answers[0]["sw"] == "9000"
+    assert bench.proc.poll() is None  # still serving
+    busy = _emulate("--slots", "1", "--socket", str(socket_path), "gen2")
+    assert busy.returncode == 2 and "in use by a running pcscd" in busy.stderr
+    bench.proc.terminate()
+    assert bench.finish() == 0
+    assert sorted((e["slot"], e["reason"]) for e in bench.events if e["event"] == "removed") == [
+        (0, "end"), (1, "end")]
+    assert not socket_path.exists()

@@ -28,8 +28,6 @@ def _print_event(event: dict) -> None:
 
 def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, socket_path,
               control_port) -> int:
-    from sscard.emulator.bench import Bench, ScenarioFailed
-    from sscard.emulator.control import ControlServer, EventLog
     from sscard.emulator.scenario import PSAM, Step, load_scenario
 
     scenario = load_scenario(scenario_path) if scenario_path else None
@@ -44,12 +42,46 @@ def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, soc
         from sscard.testing.pcscd import PrivatePcscd, missing_reason
         if missing_reason():
             raise errors.ServiceUnavailable(f"cannot start a private pcscd: {missing_reason()}")
-        if socket_path and os.path.exists(socket_path):
-            raise errors.InvalidArgument(f"--socket {socket_path} already exists")
+        if socket_path:
+            _claim_socket_path(socket_path)
         daemon = PrivatePcscd(slots=slots, socket_path=socket_path)
         readers, ports = list(daemon.readers), [daemon.slot_port(s) for s in range(slots)]
     else:
         readers, ports = list(SYSTEM_READERS), [port, port + 1]
+    try:
+        return _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
+                    control_port)
+    finally:
+        if daemon is not None:
+            daemon.cleanup()
+
+
+def _claim_socket_path(path: str) -> None:
+    """--socket PATH: free, or a socket left by a bench that is gone (removed); anything else
+    is refused."""
+    import socket
+    import stat
+    if not os.path.lexists(path):
+        return
+    if not stat.S_ISSOCK(os.lstat(path).st_mode):
+        raise errors.InvalidArgument(f"--socket {path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody listens: left over
+        return
+    finally:
+        probe.close()
+    raise errors.InvalidArgument(f"--socket {path} is in use by a running pcscd")
+
+
+def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
+         control_port) -> int:
+    """Check everything, then start pcscd (if private), the watcher and the control channel,
+    run the steps and stay as asked; every card out and everything stopped at the end."""
+    from sscard.emulator.bench import Bench, ScenarioFailed
+    from sscard.emulator.control import ControlServer, EventLog
     if scenario is not None and scenario.slots > len(readers):
         raise errors.SpecError(f"scenario {os.path.basename(scenario_path)} needs "
                                f"{scenario.slots} slots; this bench has {len(readers)} "
@@ -103,6 +135,9 @@ def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, soc
             if control is not None:
                 while not control.stopped.is_set():
                     control.stopped.wait(0.2)
+            elif scenario is None:  # cards on a private pcscd: they stay until Ctrl-C or SIGTERM
+                while not stop.is_set():
+                    stop.wait(0.2)
         except (ScenarioFailed, TimeoutError) as e:
             message = e.message if isinstance(e, ScenarioFailed) else str(e)
             bench.emit("error", message=message)
@@ -122,6 +157,5 @@ def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, soc
                 presence.close()
             if daemon is not None:
                 daemon.stop()
-                daemon.cleanup()
             signal.signal(signal.SIGTERM, previous)
     return code

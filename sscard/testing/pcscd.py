@@ -189,4 +189,7 @@ class PrivatePcscd:
         self.start()
 
     def cleanup(self) -> None:
+        """Remove the temp dir, and the socket where it was put outside it (pcscd leaves it)."""
+        if os.path.dirname(self.sock_path) != self.dir and os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
         shutil.rmtree(self.dir, ignore_errors=True)
