@@ -63,6 +63,11 @@ def test_steps_are_played_on_paper_before_anything_runs():
     mute = parse_step({"action": "mute", "slot": 1, "at": 4}, "s")
     wait_signal = parse_step({"action": "wait", "signal": "go"}, "s")
     assert check_steps([insert, remove, insert], 2, "s") == {0}
+    pull = parse_step({"action": "pull", "slot": 0, "at": 2}, "s")
+    assert check_steps([insert, pull, insert], 2, "s") == {0}
+    assert check_steps([insert, pull, remove], 2, "s") == set()
+    with pytest.raises(SpecError, match="step 4 .insert.: slot 0 already holds"):
+        check_steps([insert, pull, insert, insert], 2, "s")
     with pytest.raises(SpecError, match="already holds a card"):
         check_steps([insert, insert], 2, "s")
     with pytest.raises(SpecError, match="step 1 .remove.: slot 0 holds no card"):

@@ -170,8 +170,10 @@ def check_steps(steps, slots: int, where: str, occupied: set[int] | None = None,
                 has_control: bool = False) -> set[int]:
     """Play the steps on paper: a slot in range, a card where one is needed, none where a card
     goes in; 'signal' waits only with a control channel.  Returns the slots holding a card after
-    them (a pulled card still counts: a later `remove` of it is accepted)."""
+    them.  After a `pull` the card may be gone or still in: `remove` and `insert` are both
+    accepted (an insert while the card is still in fails when it runs)."""
     cards = set(occupied or ())
+    pulling: set[int] = set()  # a pull is armed: the card may be gone, or still in
     for n, step in enumerate(steps):
         at = f"{where} step {n + 1} ({step.action})"
         if step.slot is not None and step.slot >= slots:
@@ -179,11 +181,17 @@ def check_steps(steps, slots: int, where: str, occupied: set[int] | None = None,
         if step.action in NEEDS_CARD and step.slot not in cards:
             raise SpecError(f"{at}: slot {step.slot} holds no card at this point")
         if step.action == "insert":
-            if step.slot in cards:
+            if step.slot in cards and step.slot not in pulling:
                 raise SpecError(f"{at}: slot {step.slot} already holds a card (remove or swap)")
             cards.add(step.slot)
+            pulling.discard(step.slot)
         elif step.action == "remove":
             cards.discard(step.slot)
+            pulling.discard(step.slot)
+        elif step.action == "swap":
+            pulling.discard(step.slot)
+        elif step.action == "pull":
+            pulling.add(step.slot)
         elif step.action == "wait" and step.signal is not None and not has_control:
             raise SpecError(f"{at}: waiting for a signal needs --control")
     return cards
