@@ -107,3 +107,14 @@ def test_without_the_stack_the_fixtures_skip_or_fail_on_ci(pytester, monkeypatch
     result = pytester.runpytest_inprocess("-p", "sscard.testing", "-rsf")
     result.assert_outcomes(**{outcome: 1})
     result.stdout.fnmatch_lines(["*vsmartcard-vpcd not installed*apt-get install*"])
+
+
+def test_each_test_sees_its_own_events_first(virtual_reader):
+    """The session's bench served other tests before: a reader's events start with this one."""
+    assert virtual_reader.events() == []
+    virtual_reader.insert("gen2")
+    virtual_reader.fault("answer", at=1, sw="6A82")
+    assert [e["event"] for e in virtual_reader.events()] == ["inserted", "armed"]
+
+
+test_each_test_sees_its_own_events_too = test_each_test_sees_its_own_events_first

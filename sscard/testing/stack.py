@@ -79,7 +79,8 @@ class VirtualReader:
         self._stack.step(action="wait", slot=self.slot, apdus=count, timeout=timeout)
 
     def events(self) -> list[dict]:
-        """This reader's bench events (inserted, apdu, fault, removed, …), oldest first."""
+        """This reader's bench events (inserted, apdu, fault, removed, …) since the bench was
+        last cleared (by the fixtures: since the test began), oldest first."""
         return [e for e in self._stack.events() if e.get("slot") == self.slot]
 
     @property
@@ -97,6 +98,7 @@ class BenchStack:
         self.bench = Bench(list(self.daemon.readers),
                            [self.daemon.slot_port(s) for s in range(slots)], self.log)
         self.observer: PcscObserver | None = None
+        self._first_event = 0
         self.readers = [VirtualReader(self, s) for s in self.bench.slots]
 
     @property
@@ -131,13 +133,15 @@ class BenchStack:
         self.bench.run(scenario)
 
     def events(self) -> list[dict]:
-        return self.log.since(0)[0]
+        """The bench's events since it was last cleared."""
+        return self.log.since(self._first_event)[0]
 
     def clear(self) -> None:
-        """Between tests: every card out, no delay left."""
+        """Between tests: every card out, no delay left, the event list starts again."""
         for slot in self.bench.slots:
             slot.remove(reason="end")
             slot.slow_ms = 0
+        self._first_event = self.log.since(0)[1]
 
     def stop(self) -> int | None:
         try:
