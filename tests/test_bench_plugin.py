@@ -85,6 +85,14 @@ def test_kiosk_script_under_faults(virtual_readers):
     assert psam.occupied and psam.apdus() == []
 
 
+def test_a_slow_reader_serves_every_card_through_the_wire_model(virtual_reader):
+    from sscard.emulator.wire import WireModel
+    virtual_reader.slow(15, bit_rate=9600)
+    virtual_reader.insert("gen2")
+    assert virtual_reader._slot.link.wire == WireModel(15, 9600)  # the link holds answers back
+    assert _kiosk(virtual_reader)[0] == 0
+
+
 def test_a_program_that_finds_no_card(virtual_reader):
     assert _kiosk(virtual_reader) == (2, {"result": "no card"})
 

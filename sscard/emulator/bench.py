@@ -4,7 +4,8 @@ Each `BenchSlot` is one vpcd slot (one reader of pcscd).  It counts and keeps th
 card receives (numbered from 1 at each insertion), and fires the faults armed on it when the
 host sends APDU number `at`: mute (no answer for some seconds, or until removed), pull (the
 card leaves the reader; that APDU gets no answer), answer (a status word instead of the card's
-answer); `slow` delays every answer of the slot (the wire of a real reader).  Events go to
+answer); `slow` holds every answer of the slot back as the wire of a real card would
+(sscard.emulator.wire.WireModel, the benchmarks' wire model, applied by the vpcd link).  Events go to
 `emit` as dicts, one per insertion, removal, APDU, fault and mark.
 
 Whether pcscd has registered an insertion or removal is asked of `presence` (an object with
@@ -21,6 +22,7 @@ from typing import Callable
 
 from sscard.emulator.scenario import PSAM, Scenario, Step, check_steps
 from sscard.emulator.vpcd import VpcdLink
+from sscard.emulator.wire import WireModel
 from sscard.errors import InvalidArgument, SpecError, SscardError
 
 SEEN_TIMEOUT_S = 10.0  # pcscd polls vpcd every 0.4 s
@@ -35,7 +37,7 @@ class ScenarioFailed(SscardError):
 
 
 class _Card:
-    """The emulated card as vpcd sees it, with the slot's answer and slow faults applied."""
+    """The emulated card as vpcd sees it, with the slot's answer fault applied."""
 
     def __init__(self, slot: BenchSlot, card) -> None:
         self.slot = slot
@@ -62,10 +64,7 @@ class _Card:
         slot = self.slot
         sw = slot.take_answer_fault()
         with self.lock:
-            response = sw.to_bytes(2, "big") if sw is not None else self.card.execute(apdu)
-        if slot.slow_ms:
-            slot.gone.wait(slot.slow_ms / 1000)
-        return response
+            return sw.to_bytes(2, "big") if sw is not None else self.card.execute(apdu)
 
 
 class BenchSlot:
@@ -79,8 +78,8 @@ class BenchSlot:
         self.presence = presence
         self.persona: str | None = None
         self.link: VpcdLink | None = None
-        self.slow_ms = 0
-        self.gone = threading.Event()  # set when the current card leaves (wakes mute and slow)
+        self.wire: WireModel | None = None  # `slow`: it outlives the cards (it is the reader's)
+        self.gone = threading.Event()  # set when the current card leaves (wakes a mute card)
         self._cond = threading.Condition()
         self._apdus: list[bytes] = []
         self._faults: dict[int, Step] = {}
@@ -106,7 +105,8 @@ class BenchSlot:
 
     def status(self) -> dict:
         return {"slot": self.index, "reader": self.reader, "persona": self.persona if self.occupied
-                else None, "apdus": self.count, "slow_ms": self.slow_ms,
+                else None, "apdus": self.count,
+                "wire": None if self.wire is None else str(self.wire),
                 "armed": sorted(f"{s.action}@{n}" for n, s in self._faults.items())}
 
     # --- cards in and out ----------------------------------------------------------------
@@ -127,7 +127,8 @@ class BenchSlot:
         self.gone = threading.Event()
         self._pulled = False
         self.persona = persona
-        link = VpcdLink(_Card(self, card), host=self.host, port=self.port, on_apdu=self._on_apdu)
+        link = VpcdLink(_Card(self, card), host=self.host, port=self.port, on_apdu=self._on_apdu,
+                        wire=self.wire)
         link.insert()
         self.link = link
         if self.presence is not None:
@@ -158,6 +159,12 @@ class BenchSlot:
         else:
             time.sleep(UNWATCHED_SETTLE_S)
         self.link = None
+
+    def set_wire(self, wire: WireModel | None) -> None:
+        """Every later answer of this slot takes as long as `wire` says (None: at once)."""
+        self.wire = wire
+        if self.link is not None:
+            self.link.wire = wire  # read by the serving thread at each APDU
 
     def reset(self) -> None:
         """The card loses its volatile state (selection, authentication), as after a reset the
@@ -313,9 +320,11 @@ class Bench:
                     self._need_card(slot, action).arm(step)
                     self.emit("armed", slot=slot.index, fault=action, at=step.at)
                 elif action == "slow":
+                    wire = WireModel(step.ms, step.bit_rate or 0) if step.ms or step.bit_rate \
+                        else None
                     for s in [slot] if slot is not None else self.slots:
-                        s.slow_ms = step.ms
-                    self.emit("slow", slot=step.slot, ms=step.ms)
+                        s.set_wire(wire)
+                    self.emit("slow", slot=step.slot, ms=step.ms, bit_rate=step.bit_rate or 0)
         if step.mark is not None:
             self.emit("mark", mark=step.mark)
 

@@ -47,7 +47,7 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "mute": (frozenset({"slot", "at"}), frozenset({"seconds"})),
     "pull": (frozenset({"slot", "at"}), frozenset()),
     "answer": (frozenset({"slot", "at", "sw"}), frozenset()),
-    "slow": (frozenset({"ms"}), frozenset({"slot"})),
+    "slow": (frozenset({"ms"}), frozenset({"slot", "bit_rate"})),
     "wait": (frozenset(), frozenset({"seconds", "apdus", "slot", "signal", "timeout"})),
 }
 NEEDS_CARD = {"remove", "swap", "reset", "mute", "pull", "answer"}
@@ -61,7 +61,8 @@ class Step:
     at: int | None = None  # 1-based APDU number since the card's insertion
     seconds: float | None = None  # wait: how long; mute: how long (None = for ever)
     sw: int | None = None
-    ms: int | None = None
+    ms: int | None = None  # slow: the card's time for each APDU
+    bit_rate: int | None = None  # slow: command and answer bytes at this many bit/s (0: free)
     apdus: int | None = None  # wait until the slot's card has received this many APDUs
     signal: str | None = None  # wait until the control channel sends this signal
     timeout: float = DEFAULT_TIMEOUT_S
@@ -122,6 +123,7 @@ def parse_step(table: Any, where: str) -> Step:
         seconds=_number(f, "seconds", 0, MAX_WAIT_S),
         sw=sw,
         ms=_number(f, "ms", 0, MAX_SLOW_MS, integer=True),
+        bit_rate=_number(f, "bit_rate", 0, 1_000_000, integer=True),
         apdus=_number(f, "apdus", 1, MAX_APDU_INDEX, integer=True),
         signal=f.get("signal", str, None),
         timeout=_number(f, "timeout", 0.1, MAX_WAIT_S) or DEFAULT_TIMEOUT_S,

@@ -70,8 +70,9 @@ class BenchClient:
     def answer(self, slot: int, at: int, sw: str) -> None:
         self.step("answer", slot=slot, at=at, sw=sw)
 
-    def slow(self, ms: int, slot: int | None = None) -> None:
-        self.step("slow", ms=ms, **({} if slot is None else {"slot": slot}))
+    def slow(self, ms: int, slot: int | None = None, bit_rate: int = 0) -> None:
+        """Every answer `ms` later, plus the bytes at `bit_rate` bit/s (0: bytes are free)."""
+        self.step("slow", ms=ms, bit_rate=bit_rate, **({} if slot is None else {"slot": slot}))
 
     def signal(self, name: str) -> None:
         self.request(action="signal", name=name)

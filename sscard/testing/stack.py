@@ -67,9 +67,9 @@ class VirtualReader:
             fields["sw"] = sw
         self._step(kind, **fields)
 
-    def slow(self, ms: int) -> None:
+    def slow(self, ms: int, bit_rate: int = 0) -> None:
         """Delay every answer of this reader by `ms` (0: none)."""
-        self._step("slow", ms=ms)
+        self._step("slow", ms=ms, bit_rate=bit_rate)
 
     def apdus(self) -> list[bytes]:
         """The command APDUs the program under test sent to this card since its insertion."""
@@ -140,7 +140,7 @@ class BenchStack:
         """Between tests: every card out, no delay left, the event list starts again."""
         for slot in self.bench.slots:
             slot.remove(reason="end")
-            slot.slow_ms = 0
+            slot.set_wire(None)
         self._first_event = self.log.since(0)[1]
 
     def stop(self) -> int | None:
