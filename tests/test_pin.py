@@ -294,9 +294,9 @@ def test_cli_checks_everything_before_asking_for_a_pin(capsys, monkeypatch, case
         faulty_emulator(monkeypatch, lambda *a: None, tries_left=0)
     elif case == "not a social security card":
         faulty_emulator(monkeypatch, not_an_ssc)
-    for stdin_flag in (False, True):
+    for stdin_flag, terminal in ((False, True), (True, True), (True, False), (False, False)):
         asked = no_prompt(monkeypatch)
-        stdin = Terminal("123456\n123456\n123456\n")
+        stdin = (Terminal if terminal else io.StringIO)("123456\n123456\n123456\n")
         monkeypatch.setattr("sys.stdin", stdin)
         result = run(["pin", command, *args] + (["--pin-stdin"] if stdin_flag else []))
         _, err = capsys.readouterr()

@@ -591,12 +591,6 @@ def _pin_options(f):
     return f
 
 
-def _check_pin_source(from_stdin: bool) -> None:
-    """Before the card: without --pin-stdin the hidden prompt needs a terminal."""
-    if not from_stdin and not sys.stdin.isatty():
-        raise errors.InvalidArgument("no terminal for the hidden PIN prompt: use --pin-stdin")
-
-
 def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
     if from_stdin:
         try:
@@ -607,8 +601,9 @@ def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
             raise errors.InvalidArgument(f"standard input holds {len(lines)} of the "
                                          f"{len(prompts)} PIN lines needed")
         return [line.strip() for line in lines[:len(prompts)]]
-    if not sys.stdin.isatty():
-        raise errors.InvalidArgument("no terminal for the hidden PIN prompt: use --pin-stdin")
+    if not sys.stdin.isatty():  # asked last: the card's own answers come first
+        raise errors.InvalidArgument("no terminal for the hidden PIN prompt: use --pin-stdin",
+                                     zh="没有可用于隐藏输入密码的终端：请使用 --pin-stdin")
     return [click.prompt(p, hide_input=True, err=True) for p in prompts]
 
 
@@ -651,7 +646,6 @@ def pin_verify(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     """
     from sscard import pin as pin_rules
     from sscard.pin import VerifyOutcome
-    _check_pin_source(pin_stdin)
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with card:
         if not pin_rules.would_send(card.pin_tries(), floor=floor,
@@ -674,7 +668,6 @@ def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
 
     The card and its tries left are checked before the PINs are asked for."""
     from sscard import pin as pin_rules
-    _check_pin_source(pin_stdin)
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with card:
         pin_rules.check_change(card.pin_tries(), floor=floor, force_last_try=force_last_try)
