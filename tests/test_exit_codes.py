@@ -185,6 +185,20 @@ def test_usage_errors_are_one_bilingual_line(capsys, argv):
     assert "Usage:" not in err and "Try '" not in err
 
 
+@pytest.mark.parametrize("argv,hint,chinese", [
+    (["pin", "bogus"], "sscard pin --help", "无此子命令"),
+    (["readers", "x", "y"], "sscard readers --help", "多余的参数"),
+    (["read", "--emulator"], "sscard read --help", "选项用法错误"),
+    (["pin", "verify", "--floor"], "sscard pin verify --help", "选项用法错误"),
+    (["-d", "status", "--bogus"], "sscard status --help", "无此选项"),
+])
+def test_usage_errors_name_the_command_and_say_what_in_chinese(capsys, argv, hint, chinese):
+    code, _, err = cli(capsys, *argv)
+    assert code == ExitCode.USAGE
+    english, zh = err.split(" / ", 1)
+    assert f"(see '{hint}')" in english and f"参见 '{hint}'" in zh and zh.startswith(chinese)
+
+
 # --- Ctrl-C ------------------------------------------------------------------------------------
 
 def interrupt(*a, **k):

@@ -786,6 +786,12 @@ _USAGE_ZH = (
     (click.exceptions.BadParameter, "参数值无效：{param}"),
     (click.exceptions.BadOptionUsage, "选项用法错误：{option}"),
 )
+# click's other usage errors come from ctx.fail() with only an English text: by its start
+_USAGE_ZH_BY_TEXT = (
+    ("No such command", "无此子命令"),
+    ("Got unexpected extra argument", "多余的参数"),
+    ("Option '", "选项用法错误"),
+)
 
 
 def _usage_line(e: click.UsageError, argv: list[str]) -> str:
@@ -796,18 +802,36 @@ def _usage_line(e: click.UsageError, argv: list[str]) -> str:
                 "prompt or --pin-stdin; see 'sscard pin --help') / 命令行参数无效（密码不能作为"
                 "参数；参见 'sscard pin --help'）")
     path = e.ctx.command_path if e.ctx is not None else "sscard"
+    named = _command_path(argv)
+    if len(named) > len(path):  # an option error raised before the subcommand's context
+        path = named
     if isinstance(e, click.exceptions.NoArgsIsHelpError):
         names = ", ".join(e.ctx.command.list_commands(e.ctx)) if e.ctx else ""
         en, zh = f"a command is needed ({names})", "需要子命令"
     else:
         en = _one_line(e.format_message()).rstrip(".")
         zh = getattr(e, "zh", None) or next(
-            (text for cls, text in _USAGE_ZH if isinstance(e, cls)), "命令行用法错误")
+            (text for cls, text in _USAGE_ZH if isinstance(e, cls)), None) or next(
+            (text for start, text in _USAGE_ZH_BY_TEXT if en.startswith(start)), "命令行用法错误")
         option = getattr(e, "option_name", None) or ""
         param = getattr(e, "param", None)
         hint = param.get_error_hint(e.ctx) if param is not None and e.ctx is not None else option
         zh = zh.format(option=option, param=hint).rstrip("：")
     return f"{en} (see '{path} --help') / {zh}（参见 '{path} --help'）"
+
+
+def _command_path(argv: list[str]) -> str:
+    """`sscard pin verify` for argv ["pin", "verify", …]: the commands named on the line."""
+    path, command = ["sscard"], cli
+    for word in argv:
+        if word.startswith("-") or not isinstance(command, click.Group):
+            continue
+        sub = command.get_command(None, word)
+        if sub is None:
+            break
+        path.append(word)
+        command = sub
+    return " ".join(path)
 
 
 class UsageError(click.UsageError):
