@@ -401,6 +401,26 @@ def test_emulate_readiness_line_only_when_the_reader_shows_the_card(pcscd):
     wait_state(SLOT0, False, after=counter)
 
 
+@pytest.mark.parametrize("fmt", ["text", "ireadcardbas"])
+def test_ctrl_c_while_waiting_for_a_card_exits_130(pcscd, fmt):
+    """A real SIGINT to `sscard read --wait` blocked on an empty reader."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sscard.cli.main", "-d", "read", "--wait", "30", "-r", SLOT1,
+         "--format", fmt], env=pcscd.client_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        while "waiting for a card" not in (line := proc.stderr.readline()):
+            assert line, "sscard ended before waiting"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == errors.ExitCode.INTERRUPTED
+    assert err.splitlines()[-1] == "error: interrupted / 已中断" and "Traceback" not in err
+    assert out == ("-31|用户取消|\n" if fmt == "ireadcardbas" else "")
+
+
 def test_watch_survives_a_pcscd_restart():
     """`sscard watch` in a subprocess, against a pcscd of its own that we restart."""
     if not stack_available():

@@ -267,6 +267,7 @@ class PcscTransport:
             present = [s.name for s in states if s.name in candidates and s.card_present]
             if not present and wait:
                 timeout = None if wait == float("inf") else wait
+                log.info(_LOG, "waiting for a card in %s", ", ".join(map(repr, candidates)))
                 present = [ctx.wait_for_card(candidates, timeout)]
         if not present:
             raise errors.NoCard()
