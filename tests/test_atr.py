@@ -154,6 +154,20 @@ def test_a_gen3_card_authenticates_whatever_its_atr_announces(name):
 
 
 @pytest.mark.parametrize("name", SAME_CARD)
+def test_a_psam_derives_the_same_card_key_whatever_the_atr(name):
+    """The PSAM gets the card factor from the reader (DELIVERY SESSION KEY): T6…TD, never
+    the TCK, so the card proves itself and EF06 opens."""
+    from sscard.emulator.psam_card import PsamCard
+    from sscard.psam import PsamKeys
+    emulated, transport = _gen3_as(name)
+    psam = PsamKeys(EmulatorTransport(PsamCard.from_file(), "psam"))
+    with Card(transport) as card:
+        identity = card.read_identity(today=TODAY, keys=psam)
+    assert identity.authentic == "yes" and identity.holder_status is HolderStatus.READ
+    assert emulated.auth_tries_left == 3
+
+
+@pytest.mark.parametrize("name", SAME_CARD)
 def test_hsm_step1_gives_the_historical_bytes(name):
     _, transport = _gen3_as(name)
     with Card(transport) as card:
