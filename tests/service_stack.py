@@ -24,9 +24,10 @@ SSCARD = os.path.join(os.path.dirname(sys.executable), "sscard")
 class Service:
     """One `sscard serve --port 0 ARGS…` process; its stderr (the log) is kept in a file."""
 
-    def __init__(self, daemon: PrivatePcscd, *args: str) -> None:
+    def __init__(self, daemon: PrivatePcscd, *args: str, env: dict | None = None) -> None:
         self.daemon = daemon
         self.args = args
+        self.env = env or {}
         self.log_file = tempfile.NamedTemporaryFile(prefix="sscard-serve-", suffix=".log",
                                                     delete=False)
         self.proc: subprocess.Popen | None = None
@@ -34,7 +35,8 @@ class Service:
 
     def start(self, timeout: float = 30.0) -> Service:
         self.proc = subprocess.Popen([SSCARD, "serve", "--port", "0", *self.args],
-                                     env=self.daemon.client_env(), stdin=subprocess.DEVNULL,
+                                     env={**self.daemon.client_env(), **self.env},
+                                     stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.log_file,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout

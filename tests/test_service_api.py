@@ -226,3 +226,31 @@ def test_read_command_does_not_import_the_service(daemon):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_stuck_card_in_one_reader_does_not_delay_the_other(service, slots):
+    import threading
+    gate = threading.Event()
+
+    def stall(index, _apdu):
+        if index == 2:
+            gate.wait(30)  # the card in reader 0 stops answering at its third APDU
+    link = slots.insert("gen2", slot=0, on_apdu=stall)
+    stuck = []
+    blocked = threading.Thread(target=lambda: stuck.append(get(service, "/v1/identity?reader=0")))
+    stream = EventStream(service)
+    try:
+        stream.next()
+        blocked.start()
+        while link.apdus < 3 and blocked.is_alive():  # until reader 0's read hangs (bounded
+            gate.wait(0.02)                            # by the thread's own HTTP timeout)
+        slots.insert("gen3", slot=1)
+        (kind, read), _ = stream.next_of({"identity", "error"})
+        assert (kind, read["reader"]) == ("identity", READERS[1])
+        assert get(service, "/v1/identity?reader=1").status_code == 200
+        assert blocked.is_alive() and not gate.is_set()  # reader 0 was stuck all along
+    finally:
+        gate.set()
+        blocked.join(60)
+        stream.close()
+    assert stuck[0].status_code == 200

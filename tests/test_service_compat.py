@@ -253,3 +253,31 @@ def test_clients_on_two_readers_work_in_parallel(service, slots):
         t.join(60)
     # 6 clients on one reader (iType 3 picks the first with a card): served or told "busy"
     assert len(results) == 30 and set(results) <= {"1", "-11"} and "1" in results
+
+
+def test_psam_in_the_second_reader(daemon, slots):
+    """--psam: generation-3 cards read in full, the PSAM's terminal number in field 10, and the
+    PSAM's reader is not offered as a card reader."""
+    import httpx
+    from sscard.emulator.psam_card import PsamCard
+    slots.insert(PsamCard.from_file(), slot=1)
+    slots.insert("gen3", slot=0)
+    expected = cli_line(daemon, "--psam", "00 01")  # before: the service keeps the PSAM open
+    svc = Service(daemon, "--psam", "00 01").start()
+    try:
+        readers = httpx.get(svc.base + "/v1/readers", timeout=30).json()["readers"]
+        assert [r["name"] for r in readers] == ["Virtual PCD 00 00"]
+        assert httpx.get(svc.base + "/v1/health").json()["key_source"] == "psam"
+        with connect(svc.ws) as ws:
+            reply = ask(ws, READ)
+            assert reply["success"] == "1", reply
+            assert as_line(reply) == expected
+            assert reply["pOutInfo"].split("|")[9] != "000000000000"
+        slots.remove(1)  # PSAM pulled: the interface's "no PSAM", and the service lives on
+        with connect(svc.ws) as ws:
+            assert ask(ws, READ)["success"] == "-2201"
+            slots.insert(PsamCard.from_file(), slot=1)
+            assert ask(ws, READ)["success"] == "1"
+    finally:
+        assert svc.stop() == 0
+        svc.cleanup()

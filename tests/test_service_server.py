@@ -64,3 +64,48 @@ def test_sigint_stops_cleanly(tmp_path):
         service.cleanup()
         daemon.stop()
         daemon.cleanup()
+
+
+def test_readiness_and_stopping_are_told_to_systemd(tmp_path):
+    """Type=notify: READY=1 once the port listens, STOPPING=1 on SIGTERM (sd_notify)."""
+    from service_stack import require_service_dependencies
+    require_service_dependencies()
+    import httpx
+
+    from pcsc_stack import PrivatePcscd, require_stack
+    from service_stack import Service
+    require_stack()
+    path = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(30)
+    daemon = PrivatePcscd().start()
+    service = Service(daemon, env={"NOTIFY_SOCKET": path})
+    try:
+        service.start()
+        assert listener.recv(64) == b"READY=1"
+        assert httpx.get(service.base + "/v1/health").status_code == 200
+        assert service.stop() == 0
+        assert listener.recv(64) == b"STOPPING=1"
+    finally:
+        service.stop()
+        service.cleanup()
+        daemon.stop()
+        daemon.cleanup()
+        listener.close()
+
+
+def test_the_systemd_unit_waits_for_readiness_and_stays_on_loopback():
+    import configparser
+    import os
+    unit = configparser.ConfigParser(strict=True, interpolation=None)
+    unit.optionxform = str
+    here = os.path.dirname(os.path.abspath(__file__))
+    unit.read(os.path.join(here, "..", "contrib", "systemd", "sscard-serve.service"))
+    service = unit["Service"]
+    assert service["Type"] == "notify" and service["KillSignal"] == "SIGTERM"
+    command = service["ExecStart"].split()
+    assert command[1:3] == ["serve", "--host"] and command[3] == "127.0.0.1"
+    assert "--allow-remote-host" not in command
+    assert service["IPAddressAllow"] == "localhost" and service["IPAddressDeny"] == "any"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
