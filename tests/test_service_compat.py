@@ -281,3 +281,23 @@ def test_psam_in_the_second_reader(daemon, slots):
     finally:
         assert svc.stop() == 0
         svc.cleanup()
+
+
+def test_clients_gone_mid_request_leave_the_service_working(service, slots):
+    import httpx
+    import socket
+    slots.insert("gen2")
+    for _ in range(5):  # a page closed while its read runs
+        with connect(service.ws) as ws:
+            ws.send(json.dumps(READ))
+    for _ in range(5):  # an HTTP client that gives up before the answer
+        with socket.create_connection(("127.0.0.1", service.port)) as s:
+            s.sendall(f"GET /v1/identity HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\n\r\n"
+                      .encode())
+    with connect(service.ws) as ws:
+        deadline = time.monotonic() + 10
+        while (reply := ask(ws, READ))["success"] == "-11" and time.monotonic() < deadline:
+            time.sleep(0.05)  # the abandoned reads may still hold the reader's queue
+        assert reply["success"] == "1"
+    assert httpx.get(service.base + "/v1/identity", timeout=30).status_code == 200
+    assert "Traceback" not in service.log() and "internal error" not in service.log()
