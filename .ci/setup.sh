@@ -5,15 +5,23 @@
 #   - a virtualenv .venv with sscard and its kiosk service (the `service` extra: `sscard
 #     serve`) installed (a regular install: an editable one adds ~25 ms to every start of
 #     `sscard`; developers may `pip install -e .` instead).
-# Usage: bash .ci/setup.sh [--test]     (--test adds the test dependencies, .venv-emvtool and
-#                                         Debian's chromium + chromium-driver for the kiosk
-#                                         page's browser test)
+# Usage: bash .ci/setup.sh [--test] [--link]
+#   --test adds the test dependencies, .venv-emvtool and Debian's chromium + chromium-driver
+#   for the kiosk page's browser test; --link puts `sscard` on PATH (a symlink in
+#   /usr/local/bin as root, else ~/.local/bin; see .ci/after-setup.sh).
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 testing=""
-if [ "${1:-}" = "--test" ]; then testing=1; fi
+link=""
+for arg in "$@"; do
+  case "$arg" in
+    --test) testing=1 ;;
+    --link) link="--link" ;;
+    *) echo "usage: bash .ci/setup.sh [--test] [--link]" >&2; exit 2 ;;
+  esac
+done
 extras="[service]"
 if [ -n "$testing" ]; then extras="[service,test]"; fi
 
@@ -40,3 +48,5 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --disable-pip-version-check ".$extras"
 # The tests also drive an independent EMV reader (python-emv) in its own venv.
 if [ -n "$testing" ]; then bash .ci/emvtool-venv.sh; fi
+# How to run `sscard` by name (or link it), and how to start pcscd when it is not running.
+bash .ci/after-setup.sh $link

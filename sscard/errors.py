@@ -171,10 +171,22 @@ class ReaderGone(ReaderError):
     zh = "读卡器已断开"
 
 
+START_PCSCD = ("start it: `sudo systemctl start pcscd`, or on a machine without systemd "
+               "`sudo pcscd` (`sudo pcscd --foreground &` keeps it in this terminal)",
+               "启动方法：`sudo systemctl start pcscd`；没有 systemd 的机器上用 `sudo pcscd`"
+               "（`sudo pcscd --foreground &` 在当前终端运行）")
+
+
 class ServiceUnavailable(ReaderError):
     """The PC/SC service (pcscd) is not running."""
 
     zh = "PC/SC 服务（pcscd）未运行"
+
+    def __init__(self, message: str | None = None, *, zh: str | None = None) -> None:
+        if message is None:  # the service is down, not pyscard missing: say how to start it
+            message = f"the PC/SC service (pcscd) is not running; {START_PCSCD[0]}"
+            zh = zh or f"PC/SC 服务（pcscd）未运行；{START_PCSCD[1]}"
+        super().__init__(message, zh=zh)
 
 
 class VpcdSlotTaken(ReaderError):

@@ -31,6 +31,33 @@ SSC_ENABLEMENT = (
     "social security card (电子社保卡)",
     "芯片上无启用记录：社保功能是否启用请向社保经办机构查询，或在电子社保卡中查看")
 
+# What a holder must hear when the chip's state calls for it (the questions people bring to
+# a kiosk): a new bank account shows zero until activated, and where a blocked card goes.
+ADVICE = {
+    "new_bank_account": (
+        "this bank application was never used. A new card's bank account shows a zero "
+        "balance until the holder activates it in person at the issuing bank, with their ID "
+        "card. Nobody legitimate (bank, social security bureau, police) ever asks for your "
+        "PIN or an SMS verification code, by phone, message or in person",
+        "该金融应用从未使用。新卡的银行账户在持卡人本人携身份证到发卡银行激活之前，余额显示为零。"
+        "银行、社保部门、警方等任何正规机构都不会通过电话、短信或当面索要您的密码或短信验证码"),
+    "bank_blocked": (
+        "to unblock the bank application or its PIN, or to replace the card: the issuing "
+        "bank (a branch, with the holder's ID card); the social security hotline 12333 "
+        "tells which bank issued the card",
+        "解锁金融应用或银行密码、或补换卡：请持持卡人身份证到发卡银行网点办理；"
+        "可拨打社保服务热线 12333 查询发卡银行"),
+    "ssse_blocked": (
+        "to unblock the social security PIN or application, or to replace the card: the "
+        "social security bureau or a social security card outlet of the issuing bank, with "
+        "the holder's ID card; hotline 12333",
+        "解锁社保密码或社保应用、或补换卡：请持持卡人身份证到社保经办机构或发卡银行的社保卡"
+        "服务网点办理；咨询电话 12333"),
+    "card_blocked": (
+        "the card is blocked for good: replace it at the social security bureau or the "
+        "issuing bank, with the holder's ID card; hotline 12333",
+        "卡片已永久锁定：请持持卡人身份证到社保经办机构或发卡银行补换卡；咨询电话 12333"),
+}
 
 IDENTITY_CHECKS = ("id_number", "name")  # a mismatch here gets its own exit code
 
@@ -89,6 +116,22 @@ class Status:
         (5F20/9F0B) differs from the social security application's."""
         return any(c.outcome == "mismatch" and c.item in IDENTITY_CHECKS
                    for c in self.cross_checks)
+
+    @property
+    def advice(self) -> tuple[tuple[str, str, str], ...]:
+        """(code, en, zh) of each piece of ADVICE the state calls for."""
+        codes = []
+        verdicts = (self.ssse_verdict.code, self.bank_verdict.code)
+        if "card_blocked" in verdicts:
+            codes.append("card_blocked")
+        if self.ssse_verdict.code in ("application_blocked", "pin_blocked"):
+            codes.append("ssse_blocked")
+        if self.bank_verdict.code in ("application_blocked", "pin_blocked", "atc_exhausted"):
+            codes.append("bank_blocked")
+        if self.bank.state is AppState.READY and self.bank.used is False \
+                and self.bank_verdict.code == "ready":
+            codes.append("new_bank_account")
+        return tuple((c, *ADVICE[c]) for c in codes)
 
     @property
     def exit_code(self) -> int:

@@ -329,7 +329,7 @@ def test_cli_json_schema(capsys, tmp_path):
     code, out, _ = cli(capsys, "status", "--emulator", path, "--json")
     doc = json.loads(out)
     assert set(doc) == {"schema", "source", "masked", "atr", "social_security", "bank",
-                        "cross_checks", "findings"}
+                        "cross_checks", "findings", "advice"}
     bank = doc["bank"]
     assert bank["state"] == "ready" and bank["verdict"]["code"] == "ready"
     assert bank["counters"] == {"atc": toml["bank"]["atc"],
@@ -371,7 +371,7 @@ def test_no_gpo_at_the_last_atc_values(tmp_path, capsys, atc):
     assert {c.outcome for c in status.cross_checks} == {"not_done"}
     assert card.read_bank(today=TODAY).counters.atc == atc  # the card did not change
     code, out, _ = cli(capsys, "status", "--emulator", path, "--bank-records")
-    assert "records: not read, no GPO sent" in out and "ATC" in out
+    assert "records / 记录: not read, no GPO sent" in out and "ATC" in out
 
 
 def test_gpo_below_the_guard_still_reads(tmp_path):
@@ -551,4 +551,4 @@ def test_records_without_pan_or_expiry_are_findings_and_shown_absent(tmp_path):
     assert missing == {"bank.pan", "bank.expiry_date"}
     text = to_text(to_document(load_spec().pboc, status, reveal=False,
                                source={"name": "emulator", "description": "test"}))
-    assert "None" not in text and "PAN absent / 无 · expires absent / 无" in text
+    assert "None" not in text and "PAN / 主账号 absent / 无 · expires / 有效期至 absent / 无" in text

@@ -124,3 +124,159 @@ def test_exit_code_table_in_readme_and_help_lists_the_new_codes(capsys):
     assert code == 0
     assert re.search(r"^\s+15\s+.*mismatch", out, re.M)
     assert re.search(r"^\s+16\s+.*does not offer", out, re.M)
+
+
+# --- one language order, nothing English-only, no raw codes, wrapped ---------------------------
+
+CJK = re.compile(r"[\u2e80-\u9fff\uff00-\uffef]")
+
+
+def _english_only(text: str) -> list[str]:
+    """Lines with English words but no Chinese (an ATR or a status word alone is fine)."""
+    return [line for line in text.splitlines()
+            if re.search(r"[a-z]{3}", line) and not CJK.search(line)]
+
+
+@pytest.mark.parametrize("args", [("bank-used", "--bank-records"), ("bank-blocked",),
+                                  ("gen3",), ("shanghai",), ("card-blocked",), ("gen1",)])
+def test_status_reads_english_then_chinese_with_nothing_raw(capsys, args):
+    _, out, _ = cli(capsys, "status", "--emulator", *args)
+    assert _english_only(out) == []
+    for raw in ("not_done", "not_requested", "application_blocked", "card_blocked", " 0156 "):
+        assert raw not in out
+    assert "社保功能启用 enablement" not in out and "金融功能激活 activation" not in out
+    assert "enablement / 社保功能启用" in out and "activation / 金融功能激活" in out
+
+
+def test_status_names_currencies(capsys):
+    _, out, _ = cli(capsys, "status", "--emulator", "bank-used")
+    assert "0156" not in out and "CNY (renminbi) / 人民币" in out
+
+
+@pytest.mark.parametrize("persona", ["gen2", "gen3", "gen1", "shanghai"])
+def test_read_reads_english_then_chinese(capsys, persona):
+    _, out, _ = cli(capsys, "read", "--emulator", persona)
+    assert _english_only(out) == []
+    assert "Issuer data / 发卡机构数据" in out and "Card number / 社会保障卡卡号" in out
+    assert "发卡机构数据 Issuer data" not in out and "yes 是" not in out
+
+
+def test_readers_and_watch_lines_name_what_happened(capsys, monkeypatch):
+    from sscard.cli import main
+    from sscard.transport import pcsc
+    monkeypatch.setattr(pcsc, "list_readers", lambda: [
+        pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False),
+        pcsc.ReaderState("Reader B", False, None, False)])
+    monkeypatch.setattr(main, "_probe", lambda reader: "mf")
+    code, out, _ = cli(capsys, "readers")
+    assert code == 0 and _english_only(out) == []
+    assert "Shanghai-style" in out and "上海式卡" in out and "no card / 无卡" in out
+    for event, words in (("service_lost", "PC/SC service lost"), ("reader_added", "reader added"),
+                         ("service_restored", "PC/SC service back")):
+        line = main._watch_line({"time": "t", "event": event, "reader": "Reader A", "atr": None})
+        assert event not in line and words in line and CJK.search(line)
+
+
+def _columns(text: str) -> int:
+    from sscard.cli.textwidth import columns
+    return columns(text)
+
+
+@pytest.mark.parametrize("command", [("status", "--emulator", "bank-used", "--bank-records"),
+                                     ("read", "--emulator", "gen3"), ("read", "--emulator", "gen1")])
+def test_human_views_wrap_to_the_terminal_width(capsys, monkeypatch, command):
+    _, wide, _ = cli(capsys, *command)
+    monkeypatch.setenv("COLUMNS", "60")
+    _, out, _ = cli(capsys, *command)
+    assert max(_columns(line) for line in out.splitlines()) <= 60
+    assert max(_columns(line) for line in wide.splitlines()) > 60  # there was something to wrap
+    # nothing lost: the same words, in the same order
+    assert re.sub(r"\s+", "", out) == re.sub(r"\s+", "", wide)
+
+
+def test_wrapping_keeps_chinese_punctuation_with_its_word():
+    from sscard.cli.textwidth import wrap
+    lines = wrap("  " + "甲" * 10 + "，" + "乙" * 10, 24)
+    assert all(_columns(line) <= 24 for line in lines)
+    assert not any(line.lstrip().startswith("，") for line in lines)
+
+
+# --- what a holder must hear ------------------------------------------------------------------
+
+def test_status_tells_a_new_card_holder_about_activation_and_scams(capsys):
+    code, out, _ = cli(capsys, "status", "--emulator", "gen2", "--json")
+    advice = {a["code"]: a for a in json.loads(out)["advice"]}
+    assert set(advice) == {"new_bank_account"}
+    a = advice["new_bank_account"]
+    assert "zero" in a["en"] and "issuing bank" in a["en"] and "ID card" in a["en"]
+    assert "PIN" in a["en"] and "verification code" in a["en"]
+    assert "余额显示为零" in a["zh"] and "身份证" in a["zh"] and "验证码" in a["zh"]
+    _, text, _ = cli(capsys, "status", "--emulator", "gen2")
+    assert a["en"] in text.replace("\n", " ") and a["zh"] in text
+    _, out, _ = cli(capsys, "status", "--emulator", "bank-used", "--json")
+    assert json.loads(out)["advice"] == []  # a used account: nothing to explain
+
+
+@pytest.mark.parametrize("persona,advice", [("bank-blocked", "bank_blocked"),
+                                            ("ssse-blocked", "ssse_blocked"),
+                                            ("card-blocked", "card_blocked")])
+def test_status_says_where_to_unblock_or_replace(capsys, persona, advice):
+    code, out, _ = cli(capsys, "status", "--emulator", persona, "--json")
+    assert code == ExitCode.CARD_BLOCKED
+    found = {a["code"]: a for a in json.loads(out)["advice"]}
+    assert advice in found and "new_bank_account" not in found
+    assert "12333" in found[advice]["en"] and "12333" in found[advice]["zh"]
+    where = "issuing bank" if advice == "bank_blocked" else "social security bureau"
+    assert where in found[advice]["en"]
+
+
+# --- after setup: pcscd and PATH ----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fallback_note_says_how_to_start_pcscd_the_same_in_both_languages(capsys, monkeypatch):
+    import sscard
+
+    def down(*args, **kwargs):
+        raise errors.ServiceUnavailable()
+    monkeypatch.setattr(sscard, "open", down)
+    code, out, err = cli(capsys, "read", "--emulator-fallback", "gen2")
+    assert code == 0 and "emulator: gen2" in out
+    en, zh = err.split(" / ", 1)
+    for half in (en, zh):
+        assert "sudo pcscd" in half and "systemctl start pcscd" in half and "gen2" in half
+    assert "not running" in en and "systemd" in en
+    assert "未运行" in zh and "未找到实体卡" not in zh
+    code, _, err = cli(capsys, "read")  # the error itself says it too
+    assert code == ExitCode.NO_READER
+    assert all("sudo pcscd" in half for half in err.split(" / ", 1))
+
+
+def _after_setup(tmp_path, *args, path: str, socket: str):
+    import os
+    import subprocess
+    env = dict(os.environ, PATH=path, PCSCLITE_CSOCK_NAME=socket,
+               SSCARD_LINK_DIR=str(tmp_path / "bin"))
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "after-setup.sh"), *args], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_setup_says_how_to_run_sscard_by_name_and_links_it(tmp_path):
+    plain = "/usr/bin:/bin"
+    out = _after_setup(tmp_path, path=plain, socket="/nonexistent/pcscd.comm")
+    assert "not on your PATH" in out and ". .venv/bin/activate" in out and "--link" in out
+    assert "不在 PATH 中" in out
+    assert "sudo pcscd" in out and "没有 systemd" in out  # and how to start pcscd
+    out = _after_setup(tmp_path, "--link", path=plain, socket="/nonexistent/pcscd.comm")
+    link = tmp_path / "bin" / "sscard"
+    assert link.resolve() == (ROOT / ".venv" / "bin" / "sscard").resolve()
+    import socket
+    with socket.socket(socket.AF_UNIX) as listening:  # a PC/SC service socket exists
+        listening.bind(str(tmp_path / "pcscd.comm"))
+        out = _after_setup(tmp_path, path=f"{tmp_path / 'bin'}:{plain}",
+                           socket=str(tmp_path / "pcscd.comm"))
+    assert "not on your PATH" not in out and "pcscd" not in out
+    assert "--link" in (ROOT / ".ci" / "setup.sh").read_text() and "--link" in README

@@ -82,7 +82,7 @@ def test_text_format_and_masked_step1(capsys, monkeypatch):
     cid = persona_toml("gen3")["ef05"]["card_identification"].upper()
     step1 = out.splitlines()[0].split("|")
     assert step1[3] != cid and step1[3].startswith(cid[:16]) and "*" in step1[3]
-    assert "yes 是" in out and cid not in out
+    assert "yes (internal authentication passed) / 是" in out and cid not in out
 
 
 def test_wrong_internal_answer_is_minus_25(capsys, monkeypatch):

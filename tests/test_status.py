@@ -209,7 +209,7 @@ def cli(capsys, *args):
 @pytest.mark.parametrize("persona", list_personas())
 def test_cli_both_views(capsys, persona):
     code, out, err = cli(capsys, "status", "--emulator", persona)
-    assert err == "" and "social security application 社会保障应用" in out
+    assert err == "" and "social security application / 社会保障应用" in out
     assert "not recorded on the chip" in out and "金融功能激活" in out
     code_json, out_json, _ = cli(capsys, "status", "--emulator", persona, "--json")
     doc = json.loads(out_json)

@@ -47,7 +47,7 @@ def _bank_missing(bank: BankReading | None) -> tuple[str, str] | None:
     if bank is None or bank.aid is None:
         return ("no bank application", "无金融应用")
     if bank.records_status is RecordsStatus.NOT_READ:
-        return (f"bank application state {bank.state.value}: its records were not read "
+        return (f"bank application {bank.state.value.replace('_', ' ')}: its records were not read "
                 "(no GPO sent)", "金融应用已锁定或不可用，未读取记录（未发送获取处理选项）")
     if bank.records_status is RecordsStatus.WITHHELD:
         return ("no GPO sent: the bank application's transaction counter (ATC) is unknown or "

@@ -129,8 +129,9 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
         except (errors.NoReader, errors.ServiceUnavailable, errors.NoCard) as e:
             if not emulator_fallback:
                 raise
-            click.echo(f"note: {e.message.rstrip('.')}; reading the built-in emulated card "
-                       f"'{emulator_fallback}' instead / 未找到实体卡，改读内置模拟卡", err=True)
+            _note(f"{e.message.rstrip('.')} — reading the built-in emulated card "
+                  f"'{emulator_fallback}' instead / {e.zh.rstrip('。')} — 改读内置模拟卡 "
+                  f"'{emulator_fallback}'")
             card = sscard.open_emulator(emulator_fallback)
             source = {"kind": "emulator", "name": emulator_fallback}
     transport = card.transport
@@ -139,6 +140,12 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
         transport = RecordingTransport(transport)
         _state["recording"] = (transport, record, overwrite_record)
     return Card(transport, trace=trace, timeout=_state["timeout"]), source
+
+
+def _note(text: str) -> None:
+    """A note on stderr (what sscard did instead, and why); -q silences it."""
+    if not _state.get("quiet"):
+        click.echo(f"note: {text}", err=True)
 
 
 def _check_record_path(path: str, overwrite: bool) -> None:
@@ -316,7 +323,7 @@ def read(emulator, emulator_fallback, reader, wait, shared, as_json, output_form
     spec = load_spec()
     document = render.to_document(spec, identity, reveal=reveal, source=source)
     click.echo(render.to_json(document) if output_format == "json"
-               else render.to_text(spec, document))
+               else render.to_text(spec, document, _width()))
     return _identity_exit(identity)
 
 
@@ -326,6 +333,11 @@ def _identity_exit(identity) -> int:
     if identity.missing:
         return ExitCode.INCOMPLETE
     return ExitCode.LOCKED if identity.holder_status.value == "locked" else ExitCode.OK
+
+
+def _width() -> int | None:
+    from sscard.cli.textwidth import terminal_width
+    return terminal_width()
 
 
 def _read_ireadcardbas(emulator, emulator_fallback, reader, wait, shared, reveal, record,
@@ -426,7 +438,7 @@ def _read_hsm(card_args: tuple, output_format: str, reveal: bool, step2_source: 
         return ExitCode.OK
     document = render.to_document(load_spec(), identity, reveal=reveal, source=source)
     click.echo(render.to_json(document) if output_format == "json"
-               else render.to_text(load_spec(), document))
+               else render.to_text(load_spec(), document, _width()))
     return _identity_exit(identity)
 
 
@@ -471,11 +483,18 @@ def readers(as_json, no_probe) -> int:
     elif not rows:
         click.echo("no readers / 无读卡器")
     for row in rows if not as_json else ():
-        card = f"card {row['atr']}" if row["card"] else "no card 无卡"
-        probe = f"  social security card: {row['social_security_card']}" \
-            if row["social_security_card"] else ""
+        card = f"card / 卡 {row['atr']}" if row["card"] else "no card / 无卡"
+        answer = row["social_security_card"]
+        probe = f"  social security card / 社会保障卡: {_PROBE_WORDS.get(answer, answer)}" \
+            if answer else ""
         click.echo(f"{row['index']}: {row['reader']}  {card}{probe}")
     return ExitCode.OK if rows else ExitCode.NO_READER
+
+
+_PROBE_WORDS = {"yes": "yes / 是", "no": "no / 否",
+                "blocked": "yes, application blocked / 是，应用已锁定",
+                "card blocked": "card blocked / 卡片已锁定",
+                "mf": "yes, Shanghai-style (EF05 under the MF) / 是，上海式卡（EF05 位于 MF 下）"}
 
 
 def _probe(reader: str) -> str:
@@ -548,8 +567,20 @@ def _read_for_watch(reader: str, timeout: float, reveal: bool) -> dict:
     return {"identity": render.to_document(load_spec(), identity, reveal=reveal, source=source)}
 
 
+_EVENT_WORDS = {"inserted": "card inserted / 插入卡片", "removed": "card removed / 卡片移除",
+                "reader_added": "reader added / 读卡器接入",
+                "reader_removed": "reader removed / 读卡器移除",
+                "service_lost": "PC/SC service lost / PC/SC 服务中断",
+                "service_restored": "PC/SC service back / PC/SC 服务恢复"}
+_HOLDER_WORDS = {"read": "holder data read / 持卡人信息已读取",
+                 "locked": "holder data locked / 持卡人信息受密钥保护",
+                 "absent": "no holder data / 无持卡人信息"}
+
+
 def _watch_line(line: dict) -> str:
-    text = f"{line['time']}  {line['event']:<16} {line['reader'] or ''}"
+    """A human line per event (the --json lines keep the event codes)."""
+    event = _EVENT_WORDS.get(line["event"], line["event"])
+    text = f"{line['time']}  {event}  {line['reader'] or ''}".rstrip()
     if line.get("atr"):
         text += f"  {line['atr']}"
     if "error" in line:
@@ -557,8 +588,10 @@ def _watch_line(line: dict) -> str:
     identity = line.get("identity")
     if identity:
         issuer, holder = identity["issuer"], identity["holder"] or {}
-        text += (f"\n    card {issuer['card_number']}  holder {holder.get('name') or '—'} "
-                 f"{holder.get('social_security_number') or ''}  ({identity['holder_status']})")
+        status = _HOLDER_WORDS.get(identity["holder_status"], identity["holder_status"])
+        text += (f"\n    card / 卡号 {issuer['card_number']}  holder / 持卡人 "
+                 f"{holder.get('name') or '—'} {holder.get('social_security_number') or ''}"
+                 f"  ({status})")
     return text
 
 

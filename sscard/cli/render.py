@@ -114,72 +114,89 @@ def to_json(document: dict) -> str:
     return dumps(document, indent=2)
 
 
+def _bi(en: str, zh: str) -> str:
+    """Every bilingual phrase reads "English / 中文" (as in `status` and the error lines)."""
+    return f"{en} / {zh}"
+
+
 def _text(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, dict):  # a coded value
-        names = [x for x in (value.get("zh"), value.get("en")) if x]
+        names = [x for x in (value.get("en"), value.get("zh")) if x]
         meaning = " / ".join(dict.fromkeys(names))  # zh and en may be the same (SM4)
-        return f"{value['code']} ({meaning})" if meaning else f"{value['code']} (unknown 未知)"
+        return f"{value['code']} ({meaning})" if meaning else f"{value['code']} ({_bi('unknown', '未知')})"
     if isinstance(value, bool):
-        return "yes 是" if value else "no 否"
+        return _bi("yes", "是") if value else _bi("no", "否")
     return str(value)
 
 
 def _width(text: str) -> int:
     """Terminal columns: CJK characters take two."""
-    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
+    from sscard.cli.textwidth import columns
+    return columns(text)
 
 
-def to_text(spec: Spec, document: dict) -> str:
-    """The human view: a title line, then sections of (label, value) rows."""
+_SEVERITY = {"warning": ("warning", "警告"), "info": ("note", "提示")}
+
+
+def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
+    """The human view: a title line, then sections of (label, value) rows; long rows wrap
+    to `width` columns under their value (None: not wrapped)."""
+    from sscard.cli.textwidth import wrap
     out: list[tuple[str, str] | str] = [
-        f"社会保障卡 Social security card — {document['source']['description']}"]
+        f"{_bi('Social security card', '社会保障卡')} — {document['source']['description']}"]
     card = document["card"]
     out.append(("ATR", card["atr"]))
-    out.append(("结构 Layout", "SSSE 社会保障应用" if card["layout"] == "ssse"
-                else "EF05 under the MF 主文件下的 EF05"))
-    out.append(("算法 Algorithm", _text(card["algorithm"])))
-    out.append(("代 Generation", str(card["generation"] or "unknown 未知")))
+    out.append((_bi("Layout", "结构"), _bi("SSSE", "社会保障应用") if card["layout"] == "ssse"
+                else _bi("EF05 under the MF (Shanghai-style)", "主文件下的 EF05（上海式卡）")))
+    out.append((_bi("Algorithm", "算法"), _text(card["algorithm"])))
+    out.append((_bi("Generation", "代"), str(card["generation"] or _bi("unknown", "未知"))))
     if document["missing"]:
-        names = "、".join(f"{_item(spec, k).zh} {_item(spec, k).en}" for k in document["missing"])
-        out.append(("完整 Complete", f"NO 否 — required but absent or empty 必备数据项缺失: {names}"))
-    out.append(("真伪 Authentic", {"yes": "yes 是（内部认证通过）", "no": "NO 否（内部认证失败）"}.get(
-        card["authentic"], "not checked 未检查 (--keys)")))
+        names = "; ".join(_bi(_item(spec, k).en, _item(spec, k).zh) for k in document["missing"])
+        out.append((_bi("Complete", "完整"), _bi("NO — required but absent or empty",
+                                                 "否——必备数据项缺失") + f": {names}"))
+    out.append((_bi("Authentic", "真伪"), {
+        "yes": _bi("yes (internal authentication passed)", "是（内部认证通过）"),
+        "no": _bi("NO (internal authentication failed)", "否（内部认证失败）")}.get(
+        card["authentic"], _bi("not checked (--keys, --psam or an HSM)", "未检查"))))
 
     def block(keys, values: dict) -> None:
         for key in keys:
             item = _item(spec, key)
-            out.append((f"{item.zh} {item.en}", _text(values.get(key))))
+            out.append((_bi(item.en, item.zh), _text(values.get(key))))
 
-    out.append("发卡机构数据 Issuer data (EF05)")
+    out.append(f"{_bi('Issuer data', '发卡机构数据')} (EF05)")
     block(ISSUER_FIELDS, document["issuer"])
     check = document["issuer"]["card_number_check"]
     if check is not None:
-        out.append(("卡号校验位 Card number check", "ok 正确" if check else "mismatch 不符"))
-    out.append("持卡人基本信息 Cardholder (EF06)")
+        out.append((_bi("Card number check", "卡号校验位"),
+                    _bi("ok", "正确") if check else _bi("mismatch", "不符")))
+    out.append(f"{_bi('Cardholder', '持卡人基本信息')} (EF06)")
     status = document["holder_status"]
     if status == "read":
         block(HOLDER_FIELDS, document["holder"])
     elif status == "locked":
         key = document["holder_locked_by"]
-        out.append(("状态 Status", f"locked: needs {key} external authentication (PSAM, HSM or "
-                                   f"keys) / 已加密保护，需要 {key} 外部认证"))
+        out.append((_bi("Status", "状态"), _bi(f"locked: needs {key} external authentication "
+                                               "(PSAM, HSM or keys)", f"已加密保护，需要 {key} 外部认证")))
     else:
-        out.append(("状态 Status", "not on this card / 本卡无此文件"))
+        out.append((_bi("Status", "状态"), _bi("not on this card", "本卡无此文件")))
     if document["findings"]:
-        out.append("提示 Findings")
+        out.append(_bi("Findings", "提示"))
         for f in document["findings"]:
-            out.append((f"[{f['severity']}]", f"{f['en']} / {f['zh']}"))
+            severity = _SEVERITY.get(f["severity"], (f["severity"], f["severity"]))
+            out.append(f"  [{_bi(*severity)}] {_bi(f['en'], f['zh'])}")  # free text, no column
     if document["masked"]:
-        out.append("个人信息已遮蔽，使用 --reveal 显示 / personal data masked: use --reveal to show")
+        out.append(_bi("personal data masked: use --reveal to show", "个人信息已遮蔽，使用 --reveal 显示"))
 
     column = max(_width(row[0]) for row in out if isinstance(row, tuple)) + 2
     lines = []
     for row in out:
         if isinstance(row, str):
-            lines.append(row)
+            lines.extend(wrap(row, width))
         else:
             label, value = row
-            lines.append(f"  {label}{' ' * (column - _width(label))}{value}")
+            lines.extend(wrap(f"  {label}{' ' * (column - _width(label))}{value}", width,
+                              hanging=column))
     return "\n".join(lines)

@@ -73,8 +73,9 @@ def status(emulator, reader, wait, shared, bank_records, logs, as_json, reveal, 
     from sscard.spec import load_spec
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
     from sscard.cli import output
+    from sscard.cli.textwidth import terminal_width
     click.echo(output.dumps(document, indent=1) if as_json
-               else to_text(document))
+               else to_text(document, terminal_width()))
     return result.exit_code
 
 
@@ -189,6 +190,7 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
         "bank": bank_doc,
         "cross_checks": [vars(c) for c in result.cross_checks],
         "findings": [vars(f) for f in result.findings],
+        "advice": [{"code": c, "en": en, "zh": zh} for c, en, zh in result.advice],
     }
 
 
@@ -207,108 +209,166 @@ def _ssc_enablement():
 
 
 # --- the human view -----------------------------------------------------------------------------
+# Every bilingual phrase reads "English / 中文", in this order everywhere (as `read` and
+# the error lines); no raw code stands alone (outcomes, currencies, states are named).
+
+def _bi(en: str, zh: str) -> str:
+    return f"{en} / {zh}"
+
 
 def _yuan(value) -> str:
     return f"{value // 100}.{value % 100:02d}" if isinstance(value, int) else str(value)
 
 
-def to_text(doc: dict) -> str:
+def _currency(code: str | None) -> str:
+    if not code:
+        return ""
+    from sscard.spec import load_spec
+    entry = load_spec().pboc.code_table("currency").entries.get(code)
+    return _bi(entry.en, entry.zh) if entry else f"{_bi('currency', '货币')} {code}"
+
+
+def _coded_text(c: dict) -> str:
+    if c.get("en") and c.get("zh"):
+        return _bi(c["en"], c["zh"])
+    return _bi(f"code {c['code']}", f"代码 {c['code']}") if c.get("code") else "—"
+
+
+_OUTCOMES = {"match": ("match", "一致"), "mismatch": ("MISMATCH", "不一致"),
+             "not_done": ("not checked", "未核对")}
+_CHECK_ITEMS = {"id_number": ("ID number", "证件号码"), "id_type": ("ID type", "证件类型"),
+                "name": ("name", "姓名"), "expiry": ("expiry date", "有效期")}
+_SEVERITY = {"warning": ("warning", "警告"), "info": ("note", "提示")}
+_HOLDER = {"read": ("holder data read", "持卡人信息已读取"),
+           "locked": ("holder data locked (needs a key)", "持卡人信息受密钥保护"),
+           "absent": ("no holder data on the card", "卡中无持卡人信息")}
+_SELECTION = {"pse": "PSE", "ppse": "PPSE", "aid_list": ("the UnionPay AID list", "银联 AID 列表")}
+_NOT_GIVEN = _bi("not given", "未提供")
+
+
+def to_text(doc: dict, width: int | None = None) -> str:
+    """The human view, wrapped to `width` columns (None: not wrapped)."""
+    from sscard.cli.textwidth import wrap_text
     s, b = doc["social_security"], doc["bank"]
-    lines = [f"card 卡片: {doc['source'].get('description') or doc['source']['name']}  "
-             f"ATR {doc['atr']}"]
+    lines = [f"{_bi('card', '卡片')}: {doc['source'].get('description') or doc['source']['name']}"
+             f"  ATR {doc['atr']}"]
     v = s["verdict"]
-    lines.append(f"social security application 社会保障应用: {v['en']} / {v['zh']}")
+    lines.append(f"{_bi('social security application', '社会保障应用')}: {_bi(v['en'], v['zh'])}")
     evidence = []
     if s["select_sw"]:
         evidence.append(f"SELECT {s['select_sw']}")
     elif s["state"] == "absent":
-        evidence.append("no social security application / 无社会保障应用")
+        evidence.append(_bi("no social security application", "无社会保障应用"))
     if s["layout"] == "mf":
-        evidence.append("EF05 under the MF (no SSSE) / EF05 位于 MF 下")
+        evidence.append(_bi("EF05 under the MF (no SSSE, Shanghai-style)", "EF05 位于 MF 下（上海式卡）"))
     if s["generation"]:
-        evidence.append(f"generation {s['generation']} / 第{s['generation']}代")
+        evidence.append(_bi(f"generation {s['generation']}", f"第{s['generation']}代"))
     if s["expiry_date"]:
-        state = "expired / 已过期" if s["expired"] else "valid / 有效"
-        evidence.append(f"expires {s['expiry_date']} ({state})")
+        state = _bi("expired", "已过期") if s["expired"] else _bi("valid", "有效")
+        evidence.append(f"{_bi('expires', '有效期至')} {s['expiry_date']} ({state})")
     pin = s["pin"]
     if pin["blocked"]:
-        evidence.append("PIN blocked / 密码已锁定")
+        evidence.append(_bi("PIN blocked", "密码已锁定"))
     elif pin["tries_left"] is not None:
-        evidence.append(f"PIN tries left {pin['tries_left']} / 密码剩余 {pin['tries_left']} 次")
+        evidence.append(_bi(f"PIN tries left {pin['tries_left']}", f"密码剩余 {pin['tries_left']} 次"))
     elif pin["source"] == "verify" and not pin["required"]:
-        evidence.append("no PIN needed now (none set, or already verified) / 当前无需密码")
+        evidence.append(_bi("no PIN needed now (none set, or already verified)", "当前无需密码"))
     elif pin["source"] == "verify":
-        evidence.append("PIN tries unknown / 密码剩余次数未知")
+        evidence.append(_bi("PIN tries unknown", "密码剩余次数未知"))
+    elif s["layout"] == "mf":
+        evidence.append(_bi("no PIN in the MF", "MF 下无个人密码"))
     if s["holder_status"]:
-        evidence.append(f"holder data {s['holder_status']}")
+        evidence.append(_bi(*_HOLDER[s["holder_status"]]))
     if evidence:
         lines.append("  " + " · ".join(evidence))
-    lines.append(f"  社保功能启用 enablement: {s['enablement']['en']} / {s['enablement']['zh']}")
+    e = s["enablement"]
+    lines.append(f"  {_bi('enablement', '社保功能启用')}: {_bi(e['en'], e['zh'])}")
 
     v = b["verdict"]
-    lines.append(f"bank application 金融应用: {v['en']} / {v['zh']}")
+    lines.append(f"{_bi('bank application', '金融应用')}: {_bi(v['en'], v['zh'])}")
     evidence = []
     if b["aid"]:
         label = f" \"{b['label']}\"" if b["label"] else ""
-        evidence.append(f"{b['aid']}{label} (found by {b['selection']})")
+        how = _SELECTION.get(b["selection"], b["selection"])
+        how = _bi(f"found by {how[0]}", f"经{how[1]}找到") if isinstance(how, tuple) \
+            else _bi(f"found by {how}", f"经 {how} 找到")
+        evidence.append(f"{b['aid']}{label} ({how})")
     if b["select_sw"]:
         evidence.append(f"SELECT {b['select_sw']}")
     if b["state"] == "absent" and not b["aid"]:
-        evidence.append("no payment application answered (PSE, PPSE, UnionPay AIDs) / "
-                        "未找到金融应用")
+        evidence.append(_bi("no payment application answered (PSE, PPSE, UnionPay AIDs)",
+                            "未找到金融应用"))
     if evidence:
         lines.append("  " + " · ".join(evidence))
     c = b["counters"]
     if b["aid"] and b["state"] != "card_blocked":
-        usage = [f"ATC {c['atc'] if c['atc'] is not None else 'not given'}",
-                 f"last online ATC {c['last_online_atc'] if c['last_online_atc'] is not None else 'not given'}"]
+        atc = c["atc"] if c["atc"] is not None else _NOT_GIVEN
+        online = c["last_online_atc"] if c["last_online_atc"] is not None else _NOT_GIVEN
+        usage = [f"{_bi('transaction counter (ATC)', '交易计数器')} {atc}",
+                 f"{_bi('last online ATC', '上次联机计数')} {online}"]
         log = b["log"]
         if not log["read"]:
             usage.append("log not read (--logs) / 未读取日志")
         elif log["records"] is not None:
             n = len(log["transactions"])
-            usage.append(f"log {n} {'entry' if n == 1 else 'entries'} / 日志 {n} 条")
-        hint = {True: "used / 使用过", False: "never used / 未使用过", None: "unknown / 未知"}[b["used"]]
-        lines.append("  " + " · ".join(usage) + f" → usage hint 使用提示: {hint}")
+            usage.append(_bi(f"log {n} {'entry' if n == 1 else 'entries'}", f"日志 {n} 条"))
+        hint = {True: ("used", "使用过"), False: ("never used", "从未使用"),
+                None: ("unknown", "未知")}[b["used"]]
+        lines.append("  " + " · ".join(usage) + f" → {_bi('usage hint', '使用提示')}: {_bi(*hint)}")
         if c["pin_tries_left"] is not None:
-            lines.append(f"  offline PIN tries left (9F17) {c['pin_tries_left']} / "
-                         f"脱机密码剩余 {c['pin_tries_left']} 次")
+            lines.append("  " + _bi(f"offline PIN tries left (9F17) {c['pin_tries_left']}",
+                                    f"脱机密码剩余 {c['pin_tries_left']} 次"))
         else:
-            lines.append("  offline PIN tries: not given by the card (9F17) / 卡片未提供密码剩余次数")
+            lines.append("  " + _bi("offline PIN tries: not given by the card (9F17)",
+                                    "卡片未提供脱机密码剩余次数"))
         ec = b["electronic_cash"]
         if ec and ec["balance"] is not None:
-            limit = f" (limit {_yuan(ec['balance_limit'])})" if ec["balance_limit"] is not None else ""
-            lines.append(f"  e-cash balance 电子现金余额 {_yuan(ec['balance'])}{limit}")
+            limit = f" ({_bi('limit', '上限')} {_yuan(ec['balance_limit'])})" \
+                if ec["balance_limit"] is not None else ""
+            lines.append(f"  {_bi('e-cash balance', '电子现金余额')} {_yuan(ec['balance'])}{limit}"
+                         f" {_currency(b['currency'])}".rstrip())
         for t in log["transactions"]:
-            lines.append(f"    #{t['number']} {t['date']} {t['time'] or ''} amount {_yuan(t['amount'])}"
-                         f" {t['currency'] or ''} {t['type']['en'] or t['type']['code']} {t['merchant'] or ''}"
-                         .rstrip())
+            lines.append(f"    #{t['number']} {t['date']} {t['time'] or ''} "
+                         f"{_bi('amount', '金额')} {_yuan(t['amount'])} {_currency(t['currency'])} "
+                         f"{_coded_text(t['type'])} {t['merchant'] or ''}".rstrip())
         for x in b["load_log"]:
-            lines.append(f"    load #{x['number']} {x['date']} {_yuan(x['balance_before'])} → "
-                         f"{_yuan(x['balance_after'])}")
+            lines.append(f"    {_bi('load', '圈存')} #{x['number']} {x['date']} "
+                         f"{_yuan(x['balance_before'])} → {_yuan(x['balance_after'])}")
     status = b["records_status"]
+    records = _bi("records", "记录")
     if status == "not_requested":
-        lines.append("  records: not read (--bank-records reads them with one GPO: ATC + 1) / "
-                     "未读取记录")
+        lines.append(f"  {records}: " + _bi("not read (--bank-records reads them with one GPO: "
+                                            "ATC + 1)", "未读取（--bank-records 以一次获取处理选项"
+                                            "读取：ATC 加 1）"))
     elif status == "read" and b["records"]:
         r = b["records"]
-        absent = "absent / 无"
-        lines.append(f"  PAN {r['pan'] or absent} · expires {r['expiry_date'] or absent}"
-                     f" · name {r['name'] or '—'}"
-                     f" · ID {r['id_number'] or '—'} ({r['id_type']['en'] or '—'})")
+        absent = _bi("absent", "无")
+        lines.append(f"  {_bi('PAN', '主账号')} {r['pan'] or absent}"
+                     f" · {_bi('expires', '有效期至')} {r['expiry_date'] or absent}"
+                     f" · {_bi('name', '姓名')} {r['name'] or '—'}"
+                     f" · {_bi('ID', '证件')} {r['id_number'] or '—'} ({_coded_text(r['id_type'])})")
     elif status == "refused":
-        lines.append("  records: GPO refused (6985), not read / 拒绝获取处理选项，未读取记录")
+        lines.append(f"  {records}: " + _bi("GPO refused (6985), not read",
+                                            "拒绝获取处理选项（6985），未读取"))
     elif status == "withheld":
-        lines.append("  records: not read, no GPO sent (ATC unknown or at its end) / "
-                     "未发送获取处理选项（ATC 未知或已到上限），未读取记录")
-    lines.append(f"  金融功能激活 activation: {b['activation']['en']} / {b['activation']['zh']}")
+        lines.append(f"  {records}: " + _bi("not read, no GPO sent (ATC unknown or at its end)",
+                                            "未发送获取处理选项（ATC 未知或已到上限），未读取"))
+    a = b["activation"]
+    lines.append(f"  {_bi('activation', '金融功能激活')}: {_bi(a['en'], a['zh'])}")
 
     if doc["cross_checks"]:
-        lines.append("cross-checks 交叉核对:")
+        lines.append(f"{_bi('cross-checks', '交叉核对')}:")
         for x in doc["cross_checks"]:
-            lines.append(f"  {x['item']:<10} {x['outcome']:<9} {x['en']} / {x['zh']}")
+            item = _CHECK_ITEMS.get(x["item"], (x["item"], x["item"]))
+            lines.append(f"  {_bi(*item)}: {_bi(*_OUTCOMES[x['outcome']])} — "
+                         f"{_bi(x['en'], x['zh'])}")
     if doc["findings"]:
-        lines.append("findings 提示:")
+        lines.append(f"{_bi('findings', '提示')}:")
         for f in doc["findings"]:
-            lines.append(f"  [{f['severity']}] {f['en']} / {f['zh']}")
-    return "\n".join(lines)
+            severity = _SEVERITY.get(f["severity"], (f["severity"], f["severity"]))
+            lines.append(f"  [{_bi(*severity)}] {_bi(f['en'], f['zh'])}")
+    if doc.get("advice"):
+        lines.append(f"{_bi('what to do', '建议')}:")
+        for a in doc["advice"]:
+            lines.append(f"  {_bi(a['en'], a['zh'])}")
+    return wrap_text("\n".join(lines), width)
