@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def open(reader: str | int | None = None, *, wait: float | None = None, shared: bool = False,
-         trace=None, timeout: float | None = None) -> "Card":
+         trace=None, timeout: float | None = None, ignore=()) -> "Card":
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
 
     reader  index, name substring or ATR prefix (hex); default: the first reader holding a card
@@ -59,13 +59,16 @@ def open(reader: str | int | None = None, *, wait: float | None = None, shared: 
     trace   callable receiving redacted APDU trace lines
     timeout seconds one operation on the card may take (default sscard.budget.DEFAULT_TIMEOUT,
             20 s); a card that does not answer in time raises sscard.errors.CardMute
+    ignore  name parts of readers to pass over when choosing by default (a PSAM's slot, …)
+
+    With `wait`, the PC/SC service and the reader may also appear meanwhile.
     """
     from sscard.card import Card
     from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
     timeout = check_timeout(timeout)  # before the reader is taken
-    return Card(PcscTransport.open(reader, shared=shared, wait=wait), trace=trace,
-                timeout=timeout)
+    return Card(PcscTransport.open(reader, shared=shared, wait=wait, ignore=ignore),
+                trace=trace, timeout=timeout)
 
 
 def open_emulator(persona: str = "gen2", *, trace=None, timeout: float | None = None,

@@ -136,6 +136,12 @@ class InvalidArgument(SscardError):
     zh = "参数无效"
 
 
+class ReaderNotFound(InvalidArgument):
+    """No reader matches the choice."""
+
+    zh = "没有匹配的读卡器"
+
+
 class SpecError(SscardError):
     """Invalid specification or persona file."""
 

@@ -143,9 +143,10 @@ class CardWatcher:
     def __init__(self, readers: list[str] | None = None, *, initial: bool = True,
                  on_event: Callable[[CardEvent], None] | None = None,
                  read: Callable[[str, float], Any] | bool | None = None,
-                 read_timeout: float | None = None, _scard=None) -> None:
+                 read_timeout: float | None = None, ignore=(), _scard=None) -> None:
         from sscard.session import check_timeout
         self.filters = [r.lower() for r in readers] if readers else None
+        self.ignore = tuple(ignore)  # name parts of readers not watched ($SSCARD_READER_IGNORE)
         self.initial = initial
         self.on_event = on_event
         if read is True:
@@ -242,6 +243,8 @@ class CardWatcher:
                 self.errors.append(e)
 
     def _watched(self, names: list[str]) -> list[str]:
+        from sscard.transport.pcsc import ignored
+        names = [n for n in names if not ignored(n, self.ignore)]
         if self.filters is None:
             return names
         return [n for n in names if any(f in n.lower() for f in self.filters)]

@@ -280,3 +280,258 @@ def test_setup_says_how_to_run_sscard_by_name_and_links_it(tmp_path):
                            socket=str(tmp_path / "pcscd.comm"))
     assert "not on your PATH" not in out and "pcscd" not in out
     assert "--link" in (ROOT / ".ci" / "setup.sh").read_text() and "--link" in README
+
+
+# --- reader choice: --wait for pcscd and the reader, ignored readers, watch -r ------------------
+
+class _Clock:
+    """time for sscard.transport.pcsc: sleep() moves monotonic() on, nothing really waits."""
+
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _fake_pcsc(monkeypatch, script):
+    """Each new PC/SC context takes the next step of `script`: "down" (no pcscd) or a list of
+    (reader, card present); the last step stays."""
+    from sscard.transport import pcsc
+    clock = _Clock()
+    monkeypatch.setattr(pcsc, "time", clock)
+    steps = list(script)
+
+    class FakeContext:
+        def __init__(self):
+            self.step = steps.pop(0) if len(steps) > 1 else steps[0]
+            if self.step == "down":
+                raise errors.ServiceUnavailable()
+
+        def readers(self):
+            return [name for name, _ in self.step]
+
+        def states(self, names):
+            return [pcsc.ReaderState(n, present, b"\x3B\x6D" if present else None, False)
+                    for n, present in self.step if n in names]
+
+        def wait_for_card(self, names, timeout):
+            raise errors.NoCard("no card was inserted in time")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+    monkeypatch.setattr(pcsc, "Context", FakeContext)
+    monkeypatch.setattr(pcsc, "_connect", lambda reader, shared: reader)
+    monkeypatch.setattr(pcsc.PcscTransport, "__init__",
+                        lambda self, connection, reader, shared: setattr(self, "reader", reader))
+    return pcsc.PcscTransport, clock
+
+
+def test_wait_waits_for_pcscd_and_the_reader(monkeypatch):
+    transport, clock = _fake_pcsc(monkeypatch, ["down", "down", [], [("Reader A", True)]])
+    assert transport.open(None, wait=float("inf")).reader == "Reader A"
+    assert len(clock.sleeps) == 3 and all(0 < s <= 1 for s in clock.sleeps)
+
+
+def test_wait_waits_for_a_named_reader_to_be_plugged_in(monkeypatch):
+    transport, _ = _fake_pcsc(monkeypatch, [[("Reader A", True)],
+                                            [("Reader A", True), ("Reader B", True)]])
+    assert transport.open("Reader B", wait=10).reader == "Reader B"
+
+
+def test_wait_for_pcscd_ends_at_its_deadline(monkeypatch):
+    transport, clock = _fake_pcsc(monkeypatch, ["down"])
+    with pytest.raises(errors.ServiceUnavailable):
+        transport.open(None, wait=3)
+    assert 3 <= clock.now < 4  # bounded by the deadline, in steps of at most 0.5 s
+    transport, clock = _fake_pcsc(monkeypatch, ["down"])
+    with pytest.raises(errors.ServiceUnavailable):
+        transport.open(None)  # without --wait: at once
+    assert clock.sleeps == []
+
+
+def test_reader_ignore_is_passed_over_when_choosing_by_default(monkeypatch):
+    transport, _ = _fake_pcsc(monkeypatch, [[("ACS SAM slot 00", True), ("ACS PICC 01", True)]])
+    assert transport.open(None).reader == "ACS SAM slot 00"
+    assert transport.open(None, ignore=("sam",)).reader == "ACS PICC 01"
+    assert transport.open("SAM", ignore=("sam",)).reader == "ACS SAM slot 00"  # named: taken
+    transport, _ = _fake_pcsc(monkeypatch, [[("ACS SAM slot 00", True)]])
+    with pytest.raises(errors.NoReader):
+        transport.open(None, ignore=("SAM",))
+
+
+def test_cli_takes_reader_and_ignore_from_the_environment(monkeypatch, capsys):
+    import sscard
+    seen = []
+
+    def fake_open(reader=None, **kwargs):
+        seen.append((reader, kwargs.get("ignore")))
+        raise errors.NoCard()
+    monkeypatch.setattr(sscard, "open", fake_open)
+    monkeypatch.setenv("SSCARD_READER_IGNORE", "SAM; Hello ;")
+    cli(capsys, "read")
+    monkeypatch.setenv("SSCARD_READER", "PICC")
+    cli(capsys, "status")
+    code, _, _ = cli(capsys, "pin", "tries", "-r", "Other")
+    assert seen == [(None, ("SAM", "Hello")), ("PICC", ("SAM", "Hello")),
+                    ("Other", ("SAM", "Hello"))]
+    assert code == ExitCode.NO_CARD
+
+
+def _watch_readers(monkeypatch, names):
+    from sscard.transport import pcsc
+
+    class FakeContext:
+        def readers(self):
+            return list(names)
+
+        def states(self, wanted):
+            return [pcsc.ReaderState(n, i == 0, b"\x3B\x6D\x00\x00" if i == 0 else None, False)
+                    for i, n in enumerate(names) if n in wanted]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+    monkeypatch.setattr(pcsc, "Context", FakeContext)
+
+
+def test_watch_reader_index_is_that_reader_only(monkeypatch):
+    from sscard.cli.main import _watch_filters
+    from sscard.watch import CardWatcher
+    names = ["Virtual PCD 00 00", "Virtual PCD 00 01"]
+    _watch_readers(monkeypatch, names)
+    filters = _watch_filters(("0",))
+    assert CardWatcher(filters)._watched(names) == ["Virtual PCD 00 00"]
+    assert CardWatcher(_watch_filters(("1",)))._watched(names) == ["Virtual PCD 00 01"]
+    assert CardWatcher(_watch_filters(("PCD",)))._watched(names) == names  # a name part: all
+    assert CardWatcher(_watch_filters(("3B6D",)))._watched(names) == ["Virtual PCD 00 00"]
+
+
+@pytest.mark.parametrize("choice", ["nosuch", "7"])
+def test_watch_a_reader_that_is_not_there_is_an_error(monkeypatch, capsys, choice):
+    _watch_readers(monkeypatch, ["Virtual PCD 00 00", "Virtual PCD 00 01"])
+    code, out, err = cli(capsys, "watch", "-r", choice, "--seconds", "0")
+    assert code == ExitCode.USAGE and out == ""
+    assert "Virtual PCD 00 01" in err and choice in err  # the readers there are, listed
+
+
+# --- -q, -v, JSON errors, replay ----------------------------------------------------------------
+
+def test_quiet_silences_the_fallback_note_but_not_errors(capsys, no_reader):
+    code, out, err = cli(capsys, "read", "--emulator-fallback", "gen2")
+    assert code == 0 and err.startswith("note: ")
+    code, out, err = cli(capsys, "read", "--emulator-fallback", "gen2", "-q")
+    assert code == 0 and err == "" and "emulator: gen2" in out
+    code, _, err = cli(capsys, "read", "-q")
+    assert code == ExitCode.NO_READER and err.startswith("error: ")
+
+
+def test_verbose_is_repeatable_log_then_trace(capsys):
+    _, _, err = cli(capsys, "read", "--emulator", "gen2")
+    assert err == ""
+    _, _, err = cli(capsys, "read", "--emulator", "gen2", "-v")
+    assert "log: sscard" in err and "> 00A40400" not in err
+    _, _, err = cli(capsys, "read", "--emulator", "gen2", "-vv")
+    assert "log: sscard" in err and "> 00A40400" in err
+    assert "110101199003071233" not in err and "测试甲" not in err  # redacted as with -d
+    _, _, err = cli(capsys, "read", "--emulator", "gen2", "-v", "-d")
+    assert err.count("identity read:") == 1  # one log handler, not two
+
+
+@pytest.mark.parametrize("args,exit_code,kind", [
+    (("read", "--emulator", "nosuch", "--json"), ExitCode.USAGE, "InvalidArgument"),
+    (("read", "--format", "json", "--bogus"), ExitCode.USAGE, "UsageError"),
+    (("status", "--emulator", "card-blocked", "--json", "--bank-records"), 6, None),
+    (("pin", "tries", "--emulator", "gen1", "--json"), ExitCode.OK, None),
+])
+def test_json_errors_with_json(capsys, args, exit_code, kind):
+    code, out, err = cli(capsys, *args)
+    assert code == exit_code
+    doc = json.loads(out)  # standard output is always one JSON document
+    if kind is None:
+        assert "schema" not in doc or doc["schema"] != "sscard.error/1"
+        return
+    assert doc["schema"] == "sscard.error/1" and err.startswith("error: ")
+    e = doc["error"]
+    assert e["type"] == kind and e["exit_code"] == exit_code and e["en"] and e["zh"]
+    assert set(e) == {"type", "exit_code", "en", "zh", "sw", "tries_left"}
+
+
+def test_json_error_for_a_missing_reader(capsys, no_reader):
+    code, out, _ = cli(capsys, "status", "--json")
+    assert code == ExitCode.NO_READER
+    assert json.loads(out)["error"]["type"] == "NoReader"
+    code, out, _ = cli(capsys, "status")
+    assert out == ""  # without --json, standard output stays empty
+
+
+@pytest.mark.parametrize("command", [("read", "--emulator", "gen2"),
+                                     ("read", "--emulator", "gen2", "--json", "--reveal"),
+                                     ("status", "--emulator", "bank-used", "--bank-records")])
+def test_replay_runs_the_recorded_command_again(capsys, tmp_path, command):
+    path = str(tmp_path / "trace.json")
+    code, live, _ = cli(capsys, *command, "--record", path)
+    shown = [a for a in command[3:] if a in ("--json", "--reveal")]
+    code_replayed, replayed, err = cli(capsys, "replay", path, *shown)
+    assert code_replayed == code and err == ""
+    if "--json" in shown:  # the same document, but for where it came from
+        live_doc, replayed_doc = json.loads(live), json.loads(replayed)
+        assert replayed_doc.pop("source")["kind"] == "replay"
+        live_doc.pop("source")
+        assert replayed_doc == live_doc and replayed_doc["holder"]["name"] == "测试甲"
+    else:
+        assert replayed.replace("replay: trace.json", "X") == \
+            live.replace(f"emulator: {command[2]}", "X")
+    assert json.loads(Path(path).read_text())["sscard_command"]["name"] == command[0]
+
+
+def test_replay_of_a_trace_that_does_not_fit_is_an_error(capsys, tmp_path):
+    path = tmp_path / "trace.json"
+    cli(capsys, "read", "--emulator", "gen2", "--record", str(path))
+    doc = json.loads(path.read_text())
+    doc["exchanges"] = doc["exchanges"][:1]
+    path.write_text(json.dumps(doc))
+    code, out, err = cli(capsys, "replay", str(path))
+    assert code == ExitCode.COMMUNICATION and out == "" and "was not recorded" in err
+    doc["sscard_command"] = {"name": "emulate"}
+    path.write_text(json.dumps(doc))
+    code, _, err = cli(capsys, "replay", str(path))
+    assert code == ExitCode.USAGE and "emulate" in err
+
+
+def _readme_bullet(start: str) -> str:
+    text = README.split(start, 1)[1]
+    return text.split("\n- ", 1)[0]
+
+
+def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(capsys, monkeypatch):
+    from sscard.cli import main
+    from sscard.transport import pcsc
+    from sscard.watch import CardEvent
+    monkeypatch.setattr(pcsc, "list_readers", lambda: [
+        pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False)])
+    monkeypatch.setattr(main, "_probe", lambda reader: "yes")
+    documented = {
+        "`readers` lists": json.loads(cli(capsys, "readers", "--json")[1])[0],
+        "`pin tries --json`": json.loads(cli(capsys, "pin", "tries", "--emulator", "gen2",
+                                              "--json")[1]),
+        "`personas --json`": json.loads(cli(capsys, "personas", "--json")[1])[0],
+        "`watch` prints": CardEvent("inserted", "Reader A", b"\x3B").to_dict(),
+        "Errors print a single line": json.loads(cli(capsys, "read", "--emulator", "x",
+                                                     "--json")[1])["error"],
+    }
+    for bullet, doc in documented.items():
+        text = _readme_bullet(bullet)
+        for key in doc:
+            assert f'"{key}"' in text, (bullet, key)
+    watch = _readme_bullet("`watch` prints")
+    assert '"identity"' in watch and '"error"' in watch and '"exit_code"' in watch

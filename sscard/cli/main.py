@@ -27,11 +27,29 @@ EXIT_CODES_HELP = _exit_codes_help()
 
 
 def _debug_option(f):
+    """-d, -v (repeatable) and -q, which every command takes (and `sscard` itself)."""
     def remember(ctx, param, value):
         if value and not _state["debug"]:
             _log_to_stderr()
         _state["debug"] = _state["debug"] or value
         return value
+
+    def verbose(ctx, param, value):
+        if value:
+            _log_to_stderr()
+        _state["verbose"] = max(_state.get("verbose", 0), value or 0)
+        return value
+
+    def quiet(ctx, param, value):
+        _state["quiet"] = _state.get("quiet", False) or value
+        return value
+    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=quiet,
+                     is_eager=True, help="No notes on stderr (an error still prints its one "
+                                         "line).")(f)
+    f = click.option("-v", "--verbose", count=True, expose_value=False, callback=verbose,
+                     is_eager=True, help="More on stderr, repeatable: -v the library's log "
+                                         "(no personal data), -vv also the redacted APDU "
+                                         "trace (-d adds tracebacks).")(f)
     return click.option("-d", "--debug", is_flag=True, expose_value=False, callback=remember,
                         is_eager=True,
                         help="Print a redacted APDU trace (and tracebacks) to stderr.")(f)
@@ -54,6 +72,8 @@ def _log_to_stderr() -> None:
     """-d: the library's log records (no personal data, see sscard.log) go to stderr, for this
     run only (run() takes the handler away again: the CLI may run inside another program)."""
     import logging
+    if "log" in _state:  # -d and -v together: one handler
+        return
     logger = logging.getLogger("sscard")
 
     class CurrentStderr(logging.StreamHandler):
@@ -77,7 +97,7 @@ def _stop_logging_to_stderr() -> None:
 
 
 def _trace_sink():
-    if not _state["debug"]:
+    if not (_state["debug"] or _state.get("verbose", 0) >= 2):
         return None
     return lambda line: click.echo(line, err=True)
 
@@ -124,7 +144,7 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
             if besides is not None and reader is None:  # not the PSAM's reader
                 from sscard.psam import card_reader_besides
                 reader, wait = card_reader_besides(besides, wait), None
-            card = sscard.open(reader, wait=wait, shared=shared)
+            card = sscard.open(reader, wait=wait, shared=shared, ignore=_reader_ignore())
             source = {"kind": "reader", "name": card.description}
         except (errors.NoReader, errors.ServiceUnavailable, errors.NoCard) as e:
             if not emulator_fallback:
@@ -138,8 +158,30 @@ def _open_card(emulator: str | None, emulator_fallback: str | None, reader: str 
     if record:
         from sscard.transport.recording import RecordingTransport
         transport = RecordingTransport(transport)
+        transport.command = _recorded_command()
         _state["recording"] = (transport, record, overwrite_record)
     return Card(transport, trace=trace, timeout=_state["timeout"]), source
+
+
+REPLAYABLE = ("read", "status")  # the commands that take --record
+
+
+def _recorded_command() -> dict | None:
+    """What `sscard replay` needs to run the same command again: its name and the options
+    that change what is sent (status --bank-records)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    name = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ctx.command_path
+    return {"name": name, "bank_records": bool(ctx.params.get("bank_records"))}
+
+
+def _reader_ignore() -> tuple[str, ...]:
+    """$SSCARD_READER_IGNORE: name parts (separated by ;) of readers a default choice passes
+    over, as GlobalPlatformPro's GP_READER_IGNORE (e.g. the SAM slot of a kiosk reader)."""
+    import os
+    return tuple(p.strip() for p in os.environ.get("SSCARD_READER_IGNORE", "").split(";")
+                 if p.strip())
 
 
 def _note(text: str) -> None:
@@ -233,10 +275,13 @@ def _reader_options(f):
                      help="Share the card with other programs (default: exclusive access).")(f)
     f = click.option("--wait", type=float, is_flag=False, flag_value=float("inf"), default=None,
                      metavar="[SECONDS]",
-                     help="Wait for a card to be inserted (for ever without SECONDS).")(f)
-    f = click.option("-r", "--reader", metavar="READER",
-                     help="Reader index, part of its name, or ATR prefix (hex); "
-                          "default: the first reader holding a card.")(f)
+                     help="Wait for a card to be inserted, and meanwhile for the reader and "
+                          "the PC/SC service if they are not there yet (for ever without "
+                          "SECONDS).")(f)
+    f = click.option("-r", "--reader", metavar="READER", envvar="SSCARD_READER",
+                     help="Reader index, part of its name, or ATR prefix (hex); default: "
+                          "$SSCARD_READER, else the first reader holding a card whose name "
+                          "contains no part of $SSCARD_READER_IGNORE (parts separated by ;).")(f)
     return f
 
 
@@ -469,7 +514,8 @@ def _hsm_answer(source: str) -> str:
 @_debug_option
 def readers(as_json, no_probe) -> int:
     """List the PC/SC readers, their cards and whether each answers as a social security card."""
-    from sscard.transport.pcsc import list_readers
+    from sscard.transport.pcsc import ignored, list_readers
+    ignore = _reader_ignore()
     rows = []
     for index, state in enumerate(list_readers()):
         answer = None
@@ -477,7 +523,8 @@ def readers(as_json, no_probe) -> int:
             answer = _probe(state.name)
         rows.append({"index": index, "reader": state.name, "card": state.card_present,
                      "atr": state.atr.hex().upper() if state.atr else None,
-                     "social_security_card": answer})
+                     "social_security_card": answer,
+                     "ignored": ignored(state.name, ignore)})
     if as_json:
         click.echo(output.dumps(rows, indent=1))
     elif not rows:
@@ -487,7 +534,8 @@ def readers(as_json, no_probe) -> int:
         answer = row["social_security_card"]
         probe = f"  social security card / 社会保障卡: {_PROBE_WORDS.get(answer, answer)}" \
             if answer else ""
-        click.echo(f"{row['index']}: {row['reader']}  {card}{probe}")
+        skip = "  (ignored by default / 默认忽略: $SSCARD_READER_IGNORE)" if row["ignored"] else ""
+        click.echo(f"{row['index']}: {row['reader']}  {card}{probe}{skip}")
     return ExitCode.OK if rows else ExitCode.NO_READER
 
 
@@ -510,7 +558,10 @@ def _probe(reader: str) -> str:
 
 @cli.command()
 @click.option("-r", "--reader", "reader_filter", metavar="READER", multiple=True,
-              help="Only watch readers whose name contains READER (repeatable).")
+              help="Only watch this reader (repeatable): an index or an ATR prefix names one "
+                   "reader present now; a part of a name every reader that has it, now or "
+                   "later.  A choice that names no reader present is an error.  Default: "
+                   "every reader but those $SSCARD_READER_IGNORE names.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--no-read", is_flag=True, help="Only report events; do not read inserted cards.")
 @click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
@@ -535,8 +586,10 @@ def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
     seen = 0
     read = None if no_read else (lambda reader, timeout: _read_for_watch(reader, timeout,
                                                                          reveal))
-    with CardWatcher(list(reader_filter) or None, read=read,
-                     read_timeout=_state["timeout"]) as watcher:
+    filters = _watch_filters(reader_filter)
+    ignore = () if filters else _reader_ignore()
+    with CardWatcher(filters, read=read, read_timeout=_state["timeout"],
+                     ignore=ignore) as watcher:
         while deadline is None or time.monotonic() < deadline:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             event = watcher.get(timeout=min(wait, 1.0) if wait is not None else 1.0)
@@ -554,6 +607,29 @@ def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
                 if count is not None and seen >= count:
                     break
     return ExitCode.OK
+
+
+def _watch_filters(choices) -> list[str] | None:
+    """-r of `watch`, checked against the readers present: an index or an ATR prefix becomes
+    that reader's full name (so `-r 0` is reader 0, not every name with a 0 in it); a part
+    of a name stays a part (a reader plugged in later may have it).  A choice that names no
+    reader present is a usage error listing them (ReaderNotFound), never a silent watch of
+    nothing; an ATR prefix held by several cards is ambiguous (InvalidArgument)."""
+    if not choices:
+        return None
+    from sscard.transport.pcsc import Context, choose_readers
+    with Context() as ctx:
+        names = ctx.readers()
+        states = ctx.states(names)
+    filters = []
+    for choice in choices:
+        text = choice.strip()
+        if not (text.isdigit() and len(text) <= 3) \
+                and any(text.lower() in n.lower() for n in names):
+            filters.append(text)  # a part of a name: every reader that has it
+        else:
+            filters.extend(choose_readers(names, states, text))  # raises when none matches
+    return filters
 
 
 def _read_for_watch(reader: str, timeout: float, reveal: bool) -> dict:
@@ -713,6 +789,49 @@ def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     return ExitCode.OK
 
 
+@cli.command()
+@click.argument("recording", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, as the "
+                                                       "recorded command's --json.")
+@click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
+@_debug_option
+def replay(recording, as_json, reveal) -> int:
+    """Run a --record FILE again: the recorded command (read or status) on the recorded
+    answers, no card needed.  A command the recording does not hold next is an error
+    (exit 9); an answer recorded as a wildcard (a cryptogram) ends the replay there."""
+    from sscard.card import Card
+    from sscard.spec import load_spec
+    from sscard.transport.replay import ReplayTransport
+    transport = ReplayTransport.from_file(recording)
+    command = transport.command or {"name": "read"}  # recordings older than the field
+    name = command.get("name")
+    if name not in REPLAYABLE:
+        raise errors.InvalidArgument(
+            f"the recording was made by `sscard {name}`, which replay does not run "
+            f"(it runs: {', '.join(REPLAYABLE)})", zh=f"回放不支持该记录的命令 `sscard {name}`")
+    source = {"kind": "replay", "name": recording, "description": transport.description}
+    with Card(transport, trace=_trace_sink()) as card:
+        if name == "read":
+            result = card.read_identity()
+        else:
+            result = card.read_status(bank_records=bool(command.get("bank_records")))
+    left = transport.remaining
+    if left:
+        _note(f"the recording holds {left} more exchanges than this replay used "
+              f"/ 记录中还有 {left} 条交互未被本次回放使用")
+    if name == "read":
+        from sscard.cli import render
+        document = render.to_document(load_spec(), result, reveal=reveal, source=source)
+        click.echo(render.to_json(document) if as_json
+                   else render.to_text(load_spec(), document, _width()))
+        return _identity_exit(result)
+    from sscard.cli import status_cmd
+    document = status_cmd.to_document(load_spec().pboc, result, reveal=reveal, source=source)
+    click.echo(output.dumps(document, indent=1) if as_json
+               else status_cmd.to_text(document, _width()))
+    return result.exit_code
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -759,6 +878,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a raw traceback
     unless -d was given)."""
     _state["debug"] = False
+    _state.update(verbose=0, quiet=False)
     _state.pop("recording", None)
     output.survive_the_terminal()
     _state["timeout"] = None
@@ -783,7 +903,9 @@ def _run(argv: list[str]) -> int:
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.UsageError as e:
-        click.echo(f"error: {_usage_line(e, argv)}", err=True)
+        line = _usage_line(e, argv)
+        click.echo(f"error: {line}", err=True)
+        _json_error(argv, ExitCode.USAGE, "UsageError", *line.split(" / ", 1))
         return ExitCode.USAGE
     except click.ClickException as e:  # click's file errors and the like: one line too
         click.echo(f"error: {_one_line(e.format_message())} / 命令行参数无效", err=True)
@@ -791,12 +913,15 @@ def _run(argv: list[str]) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         # click turns Ctrl-C into Abort; both are an interrupt (130, as shells report SIGINT)
         click.echo("error: interrupted / 已中断", err=True)
+        _json_error(argv, ExitCode.INTERRUPTED, "Interrupted", "interrupted", "已中断")
         return ExitCode.INTERRUPTED
     except errors.SscardError as e:
         if _state["debug"]:
             import traceback
             traceback.print_exc()
         click.echo(f"error: {e.bilingual()}", err=True)
+        _json_error(argv, e.exit_code, type(e).__name__, e.message, e.zh,
+                    sw=getattr(e, "sw", None), tries_left=getattr(e, "tries_left", None))
         return e.exit_code
     except Exception as e:  # a bug: say so in one line, details only with -d
         if _state["debug"]:
@@ -806,6 +931,27 @@ def _run(argv: list[str]) -> int:
                    "/ 内部错误", err=True)
         return ExitCode.FAILURE
     return code if isinstance(code, int) else ExitCode.OK
+
+
+ERROR_SCHEMA = "sscard.error/1"
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """--json, or --format json, on the command line (before a `--`)."""
+    args = argv[:argv.index("--")] if "--" in argv else argv
+    return "--json" in args or "--format=json" in args or any(
+        a == "--format" and b == "json" for a, b in zip(args, args[1:]))
+
+
+def _json_error(argv: list[str], exit_code: int, kind: str, en: str, zh: str, *,
+                sw: int | None = None, tries_left: int | None = None) -> None:
+    """With --json, the error is a JSON document on standard output too (the one line on
+    stderr stays), so a program reading the JSON never gets nothing."""
+    if not _wants_json(argv):
+        return
+    click.echo(output.dumps({"schema": ERROR_SCHEMA, "error": {
+        "type": kind, "exit_code": int(exit_code), "en": en, "zh": zh,
+        "sw": None if sw is None else f"{sw:04X}", "tries_left": tries_left}}))
 
 
 def _one_line(text: str) -> str:

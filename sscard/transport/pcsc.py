@@ -58,6 +58,7 @@ _HRESULTS = {
     0x8010002F: (errors.CardMute, "communication with the card failed"),  # SCARD_E_COMM_DATA_LOST
 }
 
+READER_POLL = 0.5  # --wait: how often to look again for the PC/SC service or the reader
 BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8)  # bounded backoff for a card another program holds
 
 
@@ -178,8 +179,8 @@ def choose_readers(names: list[str], states: list[ReaderState] | None,
     if text.isdigit() and len(text) <= 3:
         if int(text) < len(names):
             return [names[int(text)]]
-        raise errors.InvalidArgument(f"there is no reader {text} (readers: {listing})",
-                                     zh=f"没有第 {text} 个读卡器（读卡器：{listing}）")
+        raise errors.ReaderNotFound(f"there is no reader {text} (readers: {listing})",
+                                    zh=f"没有第 {text} 个读卡器（读卡器：{listing}）")
     matches = [n for n in names if text.lower() in n.lower()]
     prefix = atr_prefix(text)
     if not matches and states and prefix is not None:
@@ -187,10 +188,16 @@ def choose_readers(names: list[str], states: list[ReaderState] | None,
     if len(matches) == 1:
         return matches
     if not matches:
-        raise errors.InvalidArgument(f"no reader matches {text!r} (readers: {listing})",
-                                     zh=f"没有与 {text!r} 匹配的读卡器（读卡器：{listing}）")
+        raise errors.ReaderNotFound(f"no reader matches {text!r} (readers: {listing})",
+                                    zh=f"没有与 {text!r} 匹配的读卡器（读卡器：{listing}）")
     raise errors.InvalidArgument(f"{text!r} matches several readers (readers: {listing})",
                                  zh=f"{text!r} 与多个读卡器匹配（读卡器：{listing}）")
+
+
+def ignored(name: str, ignore) -> bool:
+    """Whether a reader is one to pass over when choosing by default: its name contains
+    one of `ignore` (case-insensitive), as GlobalPlatformPro's GP_READER_IGNORE."""
+    return any(part.lower() in name.lower() for part in ignore or () if part)
 
 
 def atr_prefix(text: str) -> bytes | None:
@@ -252,23 +259,26 @@ class PcscTransport:
 
     @classmethod
     def open(cls, choice: str | int | None = None, *, shared: bool = False,
-             wait: float | None = None) -> PcscTransport:
-        """Connect to the chosen reader's card (default: the first reader holding one).
+             wait: float | None = None, ignore=()) -> PcscTransport:
+        """Connect to the chosen reader's card (default: the first reader holding one, passing
+        over readers whose name contains a part of `ignore`).
 
         `wait`: seconds to wait for a card (0 = do not wait, None = not at all either;
-        use float('inf') for ever).
+        use float('inf') for ever) — and meanwhile for the PC/SC service and the reader
+        to appear, when they are not there yet.
         """
-        with Context() as ctx:
-            names = ctx.readers()
-            if not names:
-                raise errors.NoReader()
-            states = ctx.states(names)
-            candidates = choose_readers(names, states, choice)
-            present = [s.name for s in states if s.name in candidates and s.card_present]
-            if not present and wait:
-                timeout = None if wait == float("inf") else wait
-                log.info(_LOG, "waiting for a card in %s", ", ".join(map(repr, candidates)))
-                present = [ctx.wait_for_card(candidates, timeout)]
+        deadline = None if not wait or wait == float("inf") else time.monotonic() + wait
+        while True:
+            try:
+                present = cls._present(choice, ignore, wait, deadline)
+                break
+            except (errors.ServiceUnavailable, errors.NoReader, errors.ReaderNotFound,
+                    errors.ReaderGone) as e:
+                left = None if deadline is None else deadline - time.monotonic()
+                if not wait or (left is not None and left <= 0):
+                    raise
+                log.info(_LOG, "waiting for the reader: %s", type(e).__name__)
+                time.sleep(READER_POLL if left is None else max(0.0, min(READER_POLL, left)))
         if not present:
             raise errors.NoCard()
         last: errors.SscardError = errors.NoCard()
@@ -284,6 +294,27 @@ class PcscTransport:
                 return transport
             log.info(_LOG, "reader %r: %s", reader, type(last).__name__)
         raise last
+
+    @staticmethod
+    def _present(choice, ignore, wait, deadline) -> list[str]:
+        """The chosen readers holding a card (waiting for one until `deadline` if `wait`)."""
+        with Context() as ctx:
+            names = ctx.readers()
+            if not names:
+                raise errors.NoReader()
+            states = ctx.states(names)
+            candidates = choose_readers(names, states, choice)
+            if choice is None and ignore:
+                candidates = [n for n in candidates if not ignored(n, ignore)]
+                if not candidates:
+                    raise errors.NoReader("no reader besides the ignored ones "
+                                          "($SSCARD_READER_IGNORE)", zh="除忽略的读卡器外无读卡器")
+            present = [s.name for s in states if s.name in candidates and s.card_present]
+            if not present and wait:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                log.info(_LOG, "waiting for a card in %s", ", ".join(map(repr, candidates)))
+                present = [ctx.wait_for_card(candidates, left)]
+        return present
 
     @property
     def atr(self) -> bytes:

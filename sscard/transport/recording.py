@@ -27,6 +27,7 @@ class RecordingTransport:
         self.spec = spec or load_spec()
         self.description = inner.description
         self.exchanges: list[tuple[str, str]] = []
+        self.command: dict | None = None  # {"name": "status", "bank_records": true}
         self._secret_pending = False  # a secret answer is still coming through 61xx
 
     @property
@@ -79,6 +80,8 @@ class RecordingTransport:
         pipe is written to.  A failed write leaves no partial file behind."""
         doc = {"format": "sscard.trace/1", "atr": self.atr.hex().upper(),
                "exchanges": [{"command": c, "response": r} for c, r in self.exchanges]}
+        if self.command is not None:  # which CLI command made it, for `sscard replay`
+            doc["sscard_command"] = self.command
         write_private(path, (json.dumps(doc, indent=1) + "\n").encode(), overwrite=overwrite)
 
 

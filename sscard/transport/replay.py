@@ -1,7 +1,9 @@
 """Replay a recorded list of exchanges; any command that was not recorded next is an error.
 
 Recordings are JSON (written by sscard.transport.recording, `sscard read --record`):
-{"format": "sscard.trace/1", "atr": hex, "exchanges": [{"command": hex, "response": hex}, ...]}.
+{"format": "sscard.trace/1", "atr": hex, "exchanges": [{"command": hex, "response": hex}, ...],
+"sscard_command": {"name": "read | status", "bank_records": bool}} (the last: which CLI
+command made it, for `sscard replay`; absent in recordings made by the library).
 A command recorded as a pattern with "*" bytes (e.g. a VERIFY body, never recorded in clear)
 matches any byte at those positions.  A response recorded with "*" bytes (a cryptogram, e.g.
 the answer to INTERNAL AUTHENTICATE) cannot be played back: reaching it is an error.
@@ -39,6 +41,7 @@ class ReplayTransport:
         self._exchanges = list(exchanges)
         self.position = 0
         self.description = description
+        self.command: dict | None = None  # the recorded CLI command (sscard_command)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ReplayTransport:
@@ -52,9 +55,15 @@ class ReplayTransport:
             items = [(str(e["command"]).upper().replace(" ", ""),
                       _parse_response(e["response"], f"response {n}"))
                      for n, e in enumerate(doc["exchanges"])]
+            command = doc.get("sscard_command")
+            if command is not None and not (isinstance(command, dict)
+                                            and isinstance(command.get("name"), str)):
+                raise ValueError("sscard_command")
         except (ValueError, KeyError, TypeError, AttributeError):
             raise errors.InvalidArgument("recording is not a valid sscard trace") from None
-        return cls(atr, items, f"replay: {Path(path).name}")
+        replay = cls(atr, items, f"replay: {Path(path).name}")
+        replay.command = command
+        return replay
 
     @property
     def atr(self) -> bytes:
@@ -63,6 +72,10 @@ class ReplayTransport:
     @property
     def finished(self) -> bool:
         return self.position == len(self._exchanges)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._exchanges) - self.position
 
     def transmit(self, apdu: bytes) -> bytes:
         if self.position >= len(self._exchanges):
