@@ -61,14 +61,18 @@ def open(reader: str | int | None = None, *, wait: float | None = None, shared: 
             20 s); a card that does not answer in time raises sscard.errors.CardMute
     ignore  name parts of readers to pass over when choosing by default (a PSAM's slot, …)
 
+    Choosing by default, a card that answers as a social security PSAM is passed over
+    (a kiosk's PSAM slot is a reader too); a PSAM alone is "no card" (NoCard).
+
     With `wait`, the PC/SC service and the reader may also appear meanwhile.
     """
     from sscard.card import Card
     from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
+    from sscard.psam import user_card
     timeout = check_timeout(timeout)  # before the reader is taken
-    return Card(PcscTransport.open(reader, shared=shared, wait=wait, ignore=ignore),
-                trace=trace, timeout=timeout)
+    return Card(PcscTransport.open(reader, shared=shared, wait=wait, ignore=ignore,
+                                   wanted=user_card), trace=trace, timeout=timeout)
 
 
 def open_emulator(persona: str = "gen2", *, trace=None, timeout: float | None = None,

@@ -233,6 +233,24 @@ def _keys_or_close(transport: Transport, trace, options) -> PsamKeys:
         raise
 
 
+def is_psam(session) -> bool:
+    """Whether the card answers as a social security PSAM: SELECT of one of its key
+    environments (apdu_specs/psam.toml) succeeds.  For a card that is not a social security
+    card only: a user card never holds these names."""
+    return any(session.send("select_by_name", data=env.name, le=0).ok
+               for env in load_psam_spec().environments)
+
+
+def user_card(transport) -> bool:
+    """For a default reader choice among several cards: False for a PSAM (the terminal's
+    security module), which is never the card to read.  One SELECT on a social security
+    card, which the read repeats; the PSAM names only for a card that is not one."""
+    from sscard.session import CardSession
+    from sscard.ssse import probe
+    session = CardSession(transport)
+    return probe(session) != "no" or not is_psam(session)
+
+
 def card_reader_besides(psam_reader: str, wait: float | None = None) -> str:
     """The reader to read the card from when the PSAM sits in `psam_reader`: the first other
     reader holding a card (waiting `wait` seconds for one, float('inf'): for ever)."""

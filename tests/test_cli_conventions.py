@@ -535,3 +535,57 @@ def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(caps
             assert f'"{key}"' in text, (bullet, key)
     watch = _readme_bullet("`watch` prints")
     assert '"identity"' in watch and '"error"' in watch and '"exit_code"' in watch
+
+
+# --- a PSAM in the first reader is never the card read by default ------------------------------
+
+def _readers_with(monkeypatch, cards):
+    """PC/SC readers holding in-process emulated cards: [(name, card or None)]; returns the
+    APDUs each reader received."""
+    from sscard.emulator.psam_card import PsamCard
+    from sscard.transport import pcsc
+    from sscard.transport.emulated import EmulatorTransport
+    made = {name: (EmulatorTransport(PsamCard.from_file(), name) if card == "psam" else
+                   EmulatorTransport(SocialSecurityCard.from_persona(card), name))
+            for name, card in cards if card}
+    sent = {name: [] for name, _ in cards}
+    _fake_pcsc(monkeypatch, [[(name, card is not None) for name, card in cards]])
+
+    def init(self, connection, reader, shared):
+        self._inner, self.reader, self.description = made[reader], reader, reader
+    monkeypatch.setattr(pcsc.PcscTransport, "__init__", init)
+    monkeypatch.setattr(pcsc.PcscTransport, "atr", property(lambda self: self._inner.atr))
+    monkeypatch.setattr(pcsc.PcscTransport, "transmit", lambda self, apdu: (
+        sent[self.reader].append(apdu), self._inner.transmit(apdu))[1])
+    monkeypatch.setattr(pcsc.PcscTransport, "transaction", lambda self: self._inner.transaction())
+    monkeypatch.setattr(pcsc.PcscTransport, "close", lambda self: None)
+    return sent
+
+
+def test_a_psam_alone_is_no_card(monkeypatch, capsys):
+    _readers_with(monkeypatch, [("Kiosk SAM 00", "psam"), ("Kiosk user 01", None)])
+    code, out, err = cli(capsys, "read")
+    assert code == ExitCode.NO_CARD and "PSAM" in err and out == ""
+    code, out, _ = cli(capsys, "read", "--format", "ireadcardbas")
+    assert code == ExitCode.NO_CARD and out == "-2|无卡|\n"
+    code, _, _ = cli(capsys, "status")
+    assert code == ExitCode.NO_CARD
+    code, _, err = cli(capsys, "read", "-r", "SAM")  # named: it is what it is
+    assert code == ExitCode.NOT_SSC
+
+
+def test_the_user_card_is_read_past_a_psam(monkeypatch, capsys):
+    sent = _readers_with(monkeypatch, [("Kiosk SAM 00", "psam"), ("Kiosk user 01", "gen2")])
+    code, out, err = cli(capsys, "read", "--json")
+    assert code == 0, err
+    assert json.loads(out)["source"]["name"] == "Kiosk user 01"
+    assert {apdu[:2].hex().upper() for apdu in sent["Kiosk SAM 00"]} <= {"00A4", "00C0"}  # SELECTs
+
+
+def test_one_user_card_costs_no_extra_apdu(monkeypatch, capsys):
+    sent = _readers_with(monkeypatch, [("Reader 00", "gen2"), ("Reader 01", None)])
+    assert cli(capsys, "read")[0] == 0
+    with Card(EmulatorTransport(SocialSecurityCard.from_persona("gen2"), "gen2")) as card:
+        card.read_identity()
+        alone = card.session.apdu_count
+    assert len(sent["Reader 00"]) == alone

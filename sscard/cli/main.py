@@ -225,7 +225,30 @@ def _using(card, record: str | None = None):
     """The card for one command.  (--record FILE is written by run() when the command has
     ended, after its result or error is printed.)"""
     with card:
-        yield card
+        try:
+            yield card
+        except errors.NotSocialSecurityCard:
+            _psam_is_no_card(card)
+            raise
+
+
+def _psam_is_no_card(card) -> None:
+    """The one card present, chosen by default, is a PSAM (a kiosk's security module in its
+    slot, and no user card yet): that is "no card" (NoCard), not "not a social security
+    card".  Asked only of a card that is not a social security card."""
+    transport = card.transport
+    if not getattr(getattr(transport, "inner", transport), "chosen_by_default", False):
+        return
+    from sscard import psam
+    try:
+        found = card.operation(lambda: psam.is_psam(card.session), read_only=True)
+    except errors.SscardError:
+        return  # the card's own answer stands
+    if found:
+        raise errors.NoCard(f"no card to read: the only card, in {card.description!r}, is a "
+                            "PSAM (the terminal's security module)",
+                            zh=f"无可读的卡：唯一的卡（{card.description}）是 PSAM 卡（终端安全模块）"
+                            ) from None
 
 
 def _save_recording() -> str | None:
@@ -723,7 +746,7 @@ def _read_pins(prompts: list[str], from_stdin: bool) -> list[str]:
 def pin_tries(emulator, reader, wait, shared, as_json) -> int:
     """Show the PIN tries left (spends no try)."""
     card, _ = _open_card(emulator, None, reader, wait, shared)
-    with card:
+    with _using(card):
         tries = card.pin_tries()
     if as_json:
         click.echo(output.dumps({"tries_left": tries.tries_left, "blocked": tries.blocked,
@@ -756,7 +779,7 @@ def pin_verify(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     from sscard import pin as pin_rules
     from sscard.pin import VerifyOutcome
     card, _ = _open_card(emulator, None, reader, wait, shared)
-    with card:
+    with _using(card):
         if not pin_rules.would_send(card.pin_tries(), floor=floor,
                                     force_last_try=force_last_try):
             raise errors.PinNotNeeded()
@@ -778,7 +801,7 @@ def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     The card and its tries left are checked before the PINs are asked for."""
     from sscard import pin as pin_rules
     card, _ = _open_card(emulator, None, reader, wait, shared)
-    with card:
+    with _using(card):
         pin_rules.check_change(card.pin_tries(), floor=floor, force_last_try=force_last_try)
         old, new, again = _read_pins(["current PIN / 原密码", "new PIN / 新密码",
                                       "new PIN again / 再次输入新密码"], pin_stdin)

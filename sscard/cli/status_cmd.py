@@ -64,11 +64,13 @@ def status(emulator, reader, wait, shared, bank_records, logs, as_json, reveal, 
         from sscard.cli.main import UsageError
         raise UsageError("--emulator cannot be combined with --reader or --wait",
                          "--emulator 不能与 --reader 或 --wait 同时使用")
-    from sscard.cli.main import _open_card, _using
+    from sscard.cli.main import _open_card, _psam_is_no_card, _using
     card, source = _open_card(emulator, None, reader, wait, shared, record,
                               overwrite_record=overwrite_record)
     with _using(card, record):
         result = card.read_status(bank_records=bank_records, logs=logs)
+        if result.ssse.state.value == "absent" and result.bank.state.value == "absent":
+            _psam_is_no_card(card)  # a PSAM chosen by default is no card
         source["description"] = card.description
     from sscard.spec import load_spec
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)

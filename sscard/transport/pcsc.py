@@ -259,13 +259,14 @@ class PcscTransport:
 
     @classmethod
     def open(cls, choice: str | int | None = None, *, shared: bool = False,
-             wait: float | None = None, ignore=()) -> PcscTransport:
+             wait: float | None = None, ignore=(), wanted=None) -> PcscTransport:
         """Connect to the chosen reader's card (default: the first reader holding one, passing
         over readers whose name contains a part of `ignore`).
 
         `wait`: seconds to wait for a card (0 = do not wait, None = not at all either;
         use float('inf') for ever) — and meanwhile for the PC/SC service and the reader
-        to appear, when they are not there yet.
+        to appear, when they are not there yet.  `wanted(transport)`: when choosing by
+        default among several cards, False passes a card over (a PSAM: sscard.psam.user_card).
         """
         deadline = None if not wait or wait == float("inf") else time.monotonic() + wait
         while True:
@@ -282,15 +283,24 @@ class PcscTransport:
         if not present:
             raise errors.NoCard()
         last: errors.SscardError = errors.NoCard()
+        choosing = choice is None and wanted is not None and len(present) > 1
         for reader in present:
             try:
                 transport = cls(_connect(reader, shared), reader, shared)
+                if choosing and not wanted(transport):
+                    transport.close()
+                    last = errors.NoCard(f"no card to read: the card in {reader!r} is a PSAM "
+                                         "(the terminal's security module)",
+                                         zh=f"无可读的卡：{reader} 中是 PSAM 卡（终端安全模块）")
+                    log.info(_LOG, "reader %r holds a PSAM: passed over", reader)
+                    continue
             except errors.CardBusy as e:
                 last = e
             except (errors.NoCard, errors.CardMute, errors.CardRemoved) as e:
                 last = e  # try the next reader with a card
             else:
                 log.info(_LOG, "connected to %r (%s)", reader, "shared" if shared else "exclusive")
+                transport.chosen_by_default = choice is None
                 return transport
             log.info(_LOG, "reader %r: %s", reader, type(last).__name__)
         raise last
