@@ -137,7 +137,7 @@ def _english_only(text: str) -> list[str]:
             if re.search(r"[a-z]{3}", line) and not CJK.search(line)]
 
 
-@pytest.mark.parametrize("args", [("bank-used", "--bank-records"), ("bank-blocked",),
+@pytest.mark.parametrize("args", [("bank-used", "--bank-records", "--logs"), ("bank-blocked",),
                                   ("gen3",), ("shanghai",), ("card-blocked",), ("gen1",)])
 def test_status_reads_english_then_chinese_with_nothing_raw(capsys, args):
     _, out, _ = cli(capsys, "status", "--emulator", *args)
@@ -149,7 +149,7 @@ def test_status_reads_english_then_chinese_with_nothing_raw(capsys, args):
 
 
 def test_status_names_currencies(capsys):
-    _, out, _ = cli(capsys, "status", "--emulator", "bank-used")
+    _, out, _ = cli(capsys, "status", "--emulator", "bank-used", "--logs")
     assert "0156" not in out and "CNY (renminbi) / 人民币" in out
 
 
@@ -182,7 +182,8 @@ def _columns(text: str) -> int:
     return columns(text)
 
 
-@pytest.mark.parametrize("command", [("status", "--emulator", "bank-used", "--bank-records"),
+@pytest.mark.parametrize("command", [("status", "--emulator", "bank-used", "--bank-records",
+                                      "--logs"),
                                      ("read", "--emulator", "gen3"), ("read", "--emulator", "gen1")])
 def test_human_views_wrap_to_the_terminal_width(capsys, monkeypatch, command):
     _, wide, _ = cli(capsys, *command)
@@ -476,7 +477,8 @@ def test_json_error_for_a_missing_reader(capsys, no_reader):
 
 @pytest.mark.parametrize("command", [("read", "--emulator", "gen2"),
                                      ("read", "--emulator", "gen2", "--json", "--reveal"),
-                                     ("status", "--emulator", "bank-used", "--bank-records")])
+                                     ("status", "--emulator", "bank-used", "--bank-records"),
+                                     ("status", "--emulator", "bank-used", "--logs")])
 def test_replay_runs_the_recorded_command_again(capsys, tmp_path, command):
     path = str(tmp_path / "trace.json")
     code, live, _ = cli(capsys, *command, "--record", path)

@@ -173,7 +173,8 @@ def _recorded_command() -> dict | None:
     if ctx is None:
         return None
     name = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ctx.command_path
-    return {"name": name, "bank_records": bool(ctx.params.get("bank_records"))}
+    return {"name": name, "bank_records": bool(ctx.params.get("bank_records")),
+            "logs": bool(ctx.params.get("logs"))}
 
 
 def _reader_ignore() -> tuple[str, ...]:
@@ -837,7 +838,8 @@ def replay(recording, as_json, reveal) -> int:
         if name == "read":
             result = card.read_identity()
         else:
-            result = card.read_status(bank_records=bool(command.get("bank_records")))
+            result = card.read_status(bank_records=bool(command.get("bank_records")),
+                                      logs=bool(command.get("logs")))
     left = transport.remaining
     if left:
         _note(f"the recording holds {left} more exchanges than this replay used "

@@ -2,7 +2,7 @@
 
 Recordings are JSON (written by sscard.transport.recording, `sscard read --record`):
 {"format": "sscard.trace/1", "atr": hex, "exchanges": [{"command": hex, "response": hex}, ...],
-"sscard_command": {"name": "read | status", "bank_records": bool}} (the last: which CLI
+"sscard_command": {"name": "read | status", "bank_records": bool, "logs": bool}} (the last: which CLI
 command made it, for `sscard replay`; absent in recordings made by the library).
 A command recorded as a pattern with "*" bytes (e.g. a VERIFY body, never recorded in clear)
 matches any byte at those positions.  A response recorded with "*" bytes (a cryptogram, e.g.
