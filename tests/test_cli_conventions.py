@@ -591,3 +591,17 @@ def test_one_user_card_costs_no_extra_apdu(monkeypatch, capsys):
         card.read_identity()
         alone = card.session.apdu_count
     assert len(sent["Reader 00"]) == alone
+
+
+def test_watch_a_name_part_waits_when_there_is_no_reader_yet(monkeypatch, capsys):
+    from sscard.cli.main import _watch_filters
+    from sscard.transport import pcsc
+
+    def down():
+        raise errors.ServiceUnavailable()
+    monkeypatch.setattr(pcsc, "Context", down)
+    assert _watch_filters(("PCD",)) == ["PCD"]
+    assert "no reader now" in capsys.readouterr().err
+    for choice in ("0", "3B6D"):  # an index or an ATR needs the reader there
+        with pytest.raises(errors.ReaderNotFound):
+            _watch_filters((choice,))

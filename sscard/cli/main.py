@@ -641,10 +641,23 @@ def _watch_filters(choices) -> list[str] | None:
     nothing; an ATR prefix held by several cards is ambiguous (InvalidArgument)."""
     if not choices:
         return None
-    from sscard.transport.pcsc import Context, choose_readers
-    with Context() as ctx:
-        names = ctx.readers()
-        states = ctx.states(names)
+    from sscard.transport.pcsc import Context, atr_prefix, choose_readers
+    try:
+        with Context() as ctx:
+            names = ctx.readers()
+            states = ctx.states(names)
+    except errors.ServiceUnavailable:
+        names, states = [], []
+    if not names:  # no pcscd or no reader yet: a name part can only be waited for
+        for choice in choices:
+            text = choice.strip()
+            if (text.isdigit() and len(text) <= 3) or atr_prefix(text) is not None:
+                raise errors.ReaderNotFound(
+                    f"-r {text!r} names a reader by index or ATR, and there is no reader now",
+                    zh=f"-r {text!r} 按序号或 ATR 指定读卡器，但现在没有读卡器")
+        _note("no reader now: watching for readers whose name contains "
+              f"{', '.join(repr(c) for c in choices)} / 现在没有读卡器：等待名称匹配的读卡器")
+        return [c.strip() for c in choices]
     filters = []
     for choice in choices:
         text = choice.strip()
