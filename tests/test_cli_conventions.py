@@ -559,6 +559,8 @@ def _readers_with(monkeypatch, cards):
     monkeypatch.setattr(pcsc.PcscTransport, "atr", property(lambda self: self._inner.atr))
     monkeypatch.setattr(pcsc.PcscTransport, "transmit", lambda self, apdu: (
         sent[self.reader].append(apdu), self._inner.transmit(apdu))[1])
+    monkeypatch.setattr(pcsc.PcscTransport, "transmit_within",
+                        lambda self, apdu, seconds: self.transmit(apdu))
     monkeypatch.setattr(pcsc.PcscTransport, "transaction", lambda self: self._inner.transaction())
     monkeypatch.setattr(pcsc.PcscTransport, "close", lambda self: None)
     return sent
