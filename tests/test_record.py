@@ -188,3 +188,59 @@ def test_save_never_follows_a_planted_symlink(tmp_path):
     with pytest.raises(errors.RecordingFailed):
         recorder.save(link, overwrite=True)
     assert target.read_text() == "keep"
+
+
+class _HangingTransport:
+    """A PC/SC-like transport whose plain transmit would block on a mute card: only
+    transmit_within (the deadline) may be used; this card never answers in time."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.deadlines: list[float] = []
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    def transmit(self, apdu: bytes) -> bytes:
+        raise AssertionError("APDU sent without a deadline")
+
+    def transmit_within(self, apdu: bytes, seconds: float) -> bytes:
+        self.deadlines.append(seconds)
+        raise TimeoutError
+
+    def transaction(self):
+        return self.inner.transaction()
+
+    def recover_from_reset(self) -> bytes:
+        return self.inner.recover_from_reset()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_recording_keeps_the_deadline_of_the_transport_it_wraps():
+    # --record on a real reader: a mute card must still end in CardMute, not hang
+    hanging = _HangingTransport(emulator("gen2"))
+    with Card(RecordingTransport(hanging), timeout=2.5) as card:
+        with pytest.raises(errors.CardMute):
+            card.read_identity()
+    assert hanging.deadlines and all(0 < s <= 2.5 for s in hanging.deadlines)
+
+
+def test_recording_an_emulated_card_adds_no_deadline_it_does_not_have():
+    assert not hasattr(RecordingTransport(emulator("gen2")), "transmit_within")
+
+
+def test_recording_through_the_deadline_records_every_exchange():
+    class Answering(_HangingTransport):
+        def transmit_within(self, apdu: bytes, seconds: float) -> bytes:
+            self.deadlines.append(seconds)
+            return self.inner.transmit(apdu)
+
+    answering = Answering(emulator("gen2"))
+    recorder = RecordingTransport(answering)
+    identity, _ = read(recorder)
+    assert identity == read(emulator("gen2"))[0]
+    assert len(recorder.exchanges) == len(answering.deadlines) == 3

@@ -29,13 +29,20 @@ class RecordingTransport:
         self.exchanges: list[tuple[str, str]] = []
         self.command: dict | None = None  # {"name": "status", "bank_records": true}
         self._secret_pending = False  # a secret answer is still coming through 61xx
+        if hasattr(inner, "transmit_within"):  # a transport that can hang keeps its deadline
+            self.transmit_within = self._transmit_within
+
+    def _transmit_within(self, apdu: bytes, seconds: float) -> bytes:
+        return self._record(apdu, self.inner.transmit_within(apdu, seconds))
 
     @property
     def atr(self) -> bytes:
         return self.inner.atr
 
     def transmit(self, apdu: bytes) -> bytes:
-        response = self.inner.transmit(apdu)
+        return self._record(apdu, self.inner.transmit(apdu))
+
+    def _record(self, apdu: bytes, response: bytes) -> bytes:
         pattern, secret = self._pattern(apdu)
         answer = response.hex().upper()
         if secret and len(response) >= 2:
