@@ -641,3 +641,41 @@ def _next_line(lines: list[str], timeout: float = 1.5):
             return json.loads(lines.pop(0))
         time.sleep(0.05)
     return None
+
+
+def test_a_transaction_another_program_never_ends_is_a_busy_card_not_a_hang(insert, pcscd,
+                                                                           monkeypatch):
+    # shared mode: SCardBeginTransaction waits, without any deadline of its own, while
+    # another program holds a transaction on the card
+    import sscard
+    from sscard.transport import pcsc
+    monkeypatch.setattr(pcsc, "BEGIN_TIMEOUT", 0.5)
+    insert("gen2")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys\n"
+         "from smartcard.pcsc.PCSCReader import PCSCReader\n"
+         "from smartcard.scard import SCARD_SHARE_SHARED, SCardBeginTransaction\n"
+         f"c = PCSCReader({SLOT0!r}).createConnection(); c.connect(mode=SCARD_SHARE_SHARED)\n"
+         "assert SCardBeginTransaction(c.component.hcard) == 0\n"
+         "print('ready', flush=True); sys.stdin.read()\n"],
+        env=pcscd.client_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    outcome: list = []
+
+    def read() -> None:
+        try:
+            with sscard.open(SLOT0, shared=True) as card:
+                outcome.append(card.read_identity(today=TODAY))
+        except Exception as e:  # noqa: BLE001 - judged below
+            outcome.append(e)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(60)  # a generous bound: before the fix this waited for ever
+        assert not reader.is_alive(), "the read hangs on another program's transaction"
+        assert len(outcome) == 1 and isinstance(outcome[0], errors.CardBusy), outcome
+        assert outcome[0].exit_code == errors.ExitCode.CARD_BUSY
+    finally:
+        holder.stdin.close()
+        holder.wait(10)

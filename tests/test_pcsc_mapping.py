@@ -251,3 +251,49 @@ def test_short_or_odd_atr_prefixes(choice):
     """"3B" is the prefix of both cards' ATRs: ambiguous; an odd count of digits is no ATR."""
     with pytest.raises(errors.InvalidArgument, match="several" if choice == "3B" else "no reader"):
         choose_readers(NAMES, STATES, choice)
+
+
+class HeldByAnotherProgram(FakeScard):
+    """SCardBeginTransaction waits while another program holds a transaction (shared mode),
+    as pcsc-lite's does: without any deadline of its own."""
+
+    SCARD_LEAVE_CARD = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+        self.released = threading.Event()
+        self.began = 0  # calls, counted as they come (before the wait)
+
+    def SCardBeginTransaction(self, hcard):
+        self.began += 1
+        self.released.wait(30)
+        return 0
+
+    def SCardEndTransaction(self, hcard, disposition):
+        return 0
+
+
+def test_a_shared_card_another_program_keeps_in_a_transaction_is_busy(monkeypatch):
+    monkeypatch.setattr(pcsc, "BEGIN_TIMEOUT", 0.05)
+    scard = HeldByAnotherProgram()
+    t = PcscTransport(FakeConnection(), "Fake Reader 00", True, scard=scard)
+    with pytest.raises(errors.CardBusy, match="another program"):
+        with t.transaction():
+            pytest.fail("a transaction began while another program held the card")
+    with pytest.raises(errors.CardMute):  # the connection is given up: no second wait
+        with t.transaction():
+            pass
+    scard.released.set()
+    t.close()
+    assert scard.began == 1 and not scard.sent
+
+
+def test_an_exclusive_card_begins_its_transaction_directly():
+    scard = HeldByAnotherProgram()
+    scard.released.set()
+    t = PcscTransport(FakeConnection(), "Fake Reader 00", False, scard=scard)
+    with t.transaction():
+        pass
+    assert scard.began == 1 and t._jobs is None  # no worker thread for it
+    t.close()

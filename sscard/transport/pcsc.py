@@ -60,6 +60,8 @@ _HRESULTS = {
 
 READER_POLL = 0.5  # --wait: how often to look again for the PC/SC service or the reader
 BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8)  # bounded backoff for a card another program holds
+BEGIN_TIMEOUT = 20.0  # seconds a shared card may stay in another program's transaction
+# (SCardConnect and SCardBeginTransaction wait for it without a deadline of their own)
 
 
 def hresult_of(exc: BaseException) -> int | None:
@@ -416,7 +418,18 @@ class PcscTransport:
         hcard = self._hcard
         if self._stuck is not None:  # PC/SC would wait for the blocked exchange
             raise errors.CardMute("the card stopped answering earlier on this connection")
-        hresult = scard.SCardBeginTransaction(hcard)
+        if self.shared:  # another program's transaction makes PC/SC wait, without a deadline
+            job = _Job(scard.SCardBeginTransaction, hcard)
+            self._worker().put(job)
+            if not job.done.wait(BEGIN_TIMEOUT):
+                self._stuck = job  # given up like a mute card: close() releases after it
+                log.warning(_LOG, "%r: another program held the card for %g s", self.reader,
+                            BEGIN_TIMEOUT)
+                raise errors.CardBusy(_busy_for(BEGIN_TIMEOUT),
+                                      zh=f"卡片被其他程序占用超过 {BEGIN_TIMEOUT:g} 秒")
+            hresult = job.outcome()
+        else:  # exclusive: no other program can hold a transaction
+            hresult = scard.SCardBeginTransaction(hcard)
         if hresult != SCARD_S_SUCCESS:
             raise self._after_failure(map_pcsc_error(hresult))
         try:
@@ -502,8 +515,13 @@ def _connect(reader: str, shared: bool):
     for delay in (*BUSY_RETRIES, None):
         connection = PCSCReader(reader).createConnection()
         try:
-            connection.connect(mode=mode)
+            if shared:
+                _connect_within(connection, mode, BEGIN_TIMEOUT)
+            else:  # exclusive: another program's hold is a sharing violation at once
+                connection.connect(mode=mode)
             return connection
+        except errors.CardBusy:
+            raise  # already waited BEGIN_TIMEOUT
         except Exception as e:
             _release(connection)
             error = map_pcsc_error(e)
@@ -511,6 +529,23 @@ def _connect(reader: str, shared: bool):
                 raise error from None
         time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _connect_within(connection, mode: int, seconds: float) -> None:
+    """connect() in shared mode waits, without a deadline of its own, while another program
+    holds a transaction on the card: given up after `seconds` (CardBusy); the connection
+    is released once that wait ends."""
+    job = _Job(lambda: connection.connect(mode=mode))
+    threading.Thread(target=job.run, name="sscard-connect", daemon=True).start()
+    if not job.done.wait(seconds):
+        threading.Thread(target=_release_after, args=(job, connection), name="sscard-release",
+                         daemon=True).start()
+        raise errors.CardBusy(_busy_for(seconds), zh=f"卡片被其他程序占用超过 {seconds:g} 秒")
+    job.outcome()
+
+
+def _busy_for(seconds: float) -> str:
+    return f"another program has kept the card busy for more than {seconds:g} s"
 
 
 def _unpower_on_release(connection) -> None:
