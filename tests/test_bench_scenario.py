@@ -438,3 +438,13 @@ def test_cards_on_a_private_pcscd_stay_until_sigterm_and_the_socket_goes_with_th
     assert sorted((e["slot"], e["reason"]) for e in bench.events if e["event"] == "removed") == [
         (0, "end"), (1, "end")]
     assert not socket_path.exists()
+
+
+def test_ctrl_c_takes_the_cards_out_and_exits_130():
+    _require_stack()
+    import signal
+    bench = Emulate("gen2", "--slots", "1")
+    bench.wait_for("inserted", slot=0)
+    bench.proc.send_signal(signal.SIGINT)
+    assert bench.finish() == 130
+    assert [e["event"] for e in bench.events][-3:] == ["removed", "done", "<exit>"]

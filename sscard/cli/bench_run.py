@@ -143,7 +143,7 @@ def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
             bench.emit("error", message=message)
             print(f"error: {message} / 测试场景步骤无法执行", file=sys.stderr)
             code = ExitCode.FAILURE
-    except (_Stopped, KeyboardInterrupt):
+    except _Stopped:  # SIGTERM: a normal end (exit 0); Ctrl-C goes on to main (exit 130)
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
