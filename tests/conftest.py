@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import signal
 import tomllib
 from pathlib import Path
 
@@ -10,6 +11,12 @@ from sscard import errors
 from sscard.card import Card
 from sscard.emulator import SocialSecurityCard
 from sscard.transport.emulated import EmulatorTransport
+
+# Tests send a real Ctrl-C (SIGINT) to the programs they start.  A shell that runs a job in the
+# background starts it with SIGINT ignored, children inherit that, and a Python child then never
+# raises KeyboardInterrupt.  A handler here (not an ignore) is reset to the default in children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # sscard's own PC/SC tests use the bench it ships (-p sscard.testing in pyproject.toml)
 pytest_plugins = ["pytester"]
