@@ -173,6 +173,9 @@ def test_a_card_in_use_by_another_program_has_its_own_code(capsys, monkeypatch):
     ["emulate", "gen2", "--slot", "7"],
     ["personas", "--bogus"],
     ["serve", "--keys", "test", "--psam", "emulator"],
+    ["serve", "--hsm-timeout", "nan"],
+    ["serve", "--hsm-timeout", "inf"],
+    ["serve", "--allow-origin", "null"],
 ])
 def test_usage_errors_are_one_bilingual_line(capsys, argv):
     code, out, err = cli(capsys, *argv)

@@ -124,7 +124,8 @@ def test_malformed_and_unknown_messages_keep_the_connection(service, slots):
     slots.insert("gen2")
     with connect(service.ws) as ws:
         for message in ("not json", "[1, 2]", '"iReadCardBas"', "{}", '{"function": 7}',
-                        "{\"function\": \"iReadCardBas\", \"iType\": 3", "null"):
+                        "{\"function\": \"iReadCardBas\", \"iType\": 3", "null",
+                        "[" * 4000):  # nested deeper than Python's recursion limit
             reply = ask(ws, message)
             assert reply == {"functionName": "", "success": "-14", "pOutInfo": "命令参数错"}
         ws.send(b"\x00\x01binary")
@@ -135,6 +136,7 @@ def test_malformed_and_unknown_messages_keep_the_connection(service, slots):
             assert reply == {"functionName": function, "success": "-13",
                              "pOutInfo": "不支持该功能"}
         assert ask(ws, READ)["success"] == "1"
+    assert "Traceback" not in service.log() and "RecursionError" not in service.log()
 
 
 def test_hsm_two_steps_across_messages(service, slots):

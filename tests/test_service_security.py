@@ -30,6 +30,7 @@ def daemon():
 @pytest.fixture(scope="module")
 def service(daemon):
     svc = Service(daemon, "--allow-origin", ALLOWED, "--allow-origin", "null",
+                  "--accept-null-origin-risk",
                   "--keys", "test").start()
     yield svc
     assert svc.stop() == 0
@@ -115,13 +116,63 @@ def test_other_loopback_port_origin_is_refused_but_the_services_own_is_allowed(s
 
 
 def test_null_origin_only_when_listed(daemon, service, slots):
+    # listed with --accept-null-origin-risk (alone it is a usage error: test_exit_codes), and
+    # the risk is told at start: a sandboxed iframe on any site sends Origin: null too
     assert get(service, Origin="null").status_code == 200
+    assert "WARNING: --allow-origin null" in service.log() and "任何网站" in service.log()
     other = Service(daemon).start()
     try:
         assert get(other, Origin="null").status_code == 403
+        assert "--allow-origin null" not in other.log()
     finally:
         assert other.stop() == 0
         other.cleanup()
+
+
+@pytest.mark.parametrize("site,status", [("cross-site", 403), ("same-site", 403),
+                                         ("same-origin", 200), ("none", 200)])
+def test_another_sites_load_without_origin_is_refused(service, slots, site, status):
+    # <img src=…>/<script src=…> from another site: a no-cors GET, no Origin, but the
+    # browser always says where it comes from
+    r = get(service, **{"Sec-Fetch-Site": site})
+    assert r.status_code == status
+    if status == 403:
+        assert r.json()["error"]["code"] == "origin_not_allowed" and "holder" not in r.text
+        assert not cors_headers(r)
+
+
+def test_request_text_cannot_forge_log_lines_or_reach_the_terminal(service, slots):
+    forged = "2026-12-03 10:00:00 INFO sscard.service: forged line"
+    path = "/x%0a" + forged.replace(" ", "%20") + "%1b[31m%e2%80%ae%c2%85"
+    assert httpx.get(service.base + path, timeout=30).status_code == 404
+    assert get(service, Origin=b"http://evil.example\x9b31m").status_code == 403  # C1 CSI
+    log = service.log()
+    assert not {"\x1b", "\u202e", "\x85", "\x9b"} & set(log)
+    lines = [line for line in log.splitlines() if "forged line" in line]
+    assert lines and all(" INFO sscard.service: GET /x\\x0a2026" in line for line in lines), lines
+    assert any("\\x1b[31m\\u202e\\x85" in line for line in lines)
+    assert "Origin http://evil.example\\x9b31m not allowed" in log
+
+
+def test_the_bound_loopback_address_and_the_default_http_port_are_host_names():
+    from sscard.service.config import ServiceConfig
+    names = ServiceConfig(host="127.0.0.2").host_names(12342)
+    assert "127.0.0.2:12342" in names and "127.0.0.1:12342" in names
+    assert "127.0.0.3:12342" not in names and "127.0.0.2" not in names
+    assert "http://127.0.0.2:12342" in ServiceConfig(host="127.0.0.2").self_origins(12342)
+    # port 80: browsers send Host without the default port
+    names = ServiceConfig(port=80).host_names(80)
+    assert {"127.0.0.1", "localhost", "[::1]", "127.0.0.1:80"} <= names
+    assert "http://localhost" in ServiceConfig(port=80).self_origins(80)
+    assert "localhost" not in ServiceConfig().host_names(12342)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0])
+def test_timeouts_must_be_finite_and_positive(value):
+    from sscard import errors
+    from sscard.service.config import ServiceConfig
+    with pytest.raises(errors.InvalidArgument, match="positive"):
+        ServiceConfig(hsm_timeout=value)
 
 
 def test_preflight_allowed_with_private_network_header(service):
@@ -175,6 +226,8 @@ def test_pin_functions_of_the_compat_protocol_are_not_supported(service, slots):
 
 
 def test_bank_records_refused_without_the_flag(service, slots):
+    before = httpx.get(service.base + "/v1/status", timeout=30).json()
+    assert isinstance(before["bank"]["counters"]["atc"], int)
     r = httpx.post(service.base + "/v1/status?bank_records=true", timeout=30)
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed"
     from websockets.sync.client import connect
@@ -183,7 +236,7 @@ def test_bank_records_refused_without_the_flag(service, slots):
         assert json.loads(ws.recv())["success"] == "-13"
     # and the card's bank counter did not move: no GPO was sent
     after = httpx.get(service.base + "/v1/status", timeout=30).json()
-    assert after["bank"]["gpo_sent"] is False
+    assert after["bank"]["counters"]["atc"] == before["bank"]["counters"]["atc"]
 
 
 def test_bodies_and_messages_are_bounded(service, slots):

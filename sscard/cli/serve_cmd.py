@@ -5,6 +5,8 @@ Only this command imports the web framework: `sscard read` and the others never 
 
 from __future__ import annotations
 
+import math
+
 import click
 
 
@@ -33,7 +35,10 @@ def command(reader_options, debug_option) -> click.Command:
     f = click.option("--allow-origin", "origins", metavar="ORIGIN", multiple=True,
                      help="A web origin allowed to use the service, exactly as the browser "
                           "sends it: scheme://host[:port] (repeatable); `null` for file:// "
-                          "pages.  Pages served by the service itself are always allowed.")(f)
+                          "pages (with --accept-null-origin-risk).  Pages served by the service itself are always allowed.")(f)
+    f = click.option("--accept-null-origin-risk", is_flag=True,
+                     help="Needed with --allow-origin null: a sandboxed iframe on ANY web site "
+                          "also sends Origin: null, so every site could then read cards.")(f)
     f = click.option("--allow-remote-host", is_flag=True,
                      help="Accept a --host that is not a loopback address (other machines "
                           "could then read cards: a warning is printed).")(f)
@@ -45,7 +50,7 @@ def command(reader_options, debug_option) -> click.Command:
     return click.command("serve")(f)
 
 
-def serve(host, port, allow_remote_host, origins, readers, keys_choice, psam_reader,
+def serve(host, port, allow_remote_host, accept_null_origin_risk, origins, readers, keys_choice, psam_reader,
           allow_bank_records, hsm_timeout) -> int:
     """Run the local kiosk service: HTTP API, live events, and the national-interface
     compatible WebSocket, on one loopback port.
@@ -60,10 +65,18 @@ def serve(host, port, allow_remote_host, origins, readers, keys_choice, psam_rea
     Pages from other origins get nothing unless --allow-origin names them.  No raw APDU and
     no PIN ever goes through the service.  SIGTERM or Ctrl-C stops it.
     """
+    from sscard.cli.main import UsageError
     if keys_choice and psam_reader:
-        from sscard.cli.main import UsageError
         raise UsageError("--keys and --psam are two key sources: give one",
                          "--keys 与 --psam 是两种密钥来源，只能选一种")
+    if not math.isfinite(hsm_timeout):  # FloatRange lets nan through
+        raise UsageError("--hsm-timeout must be a number of seconds from 1 to 600",
+                         "--hsm-timeout 必须为 1 到 600 之间的秒数")
+    if any(o.strip() == "null" for o in origins) and not accept_null_origin_risk:
+        raise UsageError("--allow-origin null lets a sandboxed iframe on any web site read "
+                         "cards: add --accept-null-origin-risk if the kiosk browser opens no "
+                         "other site", "--allow-origin null 使任何网站的沙箱 iframe 都能读卡："
+                         "确认自助机浏览器不打开其他网站时，请加 --accept-null-origin-risk")
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401

@@ -20,6 +20,7 @@ import logging
 from starlette.websockets import WebSocketDisconnect
 
 from sscard import errors
+from sscard.inputs import parse_json
 from sscard.service import problems
 from sscard.service.cards import Cards, NationalFailure
 
@@ -68,9 +69,9 @@ async def _answer(text: str | None, service, owner: object, state: dict) -> dict
     try:
         if text is None:
             raise _Refused(*BAD_PARAMETERS)  # binary frames mean nothing here
-        try:
-            request = json.loads(text)
-        except ValueError:
+        try:  # the bounded parser: too deep a nesting is an error, not a RecursionError
+            request = parse_json(text, "message")
+        except errors.InvalidArgument:
             raise _Refused(*BAD_PARAMETERS) from None
         if not isinstance(request, dict) or not isinstance(request.get("function"), str):
             raise _Refused(*BAD_PARAMETERS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -43,19 +44,23 @@ class ServiceConfig:
                 f"--host {self.host} is not a loopback address: any machine on that network "
                 "could read cards; add --allow-remote-host to accept that",
                 zh="非回环地址：同一网络中的任何机器都能读卡；确需如此请加 --allow-remote-host")
-        if self.hsm_timeout <= 0 or self.request_timeout <= 0:
-            raise errors.InvalidArgument("timeouts must be positive")
+        if not (math.isfinite(self.hsm_timeout) and math.isfinite(self.request_timeout)) \
+                or self.hsm_timeout <= 0 or self.request_timeout <= 0:
+            raise errors.InvalidArgument("timeouts must be positive numbers of seconds",
+                                         zh="超时必须为正数秒")
 
     def host_names(self, port: int) -> frozenset[str]:
         """The `Host` header values this service answers to (DNS rebinding defence)."""
-        names = {f"{n}:{port}" for n in LOOPBACK_NAMES}
-        if not is_loopback(self.host):
-            names.add(f"{_bracketed(self.host)}:{port}")
+        bases = {*LOOPBACK_NAMES, _bracketed(self.host).lower()}  # e.g. --host 127.0.0.2
+        names = {f"{n}:{port}" for n in bases}
+        if port == 80:  # browsers leave the scheme's default port out of Host
+            names |= bases
         return frozenset(names)
 
     def self_origins(self, port: int) -> frozenset[str]:
         """The service's own origins: pages it serves itself (the demo kiosk page)."""
-        return frozenset(f"http://{n}:{port}" for n in LOOPBACK_NAMES)
+        bases = {*LOOPBACK_NAMES, _bracketed(self.host).lower()}
+        return frozenset(f"http://{n}" if port == 80 else f"http://{n}:{port}" for n in bases)
 
 
 def is_loopback(host: str) -> bool:

@@ -10,10 +10,11 @@ The browser is the threat: any page the kiosk browser opens can send requests to
   `Access-Control-Allow-Origin: <origin>`, never `*`; preflights also answer
   `Access-Control-Allow-Private-Network: true` (older Chrome's Private Network Access).
 - A request without `Origin` comes from a program on this machine (which could use PC/SC
-  directly anyway) and is served.
+  directly anyway) and is served, unless `Sec-Fetch-Site` says another site's page made it
+  (an `<img>` or `<script>` load, which browsers send without `Origin`): 403.
 - Request bodies are bounded (413).
 
-One log line per request: method, path, status, time.  Never the query string's values,
+One log line per request: method, path, status, time (control characters escaped).  Never the query string's values,
 bodies or messages (they may carry personal data or an HSM answer).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
 log = logging.getLogger("sscard.service")
@@ -51,17 +53,27 @@ class Guard:
         origin = headers.get("origin")
         path = scope.get("path", "")
         if host not in self.hosts:
-            log.warning("refused %s %s: Host not allowed", _method(scope), path)
+            log.warning("refused %s %s: Host %s not allowed", _method(scope), _printable(path),
+                        _printable(host))
             return await self._refuse(scope, receive, send, 400, _json_body(
                 "bad_host", "the Host header must name this service on a loopback name "
                 "(127.0.0.1, localhost or [::1]) and its port",
                 "Host 请求头必须为本服务的回环地址和端口"))
         if origin is not None and origin not in self.origins:
-            log.warning("refused %s %s: Origin not allowed", _method(scope), path)
+            log.warning("refused %s %s: Origin %s not allowed", _method(scope),
+                        _printable(path), _printable(origin))
             return await self._refuse(scope, receive, send, 403, _json_body(
                 "origin_not_allowed", "this page's origin is not allowed to use the card "
                 "service (sscard serve --allow-origin)",
                 "该网页来源未被允许使用读卡服务（sscard serve --allow-origin）"))
+        if origin is None and headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            # an <img>/<script>/link from another site: browsers send Sec-Fetch-Site, not
+            # always Origin (no-cors GETs); programs send neither
+            log.warning("refused %s %s: Sec-Fetch-Site %s", _method(scope), _printable(path),
+                        headers["sec-fetch-site"])
+            return await self._refuse(scope, receive, send, 403, _json_body(
+                "origin_not_allowed", "requests from other web sites are not served",
+                "不接受来自其他网站的请求"))
         if kind == "websocket":
             return await self.app(scope, receive, send)
 
@@ -156,7 +168,8 @@ class Guard:
             return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        log.info("%s %s %d", scope["method"], scope.get("path", ""), status)
+        log.info("%s %s %d", _printable(scope["method"]), _printable(scope.get("path", "")),
+                 status)
 
 
 def _headers(scope) -> dict[str, str]:
@@ -171,9 +184,20 @@ def _headers(scope) -> dict[str, str]:
 
 
 def _method(scope) -> str:
-    return scope.get("method", "WEBSOCKET")
+    return _printable(scope.get("method", "WEBSOCKET"))
+
+
+# Line breaks, terminal escapes and bidi overrides in a request (its %-decoded path, Host,
+# Origin) would forge log lines or rewrite the operator's terminal: logged as \xNN / \uNNNN.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                            else f"\\u{ord(m[0]):04x}", text)
 
 
 def _log_line(method: str, path: str, status: int, started: float) -> None:
-    log.info("%s %s %d %.0f ms", method, path, status, (time.monotonic() - started) * 1000)
+    log.info("%s %s %d %.0f ms", _printable(method), _printable(path), status,
+             (time.monotonic() - started) * 1000)
 

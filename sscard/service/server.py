@@ -69,6 +69,10 @@ def run(config: ServiceConfig, *, debug: bool = False) -> int:
         print(f"warning: listening on {config.host}, which is not a loopback address: other "
               "machines on that network can reach the card service / 警告：非回环地址，"
               "网络中其他机器可访问读卡服务", file=sys.stderr, flush=True)
+    if "null" in config.origins:
+        print("WARNING: --allow-origin null: a sandboxed iframe on ANY web site sends Origin: "
+              "null, so any site the kiosk browser opens can read cards / 警告：已允许 null "
+              "来源，浏览器打开的任何网站都可通过沙箱 iframe 读卡", file=sys.stderr, flush=True)
     sock = bind(config)
     port = sock.getsockname()[1]
     app, _service = create_app(config, port)
