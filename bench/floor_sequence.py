@@ -26,7 +26,7 @@ def read(connection) -> list[tuple[bytes, bytes]]:
         ef05, sw = transmit(connection, apdu, log)
         if sw != 0x9000:
             raise RuntimeError(f"{apdu.hex().upper()}: SW {sw:04X}")
-    if ef05[18 + 3 + 2:18 + 3 + 3] != b"3":  # record 03 (spec version) follows 01 and 02
+    if ef05[18 + 3 + 2 : 18 + 3 + 3] != b"3":  # record 03 (spec version) follows 01 and 02
         _, sw = transmit(connection, EF06_ALL, log)
         if sw != 0x9000:
             raise RuntimeError(f"{EF06_ALL.hex().upper()}: SW {sw:04X}")
@@ -35,13 +35,19 @@ def read(connection) -> list[tuple[bytes, bytes]]:
 
 def main() -> None:
     from smartcard.System import readers
+
     wanted = sys.argv[1] if len(sys.argv) > 1 else None
     reader = next(r for r in readers() if wanted is None or wanted in str(r))
     connection = reader.createConnection()
     connection.connect()
     try:
         for apdu, response in read(connection):
-            print(apdu.hex().upper(), "->", f"[{len(response) - 2} bytes]", response[-2:].hex().upper())
+            print(
+                apdu.hex().upper(),
+                "->",
+                f"[{len(response) - 2} bytes]",
+                response[-2:].hex().upper(),
+            )
     finally:
         connection.disconnect()
 

@@ -55,6 +55,7 @@ def main() -> None:
             def transmit(self, apdu):
                 recorded.append(bytes(apdu))
                 return super().transmit(apdu)
+
         with Card(Spy(card, persona)) as c:
             try:
                 c.read_identity()

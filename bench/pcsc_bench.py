@@ -34,6 +34,7 @@ SSCARD = str(Path(sys.executable).with_name("sscard"))
 
 def identity_counts(persona: str) -> tuple[int, int, int, str]:
     import sscard
+
     with inserted(persona):
         with sscard.open(READER) as card:
             identity = card.read_identity()
@@ -48,6 +49,7 @@ class inserted:
     def __init__(self, persona: str, **kwargs) -> None:
         from sscard.emulator import SocialSecurityCard
         from sscard.emulator.vpcd import VpcdLink
+
         self.link = VpcdLink(SocialSecurityCard.from_persona(persona), port=PORT, **kwargs)
 
     def __enter__(self):
@@ -63,6 +65,7 @@ class inserted:
 def overhead(apdus: int) -> tuple[float, float, float]:
     """Median seconds per APDU: raw pyscard, sscard session; and their ratio."""
     import sscard
+
     command = bytes.fromhex("00A4020002EF05")
     with inserted("gen2"):
         with sscard.open(READER) as card:
@@ -81,8 +84,9 @@ def overhead(apdus: int) -> tuple[float, float, float]:
             def time_ours():
                 t0 = time.perf_counter()
                 for _ in range(block):
-                    session.send("select_child_ef", data=b"\xEF\x05")
+                    session.send("select_child_ef", data=b"\xef\x05")
                 ours.append((time.perf_counter() - t0) / block)
+
             # ABBA order, so that whichever loop runs first in a pair gains nothing
             for n in range(max(1, apdus // (2 * block))):
                 first, second = (time_raw, time_ours) if n % 2 == 0 else (time_ours, time_raw)
@@ -101,8 +105,13 @@ def first_apdu_latency(starts: int, env: dict) -> tuple[float, float]:
         for _ in range(starts):
             arrivals.clear()
             t0 = time.perf_counter()
-            subprocess.run([SSCARD, "read", "-r", READER], env=env, cwd=tempfile.gettempdir(),
-                           stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                [SSCARD, "read", "-r", READER],
+                env=env,
+                cwd=tempfile.gettempdir(),
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
             samples.append(arrivals[0] - t0)
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
@@ -125,15 +134,21 @@ def main() -> None:
         PORT = pcscd.port
         for persona in ("gen2", "gen3"):
             apdus, sent, received, status = identity_counts(persona)
-            print(f"identity read {persona}: {apdus} APDUs, {sent} bytes sent, "
-                  f"{received} bytes received (holder {status})")
+            print(
+                f"identity read {persona}: {apdus} APDUs, {sent} bytes sent, "
+                f"{received} bytes received (holder {status})"
+            )
         raw, ours, ratio = overhead(args.apdus)
-        print(f"per APDU: raw pyscard {raw * 1e6:.0f} µs, sscard {ours * 1e6:.0f} µs, "
-              f"overhead {100 * (ratio - 1):+.1f} %")
+        print(
+            f"per APDU: raw pyscard {raw * 1e6:.0f} µs, sscard {ours * 1e6:.0f} µs, "
+            f"overhead {100 * (ratio - 1):+.1f} %"
+        )
         env = dict(pcscd.client_env(), PYTHONDONTWRITEBYTECODE="1")
         latency, floor = first_apdu_latency(args.starts, env)
-        print(f"`sscard read` start → first APDU: {latency * 1000:.0f} ms "
-              f"(interpreter start→exit floor {floor * 1000:.0f} ms, ratio {latency / floor:.2f})")
+        print(
+            f"`sscard read` start → first APDU: {latency * 1000:.0f} ms "
+            f"(interpreter start→exit floor {floor * 1000:.0f} ms, ratio {latency / floor:.2f})"
+        )
     finally:
         pcscd.stop()
         pcscd.cleanup()

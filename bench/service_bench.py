@@ -28,8 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from pcsc_stack import (READERS, PrivatePcscd, stack_available,  # noqa: E402
-                        wait_readers_in_child, wait_state_in_child)
+from pcsc_stack import (
+    READERS,
+    PrivatePcscd,
+    stack_available,  # noqa: E402
+    wait_readers_in_child,
+    wait_state_in_child,
+)
 from service_stack import SSCARD, EventStream, Service, Slots  # noqa: E402
 
 IN_PROCESS = """
@@ -47,14 +52,20 @@ print(json.dumps(times))
 
 
 def in_process_reads(daemon, n: int) -> list[float]:
-    done = subprocess.run([sys.executable, "-c", IN_PROCESS, READERS[0], str(n)],
-                          env=daemon.client_env(), capture_output=True, text=True, timeout=300,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, READERS[0], str(n)],
+        env=daemon.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
 def compat_reads(service, n: int) -> list[float]:
     from websockets.sync.client import connect
+
     times = []
     with connect(service.ws) as ws:
         for _ in range(n):
@@ -76,15 +87,18 @@ def round_trip(daemon, service, reads: int) -> tuple[float, float]:
             else:
                 local += in_process_reads(daemon, block)
     c, l_ = statistics.median(compat), statistics.median(local)
-    print(f"1. compat iReadCardBas round trip: median {c:.1f} ms over {len(compat)}; in-process "
-          f"read through the same pcscd: median {l_:.1f} ms over {len(local)}; the service adds "
-          f"{c - l_:+.1f} ms (target ≤ 20 ms)")
+    print(
+        f"1. compat iReadCardBas round trip: median {c:.1f} ms over {len(compat)}; in-process "
+        f"read through the same pcscd: median {l_:.1f} ms over {len(local)}; the service adds "
+        f"{c - l_:+.1f} ms (target ≤ 20 ms)"
+    )
     return c, l_
 
 
 def insertions(daemon, service, slots, n: int, read_ms: float) -> None:
     from sscard.emulator import SocialSecurityCard
     from sscard.emulator.vpcd import VpcdLink
+
     to_inserted, beyond = [], []
     stream = EventStream(service)
     try:
@@ -107,14 +121,17 @@ def insertions(daemon, service, slots, n: int, read_ms: float) -> None:
             stream.next_of({"removed"})
     finally:
         stream.close()
-    print(f"2. insertion → 'inserted' event: median {statistics.median(to_inserted):.0f} ms "
-          f"(pcscd's presence poll and vpcd's accept dominate); 'inserted' → 'identity': "
-          f"median {statistics.median(beyond):+.1f} ms beyond the card's read time "
-          f"({read_ms:.1f} ms), over {n} insertions")
+    print(
+        f"2. insertion → 'inserted' event: median {statistics.median(to_inserted):.0f} ms "
+        f"(pcscd's presence poll and vpcd's accept dominate); 'inserted' → 'identity': "
+        f"median {statistics.median(beyond):+.1f} ms beyond the card's read time "
+        f"({read_ms:.1f} ms), over {n} insertions"
+    )
 
 
 def rate(service, path: str, clients: int, seconds: float = 3.0) -> float:
     import httpx
+
     count = [0]
     stop = time.monotonic() + seconds
     lock = threading.Lock()
@@ -126,6 +143,7 @@ def rate(service, path: str, clients: int, seconds: float = 3.0) -> float:
                 assert r.status_code == 200, r.text
                 with lock:
                     count[0] += 1
+
     threads = [threading.Thread(target=client) for _ in range(clients)]
     t = time.perf_counter()
     for th in threads:
@@ -147,8 +165,10 @@ def start_times(daemon, n: int) -> None:
         subprocess.run([SSCARD, "--version"], capture_output=True, check=True)
         cli.append((time.perf_counter() - t) * 1000)
     s, c = statistics.median(serve), statistics.median(cli)
-    print(f"4. service start → listening: median {s:.0f} ms; `sscard --version`: median "
-          f"{c:.0f} ms; ratio {s / c:.1f}× (over {n} starts)")
+    print(
+        f"4. service start → listening: median {s:.0f} ms; `sscard --version`: median "
+        f"{c:.0f} ms; ratio {s / c:.1f}× (over {n} starts)"
+    )
 
 
 def main() -> None:
@@ -173,9 +193,11 @@ def main() -> None:
             seq = rate(service, "/v1/identity?reader=0", 1)
             par = rate(service, "/v1/identity?reader=0", 4)
             health = rate(service, "/v1/health", 4)
-            print(f"3. one reader, instant card: /v1/identity {seq:.0f} req/s sequential, "
-                  f"{par:.0f} req/s with 4 clients (one worker serialises them); /v1/health "
-                  f"{health:.0f} req/s with 4 clients")
+            print(
+                f"3. one reader, instant card: /v1/identity {seq:.0f} req/s sequential, "
+                f"{par:.0f} req/s with 4 clients (one worker serialises them); /v1/health "
+                f"{health:.0f} req/s with 4 clients"
+            )
         finally:
             service.stop()
             service.cleanup()

@@ -14,12 +14,32 @@ from __future__ import annotations
 import sys
 
 SELECT_SSSE = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00")
-EF05 = [bytes.fromhex(h) for h in ("00A4020002EF05", "00B2010012", "00B2020003",
-                                   "00B2030006", "00B204000E", "00B2050006", "00B2060006",
-                                   "00B207000B")]
-EF06 = [bytes.fromhex(h) for h in ("00A4020002EF06", "00B2080014", "00B2090020",
-                                   "00B24E0016", "00B20A0003", "00B20B0003", "00B20C0005",
-                                   "00B20D0006")]
+EF05 = [
+    bytes.fromhex(h)
+    for h in (
+        "00A4020002EF05",
+        "00B2010012",
+        "00B2020003",
+        "00B2030006",
+        "00B204000E",
+        "00B2050006",
+        "00B2060006",
+        "00B207000B",
+    )
+]
+EF06 = [
+    bytes.fromhex(h)
+    for h in (
+        "00A4020002EF06",
+        "00B2080014",
+        "00B2090020",
+        "00B24E0016",
+        "00B20A0003",
+        "00B20B0003",
+        "00B20C0005",
+        "00B20D0006",
+    )
+]
 
 
 def transmit(connection, apdu: bytes, log: list) -> tuple[bytes, int]:
@@ -50,6 +70,7 @@ def _checked(connection, apdu: bytes, log: list) -> bytes:
 
 def main() -> None:
     from smartcard.System import readers
+
     available = readers()
     wanted = sys.argv[1] if len(sys.argv) > 1 else None
     reader = next(r for r in available if wanted is None or wanted in str(r))
@@ -57,7 +78,12 @@ def main() -> None:
     connection.connect()
     try:
         for apdu, response in read(connection):
-            print(apdu.hex().upper(), "->", f"[{len(response) - 2} bytes]", response[-2:].hex().upper())
+            print(
+                apdu.hex().upper(),
+                "->",
+                f"[{len(response) - 2} bytes]",
+                response[-2:].hex().upper(),
+            )
     finally:
         connection.disconnect()
 

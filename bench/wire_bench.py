@@ -65,6 +65,7 @@ class Inserted:
 
 def read_sscard() -> tuple[int, int]:
     import sscard
+
     with sscard.open(READER) as card:
         card.read_identity()
         s = card.session
@@ -73,6 +74,7 @@ def read_sscard() -> tuple[int, int]:
 
 def read_script(module) -> tuple[int, int]:
     from smartcard.System import readers
+
     reader = next(r for r in readers() if str(r) == READER)
     connection = reader.createConnection()
     connection.connect()
@@ -83,9 +85,11 @@ def read_script(module) -> tuple[int, int]:
     return len(log), sum(len(a) + len(r) for a, r in log)
 
 
-READERS = {"sscard": read_sscard,
-           "vendor": lambda: read_script(vendor_sequence),
-           "floor": lambda: read_script(floor_sequence)}
+READERS = {
+    "sscard": read_sscard,
+    "vendor": lambda: read_script(vendor_sequence),
+    "floor": lambda: read_script(floor_sequence),
+}
 
 
 def bench_card(persona: str, port: int, wire: WireModel, rounds: int) -> dict:
@@ -98,7 +102,7 @@ def bench_card(persona: str, port: int, wire: WireModel, rounds: int) -> dict:
             names.remove("floor")
         results = {name: [None, None, []] for name in names}
         for n in range(rounds):
-            order = names[n % len(names):] + names[:n % len(names)]
+            order = names[n % len(names) :] + names[: n % len(names)]
             for name in order:
                 t0 = time.perf_counter()
                 apdus, size = READERS[name]()
@@ -116,13 +120,16 @@ def bench_status(port: int, wire: WireModel, rounds: int) -> dict:
         card.session.record_ranges = False  # the identity read as it was: item by item
         return card.operation(lambda: read_status(card.session, logs=True), read_only=True)
 
-    runs = {"before": before, "now": lambda card: card.read_status(),
-            "now --logs": lambda card: card.read_status(logs=True)}
+    runs = {
+        "before": before,
+        "now": lambda card: card.read_status(),
+        "now --logs": lambda card: card.read_status(logs=True),
+    }
     out = {name: [None, None, []] for name in runs}
     with Inserted("bank-used", port, wire):
         for n in range(rounds):
             names = list(runs)
-            for name in names[n % 3:] + names[:n % 3]:
+            for name in names[n % 3 :] + names[: n % 3]:
                 t0 = time.perf_counter()
                 with sscard.open(READER) as card:
                     status = runs[name](card)
@@ -151,19 +158,25 @@ def main() -> None:
         pcscd.use_in_this_process()
         pcscd.wait_readers()
         print(f"wire model: {wire}; {args.rounds} rounds, alternated")
-        print(f"{'card':<15}{'reader':<8}{'APDUs':>6}{'bytes':>7}{'median s':>10}"
-              f"{'/ floor':>9}{'/ vendor':>10}")
+        print(
+            f"{'card':<15}{'reader':<8}{'APDUs':>6}{'bytes':>7}{'median s':>10}"
+            f"{'/ floor':>9}{'/ vendor':>10}"
+        )
         for persona in CARDS:
             r = bench_card(persona, pcscd.port, wire, args.rounds)
             for name, (apdus, size, times) in r.items():
                 to_floor = f"{ratio(times, r['floor'][2]):.2f}" if "floor" in r else "—"
                 to_vendor = f"{ratio(times, r['vendor'][2]):.2f}"
-                print(f"{persona:<15}{name:<8}{apdus:>6}{size:>7}{statistics.median(times):>10.3f}"
-                      f"{to_floor:>9}{to_vendor:>10}")
+                print(
+                    f"{persona:<15}{name:<8}{apdus:>6}{size:>7}{statistics.median(times):>10.3f}"
+                    f"{to_floor:>9}{to_vendor:>10}"
+                )
         st = bench_status(pcscd.port, wire, args.rounds)
         for name, (apdus, size, times) in st.items():
-            print(f"{'status':<15}{name:<11}{apdus:>6}{size:>7}{statistics.median(times):>10.3f}"
-                  f"  ({ratio(times, st['before'][2]):.2f} of before)")
+            print(
+                f"{'status':<15}{name:<11}{apdus:>6}{size:>7}{statistics.median(times):>10.3f}"
+                f"  ({ratio(times, st['before'][2]):.2f} of before)"
+            )
     finally:
         pcscd.stop()
         pcscd.cleanup()

@@ -49,8 +49,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from sscard.results import Identity
 
 
-def open(reader: str | int | None = None, *, wait: float | None = None, shared: bool = False,
-         trace=None, timeout: float | None = None, ignore=()) -> "Card":
+def open(
+    reader: str | int | None = None,
+    *,
+    wait: float | None = None,
+    shared: bool = False,
+    trace=None,
+    timeout: float | None = None,
+    ignore=(),
+) -> "Card":
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
 
     reader  index, name substring or ATR prefix (hex); default: the first reader holding a card
@@ -70,18 +77,23 @@ def open(reader: str | int | None = None, *, wait: float | None = None, shared: 
     from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
     from sscard.psam import user_card
+
     timeout = check_timeout(timeout)  # before the reader is taken
-    return Card(PcscTransport.open(reader, shared=shared, wait=wait, ignore=ignore,
-                                   wanted=user_card), trace=trace, timeout=timeout)
+    return Card(
+        PcscTransport.open(reader, shared=shared, wait=wait, ignore=ignore, wanted=user_card),
+        trace=trace,
+        timeout=timeout,
+    )
 
 
-def open_emulator(persona: str = "gen2", *, trace=None, timeout: float | None = None,
-                  **options) -> "Card":
+def open_emulator(
+    persona: str = "gen2", *, trace=None, timeout: float | None = None, **options
+) -> "Card":
     """Connect to a built-in emulated card (a persona name or a persona TOML path)."""
     from sscard.card import Card
     from sscard.transport.emulated import EmulatorTransport
-    return Card(EmulatorTransport.from_persona(persona, **options), trace=trace,
-                timeout=timeout)
+
+    return Card(EmulatorTransport.from_persona(persona, **options), trace=trace, timeout=timeout)
 
 
 def __getattr__(name: str):

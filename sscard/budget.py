@@ -75,6 +75,7 @@ def bank_budget(pboc) -> Budget:
     one GET PROCESSING OPTIONS and the records its AFL may name."""
     from sscard.bank.afl import MAX_RECORDS
     from sscard.bank.reader import MAX_DIRECTORY_RECORDS, MAX_OCCURRENCES
+
     discovery = 1 + MAX_DIRECTORY_RECORDS + 1 + len(pboc.aids) * MAX_OCCURRENCES
     commands = discovery + 1 + BANK_GET_DATA + 2 * LOG_RECORDS_MAX + 1 + MAX_RECORDS
     return Budget("the bank application", commands)

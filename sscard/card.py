@@ -30,9 +30,14 @@ class Card:
     (sscard.budget); a card exceeding that raises BudgetExceeded.
     """
 
-    def __init__(self, transport: Transport, *, spec: Spec | None = None,
-                 trace: Callable[[str], None] | None = None,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        spec: Spec | None = None,
+        trace: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.transport = transport
         self.session = CardSession(transport, spec, trace, timeout=timeout)
         self._hsm_pending = None  # the Step 1 whose challenge is live on the card
@@ -55,22 +60,35 @@ class Card:
         card reset; a read without keys is.
         """
         from sscard.ssse import read_identity
-        return self._logged(self.operation(
-            lambda: read_identity(self.session, today=today, keys=keys), read_only=keys is None,
-            budget=self._ssse_budget()))
+
+        return self._logged(
+            self.operation(
+                lambda: read_identity(self.session, today=today, keys=keys),
+                read_only=keys is None,
+                budget=self._ssse_budget(),
+            )
+        )
 
     def _logged(self, identity: Identity) -> Identity:
         """One log line per identity read, naming the card by its keyed reference only."""
         if log.get(_LOG) is not None:
             from sscard.privacy import identity_ref
-            log.info(_LOG, "identity read: %s, generation %s, holder %s, authentic %s, %d APDUs",
-                     identity_ref(identity), identity.generation, identity.holder_status.value,
-                     identity.authentic, self.session.apdu_count)
+
+            log.info(
+                _LOG,
+                "identity read: %s, generation %s, holder %s, authentic %s, %d APDUs",
+                identity_ref(identity),
+                identity.generation,
+                identity.holder_status.value,
+                identity.authentic,
+                self.session.apdu_count,
+            )
         return identity
 
     def pin_tries(self):
         """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.pin."""
         from sscard import pin
+
         return self.operation(lambda: pin.query_tries(self.session), read_only=True)
 
     def verify_pin(self, value: str, *, floor: int = 1, force_last_try: bool = False):
@@ -81,15 +99,22 @@ class Card:
         was sent, the PIN is unchecked).  It has no truth value, so it cannot be mistaken
         for a success in an `if`."""
         from sscard import pin
-        return self.operation(lambda: pin.verify(self.session, value, floor=floor,
-                                                 force_last_try=force_last_try), read_only=False)
 
-    def change_pin(self, old: str, new: str, *, floor: int = 1,
-                   force_last_try: bool = False) -> None:
+        return self.operation(
+            lambda: pin.verify(self.session, value, floor=floor, force_last_try=force_last_try),
+            read_only=False,
+        )
+
+    def change_pin(
+        self, old: str, new: str, *, floor: int = 1, force_last_try: bool = False
+    ) -> None:
         """Change the PIN once (old ‖ FF ‖ new), guarded like verify_pin()."""
         from sscard import pin
-        self.operation(lambda: pin.change(self.session, old, new, floor=floor,
-                                          force_last_try=force_last_try), read_only=False)
+
+        self.operation(
+            lambda: pin.change(self.session, old, new, floor=floor, force_last_try=force_last_try),
+            read_only=False,
+        )
 
     def hsm_step1(self, *, today: _dt.date | None = None):
         """Step 1 of a read with a platform HSM (see sscard.hsm): EF05, the card's INTERNAL
@@ -100,6 +125,7 @@ class Card:
         `hsm_step2()`, send nothing else to the card: any operation, a reset or a power-off
         loses the challenge."""
         from sscard import hsm
+
         today = today or _dt.date.today()
         with self._lock:  # no other thread's operation between the challenge and its record
             step1 = self.operation(lambda: hsm.step1(self.session, today), read_only=True)
@@ -120,39 +146,52 @@ class Card:
 
     def _hsm_step2(self, step1, answer, today):
         from sscard import hsm
+
         today = today or _dt.date.today()
         if not isinstance(answer, hsm.HsmAnswer):
             answer = hsm.parse_answer(answer)
         if not isinstance(step1, hsm.HsmStep1) or step1._owner is not self.session:
-            raise errors.HsmCardMismatch("this Step 1 was taken on another card or connection; "
-                                         "nothing was sent")
+            raise errors.HsmCardMismatch(
+                "this Step 1 was taken on another card or connection; nothing was sent"
+            )
         if step1.atr != self.atr:
-            raise errors.HsmCardMismatch("the card in the reader is not the card of Step 1 "
-                                         "(another ATR); nothing was sent")
+            raise errors.HsmCardMismatch(
+                "the card in the reader is not the card of Step 1 (another ATR); nothing was sent"
+            )
         if step1 is not self._hsm_pending:
-            raise errors.HsmChallengeLost("this Step 1 was already used, or another operation "
-                                          "ran on the card since: its challenge is gone; run "
-                                          "Step 1 again")
+            raise errors.HsmChallengeLost(
+                "this Step 1 was already used, or another operation "
+                "ran on the card since: its challenge is gone; run "
+                "Step 1 again"
+            )
         hsm.check_answer(step1, answer)
         self._hsm_pending = None  # one Step 2 per Step 1, whatever happens next
         sent = self.session.apdu_count
         try:
-            return self._logged(self.operation(
-                lambda: hsm.step2(self.session, step1, answer, today), read_only=False,
-                budget=self._ssse_budget()))
+            return self._logged(
+                self.operation(
+                    lambda: hsm.step2(self.session, step1, answer, today),
+                    read_only=False,
+                    budget=self._ssse_budget(),
+                )
+            )
         except errors.CardReset:
             if self.session.apdu_count != sent:
                 raise
-            raise errors.HsmChallengeLost("the card was reset after Step 1: its challenge is "
-                                          "gone (nothing was sent); run Step 1 again") from None
+            raise errors.HsmChallengeLost(
+                "the card was reset after Step 1: its challenge is "
+                "gone (nothing was sent); run Step 1 again"
+            ) from None
         except errors.CardRemoved:
             if self.session.apdu_count != sent:
                 raise
-            raise errors.HsmCardMismatch("the card of Step 1 was removed or replaced; nothing "
-                                         "was sent") from None
+            raise errors.HsmCardMismatch(
+                "the card of Step 1 was removed or replaced; nothing was sent"
+            ) from None
 
-    def read_status(self, *, bank_records: bool = False, logs: bool = False,
-                    today: _dt.date | None = None):
+    def read_status(
+        self, *, bank_records: bool = False, logs: bool = False, today: _dt.date | None = None
+    ):
         """The state of the social security and bank applications (sscard.status.Status).
 
         Without `bank_records` nothing on the card changes and the read is repeated after a
@@ -161,30 +200,39 @@ class Card:
         `logs`: also the bank application's e-cash amounts and its transaction and load
         logs, which no verdict needs (up to a dozen more APDUs)."""
         from sscard.status import read_status
-        return self.operation(lambda: read_status(self.session, bank_records=bank_records,
-                                                  logs=logs, today=today),
-                              read_only=not bank_records,
-                              budget=self._ssse_budget() + self._bank_budget())
+
+        return self.operation(
+            lambda: read_status(self.session, bank_records=bank_records, logs=logs, today=today),
+            read_only=not bank_records,
+            budget=self._ssse_budget() + self._bank_budget(),
+        )
 
     def read_bank(self, *, records: bool = False, today: _dt.date | None = None):
         """The bank (UnionPay PBOC) application alone (sscard.bank.results.BankReading);
         `records=True` sends one GPO (ATC + 1), as read_status(bank_records=True)."""
         from sscard.bank.reader import read_bank
-        return self.operation(lambda: read_bank(self.session, records=records, today=today),
-                              read_only=not records, budget=self._bank_budget())
+
+        return self.operation(
+            lambda: read_bank(self.session, records=records, today=today),
+            read_only=not records,
+            budget=self._bank_budget(),
+        )
 
     def probe(self) -> str:
         """Whether the card answers as a social security card (see sscard.ssse.probe)."""
         from sscard.ssse import probe
+
         return self.operation(lambda: probe(self.session), read_only=True)
 
     def _ssse_budget(self):
         from sscard.budget import ssse_budget
+
         return ssse_budget(self.session.spec)
 
     def _bank_budget(self):
         from sscard.bank.reader import pboc_spec
         from sscard.budget import bank_budget
+
         return bank_budget(pboc_spec(self.session))
 
     def operation(self, fn: Callable[[], T], *, read_only: bool, budget=None) -> T:

@@ -21,13 +21,17 @@ def item_value(part: IssuerInfo | HolderInfo, key: str):
     return value.code if isinstance(value, Coded) else value
 
 
-def missing_required(spec: Spec, layout: str, generation: int | None, issuer: IssuerInfo,
-                     holder: HolderInfo | None) -> tuple[str, ...]:
+def missing_required(
+    spec: Spec, layout: str, generation: int | None, issuer: IssuerInfo, holder: HolderInfo | None
+) -> tuple[str, ...]:
     """Keys of the required items without a value: EF05's always, EF06's when it was read
     (a locked or absent EF06 is reported by the holder status, not here)."""
     parts = [(spec.ssse.file("ef05"), issuer)]
     if holder is not None:
         parts.append((spec.ssse.file("ef06"), holder))
-    return tuple(item.key for ef, part in parts
-                 for item in ef.items_for(generation or 3)
-                 if item.required_in(generation, layout) and item_value(part, item.key) in (None, ""))
+    return tuple(
+        item.key
+        for ef, part in parts
+        for item in ef.items_for(generation or 3)
+        if item.required_in(generation, layout) and item_value(part, item.key) in (None, "")
+    )

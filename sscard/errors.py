@@ -40,56 +40,110 @@ class ExitCode:
 # The one table of exit codes: `sscard --help` prints it and a test holds README.md to it.
 EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (ExitCode.OK, "success", "成功"),
-    (ExitCode.FAILURE, "runtime failure (also: the --record file could not be written)",
-     "运行失败（包括无法写入 --record 文件）"),
-    (ExitCode.USAGE, "usage error: bad option, unknown persona, bad input file",
-     "用法错误：选项、模拟卡名称或输入文件无效"),
-    (ExitCode.NO_READER, "no reader, or the PC/SC service (pcscd) is not running",
-     "无读卡器，或 PC/SC 服务（pcscd）未运行"),
+    (
+        ExitCode.FAILURE,
+        "runtime failure (also: the --record file could not be written)",
+        "运行失败（包括无法写入 --record 文件）",
+    ),
+    (
+        ExitCode.USAGE,
+        "usage error: bad option, unknown persona, bad input file",
+        "用法错误：选项、模拟卡名称或输入文件无效",
+    ),
+    (
+        ExitCode.NO_READER,
+        "no reader, or the PC/SC service (pcscd) is not running",
+        "无读卡器，或 PC/SC 服务（pcscd）未运行",
+    ),
     (ExitCode.NO_CARD, "no card in the reader", "读卡器中无卡"),
     (ExitCode.NOT_SSC, "not a social security card", "不是社会保障卡"),
-    (ExitCode.CARD_BLOCKED, "blocked for good: the card, an application, the PIN or a key",
-     "已永久锁定：卡片、应用、密码或密钥"),
-    (ExitCode.LOCKED, "data locked: it needs a key not given (generation 3: RKSSSE), "
-                      "or the card refused the authentication",
-     "数据受保护：需要未提供的密钥（第三代卡：RKSSSE），或卡片未通过认证"),
-    (ExitCode.CARD_REMOVED, "card removed or reset during the operation",
-     "操作过程中卡片被移除或复位"),
-    (ExitCode.COMMUNICATION, "communication error: a malformed, truncated or unexpected "
-                             "answer, or a status word the spec does not know",
-     "通信错误：应答格式错误、不完整或异常，或规范中没有的状态字"),
-    (ExitCode.WRONG_PIN, "wrong PIN (the tries left are in the message)",
-     "密码错误（消息中有剩余次数）"),
-    (ExitCode.PIN_REFUSED, "PIN not sent: the tries left are at or below the floor, or unknown",
-     "未发送密码：剩余次数已到下限或未知"),
-    (ExitCode.PSAM, "PSAM: none in its reader, or it lacks the card's key or algorithm",
-     "PSAM：读卡器中无 PSAM 卡，或缺少该卡的密钥或算法"),
-    (ExitCode.EXPIRED, "`status`: nothing blocked, but an application is past its expiry date",
-     "`status`：无锁定，但有应用已过有效期"),
-    (ExitCode.PIN_NOT_NEEDED, "`pin verify`: PIN not checked — the card needs no PIN now (none "
-                              "set, or verified already by another program), nothing was sent",
-     "`pin verify`：未校验密码——卡片当前无需密码（未设置，或已被其他程序校验），未发送任何指令"),
-    (ExitCode.MISMATCH, "`status --bank-records`: ID number or name mismatch — the bank "
-                        "application's ID number (`9F61`) or name differs from the social "
-                        "security application's",
-     "`status --bank-records`：证件号码或姓名不符——金融应用的证件号码（`9F61`）或姓名与社保应用不同"),
-    (ExitCode.NOT_OFFERED, "the card does not offer what was asked: a card without holder data "
-                           "(EF06, e.g. Shanghai-style) for `--format ireadcardbas`, a "
-                           "Shanghai-style card whose MF keeps no PIN for `pin`",
-     "卡片不提供所请求的内容：无持卡人信息（EF06，如上海样式卡）时的 `--format ireadcardbas`，"
-     "或主文件中无密码的上海样式卡的 `pin`"),
-    (ExitCode.CARD_REFUSED, "the card refused a command (its status word is in the message)",
-     "卡片拒绝了指令（消息中有状态字）"),
-    (ExitCode.CARD_BUSY, "the card is in use by another program (try again, or --shared)",
-     "卡片正被其他程序占用（稍后再试，或用 --shared）"),
-    (ExitCode.INCOMPLETE, "identity incomplete: an item the spec requires for this card's "
-                          "generation and layout (card identification code, card number, social "
-                          "security number, name) is absent or empty; what was read is printed",
-     "身份信息不完整：该卡代别与结构所必备的数据项（卡识别码、卡号、社会保障号码、姓名）缺失或为空；"
-     "已读取的内容照常输出"),
-    (ExitCode.CARD_MUTE, "card mute: the card stopped answering, an operation did not finish "
-                         "within its deadline (`--timeout`)",
-     "卡片无应答：操作未在时限内完成（`--timeout`）"),
+    (
+        ExitCode.CARD_BLOCKED,
+        "blocked for good: the card, an application, the PIN or a key",
+        "已永久锁定：卡片、应用、密码或密钥",
+    ),
+    (
+        ExitCode.LOCKED,
+        "data locked: it needs a key not given (generation 3: RKSSSE), "
+        "or the card refused the authentication",
+        "数据受保护：需要未提供的密钥（第三代卡：RKSSSE），或卡片未通过认证",
+    ),
+    (
+        ExitCode.CARD_REMOVED,
+        "card removed or reset during the operation",
+        "操作过程中卡片被移除或复位",
+    ),
+    (
+        ExitCode.COMMUNICATION,
+        "communication error: a malformed, truncated or unexpected "
+        "answer, or a status word the spec does not know",
+        "通信错误：应答格式错误、不完整或异常，或规范中没有的状态字",
+    ),
+    (
+        ExitCode.WRONG_PIN,
+        "wrong PIN (the tries left are in the message)",
+        "密码错误（消息中有剩余次数）",
+    ),
+    (
+        ExitCode.PIN_REFUSED,
+        "PIN not sent: the tries left are at or below the floor, or unknown",
+        "未发送密码：剩余次数已到下限或未知",
+    ),
+    (
+        ExitCode.PSAM,
+        "PSAM: none in its reader, or it lacks the card's key or algorithm",
+        "PSAM：读卡器中无 PSAM 卡，或缺少该卡的密钥或算法",
+    ),
+    (
+        ExitCode.EXPIRED,
+        "`status`: nothing blocked, but an application is past its expiry date",
+        "`status`：无锁定，但有应用已过有效期",
+    ),
+    (
+        ExitCode.PIN_NOT_NEEDED,
+        "`pin verify`: PIN not checked — the card needs no PIN now (none "
+        "set, or verified already by another program), nothing was sent",
+        "`pin verify`：未校验密码——卡片当前无需密码（未设置，或已被其他程序校验），未发送任何指令",
+    ),
+    (
+        ExitCode.MISMATCH,
+        "`status --bank-records`: ID number or name mismatch — the bank "
+        "application's ID number (`9F61`) or name differs from the social "
+        "security application's",
+        "`status --bank-records`：证件号码或姓名不符——金融应用的证件号码（`9F61`）或姓名与社保应用不同",
+    ),
+    (
+        ExitCode.NOT_OFFERED,
+        "the card does not offer what was asked: a card without holder data "
+        "(EF06, e.g. Shanghai-style) for `--format ireadcardbas`, a "
+        "Shanghai-style card whose MF keeps no PIN for `pin`",
+        "卡片不提供所请求的内容：无持卡人信息（EF06，如上海样式卡）时的 `--format ireadcardbas`，"
+        "或主文件中无密码的上海样式卡的 `pin`",
+    ),
+    (
+        ExitCode.CARD_REFUSED,
+        "the card refused a command (its status word is in the message)",
+        "卡片拒绝了指令（消息中有状态字）",
+    ),
+    (
+        ExitCode.CARD_BUSY,
+        "the card is in use by another program (try again, or --shared)",
+        "卡片正被其他程序占用（稍后再试，或用 --shared）",
+    ),
+    (
+        ExitCode.INCOMPLETE,
+        "identity incomplete: an item the spec requires for this card's "
+        "generation and layout (card identification code, card number, social "
+        "security number, name) is absent or empty; what was read is printed",
+        "身份信息不完整：该卡代别与结构所必备的数据项（卡识别码、卡号、社会保障号码、姓名）缺失或为空；"
+        "已读取的内容照常输出",
+    ),
+    (
+        ExitCode.CARD_MUTE,
+        "card mute: the card stopped answering, an operation did not finish "
+        "within its deadline (`--timeout`)",
+        "卡片无应答：操作未在时限内完成（`--timeout`）",
+    ),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)", "已中断（Ctrl-C）"),
 )
 
@@ -129,6 +183,7 @@ class SscardError(Exception):
 
 # --- usage and data files -------------------------------------------------
 
+
 class InvalidArgument(SscardError):
     """Invalid argument."""
 
@@ -158,6 +213,7 @@ class RecordingFailed(SscardError):
 
 # --- reader / PC/SC layer ---------------------------------------------------
 
+
 class ReaderError(SscardError):
     """Reader error."""
 
@@ -177,10 +233,12 @@ class ReaderGone(ReaderError):
     zh = "读卡器已断开"
 
 
-START_PCSCD = ("start it: `sudo systemctl start pcscd`, or on a machine without systemd "
-               "`sudo pcscd` (`sudo pcscd --foreground &` keeps it in this terminal)",
-               "启动方法：`sudo systemctl start pcscd`；没有 systemd 的机器上用 `sudo pcscd`"
-               "（`sudo pcscd --foreground &` 在当前终端运行）")
+START_PCSCD = (
+    "start it: `sudo systemctl start pcscd`, or on a machine without systemd "
+    "`sudo pcscd` (`sudo pcscd --foreground &` keeps it in this terminal)",
+    "启动方法：`sudo systemctl start pcscd`；没有 systemd 的机器上用 `sudo pcscd`"
+    "（`sudo pcscd --foreground &` 在当前终端运行）",
+)
 
 
 class ServiceUnavailable(ReaderError):
@@ -203,6 +261,7 @@ class VpcdSlotTaken(ReaderError):
 
 
 # --- card presence ------------------------------------------------------------
+
 
 class CardError(SscardError):
     """Card error."""
@@ -247,6 +306,7 @@ class CardMute(CardError):
 
 # --- protocol: what came back cannot be understood ---------------------------
 
+
 class ProtocolError(SscardError):
     """Malformed answer from the card."""
 
@@ -259,8 +319,9 @@ class DecodeError(ProtocolError):
 
     zh = "数据格式错误"
 
-    def __init__(self, message: str | None = None, *, offset: int | None = None,
-                 zh: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, offset: int | None = None, zh: str | None = None
+    ) -> None:
         self.offset = offset
         if message is not None and offset is not None:
             message = f"{message} (at byte offset {offset})"
@@ -293,6 +354,7 @@ class UnexpectedCommand(ProtocolError):
 
 # --- command: the card refused (carries the status word) -----------------------
 
+
 class CommandError(SscardError):
     """The card refused a command."""
 
@@ -300,9 +362,15 @@ class CommandError(SscardError):
     sw_class = "refused"  # SW_RULE
     zh = "卡片拒绝了指令"
 
-    def __init__(self, message: str | None = None, *, sw: int | None = None,
-                 command: str | None = None, zh: str | None = None,
-                 tries_left: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        sw: int | None = None,
+        command: str | None = None,
+        zh: str | None = None,
+        tries_left: int | None = None,
+    ) -> None:
         self.sw = sw
         self.command = command
         self.tries_left = tries_left
@@ -403,14 +471,16 @@ class UnknownStatus(CommandError):
 # --- PIN ------------------------------------------------------------------------------
 # Messages never contain the PIN; they carry the tries left when the card told them.
 
+
 class PinError(SscardError):
     """PIN error."""
 
     exit_code = ExitCode.WRONG_PIN
     zh = "个人密码错误"
 
-    def __init__(self, message: str | None = None, *, tries_left: int | None = None,
-                 zh: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, tries_left: int | None = None, zh: str | None = None
+    ) -> None:
         self.tries_left = tries_left
         super().__init__(message, zh=zh)
 
@@ -421,8 +491,11 @@ class WrongPin(PinError):
     zh = "个人密码错误"
 
     def __init__(self, tries_left: int) -> None:
-        super().__init__(f"wrong PIN: {tries_left} tries left", tries_left=tries_left,
-                         zh=f"密码错误，剩余 {tries_left} 次")
+        super().__init__(
+            f"wrong PIN: {tries_left} tries left",
+            tries_left=tries_left,
+            zh=f"密码错误，剩余 {tries_left} 次",
+        )
 
 
 class PinBlocked(PinError):
@@ -450,9 +523,13 @@ class PinNotNeeded(PinError):
     zh = "未校验密码：卡片当前无需密码（未设置，或已被其他程序校验），未发送任何密码"
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or "PIN not checked: the card answered the empty VERIFY with "
-                         "9000 (no PIN set, or verified already by another program), so "
-                         "nothing was sent", tries_left=None)
+        super().__init__(
+            message
+            or "PIN not checked: the card answered the empty VERIFY with "
+            "9000 (no PIN set, or verified already by another program), so "
+            "nothing was sent",
+            tries_left=None,
+        )
 
 
 class InvalidPin(InvalidArgument):
@@ -463,6 +540,7 @@ class InvalidPin(InvalidArgument):
 
 # --- two-step read with a platform HSM (sscard.hsm) -------------------------------
 # Messages never quote the HSM's answer: it holds cryptograms.
+
 
 class HsmAnswerInvalid(InvalidArgument):
     """The HSM answer (pKey) is malformed."""
@@ -497,6 +575,7 @@ class HsmNotNeeded(SscardError):
 
 # --- card identity --------------------------------------------------------------
 
+
 class IdentityIncomplete(SscardError):
     """The identity is incomplete: an item the spec requires on this card is absent or empty."""
 
@@ -522,14 +601,16 @@ class NotOffered(SscardError):
 # Raised before the card command that needed the PSAM, so a PSAM problem never costs a
 # card try.  Messages never quote what the PSAM computed.
 
+
 class PsamError(SscardError):
     """The PSAM failed."""
 
     exit_code = ExitCode.PSAM
     zh = "PSAM卡错误"
 
-    def __init__(self, message: str | None = None, *, sw: int | None = None,
-                 zh: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, sw: int | None = None, zh: str | None = None
+    ) -> None:
         self.sw = sw
         if message is not None and sw is not None:
             message = f"{message} (SW {sw:04X})"
@@ -555,8 +636,7 @@ class PsamKeyMissing(PsamError):
 
     def __init__(self, key: str, message: str | None = None, *, sw: int | None = None) -> None:
         self.key = key
-        super().__init__(message or f"the PSAM does not hold {key}", sw=sw,
-                         zh=f"PSAM卡无{key}密钥")
+        super().__init__(message or f"the PSAM does not hold {key}", sw=sw, zh=f"PSAM卡无{key}密钥")
 
 
 class PsamKeyUsage(PsamError):

@@ -29,14 +29,23 @@ from sscard import errors
 from sscard.ireadcardbas import join_fields
 from sscard.results import Finding, Identity
 from sscard.session import CardSession
-from sscard.ssse import (AuthExchange, IssuerPart, begin_authentication,
-                         finish_authentication, finish_identity, key_context, read_issuer)
+from sscard.ssse import (
+    AuthExchange,
+    IssuerPart,
+    begin_authentication,
+    finish_authentication,
+    finish_identity,
+    key_context,
+    read_issuer,
+)
 
 RK_REFERENCE = 0x0A  # RKSSSE, the card-side key reference of EXTERNAL AUTHENTICATE (§6.1)
 PKEY_MAX = 128  # the interface's pKey buffer
 _PART = 32  # hex digits: 8 bytes of result ‖ 8 bytes of original data
-_FORMAT = ("'internal result‖original|external cryptogram‖original|', 32 hex digits per "
-           "item, the external item empty when Step 1 asked for none")
+_FORMAT = (
+    "'internal result‖original|external cryptogram‖original|', 32 hex digits per "
+    "item, the external item empty when Step 1 asked for none"
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +74,16 @@ class HsmStep1:
 
     def to_string(self) -> str:
         """The national iReadCardBas_HSM_Step1 output: 8 items, each followed by `|`."""
-        items = (self.region, self.historical_bytes, self.algorithm, self.card_identification,
-                 self.internal_factor, self.internal_original, self.external_factor,
-                 self.external_original)
+        items = (
+            self.region,
+            self.historical_bytes,
+            self.algorithm,
+            self.card_identification,
+            self.internal_factor,
+            self.internal_original,
+            self.external_factor,
+            self.external_original,
+        )
         return join_fields(list(items))
 
 
@@ -94,19 +110,26 @@ def parse_answer(text: str) -> HsmAnswer:
         raise errors.HsmAnswerInvalid(f"the HSM answer must end with '|': expected {_FORMAT}")
     items = text[:-1].split("|")
     if len(items) > 2:
-        raise errors.HsmAnswerInvalid(f"the HSM answer has {len(items)} items, not 2: "
-                                      f"expected {_FORMAT}")
+        raise errors.HsmAnswerInvalid(
+            f"the HSM answer has {len(items)} items, not 2: expected {_FORMAT}"
+        )
     internal = _hex_item(items[0], "internal authentication")
-    external = _hex_item(items[1], "external authentication") if len(items) == 2 and items[1] \
-        else None
-    return HsmAnswer(internal[:8], internal[8:], external[:8] if external else None,
-                     external[8:] if external else None)
+    external = (
+        _hex_item(items[1], "external authentication") if len(items) == 2 and items[1] else None
+    )
+    return HsmAnswer(
+        internal[:8],
+        internal[8:],
+        external[:8] if external else None,
+        external[8:] if external else None,
+    )
 
 
 def _hex_item(item: str, what: str) -> bytes:
     if len(item) != _PART or any(c not in string.hexdigits for c in item):
-        raise errors.HsmAnswerInvalid(f"the {what} item of the HSM answer is not "
-                                      f"{_PART} hex digits: expected {_FORMAT}")
+        raise errors.HsmAnswerInvalid(
+            f"the {what} item of the HSM answer is not {_PART} hex digits: expected {_FORMAT}"
+        )
     return bytes.fromhex(item)
 
 
@@ -114,17 +137,24 @@ def check_answer(step1: HsmStep1, answer: HsmAnswer) -> None:
     """The answer must be the HSM's for this very Step 1 (its original data), and carry an
     external cryptogram exactly when Step 1 asked for one.  Nothing is sent."""
     if answer.internal_original.hex().upper() != step1.internal_original:
-        raise errors.HsmAnswerMismatch("the internal-authentication original data of the HSM "
-                                       "answer is not the one of this Step 1")
+        raise errors.HsmAnswerMismatch(
+            "the internal-authentication original data of the HSM "
+            "answer is not the one of this Step 1"
+        )
     if step1.needs_external and answer.external_cryptogram is None:
-        raise errors.HsmAnswerMismatch("Step 1 asked for external authentication (a "
-                                       "generation-3 card) but the HSM answer has none")
+        raise errors.HsmAnswerMismatch(
+            "Step 1 asked for external authentication (a "
+            "generation-3 card) but the HSM answer has none"
+        )
     if not step1.needs_external and answer.external_cryptogram is not None:
-        raise errors.HsmAnswerMismatch("the HSM answer carries external authentication data "
-                                       "that Step 1 did not ask for")
+        raise errors.HsmAnswerMismatch(
+            "the HSM answer carries external authentication data that Step 1 did not ask for"
+        )
     if step1.needs_external and answer.external_original.hex().upper() != step1.external_original:
-        raise errors.HsmAnswerMismatch("the external-authentication original data of the HSM "
-                                       "answer is not the one of this Step 1")
+        raise errors.HsmAnswerMismatch(
+            "the external-authentication original data of the HSM "
+            "answer is not the one of this Step 1"
+        )
 
 
 def step1(session: CardSession, today: _dt.date) -> HsmStep1:
@@ -132,30 +162,41 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
     challenges.  Spends no try; the last command is the live GET CHALLENGE."""
     part = read_issuer(session, today)
     if part.layout != "ssse":
-        raise errors.HsmNotNeeded("this card keeps EF05 under the MF and has no social "
-                                  "security application to authenticate: read it directly")
+        raise errors.HsmNotNeeded(
+            "this card keeps EF05 under the MF and has no social "
+            "security application to authenticate: read it directly"
+        )
     findings = list(part.findings)
     if part.card_factor is None:  # the HSM derives the card key from the ATR
         session.spec.atr.card_factor(session.atr)  # raises the DecodeError that says why
     context = key_context(session, part, findings, any_algorithm=True)
     if context is None:
-        raise errors.DecodeError("the card identification code has no 6-digit region code: "
-                                 "an HSM cannot derive this card's keys",
-                                 zh="卡识别码中无 6 位区划代码，加密机无法分散密钥")
+        raise errors.DecodeError(
+            "the card identification code has no 6-digit region code: "
+            "an HSM cannot derive this card's keys",
+            zh="卡识别码中无 6 位区划代码，加密机无法分散密钥",
+        )
     exchange = begin_authentication(session, part, context, findings)
     cid = part.issuer.card_identification
 
     def hex_(value: bytes | None) -> str:
         return value.hex().upper() if value else ""
+
     return HsmStep1(
-        region=cid.region, historical_bytes=part.historical_bytes,
-        algorithm=context.algorithm.code, card_identification=cid.hex.upper(),
+        region=cid.region,
+        historical_bytes=part.historical_bytes,
+        algorithm=context.algorithm.code,
+        card_identification=cid.hex.upper(),
         internal_factor=hex_(exchange.internal_random),
         internal_original=hex_(exchange.internal_original),
         external_factor=hex_(exchange.external_challenge),
         external_original=hex_(exchange.external_original),
-        atr=session.atr, _exchange=exchange, _part=part, _findings=tuple(findings),
-        _owner=session)
+        atr=session.atr,
+        _exchange=exchange,
+        _part=part,
+        _findings=tuple(findings),
+        _owner=session,
+    )
 
 
 def step2(session: CardSession, step1: HsmStep1, answer: HsmAnswer, today: _dt.date) -> Identity:
@@ -163,6 +204,11 @@ def step2(session: CardSession, step1: HsmStep1, answer: HsmAnswer, today: _dt.d
     `check_answer` must have passed."""
     findings = list(step1._findings)
     authentic, opened = finish_authentication(
-        session, step1._exchange, answer.internal_result, lambda: answer.external_cryptogram,
-        RK_REFERENCE, findings)
+        session,
+        step1._exchange,
+        answer.internal_result,
+        lambda: answer.external_cryptogram,
+        RK_REFERENCE,
+        findings,
+    )
     return finish_identity(session, step1._part, findings, today, authentic, opened)

@@ -18,8 +18,14 @@ from typing import Any, Callable
 
 from sscard import errors
 
-def read_regular_file(path: str | os.PathLike, *, limit: int, what: str,
-                      error: Callable[[str], errors.SscardError] = errors.InvalidArgument) -> bytes:
+
+def read_regular_file(
+    path: str | os.PathLike,
+    *,
+    limit: int,
+    what: str,
+    error: Callable[[str], errors.SscardError] = errors.InvalidArgument,
+) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; `error(message)` otherwise."""
     try:
         # O_NONBLOCK: opening a FIFO for reading would wait for a writer
@@ -50,8 +56,9 @@ def read_text_file(path, *, limit: int, what: str, error=errors.InvalidArgument)
         raise error(f"{what} is not UTF-8 text") from None
 
 
-def parse_toml(text: str, what: str, error=errors.InvalidArgument, *,
-               invalid: str | None = None) -> dict[str, Any]:
+def parse_toml(
+    text: str, what: str, error=errors.InvalidArgument, *, invalid: str | None = None
+) -> dict[str, Any]:
     """A TOML document; a syntax error or too deep a nesting is `error`.  `invalid`: the
     message for a syntax error instead of the parser's (which may quote the text: a key
     file's must not be shown)."""
@@ -65,6 +72,7 @@ def parse_toml(text: str, what: str, error=errors.InvalidArgument, *,
 
 def parse_json(text: str, what: str, error=errors.InvalidArgument) -> Any:
     import json  # here: reading a card never needs it
+
     try:
         return json.loads(text)
     except ValueError:

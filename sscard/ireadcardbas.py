@@ -60,18 +60,22 @@ def _date(value: _dt.date | None) -> str:
     return value.strftime("%Y%m%d") if value else ""
 
 
-def format_identity(identity: Identity, *, terminal_number: str = NO_PSAM_TERMINAL,
-                    device_number: str = "") -> str:
+def format_identity(
+    identity: Identity, *, terminal_number: str = NO_PSAM_TERMINAL, device_number: str = ""
+) -> str:
     """The iReadCardBas output string for a completely read card."""
     if identity.holder_status is not HolderStatus.READ or identity.holder is None:
         raise errors.SecurityNotSatisfied("iReadCardBas needs the holder data")
     if identity.missing:  # never a success string with a required field empty
-        raise errors.IdentityIncomplete("iReadCardBas needs every required item; missing: "
-                                        + ", ".join(identity.missing))
+        raise errors.IdentityIncomplete(
+            "iReadCardBas needs every required item; missing: " + ", ".join(identity.missing)
+        )
     issuer, holder = identity.issuer, identity.holder
     if identity.historical_bytes is None:
-        raise errors.DecodeError("the ATR does not parse: no 卡复位信息 (historical bytes)",
-                                 zh="ATR 格式错误，无卡复位信息（历史字节）")
+        raise errors.DecodeError(
+            "the ATR does not parse: no 卡复位信息 (historical bytes)",
+            zh="ATR 格式错误，无卡复位信息（历史字节）",
+        )
     cid = issuer.card_identification
     fields = [
         cid.region if cid else "",
@@ -99,9 +103,10 @@ def join_fields(fields: list[str]) -> str:
     a PSAM's terminal number, a future item) instead of shifting the fields."""
     for n, field in enumerate(fields):
         if DELIMITER in field:
-            raise errors.DecodeError(f"field {n + 1} of the iReadCardBas string holds the "
-                                     f"delimiter '{DELIMITER}'",
-                                     zh=f"iReadCardBas 第 {n + 1} 个字段含分隔符 '{DELIMITER}'")
+            raise errors.DecodeError(
+                f"field {n + 1} of the iReadCardBas string holds the delimiter '{DELIMITER}'",
+                zh=f"iReadCardBas 第 {n + 1} 个字段含分隔符 '{DELIMITER}'",
+            )
     return "".join(f"{f}{DELIMITER}" for f in fields)
 
 
@@ -131,8 +136,9 @@ def _auth_code(identity: Identity, hsm: bool) -> tuple[int, str] | None:
     return None
 
 
-def code_for(error: errors.SscardError | None, identity: Identity | None = None, *,
-             hsm: bool = False) -> tuple[int, str]:
+def code_for(
+    error: errors.SscardError | None, identity: Identity | None = None, *, hsm: bool = False
+) -> tuple[int, str]:
     """The interface's (return code, message) for an error, or for a result it cannot give.
     `hsm`: the result of iReadCardBas_HSM_Step2 (an internal-authentication mismatch is −25)."""
     if error is None:

@@ -44,8 +44,9 @@ class KeySource(Protocol):
 class SoftwareKeys:
     """Root keys held in memory: RKSSSE and IRK per algorithm identifier."""
 
-    def __init__(self, roots: dict[str, dict[str, bytes]], description: str,
-                 rk_reference: int = 0x0A) -> None:
+    def __init__(
+        self, roots: dict[str, dict[str, bytes]], description: str, rk_reference: int = 0x0A
+    ) -> None:
         self._roots = roots
         self.description = description
         self.rk_reference = rk_reference
@@ -55,14 +56,17 @@ class SoftwareKeys:
 
     def _card_key(self, name: str, card: AuthContext) -> bytes | None:
         root = self._roots.get(name, {}).get(card.algorithm.code)
-        return None if root is None else derive_card_key(card.algorithm, root, card.region, card.atr)
+        return (
+            None if root is None else derive_card_key(card.algorithm, root, card.region, card.atr)
+        )
 
     def external_cryptogram(self, card: AuthContext, challenge: bytes, original: bytes) -> bytes:
         key = self._card_key("RKSSSE", card)
         if key is None:
             raise errors.InvalidArgument(
                 f"the key source '{self.description}' has no RKSSSE key for algorithm "
-                f"{card.algorithm.code}")
+                f"{card.algorithm.code}"
+            )
         return authentication_data(card.algorithm, key, challenge, original)
 
     def internal_expected(self, card: AuthContext, random: bytes, original: bytes) -> bytes | None:
@@ -80,13 +84,17 @@ def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
     known to be no secret (the key names and algorithm identifiers above): in a malformed
     file any other word may be a key typed in the wrong place."""
     from sscard import inputs
+
     if len(text) > MAX_KEY_FILE:
-        raise errors.InvalidArgument(f"{where} is larger than {MAX_KEY_FILE // 1024} KiB: "
-                                     "not a key file")
+        raise errors.InvalidArgument(
+            f"{where} is larger than {MAX_KEY_FILE // 1024} KiB: not a key file"
+        )
     doc = inputs.parse_toml(text, where, invalid=f"{where} is not a valid key file (TOML)")
-    layout = (f"{where}: a key file holds only [keys.NAME] tables (NAME: "
-              f"{', '.join(KEY_NAMES)}) of \"algorithm id\" = \"32 hex digits\" lines "
-              f"(algorithm id: {', '.join(ALGORITHM_CODES)})")
+    layout = (
+        f"{where}: a key file holds only [keys.NAME] tables (NAME: "
+        f'{", ".join(KEY_NAMES)}) of "algorithm id" = "32 hex digits" lines '
+        f"(algorithm id: {', '.join(ALGORITHM_CODES)})"
+    )
     keys = doc.get("keys")
     if set(doc) != {"keys"} or not isinstance(keys, dict):
         raise errors.InvalidArgument(layout)
@@ -104,7 +112,8 @@ def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
                 key = b""
             if len(key) != 16:
                 raise errors.InvalidArgument(
-                    f"{where}: [keys.{name}] \"{code}\" must be 32 hex digits (16 bytes)")
+                    f'{where}: [keys.{name}] "{code}" must be 32 hex digits (16 bytes)'
+                )
             out[name][code] = key
     return out
 
@@ -112,12 +121,14 @@ def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
 def _read_key_file(path: str) -> str:
     """A regular file of at most MAX_KEY_FILE bytes (never a FIFO or a device)."""
     from sscard import inputs
+
     return inputs.read_text_file(path, limit=MAX_KEY_FILE, what="the key file")
 
 
 def _test_keys_path() -> str:
     # the emulator's data file, found without importing the emulator
     import importlib.util
+
     package = importlib.util.find_spec("sscard.emulator")
     return os.path.join(list(package.submodule_search_locations)[0], "test_keys.toml")
 
@@ -130,8 +141,9 @@ def load_keys(choice: str | None) -> SoftwareKeys | None:
             return SoftwareKeys(parse_key_file(f.read(), "test keys"), "published TEST keys")
     path = choice or os.environ.get(ENV_FILE)
     if path:
-        return SoftwareKeys(parse_key_file(_read_key_file(path), "key file"),
-                            f"key file {os.path.basename(path)}")
+        return SoftwareKeys(
+            parse_key_file(_read_key_file(path), "key file"), f"key file {os.path.basename(path)}"
+        )
     inline = os.environ.get(ENV_INLINE)
     if inline:
         return SoftwareKeys(parse_key_file(inline, ENV_INLINE), ENV_INLINE)

@@ -60,14 +60,20 @@ class PinVerification:
         return self.outcome is VerifyOutcome.VERIFIED
 
     def __bool__(self) -> bool:
-        raise TypeError("a PinVerification has no truth value: compare its outcome "
-                        "(VerifyOutcome.VERIFIED or VerifyOutcome.NOT_SENT)")
+        raise TypeError(
+            "a PinVerification has no truth value: compare its outcome "
+            "(VerifyOutcome.VERIFIED or VerifyOutcome.NOT_SENT)"
+        )
 
 
 def encode_pin(pin: str) -> bytes:
     """cn encoding: BCD digits, padded with F (an odd count ends in a single F nibble)."""
-    if not (isinstance(pin, str) and pin.isascii() and pin.isdigit()
-            and MIN_DIGITS <= len(pin) <= MAX_DIGITS):
+    if not (
+        isinstance(pin, str)
+        and pin.isascii()
+        and pin.isdigit()
+        and MIN_DIGITS <= len(pin) <= MAX_DIGITS
+    ):
         raise errors.InvalidPin()
     return bytes.fromhex(pin + "F" * (len(pin) % 2))
 
@@ -76,6 +82,7 @@ def _select(session: CardSession) -> str:
     """The application holding the PIN, by the same rule as an identity read: the SSSE, or
     the MF of a Shanghai-style card (EF05 under the MF); its layout."""
     from sscard.ssse import select_application
+
     layout, _fci = select_application(session)
     return layout
 
@@ -102,8 +109,10 @@ def query_tries(session: CardSession, *, select: bool = True, layout: str = "sss
         raise errors.NotOffered(
             f"this card has no social security application (EF05 under the MF, Shanghai-style) "
             f"and answers the PIN query in its MF with SW {sw:04X}: it offers no PIN to query, "
-            "verify or change", zh=f"此卡无社会保障应用（EF05 位于 MF 下，上海式卡），MF 下的"
-            f"密码查询返回 {sw:04X}：本卡不提供个人密码的查询、校验或修改")
+            "verify or change",
+            zh=f"此卡无社会保障应用（EF05 位于 MF 下，上海式卡），MF 下的"
+            f"密码查询返回 {sw:04X}：本卡不提供个人密码的查询、校验或修改",
+        )
     return PinTries(None, False, True, sw)  # ambiguous: unknown, not a number
 
 
@@ -116,14 +125,17 @@ def _guard(tries: PinTries, floor: int, force_last_try: bool) -> None:
         answer = f"SW {tries.sw:04X}" + (" with unexpected data" if tries.unexpected_data else "")
         raise errors.PinRefused(
             f"VERIFY not sent: the card did not tell the tries left ({answer}); "
-            "use --force-last-try only if you know them", tries_left=None,
-            zh="未发送校验：卡片未返回剩余次数")
+            "use --force-last-try only if you know them",
+            tries_left=None,
+            zh="未发送校验：卡片未返回剩余次数",
+        )
     if tries.tries_left is not None and tries.tries_left <= floor:
         raise errors.PinRefused(
             f"VERIFY not sent: {tries.tries_left} tries left, at or below the floor of {floor} "
             "(one more wrong PIN could block the card); use --force-last-try to try anyway",
             tries_left=tries.tries_left,
-            zh=f"未发送校验：剩余 {tries.tries_left} 次，已到安全下限 {floor}")
+            zh=f"未发送校验：剩余 {tries.tries_left} 次，已到安全下限 {floor}",
+        )
 
 
 def _result(session: CardSession, response, command: str) -> None:
@@ -139,8 +151,9 @@ def _result(session: CardSession, response, command: str) -> None:
     raise session.error_for(response, command)
 
 
-def would_send(tries: PinTries, *, floor: int = DEFAULT_FLOOR,
-               force_last_try: bool = False) -> bool:
+def would_send(
+    tries: PinTries, *, floor: int = DEFAULT_FLOOR, force_last_try: bool = False
+) -> bool:
     """Whether verify() would send a PIN to a card that answered `tries`: True; False when
     the card needs no PIN now (nothing would be sent).  Raises PinBlocked or PinRefused when
     the guard refuses.  Lets a caller check everything before asking anyone for a PIN."""
@@ -150,8 +163,9 @@ def would_send(tries: PinTries, *, floor: int = DEFAULT_FLOOR,
     return True
 
 
-def verify(session: CardSession, pin: str, *, floor: int = DEFAULT_FLOOR,
-           force_last_try: bool = False) -> PinVerification:
+def verify(
+    session: CardSession, pin: str, *, floor: int = DEFAULT_FLOOR, force_last_try: bool = False
+) -> PinVerification:
     """Verify the PIN once.  Returns a PinVerification: VERIFIED (sent and accepted) or
     NOT_SENT (the card needs no PIN now: nothing was sent, the PIN is unchecked).  Raises
     WrongPin, PinBlocked, PinRefused (nothing sent) or a card error."""
@@ -163,22 +177,31 @@ def verify(session: CardSession, pin: str, *, floor: int = DEFAULT_FLOOR,
     return PinVerification(VerifyOutcome.VERIFIED, tries)
 
 
-def check_change(tries: PinTries, *, floor: int = DEFAULT_FLOOR,
-                 force_last_try: bool = False) -> None:
+def check_change(
+    tries: PinTries, *, floor: int = DEFAULT_FLOOR, force_last_try: bool = False
+) -> None:
     """Raise PinBlocked or PinRefused when change() would refuse a card that answered
     `tries`; lets a caller check before asking anyone for the PINs."""
     if not tries.required and not force_last_try:
         # 9000 to the empty VERIFY: no PIN, or verified already — either way the tries
         # left are unknown, and a wrong old PIN would spend one
-        raise errors.PinRefused("CHANGE PIN not sent: the card did not tell the tries left "
-                                f"(SW {tries.sw:04X}: no PIN set, or already verified)",
-                                zh="卡片未告知剩余次数，未发送修改密码指令")
+        raise errors.PinRefused(
+            "CHANGE PIN not sent: the card did not tell the tries left "
+            f"(SW {tries.sw:04X}: no PIN set, or already verified)",
+            zh="卡片未告知剩余次数，未发送修改密码指令",
+        )
     _guard(tries, floor, force_last_try)
 
 
-def change(session: CardSession, old: str, new: str, *, floor: int = DEFAULT_FLOOR,
-           force_last_try: bool = False) -> None:
+def change(
+    session: CardSession,
+    old: str,
+    new: str,
+    *,
+    floor: int = DEFAULT_FLOOR,
+    force_last_try: bool = False,
+) -> None:
     """CHANGE PIN (80 5E 01 00, old ‖ FF ‖ new): one attempt, guarded like verify()."""
-    body = encode_pin(old) + b"\xFF" + encode_pin(new)
+    body = encode_pin(old) + b"\xff" + encode_pin(new)
     check_change(query_tries(session), floor=floor, force_last_try=force_last_try)
     _result(session, session.send("change_pin", data=body), "CHANGE PIN")

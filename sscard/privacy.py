@@ -39,8 +39,9 @@ def card_ref(card_identification: str | None, atr: bytes | str | None = None) ->
     read is named by its ATR alone)."""
     if isinstance(atr, bytes):
         atr = atr.hex()
-    message = f"{(card_identification or '').upper()}|{(atr or '').upper()}".encode("ascii",
-                                                                                      "replace")
+    message = f"{(card_identification or '').upper()}|{(atr or '').upper()}".encode(
+        "ascii", "replace"
+    )
     digest = hmac.new(_key(), b"sscard card ref/1\x00" + message, hashlib.sha256).hexdigest()
     return REF_PREFIX + digest[:REF_HEX_CHARS]
 

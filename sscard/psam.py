@@ -43,11 +43,18 @@ class PsamKeys:
     apdu_specs/psam.toml by key name ("IRK", "RKSSSE"); `rk_reference` is the card-side key
     reference of RKSSSE in EXTERNAL AUTHENTICATE."""
 
-    def __init__(self, transport: Transport, *, description: str | None = None,
-                 trace: Callable[[str], None] | None = None,
-                 key_ids: Mapping[str, int] | None = None, usages: Mapping[str, int] | None = None,
-                 rk_reference: int | None = None, spec: Spec | None = None,
-                 psam_spec: PsamSpec | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        description: str | None = None,
+        trace: Callable[[str], None] | None = None,
+        key_ids: Mapping[str, int] | None = None,
+        usages: Mapping[str, int] | None = None,
+        rk_reference: int | None = None,
+        spec: Spec | None = None,
+        psam_spec: PsamSpec | None = None,
+    ) -> None:
         self.transport = transport
         self.psam_spec = psam_spec or load_psam_spec()
         self.reader = getattr(transport, "reader", None)
@@ -56,15 +63,18 @@ class PsamKeys:
         self.session = CardSession(transport, spec, sink)
         self._keys: dict[str, PsamKey] = {}
         for name, key in self.psam_spec.keys.items():
-            key = key._replace(id=(key_ids or {}).get(name, key.id),
-                               usage=(usages or {}).get(name, key.usage))
+            key = key._replace(
+                id=(key_ids or {}).get(name, key.id), usage=(usages or {}).get(name, key.usage)
+            )
             if not 1 <= key.levels <= 3:
-                raise errors.InvalidArgument(f"the usage of {name} gives {key.levels} "
-                                             "diversification levels, not 1..3")
+                raise errors.InvalidArgument(
+                    f"the usage of {name} gives {key.levels} diversification levels, not 1..3"
+                )
             self._keys[name] = key
         rk = self._keys["RKSSSE"].card_reference
-        self.rk_reference = rk_reference if rk_reference is not None else (
-            rk if rk is not None else 0x0A)
+        self.rk_reference = (
+            rk_reference if rk_reference is not None else (rk if rk is not None else 0x0A)
+        )
         self._environment: bytes | None = None  # name of the selected key environment
         self.terminal_number: str | None = self._operation(self._read_terminal_number)
 
@@ -84,31 +94,38 @@ class PsamKeys:
         key = self._keys[key_name]
         algorithm = card.algorithm
         if len(original) != 8 or len(random) not in (4, 8, 16) or len(random) > algorithm.block:
-            raise errors.InvalidArgument("the random has 4, 8 or 16 bytes (at most one block) "
-                                         "and the original data 8")
-        factors = (card_factor(card.atr), city_factor(card.region),
-                   province_factor(card.region))[:key.levels]
+            raise errors.InvalidArgument(
+                "the random has 4, 8 or 16 bytes (at most one block) and the original data 8"
+            )
+        factors = (card_factor(card.atr), city_factor(card.region), province_factor(card.region))[
+            : key.levels
+        ]
         data = b"".join(factors) + bytes(random).ljust(algorithm.block, b"\x00")
         padded_original = bytes(original).ljust(algorithm.block, b"\x00")
 
         def compute() -> bytes:
             self._select_environment(algorithm)
-            response = self.session.send("psam_delivery_session_key", p1=key.usage, p2=key.id,
-                                         data=data)
+            response = self.session.send(
+                "psam_delivery_session_key", p1=key.usage, p2=key.id, data=data
+            )
             if not response.ok:
                 raise self._delivery_error(key_name, key, response)
             response = self.session.send("psam_cipher_data", data=padded_original)
             if not response.ok:
-                raise errors.PsamError("the PSAM refused CIPHER DATA", sw=response.sw,
-                                       zh="PSAM卡拒绝了加密指令")
+                raise errors.PsamError(
+                    "the PSAM refused CIPHER DATA", sw=response.sw, zh="PSAM卡拒绝了加密指令"
+                )
             if len(response.data) != algorithm.block:
-                raise errors.PsamError(f"the PSAM answered CIPHER DATA with "
-                                       f"{len(response.data)} bytes, not {algorithm.block}",
-                                       zh="PSAM卡加密结果长度错误")
+                raise errors.PsamError(
+                    f"the PSAM answered CIPHER DATA with "
+                    f"{len(response.data)} bytes, not {algorithm.block}",
+                    zh="PSAM卡加密结果长度错误",
+                )
             block = response.data
             if algorithm.block == 8:
                 return block
             return bytes(a ^ b for a, b in zip(block[:8], block[8:]))  # SPEC-P4 §9.3.2
+
         return self._operation(compute)
 
     # --- the PSAM's commands -----------------------------------------------------------------
@@ -117,7 +134,8 @@ class PsamKeys:
         env = self.psam_spec.environment_for(algorithm.code)
         if env is None:
             raise errors.PsamAlgorithmUnsupported(
-                f"no PSAM key environment is known for algorithm {algorithm.code}")
+                f"no PSAM key environment is known for algorithm {algorithm.code}"
+            )
         if self._environment == env.name:
             return
         self._environment = None
@@ -131,21 +149,30 @@ class PsamKeys:
                 self._environment = other.name
                 raise errors.PsamAlgorithmUnsupported(
                     f"the PSAM has no keys for algorithm {algorithm.code} ({env.en})",
-                    sw=response.sw)
-        raise errors.PsamMissing(f"the card in {self.transport.description} is not a social "
-                                 "security PSAM (no key environment)", sw=response.sw,
-                                 zh="PSAM读卡器中不是社会保障PSAM卡")
+                    sw=response.sw,
+                )
+        raise errors.PsamMissing(
+            f"the card in {self.transport.description} is not a social "
+            "security PSAM (no key environment)",
+            sw=response.sw,
+            zh="PSAM读卡器中不是社会保障PSAM卡",
+        )
 
     def _delivery_error(self, name: str, key: PsamKey, response: Response) -> errors.PsamError:
         if response.sw in KEY_NOT_FOUND:
-            return errors.PsamKeyMissing(name, f"the PSAM does not hold {name} (key id "
-                                               f"{key.id:02X})", sw=response.sw)
+            return errors.PsamKeyMissing(
+                name, f"the PSAM does not hold {name} (key id {key.id:02X})", sw=response.sw
+            )
         if response.sw in WRONG_USAGE:
-            return errors.PsamKeyUsage(f"the PSAM's {name} (key id {key.id:02X}) is not a "
-                                       f"key of usage {key.usage:02X} ({key.levels} "
-                                       "diversification levels)", sw=response.sw)
-        return errors.PsamError("the PSAM refused DELIVERY SESSION KEY", sw=response.sw,
-                                zh="PSAM卡拒绝了分散密钥指令")
+            return errors.PsamKeyUsage(
+                f"the PSAM's {name} (key id {key.id:02X}) is not a "
+                f"key of usage {key.usage:02X} ({key.levels} "
+                "diversification levels)",
+                sw=response.sw,
+            )
+        return errors.PsamError(
+            "the PSAM refused DELIVERY SESSION KEY", sw=response.sw, zh="PSAM卡拒绝了分散密钥指令"
+        )
 
     def _read_terminal_number(self) -> str | None:
         """EF 0016 under the MF, by SFI; None when the PSAM has none readable."""
@@ -171,26 +198,30 @@ class PsamKeys:
             except errors.CardReset:
                 self._environment = None
                 if attempt == 2:
-                    raise errors.PsamError("the PSAM was reset twice during one operation",
-                                           zh="PSAM卡在操作中被多次复位") from None
+                    raise errors.PsamError(
+                        "the PSAM was reset twice during one operation",
+                        zh="PSAM卡在操作中被多次复位",
+                    ) from None
                 self._recover()
             except (errors.NoCard, errors.CardRemoved, errors.ReaderGone):
-                raise errors.PsamMissing(f"the PSAM was removed from "
-                                         f"{self.transport.description}",
-                                         zh="PSAM卡已被移除") from None
+                raise errors.PsamMissing(
+                    f"the PSAM was removed from {self.transport.description}", zh="PSAM卡已被移除"
+                ) from None
             except errors.CardMute:
                 raise errors.PsamError("the PSAM does not answer", zh="PSAM卡无应答") from None
             except errors.ProtocolError as e:
-                raise errors.PsamError(f"malformed answer from the PSAM: {e.message}",
-                                       zh="PSAM卡应答格式错误") from None
+                raise errors.PsamError(
+                    f"malformed answer from the PSAM: {e.message}", zh="PSAM卡应答格式错误"
+                ) from None
         raise AssertionError("unreachable")
 
     def _recover(self) -> None:
         try:
             self.transport.recover_from_reset()
         except (errors.CardRemoved, errors.NoCard):
-            raise errors.PsamMissing("the PSAM was replaced or removed",
-                                     zh="PSAM卡已被更换或移除") from None
+            raise errors.PsamMissing(
+                "the PSAM was replaced or removed", zh="PSAM卡已被更换或移除"
+            ) from None
 
     def close(self) -> None:
         self.transport.close()
@@ -206,6 +237,7 @@ def open_psam(reader: str | int, *, shared: bool = False, trace=None, **options)
     """The PSAM in a PC/SC reader (index, part of its name, or ATR prefix), as a key source.
     `options`: see PsamKeys (key_ids, usages, rk_reference)."""
     from sscard.transport.pcsc import PcscTransport
+
     if reader is None or str(reader).strip() == "":
         raise errors.InvalidArgument("name the PSAM's reader (index, part of its name or ATR)")
     try:
@@ -221,6 +253,7 @@ def open_psam_emulator(*, trace=None, **options) -> PsamKeys:
     """The built-in software PSAM (published TEST root keys), in process."""
     from sscard.emulator.psam_card import PsamCard
     from sscard.transport.emulated import EmulatorTransport
+
     transport = EmulatorTransport(PsamCard.from_file(), "emulator: psam")
     return _keys_or_close(transport, trace, options)
 
@@ -237,8 +270,10 @@ def is_psam(session) -> bool:
     """Whether the card answers as a social security PSAM: SELECT of one of its key
     environments (apdu_specs/psam.toml) succeeds.  For a card that is not a social security
     card only: a user card never holds these names."""
-    return any(session.send("select_by_name", data=env.name, le=0).ok
-               for env in load_psam_spec().environments)
+    return any(
+        session.send("select_by_name", data=env.name, le=0).ok
+        for env in load_psam_spec().environments
+    )
 
 
 def user_card(transport) -> bool:
@@ -247,6 +282,7 @@ def user_card(transport) -> bool:
     card, which the read repeats; the PSAM names only for a card that is not one."""
     from sscard.session import CardSession
     from sscard.ssse import probe
+
     session = CardSession(transport)
     return probe(session) != "no" or not is_psam(session)
 
@@ -255,6 +291,7 @@ def card_reader_besides(psam_reader: str, wait: float | None = None) -> str:
     """The reader to read the card from when the PSAM sits in `psam_reader`: the first other
     reader holding a card (waiting `wait` seconds for one, float('inf'): for ever)."""
     from sscard.transport.pcsc import Context
+
     with Context() as ctx:
         names = [n for n in ctx.readers() if n != psam_reader]
         if not names:

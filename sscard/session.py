@@ -35,8 +35,11 @@ class Response(NamedTuple):
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and self.status.category in ("ok", "warning") \
+        return (
+            self.status is not None
+            and self.status.category in ("ok", "warning")
             and not self.status.error
+        )
 
     @property
     def tries_left(self) -> int | None:
@@ -44,9 +47,13 @@ class Response(NamedTuple):
 
 
 class CardSession:
-    def __init__(self, transport: Transport, spec: Spec | None = None,
-                 trace: Callable[[str], None] | None = None,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        spec: Spec | None = None,
+        trace: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.transport = transport
         self.spec = spec or load_spec()
         self.tracer = Tracer(self.spec, trace) if trace else None
@@ -77,16 +84,26 @@ class CardSession:
     def atr(self) -> bytes:
         return self.transport.atr
 
-    def send(self, name: str, *, p1: int | None = None, p2: int | None = None, sfi: int = 0,
-             data: bytes = b"", le: int | None = None, resend: bool = True) -> Response:
+    def send(
+        self,
+        name: str,
+        *,
+        p1: int | None = None,
+        p2: int | None = None,
+        sfi: int = 0,
+        data: bytes = b"",
+        le: int | None = None,
+        resend: bool = True,
+    ) -> Response:
         """Send the spec command `name`; returns the final response, never raises for an SW.
         `resend=False`: a 6Cxx is returned as the answer instead of re-sending with its Le."""
         command = self.spec.commands[name]
         apdu = command.build(p1=p1, p2=p2, sfi=sfi, data=data, le=le)
         # a command that changes the card or spends a try is sent once: a 6Cxx to it may
         # come after the card acted (GPO: ATC + 1), so it is an answer, not a request to re-send
-        return self._exchange(apdu, resend=resend and not (command.changes_card
-                                                           or command.spends_try))
+        return self._exchange(
+            apdu, resend=resend and not (command.changes_card or command.spends_try)
+        )
 
     def check(self, response: Response, command: str) -> bytes:
         """Data of a successful response; otherwise the typed error for its SW."""
@@ -99,8 +116,9 @@ class CardSession:
         if status is None:
             return errors.UnknownStatus(sw=response.sw, command=command)
         cls = errors.error_class(status.error) if status.error else errors.CommandError
-        return cls(status.en, zh=status.zh, sw=response.sw, command=command,
-                   tries_left=response.tries_left)
+        return cls(
+            status.en, zh=status.zh, sw=response.sw, command=command, tries_left=response.tries_left
+        )
 
     # -- the bounded GET RESPONSE / re-send engine ----------------------------------------
 
@@ -127,7 +145,8 @@ class CardSession:
             return Response(collected, sw, self.spec.status_words.lookup(sw))
         raise errors.ChainTooLong(
             f"the card asked for more than {MAX_EXCHANGES} exchanges or "
-            f"{MAX_RESPONSE} bytes for one command")
+            f"{MAX_RESPONSE} bytes for one command"
+        )
 
     def _transmit(self, apdu: bytes) -> bytes:
         budget = self._budget
@@ -136,7 +155,8 @@ class CardSession:
                 f"the card made one operation on {budget.what} take more than {budget.apdus} "
                 f"APDUs, the most a real card needs ({budget.commands} commands of at most 3 "
                 "exchanges each)",
-                zh=f"卡片使操作超过真实卡片最多所需的 {budget.apdus} 条指令")
+                zh=f"卡片使操作超过真实卡片最多所需的 {budget.apdus} 条指令",
+            )
         deadline = self._deadline or time.monotonic() + self.timeout
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -155,7 +175,8 @@ class CardSession:
             raise errors.BudgetExceeded(
                 f"the card sent more than {budget.bytes} bytes in one operation on {budget.what}, "
                 f"the most a real card needs ({budget.commands} answers of at most 256 bytes)",
-                zh=f"卡片使操作超过真实卡片最多所需的 {budget.bytes} 字节")
+                zh=f"卡片使操作超过真实卡片最多所需的 {budget.bytes} 字节",
+            )
         if self.tracer:
             self.tracer.response(apdu, response)
         return response
@@ -163,19 +184,26 @@ class CardSession:
     def _mute(self) -> errors.CardMute:
         seconds = f"{self.timeout:g}"
         if self._deadline is None:
-            return errors.CardMute(f"the card did not answer within {seconds} s",
-                                   zh=f"卡片在 {seconds} 秒内无应答")
-        return errors.CardMute(f"the card did not complete the operation within {seconds} s "
-                               "(the deadline of one operation)",
-                               zh=f"卡片未在 {seconds} 秒内完成操作")
+            return errors.CardMute(
+                f"the card did not answer within {seconds} s", zh=f"卡片在 {seconds} 秒内无应答"
+            )
+        return errors.CardMute(
+            f"the card did not complete the operation within {seconds} s "
+            "(the deadline of one operation)",
+            zh=f"卡片未在 {seconds} 秒内完成操作",
+        )
 
 
 def check_timeout(timeout: float | None) -> float:
     """The deadline of one operation in seconds: `timeout`, or DEFAULT_TIMEOUT for None."""
     if timeout is None:
         return DEFAULT_TIMEOUT
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-            or not 0 < timeout < float("inf"):
-        raise errors.InvalidArgument("the timeout must be a positive number of seconds",
-                                     zh="超时时间应为正数（秒）")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < float("inf")
+    ):
+        raise errors.InvalidArgument(
+            "the timeout must be a positive number of seconds", zh="超时时间应为正数（秒）"
+        )
     return float(timeout)

@@ -25,8 +25,15 @@ from sscard.codec import tlv
 from sscard.codec.card_id import split_card_id
 from sscard.completeness import missing_required
 from sscard.findings import card_number_check, check_holder, check_issuer, finding
-from sscard.results import (CardIdentification, Coded, Finding, HolderInfo, HolderStatus,
-                            Identity, IssuerInfo)
+from sscard.results import (
+    CardIdentification,
+    Coded,
+    Finding,
+    HolderInfo,
+    HolderStatus,
+    Identity,
+    IssuerInfo,
+)
 from sscard.session import CardSession
 from sscard.spec.model import DataItem, ElementaryFile
 
@@ -71,8 +78,9 @@ class AuthExchange:
     external_challenge: bytes | None = None
 
 
-def read_identity(session: CardSession, *, today: _dt.date | None = None,
-                  keys: KeySource | None = None) -> Identity:
+def read_identity(
+    session: CardSession, *, today: _dt.date | None = None, keys: KeySource | None = None
+) -> Identity:
     """Read EF05 and, when readable, EF06.  With a key source the card is authenticated:
     it proves itself (INTERNAL AUTHENTICATE) before one EXTERNAL AUTHENTICATE try (never
     repeated) opens EF06 on a generation-3 card."""
@@ -84,13 +92,19 @@ def read_identity(session: CardSession, *, today: _dt.date | None = None,
         context = key_context(session, part, findings)
         if context is not None:
             exchange = begin_authentication(session, part, context, findings)
-            expected = keys.internal_expected(context, exchange.internal_random,
-                                              exchange.internal_original)
+            expected = keys.internal_expected(
+                context, exchange.internal_random, exchange.internal_original
+            )
             authentic, opened = finish_authentication(
-                session, exchange, expected,
-                lambda: keys.external_cryptogram(context, exchange.external_challenge,
-                                                 exchange.external_original),
-                keys.rk_reference, findings)
+                session,
+                exchange,
+                expected,
+                lambda: keys.external_cryptogram(
+                    context, exchange.external_challenge, exchange.external_original
+                ),
+                keys.rk_reference,
+                findings,
+            )
     return finish_identity(session, part, findings, today, authentic, opened)
 
 
@@ -121,8 +135,9 @@ def read_issuer(session: CardSession, today: _dt.date) -> IssuerPart:
     issuer = _issuer(spec, values, findings)
     findings += check_issuer(issuer, today)
     historical, factor = _atr_parts(session, findings)
-    return IssuerPart(layout, algorithm_code, algorithm, generation, issuer, tuple(findings),
-                      historical, factor)
+    return IssuerPart(
+        layout, algorithm_code, algorithm, generation, issuer, tuple(findings), historical, factor
+    )
 
 
 def _atr_parts(session: CardSession, findings: list[Finding]) -> tuple[str | None, bytes | None]:
@@ -137,8 +152,11 @@ def _atr_parts(session: CardSession, findings: list[Finding]) -> tuple[str | Non
         findings.append(finding("atr_malformed", "atr", e.message))
         return None, None
     if len(atr.historical) != layout.historical_bytes:
-        findings.append(finding("atr_historical_bytes", "atr",
-                                f"{len(atr.historical)} / {layout.historical_bytes}"))
+        findings.append(
+            finding(
+                "atr_historical_bytes", "atr", f"{len(atr.historical)} / {layout.historical_bytes}"
+            )
+        )
     try:
         factor = layout.card_factor(session.atr)
     except errors.DecodeError:
@@ -146,19 +164,34 @@ def _atr_parts(session: CardSession, findings: list[Finding]) -> tuple[str | Non
     return atr.historical.hex().upper(), factor
 
 
-def finish_identity(session: CardSession, part: IssuerPart, findings: list[Finding],
-                    today: _dt.date, authentic: str = "not checked",
-                    opened: set[str] = frozenset()) -> Identity:
+def finish_identity(
+    session: CardSession,
+    part: IssuerPart,
+    findings: list[Finding],
+    today: _dt.date,
+    authentic: str = "not checked",
+    opened: set[str] = frozenset(),
+) -> Identity:
     """The second half: EF06 when it is free or was opened, then the typed result."""
-    holder, status, locked_by = _read_holder(session, part.layout, part.generation, findings,
-                                             today, opened)
+    holder, status, locked_by = _read_holder(
+        session, part.layout, part.generation, findings, today, opened
+    )
     missing = missing_required(session.spec, part.layout, part.generation, part.issuer, holder)
     findings += [finding("required_missing", key) for key in missing]
     return Identity(
-        atr=session.atr.hex().upper(), historical_bytes=part.historical_bytes,
-        layout=part.layout, algorithm=part.algorithm, generation=part.generation,
-        issuer=part.issuer, holder=holder, holder_status=status, holder_locked_by=locked_by,
-        findings=tuple(findings), authentic=authentic, missing=missing)
+        atr=session.atr.hex().upper(),
+        historical_bytes=part.historical_bytes,
+        layout=part.layout,
+        algorithm=part.algorithm,
+        generation=part.generation,
+        issuer=part.issuer,
+        holder=holder,
+        holder_status=status,
+        holder_locked_by=locked_by,
+        findings=tuple(findings),
+        authentic=authentic,
+        missing=missing,
+    )
 
 
 def holder_needs_key(session: CardSession, generation: int | None) -> bool:
@@ -166,13 +199,15 @@ def holder_needs_key(session: CardSession, generation: int | None) -> bool:
     return not session.spec.ssse.file("ef06").free_to_read(generation or 3)
 
 
-def key_context(session: CardSession, part: IssuerPart, findings: list[Finding], *,
-                any_algorithm: bool = False) -> AuthContext | None:
+def key_context(
+    session: CardSession, part: IssuerPart, findings: list[Finding], *, any_algorithm: bool = False
+) -> AuthContext | None:
     """What a key holder needs to know about the card, or None (with a finding) when
     this card cannot be authenticated.  `any_algorithm`: the key holder computes SSF33
     too (an HSM or a PSAM); software keys cannot."""
     from sscard.crypto.ciphers import Algorithm, algorithm_from_id
     from sscard.keysource import AuthContext
+
     algorithm, _assumed = algorithm_from_id(part.algorithm_code)
     cid = part.issuer.card_identification
     if part.layout != "ssse" or cid is None or not cid.region.isdigit():
@@ -182,15 +217,20 @@ def key_context(session: CardSession, part: IssuerPart, findings: list[Finding],
         findings.append(finding("algorithm_unsupported"))
         return None
     if part.card_factor is None:
-        findings.append(finding("auth_not_checked", "atr",
-                                "the ATR gives no card factor (historical bytes T6…TD) "
-                                "/ ATR 中无卡片分散因子"))
+        findings.append(
+            finding(
+                "auth_not_checked",
+                "atr",
+                "the ATR gives no card factor (historical bytes T6…TD) / ATR 中无卡片分散因子",
+            )
+        )
         return None
     return AuthContext(algorithm, cid.region, session.atr)
 
 
-def begin_authentication(session: CardSession, part: IssuerPart, context: AuthContext,
-                         findings: list[Finding]) -> AuthExchange:
+def begin_authentication(
+    session: CardSession, part: IssuerPart, context: AuthContext, findings: list[Finding]
+) -> AuthExchange:
     """The card's half (see AuthExchange); spends no try of anything."""
     random, original = os.urandom(8), os.urandom(8)
     response = session.send("internal_authenticate", p2=0x00, data=random + original, le=0)
@@ -210,15 +250,21 @@ def _challenge(session: CardSession) -> bytes:
     """One 8-byte GET CHALLENGE; any other length is the card's fault, not the caller's."""
     data = session.check(session.send("get_challenge", le=CHALLENGE_LENGTH), "GET CHALLENGE")
     if len(data) != CHALLENGE_LENGTH:
-        raise errors.DecodeError(f"the card answered GET CHALLENGE with {len(data)} bytes, "
-                                 f"not {CHALLENGE_LENGTH}", zh="卡片返回的随机数长度错误")
+        raise errors.DecodeError(
+            f"the card answered GET CHALLENGE with {len(data)} bytes, not {CHALLENGE_LENGTH}",
+            zh="卡片返回的随机数长度错误",
+        )
     return data
 
 
-def finish_authentication(session: CardSession, exchange: AuthExchange,
-                          internal_expected: bytes | None,
-                          external_cryptogram: Callable[[], bytes], rk_reference: int,
-                          findings: list[Finding]) -> tuple[str, set[str]]:
+def finish_authentication(
+    session: CardSession,
+    exchange: AuthExchange,
+    internal_expected: bytes | None,
+    external_cryptogram: Callable[[], bytes],
+    rk_reference: int,
+    findings: list[Finding],
+) -> tuple[str, set[str]]:
     """(authentic, keys opened).  The card proves itself before a try of its read key is
     spent: a card whose INTERNAL AUTHENTICATE answer differs from the key holder's is a
     copy or belongs to other keys, and one that did not answer at all proved nothing;
@@ -229,6 +275,7 @@ def finish_authentication(session: CardSession, exchange: AuthExchange,
     authentic = "not checked"
     if internal_expected is not None and exchange.card_answer is not None:
         import hmac  # here, not at the top: it loads OpenSSL, which a plain read never needs
+
         authentic = "yes" if hmac.compare_digest(exchange.card_answer, internal_expected) else "no"
     if authentic == "no":
         findings.append(finding("not_authentic"))
@@ -239,15 +286,21 @@ def finish_authentication(session: CardSession, exchange: AuthExchange,
         findings.append(finding("external_auth_not_sent"))
         return authentic, set()
     cryptogram = external_cryptogram()
-    response = session.send("external_authenticate", p2=rk_reference,
-                            data=cryptogram + exchange.external_original)
+    response = session.send(
+        "external_authenticate", p2=rk_reference, data=cryptogram + exchange.external_original
+    )
     if response.ok:
         return authentic, {"RKSSSE"}
     if response.sw == 0x6983:
         findings.append(finding("key_locked", sw=response.sw))
     elif response.tries_left is not None:
-        findings.append(finding("external_auth_failed", sw=response.sw,
-                                detail=f"{response.tries_left} tries left / 剩余 {response.tries_left} 次"))
+        findings.append(
+            finding(
+                "external_auth_failed",
+                sw=response.sw,
+                detail=f"{response.tries_left} tries left / 剩余 {response.tries_left} 次",
+            )
+        )
     else:
         raise session.error_for(response, "EXTERNAL AUTHENTICATE")
     return authentic, set()
@@ -287,13 +340,18 @@ def select_application(session: CardSession) -> tuple[str, bytes]:
     the current DF, or NotSocialSecurityCard."""
     response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
     if response.ok:
-        df_name = next(i for i in session.spec.ssse.fci if i.key == "df_name").extract(response.data) \
-            if response.data else None
+        df_name = (
+            next(i for i in session.spec.ssse.fci if i.key == "df_name").extract(response.data)
+            if response.data
+            else None
+        )
         if df_name is not None and bytes.fromhex(df_name) != session.spec.ssse.name:
             raise errors.NotSocialSecurityCard("the card selected an application with another name")
         return "ssse", response.data
     if response.sw == 0x6A82:
-        probe = session.send("select_child_ef", data=session.spec.ssse.file("ef05").fid.to_bytes(2, "big"))
+        probe = session.send(
+            "select_child_ef", data=session.spec.ssse.file("ef05").fid.to_bytes(2, "big")
+        )
         if probe.ok:
             return "mf", b""
     raise select_refused(session, response)
@@ -311,8 +369,7 @@ def select_refused(session: CardSession, response) -> errors.SscardError:
     blocked = _blocked_error(session, response)
     if blocked is not None:
         return blocked
-    return errors.NotSocialSecurityCard(
-        f"no social security application (SW {response.sw:04X})")
+    return errors.NotSocialSecurityCard(f"no social security application (SW {response.sw:04X})")
 
 
 def _select_ef(session: CardSession, ef: ElementaryFile, *, required: bool) -> bool:
@@ -327,8 +384,9 @@ def _select_ef(session: CardSession, ef: ElementaryFile, *, required: bool) -> b
     raise session.error_for(response, f"SELECT {ef.key.upper()}")
 
 
-def _read_range(session: CardSession, ef: ElementaryFile,
-                items: tuple[DataItem, ...]) -> dict | None:
+def _read_range(
+    session: CardSession, ef: ElementaryFile, items: tuple[DataItem, ...]
+) -> dict | None:
     """All of `items` with one READ RECORD of the records from the first to the last, by
     SFI (no SELECT EF): their values, or None when the per-item read must run instead.
 
@@ -342,8 +400,7 @@ def _read_range(session: CardSession, ef: ElementaryFile,
     expected = sum(item.record_length for item in items)
     # not re-sent on 6Cxx: a card naming another size holds another file than the spec's,
     # whose answer would not be used anyway (the per-item read tells what differs)
-    response = session.send("read_records_from", p1=1, sfi=ef.sfi, le=expected,
-                            resend=False)
+    response = session.send("read_records_from", p1=1, sfi=ef.sfi, le=expected, resend=False)
     if response.sw == SW_SECURITY:
         raise session.error_for(response, f"READ RECORD {ef.key.upper()}")
     values = _decode_range(items, response.data) if response.ok else None
@@ -372,8 +429,9 @@ def _decode_range(items: tuple[DataItem, ...], data: bytes) -> dict | None:
     return values
 
 
-def _read_items(session: CardSession, ef: ElementaryFile, items: tuple[DataItem, ...],
-                findings: list[Finding]) -> dict:
+def _read_items(
+    session: CardSession, ef: ElementaryFile, items: tuple[DataItem, ...], findings: list[Finding]
+) -> dict:
     """Read each item by its tag with the exact Le; a missing record becomes a finding."""
     values = {}
     for item in items:
@@ -387,9 +445,14 @@ def _read_items(session: CardSession, ef: ElementaryFile, items: tuple[DataItem,
     return values
 
 
-def _read_holder(session: CardSession, layout: str, generation: int | None,
-                 findings: list[Finding], today: _dt.date,
-                 opened: set[str]) -> tuple[HolderInfo | None, HolderStatus, str | None]:
+def _read_holder(
+    session: CardSession,
+    layout: str,
+    generation: int | None,
+    findings: list[Finding],
+    today: _dt.date,
+    opened: set[str],
+) -> tuple[HolderInfo | None, HolderStatus, str | None]:
     ef06 = session.spec.ssse.file("ef06")
     key_needed = ef06.read_access.get(generation) if generation else None
     if key_needed is not None and key_needed != "free" and key_needed not in opened:
@@ -431,8 +494,11 @@ def _issuer(spec, values: dict, findings: list[Finding]) -> IssuerInfo:
         card_type=_coded(spec, "card_type", values.get("card_type"), findings, "card_type"),
         spec_version=values.get("spec_version"),
         initialising_institution=values.get("initialising_institution"),
-        issue_date=values.get("issue_date"), expiry_date=values.get("expiry_date"),
-        card_number=number, card_number_check=card_number_check(number))
+        issue_date=values.get("issue_date"),
+        expiry_date=values.get("expiry_date"),
+        card_number=number,
+        card_number_check=card_number_check(number),
+    )
 
 
 def _holder(spec, values: dict, findings: list[Finding]) -> HolderInfo:
@@ -440,7 +506,11 @@ def _holder(spec, values: dict, findings: list[Finding]) -> HolderInfo:
     full = (name or "") + (extension or "")  # SC-RW §10.2: readers concatenate 09 and 4E
     return HolderInfo(
         social_security_number=values.get("social_security_number"),
-        name=full or None, name_record=name, name_extension=extension,
+        name=full or None,
+        name_record=name,
+        name_extension=extension,
         sex=_coded(spec, "sex", values.get("sex"), findings, "sex"),
         ethnicity=_coded(spec, "ethnicity", values.get("ethnicity"), findings, "ethnicity"),
-        birthplace=values.get("birthplace"), birth_date=values.get("birth_date"))
+        birthplace=values.get("birthplace"),
+        birth_date=values.get("birth_date"),
+    )

@@ -25,11 +25,13 @@ from sscard.session import CardSession
 
 BANK_ACTIVATION = (
     "not recorded on the chip: ask the issuing bank (counter, mobile banking app or hotline)",
-    "芯片上无激活记录：请向发卡银行（柜台、手机银行或客服电话）查询金融功能是否激活")
+    "芯片上无激活记录：请向发卡银行（柜台、手机银行或客服电话）查询金融功能是否激活",
+)
 SSC_ENABLEMENT = (
     "not recorded on the chip: ask the social security bureau, or check the electronic "
     "social security card (电子社保卡)",
-    "芯片上无启用记录：社保功能是否启用请向社保经办机构查询，或在电子社保卡中查看")
+    "芯片上无启用记录：社保功能是否启用请向社保经办机构查询，或在电子社保卡中查看",
+)
 
 # What a holder must hear when the chip's state calls for it (the questions people bring to
 # a kiosk): a new bank account shows zero until activated, and where a blocked card goes.
@@ -40,23 +42,27 @@ ADVICE = {
         "card. Nobody legitimate (bank, social security bureau, police) ever asks for your "
         "PIN or an SMS verification code, by phone, message or in person",
         "该金融应用从未使用。新卡的银行账户在持卡人本人携身份证到发卡银行激活之前，余额显示为零。"
-        "银行、社保部门、警方等任何正规机构都不会通过电话、短信或当面索要您的密码或短信验证码"),
+        "银行、社保部门、警方等任何正规机构都不会通过电话、短信或当面索要您的密码或短信验证码",
+    ),
     "bank_blocked": (
         "to unblock the bank application or its PIN, or to replace the card: the issuing "
         "bank (a branch, with the holder's ID card); the social security hotline 12333 "
         "tells which bank issued the card",
         "解锁金融应用或银行密码、或补换卡：请持持卡人身份证到发卡银行网点办理；"
-        "可拨打社保服务热线 12333 查询发卡银行"),
+        "可拨打社保服务热线 12333 查询发卡银行",
+    ),
     "ssse_blocked": (
         "to unblock the social security PIN or application, or to replace the card: the "
         "social security bureau or a social security card outlet of the issuing bank, with "
         "the holder's ID card; hotline 12333",
         "解锁社保密码或社保应用、或补换卡：请持持卡人身份证到社保经办机构或发卡银行的社保卡"
-        "服务网点办理；咨询电话 12333"),
+        "服务网点办理；咨询电话 12333",
+    ),
     "card_blocked": (
         "the card is blocked for good: replace it at the social security bureau or the "
         "issuing bank, with the holder's ID card; hotline 12333",
-        "卡片已永久锁定：请持持卡人身份证到社保经办机构或发卡银行补换卡；咨询电话 12333"),
+        "卡片已永久锁定：请持持卡人身份证到社保经办机构或发卡银行补换卡；咨询电话 12333",
+    ),
 }
 
 IDENTITY_CHECKS = ("id_number", "name")  # a mismatch here gets its own exit code
@@ -114,8 +120,7 @@ class Status:
     def identity_mismatch(self) -> bool:
         """The bank application names another person: its ID number (9F61) or name
         (5F20/9F0B) differs from the social security application's."""
-        return any(c.outcome == "mismatch" and c.item in IDENTITY_CHECKS
-                   for c in self.cross_checks)
+        return any(c.outcome == "mismatch" and c.item in IDENTITY_CHECKS for c in self.cross_checks)
 
     @property
     def advice(self) -> tuple[tuple[str, str, str], ...]:
@@ -128,8 +133,11 @@ class Status:
             codes.append("ssse_blocked")
         if self.bank_verdict.code in ("application_blocked", "pin_blocked", "atc_exhausted"):
             codes.append("bank_blocked")
-        if self.bank.state is AppState.READY and self.bank.used is False \
-                and self.bank_verdict.code == "ready":
+        if (
+            self.bank.state is AppState.READY
+            and self.bank.used is False
+            and self.bank_verdict.code == "ready"
+        ):
             codes.append("new_bank_account")
         return tuple((c, *ADVICE[c]) for c in codes)
 
@@ -142,8 +150,10 @@ class Status:
         codes = (self.ssse_verdict.code, self.bank_verdict.code)
         if self.ssse.state is AppState.ABSENT:
             return ExitCode.NOT_SSC
-        if any(c in ("card_blocked", "application_blocked", "pin_blocked", "atc_exhausted")
-               for c in codes):
+        if any(
+            c in ("card_blocked", "application_blocked", "pin_blocked", "atc_exhausted")
+            for c in codes
+        ):
             return ExitCode.CARD_BLOCKED
         if self.identity_mismatch:
             return ExitCode.MISMATCH
@@ -154,13 +164,14 @@ class Status:
 
 _VERDICTS = {
     "usable": ("usable", "可用"),
-    "ready": ("present, not blocked and not expired on the chip",
-              "芯片上存在、未锁定且未过有效期"),
+    "ready": ("present, not blocked and not expired on the chip", "芯片上存在、未锁定且未过有效期"),
     "expired": ("expired", "已过有效期"),
     "pin_blocked": ("PIN blocked", "密码已锁定"),
-    "atc_exhausted": ("unusable for good: its transaction counter (ATC) reached 65535, so the "
-                      "card refuses any further transaction", "永久不可用：应用交易计数器（ATC）"
-                      "已达 65535，卡片拒绝任何新交易"),
+    "atc_exhausted": (
+        "unusable for good: its transaction counter (ATC) reached 65535, so the "
+        "card refuses any further transaction",
+        "永久不可用：应用交易计数器（ATC）已达 65535，卡片拒绝任何新交易",
+    ),
     "application_blocked": ("application blocked", "应用已锁定"),
     "card_blocked": ("card blocked", "卡片已锁定"),
     "absent": ("absent", "不存在"),
@@ -171,8 +182,13 @@ def _verdict(code: str) -> Verdict:
     return Verdict(code, *_VERDICTS[code])
 
 
-def read_status(session: CardSession, *, bank_records: bool = False, logs: bool = False,
-                today: _dt.date | None = None) -> Status:
+def read_status(
+    session: CardSession,
+    *,
+    bank_records: bool = False,
+    logs: bool = False,
+    today: _dt.date | None = None,
+) -> Status:
     """The verdicts and what they rest on.  What no verdict uses is read only when asked:
     the bank records (`bank_records`: one GPO) and the bank usage data (`logs`: e-cash
     amounts, transaction and load logs)."""
@@ -187,10 +203,18 @@ def read_status(session: CardSession, *, bank_records: bool = False, logs: bool 
     if bank.records is not None and bank.records.expiry_date is not None:
         bank_expired = bank.records.expiry_date < today
     findings = (ssse.identity.findings if ssse.identity else ()) + bank.findings + cross_findings
-    return Status(session.atr.hex().upper(), ssse, _ssse_verdict(ssse), bank,
-                  _bank_verdict(bank, bank_expired), bank_expired, checks, tuple(findings),
-                  ssse_cost=Cost(middle[0] - start[0], middle[1] - start[1]),
-                  bank_cost=Cost(end[0] - middle[0], end[1] - middle[1]))
+    return Status(
+        session.atr.hex().upper(),
+        ssse,
+        _ssse_verdict(ssse),
+        bank,
+        _bank_verdict(bank, bank_expired),
+        bank_expired,
+        checks,
+        tuple(findings),
+        ssse_cost=Cost(middle[0] - start[0], middle[1] - start[1]),
+        bank_cost=Cost(end[0] - middle[0], end[1] - middle[1]),
+    )
 
 
 def _counters(session: CardSession) -> tuple[int, int]:
@@ -200,6 +224,7 @@ def _counters(session: CardSession) -> tuple[int, int]:
 def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
     from sscard import pin
     from sscard.ssse import read_identity
+
     no_pin = PinState(None, False, "none")
     try:
         identity = read_identity(session, today=today)
@@ -242,9 +267,15 @@ def _bank_verdict(bank: BankReading, expired: bool | None) -> Verdict:
         return _verdict("pin_blocked")
     if expired is None:  # only the records (GPO) give the expiry date: never call it usable
         if bank.records_status is RecordsStatus.NOT_REQUESTED:
-            return Verdict("ready", "present and not blocked on the chip, expiry unknown "
-                           "without records (--bank-records reads them)",
-                           "芯片上存在且未锁定；未读取记录，有效期未知（--bank-records 可读取）")
-        return Verdict("ready", "present and not blocked on the chip, expiry unknown (no "
-                       "expiry date read)", "芯片上存在且未锁定；未读到有效期，是否过期未知")
+            return Verdict(
+                "ready",
+                "present and not blocked on the chip, expiry unknown "
+                "without records (--bank-records reads them)",
+                "芯片上存在且未锁定；未读取记录，有效期未知（--bank-records 可读取）",
+            )
+        return Verdict(
+            "ready",
+            "present and not blocked on the chip, expiry unknown (no expiry date read)",
+            "芯片上存在且未锁定；未读到有效期，是否过期未知",
+        )
     return _verdict("ready")

@@ -19,8 +19,13 @@ from sscard.errors import DecodeError
 from sscard.spec.model import DataItem, ElementaryFile, Spec
 
 # responses that carry no personal data and help diagnosis
-_SHOWN_RESPONSES = {"select_by_name", "select_by_fid", "select_child_ef", "get_challenge",
-                    "verify_tries"}
+_SHOWN_RESPONSES = {
+    "select_by_name",
+    "select_by_fid",
+    "select_child_ef",
+    "get_challenge",
+    "verify_tries",
+}
 _RECORD_READS = {"read_record_by_number", "read_record_by_tag", "read_records_from"}
 
 
@@ -55,8 +60,14 @@ class Tracer:
             self._in_ssse = parsed.data == self.spec.ssse.name
             self._ef = None
         elif name in ("select_child_ef", "select_by_fid"):
-            self._ef = next((f for f in self.spec.ssse.files.values()
-                             if f.fid.to_bytes(2, "big") == parsed.data), None)
+            self._ef = next(
+                (
+                    f
+                    for f in self.spec.ssse.files.values()
+                    if f.fid.to_bytes(2, "big") == parsed.data
+                ),
+                None,
+            )
         header = apdu[:4].hex().upper()
         parts = [header]
         if parsed.data:
@@ -114,12 +125,16 @@ class Tracer:
         if request is None:
             return ()
         sfi = request.p2 >> 3
-        ef = next((f for f in self.spec.ssse.files.values() if f.sfi == sfi), None) if sfi \
+        ef = (
+            next((f for f in self.spec.ssse.files.values() if f.sfi == sfi), None)
+            if sfi
             else self._ef
+        )
         if name == "read_record_by_tag":
             files = [ef] if ef is not None else list(self.spec.ssse.files.values())
-            return () if position else tuple(
-                i for f in files for i in f.items if i.tag == request.p1)
+            return (
+                () if position else tuple(i for f in files for i in f.items if i.tag == request.p1)
+            )
         if ef is None or (name == "read_record_by_number" and position):
             return ()
         number = request.p1 + position  # read_records_from: P1, P1 + 1, … to the last

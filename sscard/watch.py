@@ -54,9 +54,12 @@ class CardEvent:
     error: errors.SscardError | None = field(default=None, compare=False)  # read: its failure
 
     def to_dict(self) -> dict:
-        out = {"event": self.kind, "reader": self.reader,
-               "atr": self.atr.hex().upper() if self.atr else None,
-               "time": self.time.isoformat(timespec="milliseconds")}
+        out = {
+            "event": self.kind,
+            "reader": self.reader,
+            "atr": self.atr.hex().upper() if self.atr else None,
+            "time": self.time.isoformat(timespec="milliseconds"),
+        }
         if self.error is not None:
             out["error"] = self.error.bilingual()
             out["exit_code"] = self.error.exit_code
@@ -66,6 +69,7 @@ class CardEvent:
 def read_identity(reader: str, timeout: float) -> Any:
     """The default read of a supervised watcher: the card's identity (sscard.Identity)."""
     import sscard
+
     with sscard.open(reader, timeout=timeout) as card:
         return card.read_identity()
 
@@ -76,8 +80,9 @@ class _Reads:
     A read past its deadline is reported as CardMute at once and its worker abandoned
     (its late outcome is dropped); the next insertion in that reader gets a new worker."""
 
-    def __init__(self, read: Callable[[str, float], Any], timeout: float,
-                 emit: Callable[[CardEvent], None]) -> None:
+    def __init__(
+        self, read: Callable[[str, float], Any], timeout: float, emit: Callable[[CardEvent], None]
+    ) -> None:
         self.read, self.timeout, self.emit = read, timeout, emit
         self._lock = threading.Lock()
         self._current: dict[str, object] = {}  # reader -> the token of its running read
@@ -86,8 +91,9 @@ class _Reads:
         token = object()
         with self._lock:
             self._current[reader] = token  # a read still running there is superseded
-        worker = threading.Thread(target=self._run, args=(reader, atr, token),
-                                  name=f"sscard-read {reader}", daemon=True)
+        worker = threading.Thread(
+            target=self._run, args=(reader, atr, token), name=f"sscard-read {reader}", daemon=True
+        )
         worker.start()
         timer = threading.Timer(self.timeout + READ_GRACE, self._expire, (reader, atr, token))
         timer.daemon = True
@@ -110,14 +116,19 @@ class _Reads:
         except errors.SscardError as e:
             event = CardEvent(READ, reader, atr, error=e)
         except Exception as e:  # a bug in the read function: typed, never lost
-            event = CardEvent(READ, reader, atr, error=errors.SscardError(
-                f"internal error ({type(e).__name__})", zh="内部错误"))
+            event = CardEvent(
+                READ,
+                reader,
+                atr,
+                error=errors.SscardError(f"internal error ({type(e).__name__})", zh="内部错误"),
+            )
         self._finish(reader, token, event)
 
     def _expire(self, reader: str, atr: bytes | None, token: object) -> None:
         seconds = f"{self.timeout + READ_GRACE:g}"
-        error = errors.CardMute(f"the card was not read within {seconds} s",
-                                zh=f"卡片未在 {seconds} 秒内读完")
+        error = errors.CardMute(
+            f"the card was not read within {seconds} s", zh=f"卡片未在 {seconds} 秒内读完"
+        )
         self._finish(reader, token, CardEvent(READ, reader, atr, error=error))
 
 
@@ -140,11 +151,19 @@ class CardWatcher:
     CardMute, whatever it is waiting for.
     """
 
-    def __init__(self, readers: list[str] | None = None, *, initial: bool = True,
-                 on_event: Callable[[CardEvent], None] | None = None,
-                 read: Callable[[str, float], Any] | bool | None = None,
-                 read_timeout: float | None = None, ignore=(), _scard=None) -> None:
+    def __init__(
+        self,
+        readers: list[str] | None = None,
+        *,
+        initial: bool = True,
+        on_event: Callable[[CardEvent], None] | None = None,
+        read: Callable[[str, float], Any] | bool | None = None,
+        read_timeout: float | None = None,
+        ignore=(),
+        _scard=None,
+    ) -> None:
         from sscard.session import check_timeout
+
         self.filters = [r.lower() for r in readers] if readers else None
         self.ignore = tuple(ignore)  # name parts of readers not watched ($SSCARD_READER_IGNORE)
         self.initial = initial
@@ -174,8 +193,9 @@ class CardWatcher:
             self._monitor = threading.Thread(target=self._run, name="sscard-watch", daemon=True)
             self._monitor.start()
             if self.on_event is not None:
-                self._dispatcher = threading.Thread(target=self._dispatch,
-                                                    name="sscard-watch-callbacks", daemon=True)
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch, name="sscard-watch-callbacks", daemon=True
+                )
                 self._dispatcher.start()
         return self
 
@@ -218,7 +238,10 @@ class CardWatcher:
     def _emit(self, event: CardEvent) -> None:
         if event.atr is not None:  # the ATR carries the card's serial: log a keyed reference
             from sscard.privacy import card_ref
-            log.info("sscard.watch", "%s %r %s", event.kind, event.reader, card_ref(None, event.atr))
+
+            log.info(
+                "sscard.watch", "%s %r %s", event.kind, event.reader, card_ref(None, event.atr)
+            )
         else:
             log.info("sscard.watch", "%s %r", event.kind, event.reader)
         self._events.put(event)
@@ -244,6 +267,7 @@ class CardWatcher:
 
     def _watched(self, names: list[str]) -> list[str]:
         from sscard.transport.pcsc import ignored
+
         names = [n for n in names if not ignored(n, self.ignore)]
         if self.filters is None:
             return names

@@ -74,7 +74,9 @@ class RecordingTransport(FaultyTransport):
 
 
 def emulator(persona: str, **options) -> EmulatorTransport:
-    return EmulatorTransport(SocialSecurityCard.from_persona(persona, **options), f"emulator: {persona}")
+    return EmulatorTransport(
+        SocialSecurityCard.from_persona(persona, **options), f"emulator: {persona}"
+    )
 
 
 def read(transport, trace=None):
@@ -89,4 +91,5 @@ def no_reader(monkeypatch):
 
     def fail(*args, **kwargs):
         raise errors.NoReader()
+
     monkeypatch.setattr(sscard, "open", fail)

@@ -24,6 +24,7 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 def require_stack() -> None:
     """Skip a test without pcscd and vpcd, but fail on CI, which must have installed them."""
     import pytest  # here, so that benchmarks and child processes need no pytest
+
     if not stack_available():
         if os.environ.get("CI"):
             pytest.fail("CI must install pcscd and vsmartcard-vpcd (.ci/setup.sh)")
@@ -33,6 +34,7 @@ def require_stack() -> None:
 def await_readers(timeout: float = 15.0, check_daemon=lambda: None) -> None:
     """Wait in this process until pcscd lists both vpcd readers."""
     from smartcard.System import readers
+
     deadline = time.monotonic() + timeout
     while True:
         check_daemon()
@@ -58,6 +60,7 @@ def reader_state(reader: str) -> tuple[bool, int]:
     moves only when pcscd's own event thread has registered an insertion or removal."""
     from smartcard import scard
     from sscard.transport.pcsc import Context
+
     with Context() as ctx:
         _, states = scard.SCardGetStatusChange(ctx.handle, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
     flags = states[0][1]
@@ -80,16 +83,23 @@ def wait_state(reader: str, present: bool, after: int | None = None, timeout: fl
 
 # --- a module's own pcscd, every PC/SC call in a child process (see the module docstring) ---
 
-_CHILD_PRELUDE = (f"import sys; sys.path.insert(0, {TESTS!r})\n"
-                  "from pcsc_stack import READERS, await_readers, wait_state\n")
+_CHILD_PRELUDE = (
+    f"import sys; sys.path.insert(0, {TESTS!r})\n"
+    "from pcsc_stack import READERS, await_readers, wait_state\n"
+)
 
 
 def run_in_child(daemon: PrivatePcscd, code: str, *args: str, timeout: float = 60) -> str:
     """Run `code` (with READERS, await_readers and wait_state imported, `args` in sys.argv[1:])
     in a fresh Python bound to `daemon`; its stripped standard output.  Fails the test if the
     child fails."""
-    done = subprocess.run([sys.executable, "-c", _CHILD_PRELUDE + code, *args],
-                          env=daemon.client_env(), capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD_PRELUDE + code, *args],
+        env=daemon.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, f"{done.stderr} (pcscd log: {daemon.log_path})"
     return done.stdout.strip()
 
@@ -98,8 +108,9 @@ def wait_readers_in_child(daemon: PrivatePcscd) -> None:
     run_in_child(daemon, "await_readers()")
 
 
-def wait_state_in_child(daemon: PrivatePcscd, reader: str, present: bool,
-                        after: int | None = None) -> int:
+def wait_state_in_child(
+    daemon: PrivatePcscd, reader: str, present: bool, after: int | None = None
+) -> int:
     """`wait_state` against `daemon`, from a child process: pcscd's event counter."""
     return int(run_in_child(daemon, f"print(wait_state({reader!r}, {present!r}, {after!r}))"))
 

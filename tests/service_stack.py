@@ -28,17 +28,21 @@ class Service:
         self.daemon = daemon
         self.args = args
         self.env = env or {}
-        self.log_file = tempfile.NamedTemporaryFile(prefix="sscard-serve-", suffix=".log",
-                                                    delete=False)
+        self.log_file = tempfile.NamedTemporaryFile(
+            prefix="sscard-serve-", suffix=".log", delete=False
+        )
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
     def start(self, timeout: float = 30.0) -> Service:
-        self.proc = subprocess.Popen([SSCARD, "serve", "--port", "0", *self.args],
-                                     env={**self.daemon.client_env(), **self.env},
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self.log_file,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [SSCARD, "serve", "--port", "0", *self.args],
+            env={**self.daemon.client_env(), **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log())
@@ -94,9 +98,13 @@ class Slots:
     def insert(self, persona_or_card, slot: int = 0, **link_options):
         from sscard.emulator import SocialSecurityCard
         from sscard.emulator.vpcd import VpcdLink
+
         self.remove(slot)
-        card = SocialSecurityCard.from_persona(persona_or_card) \
-            if isinstance(persona_or_card, str) else persona_or_card
+        card = (
+            SocialSecurityCard.from_persona(persona_or_card)
+            if isinstance(persona_or_card, str)
+            else persona_or_card
+        )
         link = VpcdLink(card, port=self.daemon.port + slot, **link_options).insert()
         counter = wait_state_in_child(self.daemon, READERS[slot], True)
         self.links[slot] = (link, counter)
@@ -120,9 +128,15 @@ def upgrade(port: int, *, host: str | None = None, origin: str | None = None) ->
     """A raw WebSocket upgrade request; the status line and headers of the answer (so a test
     can send any Host and Origin, which WebSocket clients set by themselves)."""
     import socket
-    lines = ["GET / HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}", "Upgrade: websocket",
-             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-             "Sec-WebSocket-Version: 13"]
+
+    lines = [
+        "GET / HTTP/1.1",
+        f"Host: {host or f'127.0.0.1:{port}'}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
     if origin is not None:
         lines.append(f"Origin: {origin}")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -142,12 +156,14 @@ class EventStream:
     def __init__(self, service: Service, query: str = "", origin: str | None = None) -> None:
         import queue
         import httpx
+
         self.events: queue.Queue = queue.Queue()
         headers = {"Origin": origin} if origin else {}
         self._client = httpx.Client(timeout=httpx.Timeout(10, read=None))
         self._response = self._client.send(
-            self._client.build_request("GET", f"{service.base}/v1/events{query}",
-                                       headers=headers), stream=True)
+            self._client.build_request("GET", f"{service.base}/v1/events{query}", headers=headers),
+            stream=True,
+        )
         self.status = self._response.status_code
         self.headers = self._response.headers
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -155,6 +171,7 @@ class EventStream:
 
     def _read(self) -> None:
         import json
+
         kind, data = None, []
         try:
             for line in self._response.iter_lines():
@@ -185,6 +202,7 @@ class EventStream:
 
     def close(self) -> None:
         import socket
+
         stream = self._response.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if sock is not None:  # wakes the reading thread now, not at the next keepalive
@@ -202,10 +220,16 @@ def require_service_dependencies() -> None:
     CI, which installs it through .ci/setup.sh, fails instead."""
     import importlib.util
     import pytest
-    missing = [m for m in ("fastapi", "uvicorn", "httpx", "websockets", "schemathesis")
-               if importlib.util.find_spec(m) is None]
+
+    missing = [
+        m
+        for m in ("fastapi", "uvicorn", "httpx", "websockets", "schemathesis")
+        if importlib.util.find_spec(m) is None
+    ]
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must install the service and test extras ({', '.join(missing)})")
-        pytest.skip(f"not installed: {', '.join(missing)} (pip install -e '.[test]')",
-                    allow_module_level=True)
+        pytest.skip(
+            f"not installed: {', '.join(missing)} (pip install -e '.[test]')",
+            allow_module_level=True,
+        )

@@ -33,6 +33,7 @@ SAME_CARD = {"t0": T0, "t1": T1, "contactless": CONTACTLESS}
 
 # --- the codec ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", SAME_CARD)
 def test_every_form_gives_the_same_historical_bytes_and_factor(name):
     atr = parse_atr(SAME_CARD[name])
@@ -43,8 +44,14 @@ def test_every_form_gives_the_same_historical_bytes_and_factor(name):
 
 def test_interface_bytes_are_walked():
     atr = parse_atr(T1)
-    assert atr.interface == (("TB1", 0), ("TC1", 0), ("TD1", 0x81), ("TD2", 0x31),
-                             ("TA3", 0xFE), ("TB3", 0x45))
+    assert atr.interface == (
+        ("TB1", 0),
+        ("TC1", 0),
+        ("TD1", 0x81),
+        ("TD2", 0x31),
+        ("TA3", 0xFE),
+        ("TB3", 0x45),
+    )
     assert atr.protocols == (1, 1) and atr.interface_byte("TA3") == 0xFE
     assert parse_atr(T0).protocols == (0,) and parse_atr(T0).offers_only_t0
     # TA1 TB1 TC1 TD1 all present, T=0 then T=15 (global bytes): T=15 makes TCK mandatory
@@ -55,16 +62,19 @@ def test_interface_bytes_are_walked():
     assert parse_atr(bytes.fromhex("3F6D0000") + HIST).convention == "inverse"
 
 
-@pytest.mark.parametrize("raw,offset,message", [
-    ("3B", 0, "at least TS and T0"),
-    ("3A6D0000", 0, "TS 3A"),
-    ("3B6D0000" + "00" * 12, 16, "cut after 12"),
-    ("3B6D0000" + "00" * 14, 17, "1 bytes after"),
-    ("3BED0000", 4, "cut before TD1"),
-    ("3B8D8001" + HIST.hex(), 17, "no TCK"),
-    (CONTACTLESS[:-1].hex() + f"{CONTACTLESS[-1] ^ 1:02X}", 17, "wrong TCK"),
-    ("3B" + "00" * 33, 33, "at most 33"),
-])
+@pytest.mark.parametrize(
+    "raw,offset,message",
+    [
+        ("3B", 0, "at least TS and T0"),
+        ("3A6D0000", 0, "TS 3A"),
+        ("3B6D0000" + "00" * 12, 16, "cut after 12"),
+        ("3B6D0000" + "00" * 14, 17, "1 bytes after"),
+        ("3BED0000", 4, "cut before TD1"),
+        ("3B8D8001" + HIST.hex(), 17, "no TCK"),
+        (CONTACTLESS[:-1].hex() + f"{CONTACTLESS[-1] ^ 1:02X}", 17, "wrong TCK"),
+        ("3B" + "00" * 33, 33, "at most 33"),
+    ],
+)
 def test_malformed_atrs_are_decode_errors_with_offsets(raw, offset, message):
     with pytest.raises(errors.DecodeError, match=message) as info:
         parse_atr(bytes.fromhex(raw))
@@ -89,8 +99,11 @@ def test_random_atrs_only_decode_error(raw):
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 15)), max_size=4),
-       st.binary(max_size=15), st.sampled_from([0x3B, 0x3F]))
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 15)), max_size=4),
+    st.binary(max_size=15),
+    st.sampled_from([0x3B, 0x3F]),
+)
 def test_built_atrs_parse_back(groups, historical, ts):
     """An ATR built from random groups of interface bytes parses back to its parts."""
     body, protocols, presence = bytearray(), [], None
@@ -119,6 +132,7 @@ def test_built_atrs_parse_back(groups, historical, ts):
 
 
 # --- a genuine generation-3 card whose ATR announces T=1 ----------------------------------------
+
 
 class OtherAtr(FaultyTransport):
     """The gen3 card as a reader shows it when it speaks T=1 or is read without contact:
@@ -159,6 +173,7 @@ def test_a_psam_derives_the_same_card_key_whatever_the_atr(name):
     the TCK, so the card proves itself and EF06 opens."""
     from sscard.emulator.psam_card import PsamCard
     from sscard.psam import PsamKeys
+
     emulated, transport = _gen3_as(name)
     psam = PsamKeys(EmulatorTransport(PsamCard.from_file(), "psam"))
     with Card(transport) as card:
@@ -180,8 +195,13 @@ def test_emulated_t1_and_contactless_personas_are_the_same_card(tmp_path):
     text = (PERSONA_DIR / "gen3.toml").read_text(encoding="utf-8")
     for name in ("t1", "contactless"):
         path = tmp_path / f"gen3-{name}.toml"
-        path.write_text(text.replace(f'atr_historical = "{GEN3["atr_historical"]}"',
-                                     f'atr = "{SAME_CARD[name].hex().upper()}"'), encoding="utf-8")
+        path.write_text(
+            text.replace(
+                f'atr_historical = "{GEN3["atr_historical"]}"',
+                f'atr = "{SAME_CARD[name].hex().upper()}"',
+            ),
+            encoding="utf-8",
+        )
         emulated = SocialSecurityCard.from_persona(str(path))
         assert emulated.atr == SAME_CARD[name]
         reference = SocialSecurityCard.from_persona("gen3")
@@ -202,8 +222,12 @@ def test_the_card_key_is_diversified_from_t6_to_td():
 def test_persona_atr_must_parse(tmp_path):
     text = (PERSONA_DIR / "gen3.toml").read_text(encoding="utf-8")
     path = tmp_path / "bad.toml"
-    path.write_text(text.replace(f'atr_historical = "{GEN3["atr_historical"]}"',
-                                 f'atr = "{CONTACTLESS[:-1].hex()}00"'), encoding="utf-8")
+    path.write_text(
+        text.replace(
+            f'atr_historical = "{GEN3["atr_historical"]}"', f'atr = "{CONTACTLESS[:-1].hex()}00"'
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(errors.SpecError, match="TCK"):
         SocialSecurityCard.from_persona(str(path))
 
@@ -218,6 +242,7 @@ def test_builtin_contactless_persona_reads_with_keys(capsys):
 
 
 # --- an ATR that does not parse ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", ["3B6D0000", "3B8D8001" + HIST.hex() + "00", "FF"])
 def test_a_malformed_atr_is_reported_and_no_key_is_derived(bad):
@@ -236,8 +261,11 @@ def test_a_malformed_atr_is_reported_and_no_key_is_derived(bad):
     assert identity.complete and identity.historical_bytes is None
     with pytest.raises(errors.DecodeError, match="ATR"):
         ireadcardbas.format_identity(identity)  # no 卡复位信息 to give
-    with Card(OtherAtr(EmulatorTransport(SocialSecurityCard.from_persona("gen3"), "gen3"),
-                       bytes.fromhex(bad))) as card:
+    with Card(
+        OtherAtr(
+            EmulatorTransport(SocialSecurityCard.from_persona("gen3"), "gen3"), bytes.fromhex(bad)
+        )
+    ) as card:
         with pytest.raises(errors.DecodeError):
             card.hsm_step1(today=TODAY)
 
@@ -248,7 +276,6 @@ def test_cli_on_a_card_with_a_malformed_atr(monkeypatch, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["card"]["historical_bytes"] is None
     assert "atr_malformed" in [f["code"] for f in doc["findings"]]
-    assert run(["read", "--emulator", "gen2", "--format", "ireadcardbas"]) == \
-        ExitCode.COMMUNICATION
+    assert run(["read", "--emulator", "gen2", "--format", "ireadcardbas"]) == ExitCode.COMMUNICATION
     out = capsys.readouterr().out
     assert out == "-4|卡无应答|\n"

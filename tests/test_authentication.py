@@ -65,8 +65,11 @@ def test_gen3_reads_ef06_with_one_range_read_after_authentication(forms, refused
     else:  # the range refused once: EF05 and EF06 read item by item, EF06 not tried again
         assert sent.count("00B2012D40") == 1 and "00B201355B" not in sent
         assert len(sent) == 1 + 1 + 8 + 4 + 8
-    with Card(FaultyTransport(EmulatorTransport(SocialSecurityCard.from_persona("gen3"), "gen3"),
-                              lambda *a: None)) as card:
+    with Card(
+        FaultyTransport(
+            EmulatorTransport(SocialSecurityCard.from_persona("gen3"), "gen3"), lambda *a: None
+        )
+    ) as card:
         other = card.read_identity(today=TODAY, keys=load_keys("test"))
     assert identity == other
 
@@ -83,6 +86,7 @@ def test_foreign_keys_fail_internal_authentication_and_spend_nothing():
 
 def _test_roots() -> dict:
     from sscard.emulator.card_keys import test_root_keys
+
     return test_root_keys()
 
 
@@ -112,6 +116,7 @@ def test_keys_without_irk_spend_no_try_of_the_read_key():
 def test_card_refusing_internal_authentication_gets_no_external_try():
     def refuse_internal(i, apdu, r):
         return bytes.fromhex("6D00") if apdu[1] == 0x88 else None
+
     emulated = SocialSecurityCard.from_persona("gen3")
     transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), refuse_internal)
     with Card(transport) as card:
@@ -149,6 +154,7 @@ def test_a_reset_during_an_authenticated_read_is_not_replayed():
     def reset_after_external(i, apdu, r):
         if apdu[1] == 0x82:
             raise errors.CardReset()
+
     emulated = SocialSecurityCard.from_persona("gen3")
     transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), reset_after_external)
     with pytest.raises(errors.CardReset):
@@ -158,6 +164,7 @@ def test_a_reset_during_an_authenticated_read_is_not_replayed():
 
 
 # --- key files and the CLI --------------------------------------------------------------------
+
 
 def test_key_file_errors_never_quote_keys(tmp_path):
     bad = tmp_path / "bad.toml"
@@ -187,12 +194,30 @@ def test_keys_from_the_environment(tmp_path, monkeypatch):
 
 def test_cli_keys_never_appear_in_any_output(capsys, tmp_path, monkeypatch):
     record = tmp_path / "trace.json"
-    test_key_hex = [line.split('"')[3] for line in open(
-        os.path.join(os.path.dirname(__import__("sscard.emulator").emulator.__file__),
-                     "test_keys.toml")) if line.startswith('"0')]
+    test_key_hex = [
+        line.split('"')[3]
+        for line in open(
+            os.path.join(
+                os.path.dirname(__import__("sscard.emulator").emulator.__file__), "test_keys.toml"
+            )
+        )
+        if line.startswith('"0')
+    ]
     assert len(test_key_hex) == 4
-    code = run(["read", "--emulator", "gen3", "--keys", "test", "--json", "--reveal",
-                "--record", str(record), "-d"])
+    code = run(
+        [
+            "read",
+            "--emulator",
+            "gen3",
+            "--keys",
+            "test",
+            "--json",
+            "--reveal",
+            "--record",
+            str(record),
+            "-d",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0 and json.loads(out)["card"]["authentic"] == "yes"
     everything = (out + err + record.read_text()).upper()
@@ -209,12 +234,15 @@ def test_cli_gen3_without_keys_still_locked(capsys, monkeypatch):
     assert doc["holder_status"] == "locked" and doc["card"]["authentic"] == "not checked"
 
 
-@pytest.mark.parametrize("text", [
-    '[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEEFF"\n[keys.0011223344556677]\n"03" = "00"\n',
-    '[keys.RKSSSE]\n00112233445566778899AABBCCDDEEFF = "03"\n',
-    '00112233445566778899AABBCCDDEEFF = 1\n[keys.RKSSSE]\n',
-    '[keys]\nRKSSSE = "00112233445566778899AABBCCDDEEFF"\n',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEEFF"\n[keys.0011223344556677]\n"03" = "00"\n',
+        '[keys.RKSSSE]\n00112233445566778899AABBCCDDEEFF = "03"\n',
+        "00112233445566778899AABBCCDDEEFF = 1\n[keys.RKSSSE]\n",
+        '[keys]\nRKSSSE = "00112233445566778899AABBCCDDEEFF"\n',
+    ],
+)
 def test_misplaced_key_material_is_never_quoted(tmp_path, text):
     path = tmp_path / "keys.toml"
     path.write_text(text)
@@ -237,10 +265,10 @@ def test_key_file_that_is_not_text_or_too_large(tmp_path):
 
 
 @pytest.mark.parametrize("answer", ["112233449000", "112233445566778899009000", "9000"])
-def test_a_wrong_length_challenge_is_a_card_fault_not_a_usage_error(answer, capsys,
-                                                                     monkeypatch):
+def test_a_wrong_length_challenge_is_a_card_fault_not_a_usage_error(answer, capsys, monkeypatch):
     def short(i, apdu, r):
         return bytes.fromhex(answer) if apdu[:2] == b"\x00\x84" else None
+
     emulated, transport = gen3()
     transport.fault = short
     with pytest.raises(errors.ProtocolError, match="GET CHALLENGE") as info:
@@ -252,6 +280,7 @@ def test_a_wrong_length_challenge_is_a_card_fault_not_a_usage_error(answer, caps
         emulated, transport = gen3()
         transport.fault = short
         return Card(transport)
+
     monkeypatch.setattr("sscard.open_emulator", faulty)
     assert run(["read", "--emulator", "gen3", "--keys", "test"]) == 9
     assert "GET CHALLENGE" in capsys.readouterr().err

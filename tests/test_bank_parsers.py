@@ -20,61 +20,74 @@ DEBIT = bytes.fromhex("A000000333010101")
 
 # --- PSE / directory (pboc.md §1.1, vector derived from perso-debit DGI 9102 + 0101) -----
 
+
 def test_pse_fci_names_directory_sfi():
-    assert fci.parse_pse_fci(bytes.fromhex(
-        "6F1E840E315041592E5359532E4444463031A50C8801015F2D027A689F110101")) == 1
+    assert (
+        fci.parse_pse_fci(
+            bytes.fromhex("6F1E840E315041592E5359532E4444463031A50C8801015F2D027A689F110101")
+        )
+        == 1
+    )
 
 
 def test_directory_record():
-    (entry,) = fci.parse_directory_record(bytes.fromhex(
-        "701B61194F08A000000333010101500A50424F43204445424954870101"), PBOC)
+    (entry,) = fci.parse_directory_record(
+        bytes.fromhex("701B61194F08A000000333010101500A50424F43204445424954870101"), PBOC
+    )
     assert entry == fci.DirectoryEntry(DEBIT, "PBOC DEBIT", None, 1)
 
 
 def test_directory_ignores_entries_without_aid_and_foreign_tags():
     # a 61 without 4F (a DDF entry) and a stray 9F01 outside 61 are ignored (JR/T 0025.3)
-    record = bytes.fromhex("7013" "61039D0101" "9F010100" "6108" "4F06A00000033301")
-    assert [e.aid.hex().upper() for e in fci.parse_directory_record(record, PBOC)] == \
-        ["A00000033301"]
+    record = bytes.fromhex("701361039D01019F01010061084F06A00000033301")
+    assert [e.aid.hex().upper() for e in fci.parse_directory_record(record, PBOC)] == [
+        "A00000033301"
+    ]
 
 
 def test_ppse_directory_inline():
     inner = bytes.fromhex("61174F08A000000333010102500B5549435320435245444954")
     bf0c = bytes.fromhex("BF0C") + bytes((len(inner),)) + inner
-    a5 = b"\xA5" + bytes((len(bf0c),)) + bf0c
+    a5 = b"\xa5" + bytes((len(bf0c),)) + bf0c
     body = bytes.fromhex("840E325041592E5359532E4444463031") + a5
-    entries = fci.parse_ppse_fci(b"\x6F" + bytes((len(body),)) + body, PBOC)
-    assert entries == (fci.DirectoryEntry(bytes.fromhex("A000000333010102"), "UICS CREDIT",
-                                          None, None),)
+    entries = fci.parse_ppse_fci(b"\x6f" + bytes((len(body),)) + body, PBOC)
+    assert entries == (
+        fci.DirectoryEntry(bytes.fromhex("A000000333010102"), "UICS CREDIT", None, None),
+    )
 
 
 def test_adf_fci_with_pdol_and_log_entries():
     # contact FCI of perso-debit (pboc.md §1.4): PDOL 9F7A01 9F0206 5F2A02, BF0C { 9F4D 0B0A }
-    a5 = bytes.fromhex("500A50424F43204445424954" "870101" "9F38099F7A019F02065F2A02"
-                       "5F2D027A68" "BF0C0A9F4D020B0ADF4D020C0A")
-    body = bytes.fromhex("8408A000000333010101") + b"\xA5" + bytes((len(a5),)) + a5
-    parsed = fci.parse_adf_fci(b"\x6F" + bytes((len(body),)) + body, PBOC)
+    a5 = bytes.fromhex(
+        "500A50424F432044454249548701019F38099F7A019F02065F2A025F2D027A68BF0C0A9F4D020B0ADF4D020C0A"
+    )
+    body = bytes.fromhex("8408A000000333010101") + b"\xa5" + bytes((len(a5),)) + a5
+    parsed = fci.parse_adf_fci(b"\x6f" + bytes((len(body),)) + body, PBOC)
     assert parsed.aid == DEBIT and parsed.label == "PBOC DEBIT" and parsed.priority == 1
     assert parsed.pdol == ((0x9F7A, 1), (0x9F02, 6), (0x5F2A, 2))
     assert parsed.language == "zh"
     assert parsed.log == (11, 10) and parsed.load_log == (12, 10)
 
 
-@pytest.mark.parametrize("hex_fci,where", [
-    ("6F03840100", "no A5"),
-    ("6F0AA5088701019F4D020B0A", "no 84"),
-    ("6F0C8408A000000333010101", "value past the end"),
-    ("6F108408A000000333010101A5049F4D020B", "truncated inner"),
-    ("6F128408A000000333010101A506BF0C039F4D01", "BF0C inner cut"),
-    ("6F148408A000000333010101A508BF0C059F4D020000", "log entry SFI 0"),
-    ("6F0F8408A000000333010101A5038702", "87 cut"),
-])
+@pytest.mark.parametrize(
+    "hex_fci,where",
+    [
+        ("6F03840100", "no A5"),
+        ("6F0AA5088701019F4D020B0A", "no 84"),
+        ("6F0C8408A000000333010101", "value past the end"),
+        ("6F108408A000000333010101A5049F4D020B", "truncated inner"),
+        ("6F128408A000000333010101A506BF0C039F4D01", "BF0C inner cut"),
+        ("6F148408A000000333010101A508BF0C059F4D020000", "log entry SFI 0"),
+        ("6F0F8408A000000333010101A5038702", "87 cut"),
+    ],
+)
 def test_malformed_fci_is_a_decode_error(hex_fci, where):
     with pytest.raises(errors.DecodeError):
         fci.parse_adf_fci(bytes.fromhex(hex_fci), PBOC)
 
 
 # --- GPO and AFL (ssc-card.md §9: Z390 sample answers; pboc.md §2.3 perso-debit AFL) -------
+
 
 def test_gpo_format1_z390():
     answer = gpo.parse_response(bytes.fromhex("80127C0008010200100104001801030020010100"))
@@ -83,38 +96,46 @@ def test_gpo_format1_z390():
 
 
 def test_gpo_format2_z390():
-    answer = gpo.parse_response(bytes.fromhex("770E82021C00940808010100" "10010301"))
+    answer = gpo.parse_response(bytes.fromhex("770E82021C0094080801010010010301"))
     assert answer.aip == bytes.fromhex("1C00")
     assert answer.afl == ((1, 1, 1, 0), (2, 1, 3, 1))
 
 
 def test_afl_perso_debit():
     assert afl.parse_afl(bytes.fromhex("08010100100103011801030020010100")) == (
-        (1, 1, 1, 0), (2, 1, 3, 1), (3, 1, 3, 0), (4, 1, 1, 0))
+        (1, 1, 1, 0),
+        (2, 1, 3, 1),
+        (3, 1, 3, 0),
+        (4, 1, 1, 0),
+    )
 
 
-@pytest.mark.parametrize("hex_afl", [
-    "080101",  # not a multiple of 4
-    "00010100",  # SFI 0
-    "09010100",  # low bits set
-    "F8010100",  # SFI 31
-    "08000100",  # record 0
-    "08030100",  # last before first
-    "08010203",  # 3 ODA records in a range of 2
-    "08 01 FF 00 10 01 FF 00".replace(" ", ""),  # 510 records
-])
+@pytest.mark.parametrize(
+    "hex_afl",
+    [
+        "080101",  # not a multiple of 4
+        "00010100",  # SFI 0
+        "09010100",  # low bits set
+        "F8010100",  # SFI 31
+        "08000100",  # record 0
+        "08030100",  # last before first
+        "08010203",  # 3 ODA records in a range of 2
+        "08 01 FF 00 10 01 FF 00".replace(" ", ""),  # 510 records
+    ],
+)
 def test_impossible_afl(hex_afl):
     with pytest.raises(errors.DecodeError):
         afl.parse_afl(bytes.fromhex(hex_afl))
 
 
 def test_gpo_response_errors():
-    for bad in ("8001", "7704820100", "6F00", "80027C00" "00", "770494020801"):
+    for bad in ("8001", "7704820100", "6F00", "80027C0000", "770494020801"):
         with pytest.raises(errors.DecodeError):
             gpo.parse_response(bytes.fromhex(bad))
 
 
 # --- DOL rules (JR/T 0025.4 §5.3) ----------------------------------------------------------
+
 
 def test_dol_fit_rules():
     assert dol.fit(bytes.fromhex("000000001234"), 4, "amount") == bytes.fromhex("00001234")
@@ -136,23 +157,23 @@ def test_contact_gpo_with_sm_indicator_and_unknown_tag():
     # BOC/BoCom PDOL + an unknown tag DF7F (zeros) + a constructed tag (zeros)
     pdol = dol.parse_dol(bytes.fromhex("9F7A019F02065F2A02DF6901DF7F02BF0101"))
     data = gpo.command_data(pdol, PBOC, DEBIT, _dt.date(2026, 11, 30))
-    assert data == bytes.fromhex("830D" "00" "000000000000" "0156" "00" "0000" "00")
+    assert data == bytes.fromhex("830D00000000000000015600000000")
 
 
 def test_contactless_pdol_layout():
     pdol = dol.parse_dol(bytes.fromhex("9F66049F02069F03069F1A0295055F2A029A039C019F3704"))
     data = gpo.command_data(pdol, PBOC, DEBIT, _dt.date(2026, 11, 30), bytes.fromhex("11223344"))
     assert len(data) == 2 + 33
-    assert data[2 + 4:] == bytes.fromhex("000000000000" "000000000000" "0156" "0000000000"
-                                         "0156" "261130" "00" "11223344")
+    assert data[2 + 4 :] == bytes.fromhex(
+        "0000000000000000000000000156000000000001562611300011223344"
+    )
 
 
 def test_unionpay_terminal_tags_are_zero_for_another_scheme():
     visa = bytes.fromhex("A0000000031010")
     pdol = dol.parse_dol(bytes.fromhex("9F7A01DF69015F2A02"))
     pboc_value = PBOC.tag(0x9F7A).reader_value
-    assert gpo.command_data(pdol, PBOC, visa, _dt.date(2026, 1, 1)) == \
-        bytes.fromhex("8304" "00" "00" "0156")
+    assert gpo.command_data(pdol, PBOC, visa, _dt.date(2026, 1, 1)) == bytes.fromhex("830400000156")
     assert pboc_value == b"\x00"  # 9F7A = 00: no e-cash path (pboc.md §2.3)
 
 
@@ -164,11 +185,13 @@ def test_malformed_dol(hex_dol):
 
 def test_dol_too_long_for_gpo():
     with pytest.raises(errors.DecodeError):
-        dol.build_dol_data((dol.DolEntry(0x9F4E, 127), dol.DolEntry(0xDF01, 127)), {},
-                           lambda t: None)
+        dol.build_dol_data(
+            (dol.DolEntry(0x9F4E, 127), dol.DolEntry(0xDF01, 127)), {}, lambda t: None
+        )
 
 
 # --- records ---------------------------------------------------------------------------------
+
 
 def test_records_merge_first_wins_and_reports_duplicates():
     r1 = records.parse_record(bytes.fromhex("70075A05621234567F"), 1, 1)
@@ -183,9 +206,17 @@ def test_record_must_be_a_70_template():
         records.parse_record(bytes.fromhex("5A0462123456"), 1, 1)
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("2020202020202020", True), ("0000", True), ("202F", True), ("FFFF", True),
-    ("D5C5C8FD", False), ("4C49", False)])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("2020202020202020", True),
+        ("0000", True),
+        ("202F", True),
+        ("FFFF", True),
+        ("D5C5C8FD", False),
+        ("4C49", False),
+    ],
+)
 def test_blank_names(raw, expected):
     assert blank(bytes.fromhex(raw)) is expected
 
@@ -197,6 +228,7 @@ def test_gbk_merchant_name_pboc_vector():
 
 
 # --- random bytes: only sscard errors ------------------------------------------------------------
+
 
 def _only_sscard_errors(fn, data):
     try:
@@ -221,9 +253,17 @@ def test_fuzz_parsers(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([0x9F7A, 0x9F02, 0x5F2A, 0xDF69, 0x9A, 0x9F37, 0x9F66,
-                                           0x9F4E, 0x5A, 0xDF7F, 0x95]),
-                          st.integers(0, 40)), max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [0x9F7A, 0x9F02, 0x5F2A, 0xDF69, 0x9A, 0x9F37, 0x9F66, 0x9F4E, 0x5A, 0xDF7F, 0x95]
+            ),
+            st.integers(0, 40),
+        ),
+        max_size=8,
+    )
+)
 def test_fuzz_pdol_build(entries):
     """Any PDOL: the data is exactly as long as the DOL asks, or a DecodeError."""
     pdol = tuple(dol.DolEntry(t, n) for t, n in entries)
@@ -240,9 +280,14 @@ def test_fuzz_pdol_build(entries):
 @given(st.binary(min_size=2, max_size=6), st.binary(max_size=40))
 def test_fuzz_fci_around_valid_parts(prefix, tail):
     """A valid FCI with random bytes spliced in: parsed or a DecodeError."""
-    body = bytes.fromhex("8408A000000333010101") + b"\xA5" + bytes((len(prefix + tail),)) + \
-        prefix + tail
-    _only_sscard_errors(lambda d: fci.parse_adf_fci(d, PBOC), b"\x6F" + bytes((len(body),)) + body)
+    body = (
+        bytes.fromhex("8408A000000333010101")
+        + b"\xa5"
+        + bytes((len(prefix + tail),))
+        + prefix
+        + tail
+    )
+    _only_sscard_errors(lambda d: fci.parse_adf_fci(d, PBOC), b"\x6f" + bytes((len(body),)) + body)
 
 
 # --- 00 padding (EMV Book 3 Annex B): bank templates only ---------------------------------------
@@ -252,8 +297,10 @@ PADDED_RECORD = "70 14 00 5A08 6212340000000012 00 5F2403 310331 00 00"
 
 def test_padded_bank_record_reads():
     elements = records.parse_record(bytes.fromhex(PADDED_RECORD.replace(" ", "")), 2, 1)
-    assert [(e.tag, e.value.hex().upper()) for e in elements] == \
-        [(0x5A, "6212340000000012"), (0x5F24, "310331")]
+    assert [(e.tag, e.value.hex().upper()) for e in elements] == [
+        (0x5A, "6212340000000012"),
+        (0x5F24, "310331"),
+    ]
     assert elements[1].offset == 17  # 70 14 00 5A 08 <8> 00 5F24 03 → value at byte 17
 
 
@@ -265,5 +312,6 @@ def test_padded_fci_reads():
 
 def test_padding_stays_rejected_by_default():
     from sscard.codec.tlv import parse_ber
+
     with pytest.raises(errors.DecodeError):
         parse_ber(bytes.fromhex(PADDED_RECORD.replace(" ", "")))

@@ -65,7 +65,7 @@ def card_of(path: str, fault=None, **overrides):
 
 
 def gpos(transport) -> int:
-    return sum(1 for a in transport.sent if a[:2] == b"\x80\xA8")
+    return sum(1 for a in transport.sent if a[:2] == b"\x80\xa8")
 
 
 def test_used_application_without_records(tmp_path):
@@ -79,12 +79,15 @@ def test_used_application_without_records(tmp_path):
     assert bank.electronic_cash.balance == b["ecash_balance"]
     assert bank.used is True
     assert [t.amount for t in bank.transactions] == [e["amount"] for e in b["transaction_log"]]
-    assert [t.merchant for t in bank.transactions] == \
-        [e["merchant_name"] for e in b["transaction_log"]]
-    assert [t.date for t in bank.transactions] == \
-        [e["transaction_date"] for e in b["transaction_log"]]
-    assert [t.time for t in bank.transactions] == \
-        [e["transaction_time"] for e in b["transaction_log"]]
+    assert [t.merchant for t in bank.transactions] == [
+        e["merchant_name"] for e in b["transaction_log"]
+    ]
+    assert [t.date for t in bank.transactions] == [
+        e["transaction_date"] for e in b["transaction_log"]
+    ]
+    assert [t.time for t in bank.transactions] == [
+        e["transaction_time"] for e in b["transaction_log"]
+    ]
     assert [t.type.code for t in bank.transactions] == ["00", "31"]
     assert bank.transactions[1].type.zh == "余额查询"
     assert bank.records is None and bank.records_status is RecordsStatus.NOT_REQUESTED
@@ -94,14 +97,17 @@ def test_used_application_without_records(tmp_path):
 
 
 def test_unused_application(tmp_path):
-    path, _ = persona(tmp_path, bank="""
+    path, _ = persona(
+        tmp_path,
+        bank="""
 [bank]
 pan = "6212340000000000012"
 expiry_date = 2031-03-01
 effective_date = 2021-03-01
 atc = 0
 last_online_atc = 0
-""")
+""",
+    )
     status = card_of(path)[0].read_status(today=TODAY)
     assert status.bank.counters.atc == 0 and status.bank.transactions == ()
     assert status.bank.used is False
@@ -128,9 +134,12 @@ def test_records_match_the_persona_and_cost_one_atc(tmp_path):
 
 def test_mismatches_are_findings(tmp_path):
     other = "110101198001010010"  # a valid GB 11643 number that is not the holder's
-    path, _ = persona(tmp_path, bank=BANK.replace(GEN2_SSN, other)
-                      .replace('cardholder_name = "测试甲"', 'cardholder_name = "测试乙"')
-                      .replace("expiry_date = 2031-03-01", "expiry_date = 2030-12-31"))
+    path, _ = persona(
+        tmp_path,
+        bank=BANK.replace(GEN2_SSN, other)
+        .replace('cardholder_name = "测试甲"', 'cardholder_name = "测试乙"')
+        .replace("expiry_date = 2031-03-01", "expiry_date = 2030-12-31"),
+    )
     status = card_of(path)[0].read_status(bank_records=True, today=TODAY)
     outcomes = {c.item: c.outcome for c in status.cross_checks}
     assert outcomes == {"id_number": "mismatch", "name": "mismatch", "expiry": "mismatch"}
@@ -147,8 +156,9 @@ def test_invalid_bank_id_number(tmp_path):
 
 @pytest.mark.parametrize("name", ["", "                          ", " /"])
 def test_blank_name_is_not_personalised_not_a_mismatch(tmp_path, name):
-    path, _ = persona(tmp_path, bank=BANK.replace('cardholder_name = "测试甲"',
-                                                  f'cardholder_name = "{name}"'))
+    path, _ = persona(
+        tmp_path, bank=BANK.replace('cardholder_name = "测试甲"', f'cardholder_name = "{name}"')
+    )
     status = card_of(path)[0].read_status(bank_records=True, today=TODAY)
     check = next(c for c in status.cross_checks if c.item == "name")
     assert check.outcome == "not_done" and "not personalised" in check.en
@@ -176,8 +186,9 @@ def test_blocked_application_on_t0(tmp_path):
 
 
 def test_expired_bank_application(tmp_path):
-    path, _ = persona(tmp_path, bank=BANK.replace("expiry_date = 2031-03-01",
-                                                  "expiry_date = 2025-12-31"))
+    path, _ = persona(
+        tmp_path, bank=BANK.replace("expiry_date = 2031-03-01", "expiry_date = 2025-12-31")
+    )
     status = card_of(path)[0].read_status(bank_records=True, today=TODAY)
     assert status.bank_expired is True and status.bank_verdict.code == "expired"
     assert status.exit_code == ExitCode.EXPIRED
@@ -205,23 +216,30 @@ def test_gpo_refused(tmp_path):
 
 @pytest.mark.parametrize("gpo_format", [1, 2])
 def test_both_gpo_formats(tmp_path, gpo_format):
-    path, toml = persona(tmp_path, bank=BANK.replace("[bank]\n", f"[bank]\ngpo_format = {gpo_format}\n"))
+    path, toml = persona(
+        tmp_path, bank=BANK.replace("[bank]\n", f"[bank]\ngpo_format = {gpo_format}\n")
+    )
     status = card_of(path)[0].read_status(bank_records=True, today=TODAY)
     assert status.bank.records.pan == toml["bank"]["pan"]
 
 
 def test_contactless_directory_only(tmp_path):
-    path, toml = persona(tmp_path, bank=BANK.replace("[bank]\n", '[bank]\ndirectories = ["ppse"]\n'))
+    path, toml = persona(
+        tmp_path, bank=BANK.replace("[bank]\n", '[bank]\ndirectories = ["ppse"]\n')
+    )
     bank = card_of(path)[0].read_bank(today=TODAY)
     assert bank.selection == "ppse" and bank.aid == "A000000333010101"
 
 
 def test_aid_list_fallback_enumerates_next_occurrences(tmp_path):
-    bank_text = BANK.replace("[bank]\n", "[bank]\ndirectories = []\n") + """
+    bank_text = (
+        BANK.replace("[bank]\n", "[bank]\ndirectories = []\n")
+        + """
 [[bank.extra_app]]
 aid = "A000000333010106"
 priority = "02"
 """
+    )
     path, _ = persona(tmp_path, bank=bank_text)
     card, transport = card_of(path)
     bank = card.read_bank(today=TODAY)
@@ -241,17 +259,21 @@ def test_no_bank_application(tmp_path):
 
 # --- faults ---------------------------------------------------------------------------------------
 
+
 def _replace(condition, answer: str):
     def fault(index, apdu, response):
         return bytes.fromhex(answer) if condition(apdu) else None
+
     return fault
 
 
 def test_log_format_not_matching_the_records_is_a_finding(tmp_path):
     path, _ = persona(tmp_path)
     # the card now claims a 44-byte format (9F4E of 19 bytes) for 45-byte records
-    fault = _replace(lambda a: a[:4] == bytes.fromhex("80CA9F4F"),
-                     "9F4F199A039F21039F02069F03069F1A025F2A029F4E139C019F3602" "9000")
+    fault = _replace(
+        lambda a: a[:4] == bytes.fromhex("80CA9F4F"),
+        "9F4F199A039F21039F02069F03069F1A025F2A029F4E139C019F36029000",
+    )
     status = card_of(path, fault)[0].read_status(logs=True, today=TODAY)
     assert status.bank.transactions == ()
     assert sum(f.code == "bank_log_mismatch" for f in status.findings) == 2
@@ -259,15 +281,17 @@ def test_log_format_not_matching_the_records_is_a_finding(tmp_path):
 
 def test_malformed_fci_is_a_typed_error(tmp_path):
     path, _ = persona(tmp_path)
-    fault = _replace(lambda a: bytes.fromhex("A000000333010101") in a and a[:4] ==
-                     bytes.fromhex("00A40400"), "6F0A8408A0000003330101" "9000")
+    fault = _replace(
+        lambda a: bytes.fromhex("A000000333010101") in a and a[:4] == bytes.fromhex("00A40400"),
+        "6F0A8408A00000033301019000",
+    )
     with pytest.raises(errors.DecodeError):
         card_of(path, fault)[0].read_status(today=TODAY)
 
 
 def test_impossible_afl_is_a_typed_error(tmp_path):
     path, _ = persona(tmp_path)
-    fault = _replace(lambda a: a[:2] == b"\x80\xA8", "80067C0008030100" "9000")
+    fault = _replace(lambda a: a[:2] == b"\x80\xa8", "80067C00080301009000")
     with pytest.raises(errors.DecodeError) as info:
         card_of(path, fault)[0].read_status(bank_records=True, today=TODAY)
     assert info.value.exit_code == ExitCode.COMMUNICATION and info.value.offset is not None
@@ -275,7 +299,7 @@ def test_impossible_afl_is_a_typed_error(tmp_path):
 
 def test_get_data_answering_another_object_is_a_typed_error(tmp_path):
     path, _ = persona(tmp_path)
-    fault = _replace(lambda a: a[:4] == bytes.fromhex("80CA9F36"), "9F13020004" "9000")
+    fault = _replace(lambda a: a[:4] == bytes.fromhex("80CA9F36"), "9F130200049000")
     with pytest.raises(errors.DecodeError):
         card_of(path, fault)[0].read_bank(today=TODAY)
 
@@ -289,6 +313,7 @@ def test_card_swapped_between_applications_never_yields_a_bank_record(tmp_path):
             fault_at.append(index)
             raise errors.CardRemoved("card removed")
         return None
+
     card, _ = card_of(path, fault)
     with pytest.raises(errors.CardRemoved):
         card.read_status(bank_records=True, today=TODAY)
@@ -301,6 +326,7 @@ def a_pse(apdu: bytes) -> bool:
 
 # --- command line -----------------------------------------------------------------------------
 
+
 def cli(capsys, *args):
     code = run(list(args))
     out, err = capsys.readouterr()
@@ -310,13 +336,16 @@ def cli(capsys, *args):
 def test_cli_masks_bank_data_unless_revealed(capsys, tmp_path):
     path, toml = persona(tmp_path)
     secrets = [toml["bank"]["pan"], "测试超市有限公司", GEN2_SSN, "测试甲"]
-    for args in (("status", "--emulator", path, "--bank-records", "--logs"),
-                 ("status", "--emulator", path, "--bank-records", "--logs", "--json")):
+    for args in (
+        ("status", "--emulator", path, "--bank-records", "--logs"),
+        ("status", "--emulator", path, "--bank-records", "--logs", "--json"),
+    ):
         code, out, err = cli(capsys, *args)
         assert code == ExitCode.OK, err
         assert not [s for s in secrets if s in out]
-    code, out, _ = cli(capsys, "status", "--emulator", path, "--bank-records", "--logs", "--json",
-                       "--reveal")
+    code, out, _ = cli(
+        capsys, "status", "--emulator", path, "--bank-records", "--logs", "--json", "--reveal"
+    )
     doc = json.loads(out)
     assert doc["masked"] is False and doc["bank"]["records"]["pan"] == toml["bank"]["pan"]
     assert doc["bank"]["records"]["id_number"] == GEN2_SSN
@@ -328,13 +357,24 @@ def test_cli_json_schema(capsys, tmp_path):
     path, toml = persona(tmp_path)
     code, out, _ = cli(capsys, "status", "--emulator", path, "--json")
     doc = json.loads(out)
-    assert set(doc) == {"schema", "source", "masked", "atr", "social_security", "bank",
-                        "cross_checks", "findings", "advice"}
+    assert set(doc) == {
+        "schema",
+        "source",
+        "masked",
+        "atr",
+        "social_security",
+        "bank",
+        "cross_checks",
+        "findings",
+        "advice",
+    }
     bank = doc["bank"]
     assert bank["state"] == "ready" and bank["verdict"]["code"] == "ready"
-    assert bank["counters"] == {"atc": toml["bank"]["atc"],
-                                "last_online_atc": toml["bank"]["last_online_atc"],
-                                "pin_tries_left": bank["counters"]["pin_tries_left"]}
+    assert bank["counters"] == {
+        "atc": toml["bank"]["atc"],
+        "last_online_atc": toml["bank"]["last_online_atc"],
+        "pin_tries_left": bank["counters"]["pin_tries_left"],
+    }
     assert bank["records_status"] == "not_requested" and bank["records"] is None
     assert bank["activation"]["recorded_on_chip"] is False and "bank" in bank["activation"]["en"]
     assert doc["social_security"]["pin"]["source"] == "verify"
@@ -345,8 +385,9 @@ def test_aid_list_without_partial_selection(tmp_path):
     """A card that does not match partial AIDs: the exact UnionPay AIDs are tried one by one."""
     path, _ = persona(tmp_path, bank=BANK.replace("[bank]\n", "[bank]\ndirectories = []\n"))
     partial = bytes.fromhex("07A0000003330101")
-    fault = _replace(lambda a: a[4:4 + len(partial)] == partial and len(a) == 4 + len(partial) + 1,
-                     "6A82")
+    fault = _replace(
+        lambda a: a[4 : 4 + len(partial)] == partial and len(a) == 4 + len(partial) + 1, "6A82"
+    )
     card, transport = card_of(path, fault)
     bank = card.read_bank(today=TODAY)
     assert bank.selection == "aid_list" and bank.aid == "A000000333010101"
@@ -354,6 +395,7 @@ def test_aid_list_without_partial_selection(tmp_path):
 
 
 # --- the ATC guard: no GPO that could end the application ------------------------------------
+
 
 def _with_atc(atc: int) -> str:
     return BANK.replace("atc = 7\n", f"atc = {atc}\n", 1)
@@ -433,12 +475,20 @@ def test_get_data_not_available_is_absent(tmp_path, sw):
 
 # --- expiry: 5F24 names the month's last day, EF05 a day ------------------------------------
 
-@pytest.mark.parametrize("bank_expiry,outcome", [
-    ("2031-03-31", "match"), ("2031-03-01", "match"),  # EF05 of gen2: 2031-03-01
-    ("2031-04-30", "mismatch"), ("2030-03-31", "mismatch")])
+
+@pytest.mark.parametrize(
+    "bank_expiry,outcome",
+    [
+        ("2031-03-31", "match"),
+        ("2031-03-01", "match"),  # EF05 of gen2: 2031-03-01
+        ("2031-04-30", "mismatch"),
+        ("2030-03-31", "mismatch"),
+    ],
+)
 def test_expiry_compared_by_year_and_month(tmp_path, bank_expiry, outcome):
-    path, toml = persona(tmp_path, bank=BANK.replace("expiry_date = 2031-03-01",
-                                                     f"expiry_date = {bank_expiry}"))
+    path, toml = persona(
+        tmp_path, bank=BANK.replace("expiry_date = 2031-03-01", f"expiry_date = {bank_expiry}")
+    )
     assert tomllib.loads(GEN2)["ef05"]["expiry_date"].isoformat() == "2031-03-01"
     status = card_of(path)[0].read_status(bank_records=True, today=TODAY)
     check = next(c for c in status.cross_checks if c.item == "expiry")
@@ -448,10 +498,12 @@ def test_expiry_compared_by_year_and_month(tmp_path, bank_expiry, outcome):
 
 # --- 00 padding inside bank record templates (EMV Book 3 Annex B) ---------------------------
 
+
 def _padded_records(index, apdu, response):
     """Every AFL record comes back with 00 bytes before, between and after its objects."""
     from sscard.codec.tlv import encode_ber, parse_ber
-    if apdu[:2] != b"\x00\xB2" or apdu[3] & 0x07 != 0x04 or apdu[3] >> 3 > 10:
+
+    if apdu[:2] != b"\x00\xb2" or apdu[3] & 0x07 != 0x04 or apdu[3] >> 3 > 10:
         return None
     data, sw = response[:-2], response[-2:]
     if sw != b"\x90\x00" or not data or data[0] != 0x70:
@@ -467,28 +519,33 @@ def test_padded_bank_records_read(tmp_path):
     card, transport = card_of(path, _padded_records)
     status = card.read_status(bank_records=True, today=TODAY)
     r, b = status.bank.records, toml["bank"]
-    assert r.pan == b["pan"] and r.expiry_date == b["expiry_date"] and r.name == b["cardholder_name"]
+    assert (
+        r.pan == b["pan"] and r.expiry_date == b["expiry_date"] and r.name == b["cardholder_name"]
+    )
     assert r.id_number == b["id_number"]
 
 
 # --- nothing cut or missing silently --------------------------------------------------------
 
+
 def test_pse_directory_cut_at_its_bound_is_a_finding(tmp_path):
     from sscard.bank.reader import MAX_DIRECTORY_RECORDS
+
     path, _ = persona(tmp_path)
     first = {}
 
     def endless_directory(index, apdu, response):
         # with no GPO, every READ RECORD of SFI 1 is the PSE directory: repeat record 1
-        if apdu[:2] == b"\x00\xB2" and apdu[3] == (1 << 3) | 4:
+        if apdu[:2] == b"\x00\xb2" and apdu[3] == (1 << 3) | 4:
             if apdu[2] == 1:
                 first["record"] = response
                 return None
             return first["record"]
         return None
+
     card, transport = card_of(path, endless_directory)
     bank = card.read_bank(today=TODAY)
-    directory_reads = [a for a in transport.sent if a[:2] == b"\x00\xB2" and a[3] == 0x0C]
+    directory_reads = [a for a in transport.sent if a[:2] == b"\x00\xb2" and a[3] == 0x0C]
     assert len(directory_reads) == MAX_DIRECTORY_RECORDS
     cut = [f for f in bank.findings if f.code == "bank_list_truncated"]
     assert len(cut) == 1 and str(MAX_DIRECTORY_RECORDS) in cut[0].en and cut[0].zh
@@ -503,6 +560,7 @@ def test_complete_directory_is_not_called_cut(tmp_path):
 def test_select_next_cut_at_its_bound_is_a_finding(tmp_path):
     from sscard.bank.reader import MAX_OCCURRENCES
     from sscard.codec.tlv import encode_ber
+
     path, _ = persona(tmp_path, bank=BANK.replace("[bank]\n", "[bank]\ndirectories = []\n"))
     made = []
 
@@ -510,8 +568,11 @@ def test_select_next_cut_at_its_bound_is_a_finding(tmp_path):
         if apdu[:4] != bytes.fromhex("00A40402"):
             return None
         made.append(bytes.fromhex("A0000003330101") + bytes((0x80 + len(made),)))
-        fci = encode_ber(0x6F, encode_ber(0x84, made[-1]) + encode_ber(0xA5, encode_ber(0x50, b"X")))
+        fci = encode_ber(
+            0x6F, encode_ber(0x84, made[-1]) + encode_ber(0xA5, encode_ber(0x50, b"X"))
+        )
         return fci + b"\x90\x00"
+
     card, transport = card_of(path, endless_applications)
     bank = card.read_bank(today=TODAY)
     cut = [f for f in bank.findings if f.code == "bank_list_truncated"]
@@ -524,8 +585,9 @@ def test_select_next_cut_at_its_bound_is_a_finding(tmp_path):
 def test_select_without_fci_says_the_log_is_unknown(tmp_path):
     path, toml = persona(tmp_path)
     aid = bytes.fromhex("A000000333010101")
-    fault = _replace(lambda a: a[:4] == bytes.fromhex("00A40400") and a[5:5 + len(aid)] == aid,
-                     "9000")
+    fault = _replace(
+        lambda a: a[:4] == bytes.fromhex("00A40400") and a[5 : 5 + len(aid)] == aid, "9000"
+    )
     bank = card_of(path, fault)[0].read_bank(today=TODAY)
     assert toml["bank"]["transaction_log"] and bank.transactions == ()
     assert bank.state is AppState.READY and bank.log_records is None
@@ -535,20 +597,30 @@ def test_select_without_fci_says_the_log_is_unknown(tmp_path):
 def test_records_without_pan_or_expiry_are_findings_and_shown_absent(tmp_path):
     from sscard.cli.status_cmd import to_document, to_text
     from sscard.spec import load_spec
+
     path, _ = persona(tmp_path)
     after_gpo = []
 
     def empty_records(index, apdu, response):
-        if apdu[:2] == b"\x80\xA8":
+        if apdu[:2] == b"\x80\xa8":
             after_gpo.append(True)
-        elif after_gpo and apdu[:2] == b"\x00\xB2":
-            return bytes.fromhex("7000" "9000")  # a record template with nothing in it
+        elif after_gpo and apdu[:2] == b"\x00\xb2":
+            return bytes.fromhex("70009000")  # a record template with nothing in it
         return None
+
     status = card_of(path, empty_records)[0].read_status(bank_records=True, today=TODAY)
     assert status.bank.records_status is RecordsStatus.READ
     assert status.bank.records.pan is None and status.bank.records.expiry_date is None
     missing = {f.field for f in status.findings if f.code == "bank_records_incomplete"}
     assert missing == {"bank.pan", "bank.expiry_date"}
-    text = to_text(to_document(load_spec().pboc, status, reveal=False,
-                               source={"name": "emulator", "description": "test"}))
-    assert "None" not in text and "PAN / 主账号 absent / 无 · expires / 有效期至 absent / 无" in text
+    text = to_text(
+        to_document(
+            load_spec().pboc,
+            status,
+            reveal=False,
+            source={"name": "emulator", "description": "test"},
+        )
+    )
+    assert (
+        "None" not in text and "PAN / 主账号 absent / 无 · expires / 有效期至 absent / 无" in text
+    )

@@ -74,8 +74,19 @@ slot = 0
 
 
 def _opensc(reader: str):
-    return ["opensc-tool", "-c", "default", "-r", "0", "-s", SELECT_SSSE, "-s", "00A4020002EF05",
-            "-s", "00B2070000"], {}
+    return [
+        "opensc-tool",
+        "-c",
+        "default",
+        "-r",
+        "0",
+        "-s",
+        SELECT_SSSE,
+        "-s",
+        "00A4020002EF05",
+        "-s",
+        "00B2070000",
+    ], {}
 
 
 def _emvtool(reader: str):
@@ -84,7 +95,8 @@ def _emvtool(reader: str):
 
 def _kiosk(reader: str):
     return [sys.executable, str(KIOSK), "Virtual PCD 00 00", "Virtual PCD 00 01"], {
-        "KIOSK_APDU_TIMEOUT": "30"}  # longer than the mute: the removal ends the exchange
+        "KIOSK_APDU_TIMEOUT": "30"
+    }  # longer than the mute: the removal ends the exchange
 
 
 # program, persona, pull at, mute at, exit codes (clean, pulled, mute then removed)
@@ -96,8 +108,10 @@ PROGRAMS = {
 
 
 def _available(name: str) -> None:
-    missing = {"opensc-tool": None if shutil.which("opensc-tool") else "opensc (opensc-tool)",
-               "emvtool": None if EMVTOOL.exists() else "python-emv in .venv-emvtool"}.get(name)
+    missing = {
+        "opensc-tool": None if shutil.which("opensc-tool") else "opensc (opensc-tool)",
+        "emvtool": None if EMVTOOL.exists() else "python-emv in .venv-emvtool",
+    }.get(name)
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must install {missing} (.ci/setup.sh)")
@@ -109,14 +123,14 @@ def test_an_independent_program_under_removal_and_mute_faults(tmp_path, name):
     _require_stack()
     _available(name)
     command, persona, pull, mute, codes = PROGRAMS[name]
-    path = _scenario(tmp_path, SCENARIO.format(program=name, persona=persona, pull=pull,
-                                               mute=mute))
+    path = _scenario(tmp_path, SCENARIO.format(program=name, persona=persona, pull=pull, mute=mute))
     bench = Emulate("--scenario", str(path), "--slots", "2", "--control", "0")
     argv, extra_env = command("Virtual PCD 00 00")
 
     def run() -> int:
-        done = subprocess.run(argv, env=dict(bench.env, **extra_env), capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            argv, env=dict(bench.env, **extra_env), capture_output=True, text=True, timeout=120
+        )
         return done.returncode
 
     with BenchClient(bench.ready["control"]) as client:
@@ -135,7 +149,14 @@ def test_an_independent_program_under_removal_and_mute_faults(tmp_path, name):
     assert clean_apdus >= max(pull, mute)  # the faults hit what the program does
     faults = [(e["fault"], e["at"]) for e in bench.events if e["event"] == "fault"]
     assert faults == [("pull", pull), ("mute", mute)]
-    removed = [(e["reason"], e["apdus"]) for e in bench.events
-               if e["event"] == "removed" and e["slot"] == 0]
-    assert removed == [("swap", clean_apdus), ("pull", pull), ("step", mute), ]
+    removed = [
+        (e["reason"], e["apdus"])
+        for e in bench.events
+        if e["event"] == "removed" and e["slot"] == 0
+    ]
+    assert removed == [
+        ("swap", clean_apdus),
+        ("pull", pull),
+        ("step", mute),
+    ]
     assert not [e for e in bench.events if e["event"] == "error"]

@@ -42,18 +42,29 @@ KIOSK = textwrap.dedent('''
 
 
 def _kiosk(reader, timeout=60) -> tuple[int, dict]:
-    done = subprocess.run([sys.executable, "-c", KIOSK, reader.name], env=reader.env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", KIOSK, reader.name],
+        env=reader.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
 def test_kiosk_script_reads_the_inserted_card(virtual_reader):
     from conftest import persona_toml
+
     virtual_reader.insert("gen2")
-    assert _kiosk(virtual_reader) == (0, {"result": "read",
-                                          "card_number": persona_toml("gen2")["ef05"]["card_number"]})
-    assert [a[:4].hex().upper() for a in virtual_reader.apdus()] == ["00A40400", "00A40200",
-                                                                       "00B20700"]
+    assert _kiosk(virtual_reader) == (
+        0,
+        {"result": "read", "card_number": persona_toml("gen2")["ef05"]["card_number"]},
+    )
+    assert [a[:4].hex().upper() for a in virtual_reader.apdus()] == [
+        "00A40400",
+        "00A40200",
+        "00B20700",
+    ]
 
 
 def test_kiosk_script_under_faults(virtual_readers):
@@ -74,7 +85,9 @@ def test_kiosk_script_under_faults(virtual_readers):
     def take_out_when_mute():
         card.wait_apdus(3)
         card.remove()
+
     import threading
+
     remover = threading.Thread(target=take_out_when_mute)
     remover.start()
     rc, said = _kiosk(card)
@@ -87,6 +100,7 @@ def test_kiosk_script_under_faults(virtual_readers):
 
 def test_a_slow_reader_serves_every_card_through_the_wire_model(virtual_reader):
     from sscard.emulator.wire import WireModel
+
     virtual_reader.slow(15, bit_rate=9600)
     virtual_reader.insert("gen2")
     assert virtual_reader._slot.link.wire == WireModel(15, 9600)  # the link holds answers back
@@ -97,15 +111,16 @@ def test_a_program_that_finds_no_card(virtual_reader):
     assert _kiosk(virtual_reader) == (2, {"result": "no card"})
 
 
-TEST_FILE = '''
+TEST_FILE = """
 def test_uses_the_bench(virtual_reader):
     virtual_reader.insert("gen2")
-'''
+"""
 
 
 @pytest.mark.parametrize("ci, outcome", [(None, "skipped"), ("true", "errors")])
 def test_without_the_stack_the_fixtures_skip_or_fail_on_ci(pytester, monkeypatch, ci, outcome):
     import sscard.testing.pcscd as pcscd
+
     monkeypatch.setattr(pcscd, "VPCD_DRIVER", "/nonexistent/libifdvpcd.so")
     if ci:
         monkeypatch.setenv("CI", ci)

@@ -32,25 +32,29 @@ def _scenario(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
 
 # --- the file format and its checks (no PC/SC) ----------------------------------------------
 
-@pytest.mark.parametrize("table, message", [
-    ({"action": "dance", "slot": 0}, "is not one of"),
-    ({"action": "insert", "slot": 0}, "needs ['persona']"),
-    ({"action": "insert", "slot": 0, "persona": "gen2", "at": 3}, "takes no ['at']"),
-    ({"action": "remove", "slot": "0"}, "wrong type"),
-    ({"action": "remove", "slot": True}, "wrong type"),
-    ({"action": "remove", "slot": 16}, "'slot' must be 0 to 15"),
-    ({"action": "mute", "slot": 0, "at": 0}, "'at' must be 1"),
-    ({"action": "mute", "slot": 0, "at": 2, "seconds": 0}, "omit it for ever"),
-    ({"action": "answer", "slot": 0, "at": 2, "sw": "6A8"}, "not hex"),
-    ({"action": "answer", "slot": 0, "at": 2, "sw": "1234"}, "status word"),
-    ({"action": "slow", "ms": 60001}, "'ms' must be 0 to 60000"),
-    ({"action": "wait"}, "exactly one of"),
-    ({"action": "wait", "seconds": 1, "apdus": 3, "slot": 0}, "exactly one of"),
-    ({"action": "wait", "apdus": 3}, "needs a 'slot'"),
-    ({"action": "wait", "seconds": 1, "slot": 0}, "needs a 'slot'"),
-    ({"action": "wait", "signal": " "}, "'signal' is empty"),
-    ({"action": "insert", "slot": 0, "persona": ""}, "'persona' is empty"),
-])
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"action": "dance", "slot": 0}, "is not one of"),
+        ({"action": "insert", "slot": 0}, "needs ['persona']"),
+        ({"action": "insert", "slot": 0, "persona": "gen2", "at": 3}, "takes no ['at']"),
+        ({"action": "remove", "slot": "0"}, "wrong type"),
+        ({"action": "remove", "slot": True}, "wrong type"),
+        ({"action": "remove", "slot": 16}, "'slot' must be 0 to 15"),
+        ({"action": "mute", "slot": 0, "at": 0}, "'at' must be 1"),
+        ({"action": "mute", "slot": 0, "at": 2, "seconds": 0}, "omit it for ever"),
+        ({"action": "answer", "slot": 0, "at": 2, "sw": "6A8"}, "not hex"),
+        ({"action": "answer", "slot": 0, "at": 2, "sw": "1234"}, "status word"),
+        ({"action": "slow", "ms": 60001}, "'ms' must be 0 to 60000"),
+        ({"action": "wait"}, "exactly one of"),
+        ({"action": "wait", "seconds": 1, "apdus": 3, "slot": 0}, "exactly one of"),
+        ({"action": "wait", "apdus": 3}, "needs a 'slot'"),
+        ({"action": "wait", "seconds": 1, "slot": 0}, "needs a 'slot'"),
+        ({"action": "wait", "signal": " "}, "'signal' is empty"),
+        ({"action": "insert", "slot": 0, "persona": ""}, "'persona' is empty"),
+    ],
+)
 def test_a_bad_step_is_refused_with_its_reason(table, message):
     with pytest.raises(SpecError, match="step 3") as caught:
         parse_step(table, "scenario x step 3")
@@ -90,6 +94,7 @@ def test_slow_is_the_wire_model_of_the_benchmarks_on_each_slot():
 
     from sscard.emulator.bench import Bench
     from sscard.emulator.wire import WireModel
+
     events = []
     bench = Bench(["a", "b"], [1, 2], events.append)
     bench.slots[1].link = SimpleNamespace(wire=None)  # a card being served
@@ -100,12 +105,17 @@ def test_slow_is_the_wire_model_of_the_benchmarks_on_each_slot():
     assert [s.wire for s in bench.slots] == [WireModel(250, 0), WireModel(15, 9600)]
     bench.run_step(parse_step({"action": "slow", "ms": 0}, "s"))
     assert [s.wire for s in bench.slots] == [None, None] and bench.slots[1].link.wire is None
-    assert [(e["slot"], e["ms"], e["bit_rate"]) for e in events] == [(None, 15, 9600), (0, 250, 0),
-                                                                     (None, 0, 0)]
+    assert [(e["slot"], e["ms"], e["bit_rate"]) for e in events] == [
+        (None, 15, 9600),
+        (0, 250, 0),
+        (None, 0, 0),
+    ]
 
 
 def test_a_scenario_file_is_read_strictly(tmp_path):
-    good = _scenario(tmp_path, """
+    good = _scenario(
+        tmp_path,
+        """
         description = "two readers"
         [[step]]
         action = "insert"
@@ -117,7 +127,8 @@ def test_a_scenario_file_is_read_strictly(tmp_path):
         slot = 1
         at = 2
         sw = "6a82"
-    """)
+    """,
+    )
     scenario = load_scenario(good)
     assert scenario.slots == 2 and scenario.base == tmp_path.resolve()
     assert scenario.steps[0].mark == "psam in" and scenario.steps[1].sw == 0x6A82
@@ -127,9 +138,14 @@ def test_a_scenario_file_is_read_strictly(tmp_path):
     with pytest.raises(SpecError, match="no \\[\\[step\\]\\]"):
         load_scenario(_scenario(tmp_path, "description = 'nothing'\n", "b.toml"))
     with pytest.raises(SpecError, match="step 2"):
-        load_scenario(_scenario(tmp_path, "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen2'\n"
-                                          "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen3'\n",
-                                "c.toml"))
+        load_scenario(
+            _scenario(
+                tmp_path,
+                "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen2'\n"
+                "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen3'\n",
+                "c.toml",
+            )
+        )
     with pytest.raises(InvalidArgument, match="not found"):
         load_scenario(tmp_path / "missing.toml")
 
@@ -137,11 +153,12 @@ def test_a_scenario_file_is_read_strictly(tmp_path):
 def test_answer_replaces_one_answer():
     """The fault layer over a card, without vpcd: what each APDU gets."""
     from sscard.emulator import SocialSecurityCard
+
     slot = BenchSlot(0, "r", "127.0.0.1", 1, lambda *a, **k: None)
     card = _Card(slot, SocialSecurityCard.from_persona("gen2"))
     select = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00")
     slot.arm(parse_step({"action": "answer", "slot": 0, "at": 2, "sw": "6A82"}, "s"))
-    for n, expected in enumerate((b"\x90\x00", b"\x6A\x82", b"\x90\x00")):
+    for n, expected in enumerate((b"\x90\x00", b"\x6a\x82", b"\x90\x00")):
         slot._on_apdu(n, select)
         assert card.execute(select)[-2:] == expected
     assert slot.count == 3
@@ -150,21 +167,33 @@ def test_answer_replaces_one_answer():
 
 
 def _emulate(*args, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run([*SSCARD, "emulate", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*SSCARD, "emulate", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[[step]]\naction = 'insert'\nslot = 0\npersona = 'nobody'\n", "unknown persona 'nobody'"),
-    ("[[step]]\naction = 'insert'\nslot = 0\npersona = 'cards/missing.toml'\n",
-     "persona file not found"),
-    ("[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen2'\n"
-     "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen3'\n", "already holds a card"),
-    ("[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen2'\n"
-     "[[step]]\naction = 'mute'\nslot = 0\nat = 'four'\n", "'at' has the wrong type"),
-    ("[[step]]\naction = 'wait'\nsignal = 'go'\n", "needs --control"),
-    ("slots = 3\n[[step]]\naction = 'insert'\nslot = 2\npersona = 'gen2'\n", "needs 3 slots"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[[step]]\naction = 'insert'\nslot = 0\npersona = 'nobody'\n", "unknown persona 'nobody'"),
+        (
+            "[[step]]\naction = 'insert'\nslot = 0\npersona = 'cards/missing.toml'\n",
+            "persona file not found",
+        ),
+        (
+            "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen2'\n"
+            "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen3'\n",
+            "already holds a card",
+        ),
+        (
+            "[[step]]\naction = 'insert'\nslot = 0\npersona = 'gen2'\n"
+            "[[step]]\naction = 'mute'\nslot = 0\nat = 'four'\n",
+            "'at' has the wrong type",
+        ),
+        ("[[step]]\naction = 'wait'\nsignal = 'go'\n", "needs --control"),
+        ("slots = 3\n[[step]]\naction = 'insert'\nslot = 2\npersona = 'gen2'\n", "needs 3 slots"),
+    ],
+)
 def test_a_scenario_that_cannot_run_fails_before_anything_starts(tmp_path, text, message):
     path = _scenario(tmp_path, text)
     for extra in ([], ["--slots", "2"]):
@@ -177,12 +206,17 @@ def test_a_scenario_that_cannot_run_fails_before_anything_starts(tmp_path, text,
 
 def test_a_refused_scenario_leaves_nothing_behind(tmp_path):
     import os
+
     temp = tmp_path / "tmp"
     temp.mkdir()
     path = _scenario(tmp_path, "[[step]]\naction = 'remove'\nslot = 0\n")
-    done = subprocess.run([*SSCARD, "emulate", "--scenario", str(path), "--slots", "2"],
-                          env=dict(os.environ, TMPDIR=str(temp)), capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [*SSCARD, "emulate", "--scenario", str(path), "--slots", "2"],
+        env=dict(os.environ, TMPDIR=str(temp)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "holds no card" in done.stderr
     assert list(temp.iterdir()) == []
     not_a_socket = tmp_path / "file"
@@ -194,17 +228,26 @@ def test_a_refused_scenario_leaves_nothing_behind(tmp_path):
 def test_a_persona_file_is_found_next_to_the_scenario(tmp_path):
     (tmp_path / "cards").mkdir()
     source = Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen3.toml"
-    (tmp_path / "cards" / "mine.toml").write_text(source.read_text("utf-8").replace(
-        'description = "', 'unknown_key = 1\ndescription = "'), encoding="utf-8")
-    path = _scenario(tmp_path, "[[step]]\naction = 'insert'\nslot = 0\npersona = 'cards/mine.toml'\n")
+    (tmp_path / "cards" / "mine.toml").write_text(
+        source.read_text("utf-8").replace('description = "', 'unknown_key = 1\ndescription = "'),
+        encoding="utf-8",
+    )
+    path = _scenario(
+        tmp_path, "[[step]]\naction = 'insert'\nslot = 0\npersona = 'cards/mine.toml'\n"
+    )
     done = _emulate("--scenario", str(path), "--slots", "1")
-    assert done.returncode == 2 and "step 1: persona mine: unknown key(s) ['unknown_key']" in done.stderr
+    assert (
+        done.returncode == 2
+        and "step 1: persona mine: unknown key(s) ['unknown_key']" in done.stderr
+    )
 
 
 # --- through a private pcscd ------------------------------------------------------------------
 
+
 def _require_stack():
     import os
+
     if missing_reason():
         if os.environ.get("CI"):
             pytest.fail(f"CI must install the PC/SC stack (.ci/setup.sh): {missing_reason()}")
@@ -247,8 +290,9 @@ class Emulate:
     """`sscard emulate …` in the background; its events as they come."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([*SSCARD, "emulate", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [*SSCARD, "emulate", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         _RUNNING.append(self.proc)
         self.events: list[dict] = []
         self._cond = threading.Condition()
@@ -268,18 +312,33 @@ class Emulate:
 
     def wait_for(self, event: str, timeout: float = 30, **fields) -> dict:
         def find():
-            return next((e for e in self.events if e["event"] == event
-                         and all(e.get(k) == v for k, v in fields.items())), None)
+            return next(
+                (
+                    e
+                    for e in self.events
+                    if e["event"] == event and all(e.get(k) == v for k, v in fields.items())
+                ),
+                None,
+            )
+
         with self._cond:
-            found = self._cond.wait_for(lambda: find() or any(e["event"] == "<exit>" for e in self.events),
-                                        timeout)
+            found = self._cond.wait_for(
+                lambda: find() or any(e["event"] == "<exit>" for e in self.events), timeout
+            )
             result = find()
-        assert result, f"no {event} {fields} in {self.events}; stderr: {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+        assert result, (
+            f"no {event} {fields} in {self.events}; stderr: {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+        )
         return result
 
     def host(self, slot: int, *apdus: str) -> tuple[int, list[dict]]:
-        done = subprocess.run([sys.executable, "-c", HOST, self.ready["readers"][slot], *apdus],
-                              env=self.env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", HOST, self.ready["readers"][slot], *apdus],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
     def finish(self, timeout: float = 60) -> int:
@@ -289,13 +348,18 @@ class Emulate:
         return rc
 
     def kinds(self, slot: int) -> list[str]:
-        return [e["event"] if e["event"] != "fault" else f"fault:{e['fault']}"
-                for e in self.events if e.get("slot") == slot]
+        return [
+            e["event"] if e["event"] != "fault" else f"fault:{e['fault']}"
+            for e in self.events
+            if e.get("slot") == slot
+        ]
 
 
 def test_scenario_answer_mute_and_pull_as_a_host_sees_them(tmp_path):
     _require_stack()
-    path = _scenario(tmp_path, """
+    path = _scenario(
+        tmp_path,
+        """
         description = "a card that answers 6A82 once, goes mute, then a second card that is pulled"
         [[step]]
         action = "insert"
@@ -338,7 +402,8 @@ def test_scenario_answer_mute_and_pull_as_a_host_sees_them(tmp_path):
         [[step]]
         action = "remove"
         slot = 0
-    """)
+    """,
+    )
     bench = Emulate("--scenario", str(path), "--slots", "2")
     assert bench.ready["readers"] == ["Virtual PCD 00 00", "Virtual PCD 00 01"]
     bench.wait_for("mark", mark="armed")
@@ -352,8 +417,22 @@ def test_scenario_answer_mute_and_pull_as_a_host_sees_them(tmp_path):
     assert rc == 3 and answers[0]["sw"] == "9000" and "error" in answers[1]
     assert bench.finish() == 0
     assert bench.kinds(0) == [
-        "inserted", "armed", "armed", "apdu", "fault:answer", "apdu", "apdu", "fault:mute",
-        "removed", "inserted", "armed", "apdu", "apdu", "fault:pull", "removed"]
+        "inserted",
+        "armed",
+        "armed",
+        "apdu",
+        "fault:answer",
+        "apdu",
+        "apdu",
+        "fault:mute",
+        "removed",
+        "inserted",
+        "armed",
+        "apdu",
+        "apdu",
+        "fault:pull",
+        "removed",
+    ]
     removed = [e for e in bench.events if e["event"] == "removed"]
     assert [(e["reason"], e["apdus"]) for e in removed] == [("swap", 3), ("pull", 2), ("end", 0)]
     assert removed[2]["slot"] == 1  # the PSAM stayed in until the end
@@ -365,6 +444,7 @@ def test_scenario_answer_mute_and_pull_as_a_host_sees_them(tmp_path):
 def test_control_channel_drives_a_bench_of_three_readers(tmp_path):
     _require_stack()
     from sscard.testing.client import BenchClient, BenchError
+
     bench = Emulate("--slots", "3", "--control", "0")
     assert bench.ready["readers"][2] == "Virtual PCD 1 00 00"
     with BenchClient(bench.ready["control"]) as client:
@@ -376,8 +456,13 @@ def test_control_channel_drives_a_bench_of_three_readers(tmp_path):
             client.insert(0, "nobody")
         with pytest.raises(BenchError, match="takes no \\['colour'\\]"):
             client.request(action="remove", slot=2, colour="red")
-        done = subprocess.run([*SSCARD, "read", "-r", "Virtual PCD 1 00 00", "--json"],
-                              env=bench.env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [*SSCARD, "read", "-r", "Virtual PCD 1 00 00", "--json"],
+            env=bench.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         sent = client.apdus(2)
         assert sent[0] == SELECT_SSSE and len(sent) == client.status()[2]["apdus"] >= 3
@@ -393,20 +478,24 @@ def test_control_channel_drives_a_bench_of_three_readers(tmp_path):
 
 def test_an_issuing_station_of_eight_readers(tmp_path):
     _require_stack()
-    steps = "".join(f"[[step]]\naction = 'insert'\nslot = {n}\npersona = '{'psam' if n % 2 else 'gen2'}'\n"
-                    for n in range(8))
+    steps = "".join(
+        f"[[step]]\naction = 'insert'\nslot = {n}\npersona = '{'psam' if n % 2 else 'gen2'}'\n"
+        for n in range(8)
+    )
     path = _scenario(tmp_path, steps + "[[step]]\naction = 'wait'\nsignal = 'done'\n")
     bench = Emulate("--scenario", str(path), "--slots", "8", "--control", "0")
     for n in range(8):
         bench.wait_for("inserted", slot=n)
-    done = subprocess.run([*SSCARD, "readers", "--json"], env=bench.env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [*SSCARD, "readers", "--json"], env=bench.env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [r["reader"] for r in rows] == bench.ready["readers"]
     assert len({r["reader"] for r in rows}) == 8 and all(r["card"] for r in rows)
     assert [r["social_security_card"] for r in rows] == ["yes", "no"] * 4
     from sscard.testing.client import BenchClient
+
     with BenchClient(bench.ready["control"]) as client:
         client.signal("done")
         assert client.wait_event(lambda e: e["event"] == "signal")["name"] == "done"
@@ -421,6 +510,7 @@ def test_cards_on_a_private_pcscd_stay_until_sigterm_and_the_socket_goes_with_th
     socket_path.touch()
     import os
     import socket as _socket
+
     os.unlink(socket_path)
     stale = _socket.socket(_socket.AF_UNIX)
     stale.bind(str(socket_path))  # a socket nobody listens on: left by a bench that died
@@ -436,13 +526,16 @@ def test_cards_on_a_private_pcscd_stay_until_sigterm_and_the_socket_goes_with_th
     bench.proc.terminate()
     assert bench.finish() == 0
     assert sorted((e["slot"], e["reason"]) for e in bench.events if e["event"] == "removed") == [
-        (0, "end"), (1, "end")]
+        (0, "end"),
+        (1, "end"),
+    ]
     assert not socket_path.exists()
 
 
 def test_ctrl_c_takes_the_cards_out_and_exits_130():
     _require_stack()
     import signal
+
     bench = Emulate("gen2", "--slots", "1")
     bench.wait_for("inserted", slot=0)
     bench.proc.send_signal(signal.SIGINT)

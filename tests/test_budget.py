@@ -51,7 +51,7 @@ def _endless_log_persona(tmp_path: Path, records: int = 255) -> Path:
     """bank-used with a long transaction log (255 records: the most its log entry can name)."""
     text = (PERSONA_DIR / "bank-used.toml").read_text(encoding="utf-8")
     first = text.index("[[bank.transaction_log]]")
-    entry = text[first:text.index("[[bank.transaction_log]]", first + 1)]
+    entry = text[first : text.index("[[bank.transaction_log]]", first + 1)]
     text = text.replace("[bank]\n", f"[bank]\nlog_entry = {{ sfi = 11, records = {records} }}\n", 1)
     text = text.replace(entry, entry * (records - 2), 1)  # and the 2 others
     path = tmp_path / "endless-log.toml"
@@ -78,8 +78,9 @@ def test_the_same_card_answering_plainly_is_read_in_full(tmp_path):
     with Card(EmulatorTransport(card)) as c:
         status = c.read_status(logs=True, today=TODAY)
         assert len(status.bank.transactions) == 255
-        assert c.session.apdu_count <= (ssse_budget(load_spec())
-                                        + bank_budget(load_spec().pboc)).apdus
+        assert (
+            c.session.apdu_count <= (ssse_budget(load_spec()) + bank_budget(load_spec().pboc)).apdus
+        )
 
 
 class Flooding(EmulatorTransport):
@@ -116,8 +117,11 @@ def test_every_persona_stays_within_its_budget(persona):
             raise
         except errors.SscardError:
             pass  # blocked cards and the like: not what this test is about
-        limit = ssse_budget(spec) + bank_budget(spec.pboc) if operation == "read_status" \
+        limit = (
+            ssse_budget(spec) + bank_budget(spec.pboc)
+            if operation == "read_status"
             else ssse_budget(spec)
+        )
         assert card.session.apdu_count <= limit.commands  # one exchange per command here
 
 
@@ -125,8 +129,9 @@ def test_the_budget_follows_the_spec():
     spec = load_spec()
     budget = ssse_budget(spec)
     files = spec.ssse.files.values()
-    reads = sum(1 + len(f.items) if f.structure != "transparent" else -(-f.size // 256)
-                for f in files)
+    reads = sum(
+        1 + len(f.items) if f.structure != "transparent" else -(-f.size // 256) for f in files
+    )
     assert budget.commands == 2 + 4 + 2 + 2 * len(files) + reads
     assert budget.apdus == budget.commands * EXCHANGES_PER_COMMAND
     bank = bank_budget(spec.pboc)

@@ -17,9 +17,32 @@ from sscard.spec import load_spec
 from sscard.spec import pboc_formats as fmt
 from sscard.transport.emulated import EmulatorTransport
 
-UNSAFE = ["\x1b", "\x07", "\x00", "\x08", "\r", "\n", "\t", "\x7f", "\x85", "\x9b", "\u202e",
-          "\u202d", "\u2066", "\u2069", "\u200f", "\u200e", "\u061c", "\u200b", "\u00ad",
-          "\ufeff", "\u2028", "\u2029", "\ue000", "\U000e0001"]
+UNSAFE = [
+    "\x1b",
+    "\x07",
+    "\x00",
+    "\x08",
+    "\r",
+    "\n",
+    "\t",
+    "\x7f",
+    "\x85",
+    "\x9b",
+    "\u202e",
+    "\u202d",
+    "\u2066",
+    "\u2069",
+    "\u200f",
+    "\u200e",
+    "\u061c",
+    "\u200b",
+    "\u00ad",
+    "\ufeff",
+    "\u2028",
+    "\u2029",
+    "\ue000",
+    "\U000e0001",
+]
 
 
 @pytest.mark.parametrize("char", UNSAFE, ids=lambda c: f"U+{ord(c):04X}")
@@ -96,8 +119,11 @@ merchant_name = "{MERCHANT}"
 transaction_type = "00"
 atc = 3
 """
-SWAPS = [(NAME.encode(), HOSTILE_NAME), (PREFERRED.encode(), HOSTILE_PREFERRED),
-         (MERCHANT.encode(), HOSTILE_MERCHANT)]
+SWAPS = [
+    (NAME.encode(), HOSTILE_NAME),
+    (PREFERRED.encode(), HOSTILE_PREFERRED),
+    (MERCHANT.encode(), HOSTILE_MERCHANT),
+]
 
 
 @pytest.fixture
@@ -113,6 +139,7 @@ def hostile_bank(tmp_path, monkeypatch):
         for placeholder, hostile in SWAPS:
             response = response.replace(placeholder, hostile)
         return response
+
     monkeypatch.setattr(EmulatorTransport, "transmit", transmit)
     return str(path)
 
@@ -131,20 +158,25 @@ def test_status_never_prints_card_control_characters(hostile_bank, capsys, revea
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
-def test_a_merchant_name_with_controls_is_a_finding_not_a_transaction(tmp_path, monkeypatch,
-                                                                      capsys):
+def test_a_merchant_name_with_controls_is_a_finding_not_a_transaction(
+    tmp_path, monkeypatch, capsys
+):
     """The log is read entry by entry: a bad entry is reported and left out, the rest stays."""
     path = tmp_path / "hostile-log.toml"
     path.write_text(GEN3 + BANK, encoding="utf-8")
     plain = EmulatorTransport.transmit
-    monkeypatch.setattr(EmulatorTransport, "transmit", lambda self, apdu: plain(self, apdu)
-                        .replace(MERCHANT.encode(), HOSTILE_MERCHANT))
+    monkeypatch.setattr(
+        EmulatorTransport,
+        "transmit",
+        lambda self, apdu: plain(self, apdu).replace(MERCHANT.encode(), HOSTILE_MERCHANT),
+    )
     for reveal in ([], ["--reveal"]):
         code = run(["status", "--emulator", str(path), "--json", "--logs"] + reveal)
         out, err = capsys.readouterr()
         assert "\x1b" not in out + err and "\\u001b" not in out.lower()
         doc = json.loads(out)
         assert doc["bank"]["log"]["transactions"] == []
-        assert any(f["code"] == "bank_log_mismatch" and "U+001B" in f["en"]
-                   for f in doc["findings"]), doc["findings"]
+        assert any(
+            f["code"] == "bank_log_mismatch" and "U+001B" in f["en"] for f in doc["findings"]
+        ), doc["findings"]
         assert code in (ExitCode.OK, ExitCode.EXPIRED)

@@ -41,14 +41,17 @@ HOSTILE = [
 
 def _hostile_persona(tmp_path, item_key, value) -> str:
     path = tmp_path / "hostile.toml"
-    path.write_text(GEN2.split("\n[bank", 1)[0] + f"\n[raw_records]\n{_record(item_key, value)}\n",
-                    encoding="utf-8")
+    path.write_text(
+        GEN2.split("\n[bank", 1)[0] + f"\n[raw_records]\n{_record(item_key, value)}\n",
+        encoding="utf-8",
+    )
     return str(path)
 
 
 @pytest.mark.parametrize("item_key,value", HOSTILE, ids=lambda x: x if isinstance(x, str) else "")
 def test_value_outside_the_alphabet_is_a_decode_error(tmp_path, item_key, value):
     from conftest import EmulatorTransport, SocialSecurityCard
+
     path = _hostile_persona(tmp_path, item_key, value)
     with pytest.raises(errors.DecodeError, match="alphabet"):
         read(EmulatorTransport(SocialSecurityCard.from_persona(path), "hostile"))
@@ -88,8 +91,10 @@ def test_a_delimiter_that_got_past_the_decoders_is_refused_not_shifted():
 
 def test_personas_cannot_hold_values_outside_the_alphabet(tmp_path):
     from sscard.emulator.persona import load_persona
+
     path = tmp_path / "p.toml"
-    path.write_text(GEN2.replace('card_number = "A12345674"', 'card_number = "a12345674"'),
-                    encoding="utf-8")
+    path.write_text(
+        GEN2.replace('card_number = "A12345674"', 'card_number = "a12345674"'), encoding="utf-8"
+    )
     with pytest.raises(errors.SpecError):
         load_persona(str(path))

@@ -54,7 +54,10 @@ def test_read_json_schema(capsys):
     assert doc["holder"]["birth_date"] == "1990-03-07"
     raw = persona_toml("gen2")["ef05"]
     assert doc["issuer"]["card_number"] == raw["card_number"]
-    assert doc["issuer"]["card_identification_parts"]["serial"] == raw["card_identification"][16:24].upper()
+    assert (
+        doc["issuer"]["card_identification_parts"]["serial"]
+        == raw["card_identification"][16:24].upper()
+    )
 
 
 def test_debug_trace_goes_to_stderr_redacted(capsys):
@@ -111,6 +114,7 @@ def test_internal_error_is_one_line_without_debug(capsys, monkeypatch):
 
     def boom(self, **kwargs):
         raise RuntimeError("bug")
+
     monkeypatch.setattr(sscard.card.Card, "read_identity", boom)
     code, out, err = cli(capsys, "read", "--emulator", "gen2")
     assert code == 1 and err.startswith("error: internal error") and "Traceback" not in err
@@ -125,8 +129,12 @@ def test_personas_listing(capsys):
 
 
 def test_console_script_runs_in_a_fresh_process():
-    result = subprocess.run([sys.executable, "-m", "sscard.cli.main", "read", "--emulator", "gen3"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sscard.cli.main", "read", "--emulator", "gen3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 7, result.stderr
     assert "locked" in result.stdout and result.stderr == ""
 
@@ -137,6 +145,7 @@ def test_readers_without_a_pcsc_service(capsys, monkeypatch):
 
     def no_service():
         raise errors.ServiceUnavailable()
+
     monkeypatch.setattr(pcsc, "list_readers", no_service)
     code, out, err = cli(capsys, "readers")
     assert code == 3 and out == "" and err.startswith("error: ") and "pcscd" in err

@@ -29,14 +29,16 @@ def cli(capsys, *args):
 
 def shanghai_with(tmp_path, extra: str) -> str:
     """The Shanghai persona file plus `extra` TOML (e.g. a PIN)."""
-    text = (Path(__file__).resolve().parents[1] / "sscard" / "emulator" / "personas"
-            / "shanghai.toml").read_text(encoding="utf-8")
+    text = (
+        Path(__file__).resolve().parents[1] / "sscard" / "emulator" / "personas" / "shanghai.toml"
+    ).read_text(encoding="utf-8")
     path = tmp_path / "shanghai-pin.toml"
     path.write_text(text + extra, encoding="utf-8")
     return str(path)
 
 
 # --- 10.4: the Shanghai-style card gets one answer everywhere ----------------------------------
+
 
 def test_shanghai_ireadcardbas_says_what_the_layout_lacks_not_wrong_card_type(capsys):
     code, out, _ = cli(capsys, "read", "--emulator", "shanghai", "--format", "ireadcardbas")
@@ -48,7 +50,7 @@ def test_shanghai_pin_tries_are_asked_like_status_asks_them(capsys, tmp_path):
     code, out, err = cli(capsys, "pin", "tries", "--emulator", "shanghai")
     assert code == 0, err
     assert "no PIN needed now" in out
-    path = shanghai_with(tmp_path, "\n[pin]\nvalue = \"123456\"\ntries_left = 2\nmax_tries = 3\n")
+    path = shanghai_with(tmp_path, '\n[pin]\nvalue = "123456"\ntries_left = 2\nmax_tries = 3\n')
     code, out, err = cli(capsys, "pin", "tries", "--emulator", path, "--json")
     assert code == 0, err
     assert json.loads(out)["tries_left"] == 2
@@ -59,7 +61,7 @@ def test_shanghai_pin_tries_are_asked_like_status_asks_them(capsys, tmp_path):
 
 
 def test_shanghai_pin_verify_goes_through_the_mf(capsys, tmp_path):
-    path = shanghai_with(tmp_path, "\n[pin]\nvalue = \"123456\"\ntries_left = 3\nmax_tries = 3\n")
+    path = shanghai_with(tmp_path, '\n[pin]\nvalue = "123456"\ntries_left = 3\nmax_tries = 3\n')
     card = SocialSecurityCard.from_persona(path)
     with Card(EmulatorTransport(card, "shanghai")) as c:
         assert c.verify_pin("123456").verified
@@ -71,14 +73,17 @@ def test_shanghai_pin_verify_goes_through_the_mf(capsys, tmp_path):
 def test_shanghai_mf_without_pin_is_not_offered_not_a_wrong_card(tmp_path):
     def no_pin_here(index, apdu, response):  # the empty VERIFY in the MF
         return bytes.fromhex("6A88") if apdu == bytes.fromhex("00200000") else None
-    transport = FaultyTransport(EmulatorTransport(SocialSecurityCard.from_persona("shanghai"),
-                                                  "shanghai"), no_pin_here)
+
+    transport = FaultyTransport(
+        EmulatorTransport(SocialSecurityCard.from_persona("shanghai"), "shanghai"), no_pin_here
+    )
     with Card(transport) as card, pytest.raises(errors.NotOffered) as info:
         card.pin_tries()
     assert info.value.exit_code == ExitCode.NOT_OFFERED
     assert "6A88" in info.value.message and "Shanghai" in info.value.message
-    transport = FaultyTransport(EmulatorTransport(SocialSecurityCard.from_persona("shanghai"),
-                                                  "shanghai"), no_pin_here)
+    transport = FaultyTransport(
+        EmulatorTransport(SocialSecurityCard.from_persona("shanghai"), "shanghai"), no_pin_here
+    )
     with Card(transport) as card:
         status = card.read_status(today=TODAY)
     assert status.ssse.pin.source == "none" and status.exit_code == ExitCode.OK
@@ -87,14 +92,17 @@ def test_shanghai_mf_without_pin_is_not_offered_not_a_wrong_card(tmp_path):
 def test_an_ssse_card_still_reports_an_odd_pin_answer_as_unknown(tmp_path):
     def odd(index, apdu, response):
         return bytes.fromhex("6A88") if apdu == bytes.fromhex("00200000") else None
-    transport = FaultyTransport(EmulatorTransport(SocialSecurityCard.from_persona("gen2"), "gen2"),
-                                odd)
+
+    transport = FaultyTransport(
+        EmulatorTransport(SocialSecurityCard.from_persona("gen2"), "gen2"), odd
+    )
     with Card(transport) as card:
         tries = card.pin_tries()
     assert tries.tries_left is None and tries.required
 
 
 # --- status: verdicts and exit codes ----------------------------------------------------------
+
 
 def test_bank_identity_mismatch_has_its_own_exit_code(capsys):
     code, out, _ = cli(capsys, "status", "--emulator", "bank-mismatch", "--bank-records", "--json")
@@ -133,12 +141,22 @@ CJK = re.compile(r"[\u2e80-\u9fff\uff00-\uffef]")
 
 def _english_only(text: str) -> list[str]:
     """Lines with English words but no Chinese (an ATR or a status word alone is fine)."""
-    return [line for line in text.splitlines()
-            if re.search(r"[a-z]{3}", line) and not CJK.search(line)]
+    return [
+        line for line in text.splitlines() if re.search(r"[a-z]{3}", line) and not CJK.search(line)
+    ]
 
 
-@pytest.mark.parametrize("args", [("bank-used", "--bank-records", "--logs"), ("bank-blocked",),
-                                  ("gen3",), ("shanghai",), ("card-blocked",), ("gen1",)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("bank-used", "--bank-records", "--logs"),
+        ("bank-blocked",),
+        ("gen3",),
+        ("shanghai",),
+        ("card-blocked",),
+        ("gen1",),
+    ],
+)
 def test_status_reads_english_then_chinese_with_nothing_raw(capsys, args):
     _, out, _ = cli(capsys, "status", "--emulator", *args)
     assert _english_only(out) == []
@@ -164,27 +182,42 @@ def test_read_reads_english_then_chinese(capsys, persona):
 def test_readers_and_watch_lines_name_what_happened(capsys, monkeypatch):
     from sscard.cli import main
     from sscard.transport import pcsc
-    monkeypatch.setattr(pcsc, "list_readers", lambda: [
-        pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False),
-        pcsc.ReaderState("Reader B", False, None, False)])
+
+    monkeypatch.setattr(
+        pcsc,
+        "list_readers",
+        lambda: [
+            pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False),
+            pcsc.ReaderState("Reader B", False, None, False),
+        ],
+    )
     monkeypatch.setattr(main, "_probe", lambda reader: "mf")
     code, out, _ = cli(capsys, "readers")
     assert code == 0 and _english_only(out) == []
     assert "Shanghai-style" in out and "上海式卡" in out and "no card / 无卡" in out
-    for event, words in (("service_lost", "PC/SC service lost"), ("reader_added", "reader added"),
-                         ("service_restored", "PC/SC service back")):
+    for event, words in (
+        ("service_lost", "PC/SC service lost"),
+        ("reader_added", "reader added"),
+        ("service_restored", "PC/SC service back"),
+    ):
         line = main._watch_line({"time": "t", "event": event, "reader": "Reader A", "atr": None})
         assert event not in line and words in line and CJK.search(line)
 
 
 def _columns(text: str) -> int:
     from sscard.cli.textwidth import columns
+
     return columns(text)
 
 
-@pytest.mark.parametrize("command", [("status", "--emulator", "bank-used", "--bank-records",
-                                      "--logs"),
-                                     ("read", "--emulator", "gen3"), ("read", "--emulator", "gen1")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status", "--emulator", "bank-used", "--bank-records", "--logs"),
+        ("read", "--emulator", "gen3"),
+        ("read", "--emulator", "gen1"),
+    ],
+)
 def test_human_views_wrap_to_the_terminal_width(capsys, monkeypatch, command):
     _, wide, _ = cli(capsys, *command)
     monkeypatch.setenv("COLUMNS", "60")
@@ -197,12 +230,14 @@ def test_human_views_wrap_to_the_terminal_width(capsys, monkeypatch, command):
 
 def test_wrapping_keeps_chinese_punctuation_with_its_word():
     from sscard.cli.textwidth import wrap
+
     lines = wrap("  " + "甲" * 10 + "，" + "乙" * 10, 24)
     assert all(_columns(line) <= 24 for line in lines)
     assert not any(line.lstrip().startswith("，") for line in lines)
 
 
 # --- what a holder must hear ------------------------------------------------------------------
+
 
 def test_status_tells_a_new_card_holder_about_activation_and_scams(capsys):
     code, out, _ = cli(capsys, "status", "--emulator", "gen2", "--json")
@@ -218,9 +253,14 @@ def test_status_tells_a_new_card_holder_about_activation_and_scams(capsys):
     assert json.loads(out)["advice"] == []  # a used account: nothing to explain
 
 
-@pytest.mark.parametrize("persona,advice", [("bank-blocked", "bank_blocked"),
-                                            ("ssse-blocked", "ssse_blocked"),
-                                            ("card-blocked", "card_blocked")])
+@pytest.mark.parametrize(
+    "persona,advice",
+    [
+        ("bank-blocked", "bank_blocked"),
+        ("ssse-blocked", "ssse_blocked"),
+        ("card-blocked", "card_blocked"),
+    ],
+)
 def test_status_says_where_to_unblock_or_replace(capsys, persona, advice):
     code, out, _ = cli(capsys, "status", "--emulator", persona, "--json")
     assert code == ExitCode.CARD_BLOCKED
@@ -241,6 +281,7 @@ def test_fallback_note_says_how_to_start_pcscd_the_same_in_both_languages(capsys
 
     def down(*args, **kwargs):
         raise errors.ServiceUnavailable()
+
     monkeypatch.setattr(sscard, "open", down)
     code, out, err = cli(capsys, "read", "--emulator-fallback", "gen2")
     assert code == 0 and "emulator: gen2" in out
@@ -257,10 +298,17 @@ def test_fallback_note_says_how_to_start_pcscd_the_same_in_both_languages(capsys
 def _after_setup(tmp_path, *args, path: str, socket: str):
     import os
     import subprocess
-    env = dict(os.environ, PATH=path, PCSCLITE_CSOCK_NAME=socket,
-               SSCARD_LINK_DIR=str(tmp_path / "bin"))
-    done = subprocess.run(["bash", str(ROOT / ".ci" / "after-setup.sh"), *args], env=env,
-                          capture_output=True, text=True, timeout=30)
+
+    env = dict(
+        os.environ, PATH=path, PCSCLITE_CSOCK_NAME=socket, SSCARD_LINK_DIR=str(tmp_path / "bin")
+    )
+    done = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "after-setup.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -275,15 +323,18 @@ def test_setup_says_how_to_run_sscard_by_name_and_links_it(tmp_path):
     link = tmp_path / "bin" / "sscard"
     assert link.resolve() == (ROOT / ".venv" / "bin" / "sscard").resolve()
     import socket
+
     with socket.socket(socket.AF_UNIX) as listening:  # a PC/SC service socket exists
         listening.bind(str(tmp_path / "pcscd.comm"))
-        out = _after_setup(tmp_path, path=f"{tmp_path / 'bin'}:{plain}",
-                           socket=str(tmp_path / "pcscd.comm"))
+        out = _after_setup(
+            tmp_path, path=f"{tmp_path / 'bin'}:{plain}", socket=str(tmp_path / "pcscd.comm")
+        )
     assert "not on your PATH" not in out and "pcscd" not in out
     assert "--link" in (ROOT / ".ci" / "setup.sh").read_text() and "--link" in README
 
 
 # --- reader choice: --wait for pcscd and the reader, ignored readers, watch -r ------------------
+
 
 class _Clock:
     """time for sscard.transport.pcsc: sleep() moves monotonic() on, nothing really waits."""
@@ -303,6 +354,7 @@ def _fake_pcsc(monkeypatch, script):
     """Each new PC/SC context takes the next step of `script`: "down" (no pcscd) or a list of
     (reader, card present); the last step stays."""
     from sscard.transport import pcsc
+
     clock = _Clock()
     monkeypatch.setattr(pcsc, "time", clock)
     steps = list(script)
@@ -317,8 +369,11 @@ def _fake_pcsc(monkeypatch, script):
             return [name for name, _ in self.step]
 
         def states(self, names):
-            return [pcsc.ReaderState(n, present, b"\x3B\x6D" if present else None, False)
-                    for n, present in self.step if n in names]
+            return [
+                pcsc.ReaderState(n, present, b"\x3b\x6d" if present else None, False)
+                for n, present in self.step
+                if n in names
+            ]
 
         def wait_for_card(self, names, timeout):
             raise errors.NoCard("no card was inserted in time")
@@ -328,10 +383,14 @@ def _fake_pcsc(monkeypatch, script):
 
         def __exit__(self, *exc):
             pass
+
     monkeypatch.setattr(pcsc, "Context", FakeContext)
     monkeypatch.setattr(pcsc, "_connect", lambda reader, shared: reader)
-    monkeypatch.setattr(pcsc.PcscTransport, "__init__",
-                        lambda self, connection, reader, shared: setattr(self, "reader", reader))
+    monkeypatch.setattr(
+        pcsc.PcscTransport,
+        "__init__",
+        lambda self, connection, reader, shared: setattr(self, "reader", reader),
+    )
     return pcsc.PcscTransport, clock
 
 
@@ -342,8 +401,9 @@ def test_wait_waits_for_pcscd_and_the_reader(monkeypatch):
 
 
 def test_wait_waits_for_a_named_reader_to_be_plugged_in(monkeypatch):
-    transport, _ = _fake_pcsc(monkeypatch, [[("Reader A", True)],
-                                            [("Reader A", True), ("Reader B", True)]])
+    transport, _ = _fake_pcsc(
+        monkeypatch, [[("Reader A", True)], [("Reader A", True), ("Reader B", True)]]
+    )
     assert transport.open("Reader B", wait=10).reader == "Reader B"
 
 
@@ -370,19 +430,24 @@ def test_reader_ignore_is_passed_over_when_choosing_by_default(monkeypatch):
 
 def test_cli_takes_reader_and_ignore_from_the_environment(monkeypatch, capsys):
     import sscard
+
     seen = []
 
     def fake_open(reader=None, **kwargs):
         seen.append((reader, kwargs.get("ignore")))
         raise errors.NoCard()
+
     monkeypatch.setattr(sscard, "open", fake_open)
     monkeypatch.setenv("SSCARD_READER_IGNORE", "SAM; Hello ;")
     cli(capsys, "read")
     monkeypatch.setenv("SSCARD_READER", "PICC")
     cli(capsys, "status")
     code, _, _ = cli(capsys, "pin", "tries", "-r", "Other")
-    assert seen == [(None, ("SAM", "Hello")), ("PICC", ("SAM", "Hello")),
-                    ("Other", ("SAM", "Hello"))]
+    assert seen == [
+        (None, ("SAM", "Hello")),
+        ("PICC", ("SAM", "Hello")),
+        ("Other", ("SAM", "Hello")),
+    ]
     assert code == ExitCode.NO_CARD
 
 
@@ -394,20 +459,25 @@ def _watch_readers(monkeypatch, names):
             return list(names)
 
         def states(self, wanted):
-            return [pcsc.ReaderState(n, i == 0, b"\x3B\x6D\x00\x00" if i == 0 else None, False)
-                    for i, n in enumerate(names) if n in wanted]
+            return [
+                pcsc.ReaderState(n, i == 0, b"\x3b\x6d\x00\x00" if i == 0 else None, False)
+                for i, n in enumerate(names)
+                if n in wanted
+            ]
 
         def __enter__(self):
             return self
 
         def __exit__(self, *exc):
             pass
+
     monkeypatch.setattr(pcsc, "Context", FakeContext)
 
 
 def test_watch_reader_index_is_that_reader_only(monkeypatch):
     from sscard.cli.main import _watch_filters
     from sscard.watch import CardWatcher
+
     names = ["Virtual PCD 00 00", "Virtual PCD 00 01"]
     _watch_readers(monkeypatch, names)
     filters = _watch_filters(("0",))
@@ -426,6 +496,7 @@ def test_watch_a_reader_that_is_not_there_is_an_error(monkeypatch, capsys, choic
 
 
 # --- -q, -v, JSON errors, replay ----------------------------------------------------------------
+
 
 def test_quiet_silences_the_fallback_note_but_not_errors(capsys, no_reader):
     code, out, err = cli(capsys, "read", "--emulator-fallback", "gen2")
@@ -448,12 +519,15 @@ def test_verbose_is_repeatable_log_then_trace(capsys):
     assert err.count("identity read:") == 1  # one log handler, not two
 
 
-@pytest.mark.parametrize("args,exit_code,kind", [
-    (("read", "--emulator", "nosuch", "--json"), ExitCode.USAGE, "InvalidArgument"),
-    (("read", "--format", "json", "--bogus"), ExitCode.USAGE, "UsageError"),
-    (("status", "--emulator", "card-blocked", "--json", "--bank-records"), 6, None),
-    (("pin", "tries", "--emulator", "gen1", "--json"), ExitCode.OK, None),
-])
+@pytest.mark.parametrize(
+    "args,exit_code,kind",
+    [
+        (("read", "--emulator", "nosuch", "--json"), ExitCode.USAGE, "InvalidArgument"),
+        (("read", "--format", "json", "--bogus"), ExitCode.USAGE, "UsageError"),
+        (("status", "--emulator", "card-blocked", "--json", "--bank-records"), 6, None),
+        (("pin", "tries", "--emulator", "gen1", "--json"), ExitCode.OK, None),
+    ],
+)
 def test_json_errors_with_json(capsys, args, exit_code, kind):
     code, out, err = cli(capsys, *args)
     assert code == exit_code
@@ -475,10 +549,15 @@ def test_json_error_for_a_missing_reader(capsys, no_reader):
     assert out == ""  # without --json, standard output stays empty
 
 
-@pytest.mark.parametrize("command", [("read", "--emulator", "gen2"),
-                                     ("read", "--emulator", "gen2", "--json", "--reveal"),
-                                     ("status", "--emulator", "bank-used", "--bank-records"),
-                                     ("status", "--emulator", "bank-used", "--logs")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("read", "--emulator", "gen2"),
+        ("read", "--emulator", "gen2", "--json", "--reveal"),
+        ("status", "--emulator", "bank-used", "--bank-records"),
+        ("status", "--emulator", "bank-used", "--logs"),
+    ],
+)
 def test_replay_runs_the_recorded_command_again(capsys, tmp_path, command):
     path = str(tmp_path / "trace.json")
     code, live, _ = cli(capsys, *command, "--record", path)
@@ -491,8 +570,9 @@ def test_replay_runs_the_recorded_command_again(capsys, tmp_path, command):
         live_doc.pop("source")
         assert replayed_doc == live_doc and replayed_doc["holder"]["name"] == "测试甲"
     else:
-        assert replayed.replace("replay: trace.json", "X") == \
-            live.replace(f"emulator: {command[2]}", "X")
+        assert replayed.replace("replay: trace.json", "X") == live.replace(
+            f"emulator: {command[2]}", "X"
+        )
     assert json.loads(Path(path).read_text())["sscard_command"]["name"] == command[0]
 
 
@@ -519,17 +599,23 @@ def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(caps
     from sscard.cli import main
     from sscard.transport import pcsc
     from sscard.watch import CardEvent
-    monkeypatch.setattr(pcsc, "list_readers", lambda: [
-        pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False)])
+
+    monkeypatch.setattr(
+        pcsc,
+        "list_readers",
+        lambda: [pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False)],
+    )
     monkeypatch.setattr(main, "_probe", lambda reader: "yes")
     documented = {
         "`readers` lists": json.loads(cli(capsys, "readers", "--json")[1])[0],
-        "`pin tries --json`": json.loads(cli(capsys, "pin", "tries", "--emulator", "gen2",
-                                              "--json")[1]),
+        "`pin tries --json`": json.loads(
+            cli(capsys, "pin", "tries", "--emulator", "gen2", "--json")[1]
+        ),
         "`personas --json`": json.loads(cli(capsys, "personas", "--json")[1])[0],
-        "`watch` prints": CardEvent("inserted", "Reader A", b"\x3B").to_dict(),
-        "Errors print a single line": json.loads(cli(capsys, "read", "--emulator", "x",
-                                                     "--json")[1])["error"],
+        "`watch` prints": CardEvent("inserted", "Reader A", b"\x3b").to_dict(),
+        "Errors print a single line": json.loads(
+            cli(capsys, "read", "--emulator", "x", "--json")[1]
+        )["error"],
     }
     for bullet, doc in documented.items():
         text = _readme_bullet(bullet)
@@ -541,26 +627,39 @@ def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(caps
 
 # --- a PSAM in the first reader is never the card read by default ------------------------------
 
+
 def _readers_with(monkeypatch, cards):
     """PC/SC readers holding in-process emulated cards: [(name, card or None)]; returns the
     APDUs each reader received."""
     from sscard.emulator.psam_card import PsamCard
     from sscard.transport import pcsc
     from sscard.transport.emulated import EmulatorTransport
-    made = {name: (EmulatorTransport(PsamCard.from_file(), name) if card == "psam" else
-                   EmulatorTransport(SocialSecurityCard.from_persona(card), name))
-            for name, card in cards if card}
+
+    made = {
+        name: (
+            EmulatorTransport(PsamCard.from_file(), name)
+            if card == "psam"
+            else EmulatorTransport(SocialSecurityCard.from_persona(card), name)
+        )
+        for name, card in cards
+        if card
+    }
     sent = {name: [] for name, _ in cards}
     _fake_pcsc(monkeypatch, [[(name, card is not None) for name, card in cards]])
 
     def init(self, connection, reader, shared):
         self._inner, self.reader, self.description = made[reader], reader, reader
+
     monkeypatch.setattr(pcsc.PcscTransport, "__init__", init)
     monkeypatch.setattr(pcsc.PcscTransport, "atr", property(lambda self: self._inner.atr))
-    monkeypatch.setattr(pcsc.PcscTransport, "transmit", lambda self, apdu: (
-        sent[self.reader].append(apdu), self._inner.transmit(apdu))[1])
-    monkeypatch.setattr(pcsc.PcscTransport, "transmit_within",
-                        lambda self, apdu, seconds: self.transmit(apdu))
+    monkeypatch.setattr(
+        pcsc.PcscTransport,
+        "transmit",
+        lambda self, apdu: (sent[self.reader].append(apdu), self._inner.transmit(apdu))[1],
+    )
+    monkeypatch.setattr(
+        pcsc.PcscTransport, "transmit_within", lambda self, apdu, seconds: self.transmit(apdu)
+    )
     monkeypatch.setattr(pcsc.PcscTransport, "transaction", lambda self: self._inner.transaction())
     monkeypatch.setattr(pcsc.PcscTransport, "close", lambda self: None)
     return sent
@@ -601,6 +700,7 @@ def test_watch_a_name_part_waits_when_there_is_no_reader_yet(monkeypatch, capsys
 
     def down():
         raise errors.ServiceUnavailable()
+
     monkeypatch.setattr(pcsc, "Context", down)
     assert _watch_filters(("PCD",)) == ["PCD"]
     assert "no reader now" in capsys.readouterr().err

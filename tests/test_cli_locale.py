@@ -31,8 +31,9 @@ COMMANDS = [
 def sscard(args, encoding):
     env = dict(os.environ, PYTHONIOENCODING=encoding)
     env.pop("PYTHONUTF8", None)
-    return subprocess.run([sys.executable, "-m", "sscard.cli.main", *args], env=env,
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sscard.cli.main", *args], env=env, capture_output=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)

@@ -17,27 +17,31 @@ REAL_FCI = bytes.fromhex("6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C03
 
 # --- TLV ------------------------------------------------------------------------------------
 
+
 def test_real_fci_parses_with_nesting_and_offsets():
     (fci,) = tlv.parse_ber(REAL_FCI)
     assert fci.tag == 0x6F and fci.offset == 0 and len(fci.children) == 2
     a5 = fci.find(0xA5)
-    assert a5.offset == 19 and a5.find(0x88).value == b"\x1E"
+    assert a5.offset == 19 and a5.find(0x88).value == b"\x1e"
     issuer = a5.find(0x9F0C)
     assert issuer.children is None  # primitive, though it holds TLVs
     assert tlv.parse_ber(issuer.value)[0].value == b"\x03"
     assert fci.find_path(0xA5, 0x88).offset == 21
 
 
-@pytest.mark.parametrize("data,offset,message", [
-    ("6F0584", 1, "runs past"),  # value longer than the buffer
-    ("6F", 1, "length missing"),
-    ("9F", 0, "tag cut off"),
-    ("6F80", 1, "indefinite"),
-    ("6F8401000000", 1, "not supported"),
-    ("6F8201", 1, "cut off"),
-    ("00", 0, "tag 00"),
-    ("6F028401", 3, "runs past"),  # the inner TLV is cut
-])
+@pytest.mark.parametrize(
+    "data,offset,message",
+    [
+        ("6F0584", 1, "runs past"),  # value longer than the buffer
+        ("6F", 1, "length missing"),
+        ("9F", 0, "tag cut off"),
+        ("6F80", 1, "indefinite"),
+        ("6F8401000000", 1, "not supported"),
+        ("6F8201", 1, "cut off"),
+        ("00", 0, "tag 00"),
+        ("6F028401", 3, "runs past"),  # the inner TLV is cut
+    ],
+)
 def test_ber_errors_carry_offsets(data, offset, message):
     with pytest.raises(DecodeError, match=message) as info:
         tlv.parse_ber(bytes.fromhex(data))
@@ -74,6 +78,7 @@ def test_records_back_to_back_and_their_errors():
 
 
 # --- value codecs ---------------------------------------------------------------------------
+
 
 def test_cn_decoding_and_padding():
     assert fields.decode_cn(bytes.fromhex("110101")) == "110101"
@@ -120,6 +125,7 @@ def test_dates():
 
 # --- identifiers ----------------------------------------------------------------------------
 
+
 def test_gb11643():
     good = gb11643.check_id_number("110101199003071233", today=_dt.date(2026, 11, 22))
     assert good.valid and good.birth_date == _dt.date(1990, 3, 7) and good.sex == "1"
@@ -128,19 +134,35 @@ def test_gb11643():
     assert gb11643.check_id_number("11010519491231002X").valid
     bad = gb11643.check_id_number("110101199003071234")
     assert bad.problems == ("check_character",)
-    assert "birth_date" in gb11643.check_id_number(gb11643.make_id_number(
-        "110101", _dt.date(2030, 1, 1), "001"), today=_dt.date(2026, 1, 1)).problems
-    assert "region" in gb11643.check_id_number(gb11643.make_id_number(
-        "990101", _dt.date(1990, 1, 1), "001")).problems
+    assert (
+        "birth_date"
+        in gb11643.check_id_number(
+            gb11643.make_id_number("110101", _dt.date(2030, 1, 1), "001"),
+            today=_dt.date(2026, 1, 1),
+        ).problems
+    )
+    assert (
+        "region"
+        in gb11643.check_id_number(
+            gb11643.make_id_number("990101", _dt.date(1990, 1, 1), "001")
+        ).problems
+    )
     assert gb11643.check_id_number("11010119900307123x").problems == ("characters",)
     assert gb11643.check_id_number("123").problems == ("length",)
 
 
-@pytest.mark.parametrize("number,expected", [
-    ("HA1046924", True), ("B07541184", True), ("ET000077X", True),  # ssc-card.md §4.2
-    ("A21472424", False), ("W49158758", False),  # real cards that fail the check
-    ("A1234", None), ("a12345674", None),
-])
+@pytest.mark.parametrize(
+    "number,expected",
+    [
+        ("HA1046924", True),
+        ("B07541184", True),
+        ("ET000077X", True),  # ssc-card.md §4.2
+        ("A21472424", False),
+        ("W49158758", False),  # real cards that fail the check
+        ("A1234", None),
+        ("a12345674", None),
+    ],
+)
 def test_card_number_check_character(number, expected):
     assert card_number.card_number_check(number) is expected
 
@@ -148,7 +170,11 @@ def test_card_number_check_character(number, expected):
 def test_card_id_split():
     parts = card_id.split_card_id(bytes.fromhex("511300D156000005A2147242FFFFFFFF"))
     assert (parts.region, parts.rid, parts.serial, parts.auth_code) == (
-        "511300", "D156000005", "A2147242", "FFFFFFFF")
+        "511300",
+        "D156000005",
+        "A2147242",
+        "FFFFFFFF",
+    )
     assert card_id.rid_ok(parts)
     with pytest.raises(DecodeError):
         card_id.split_card_id(bytes(15))
@@ -162,10 +188,15 @@ PROPERTY = settings(max_examples=400, deadline=None)
 @PROPERTY
 @given(st.binary(max_size=300), st.integers(0, 1000))
 def test_random_bytes_only_decode_error(data, base):
-    for parse in (lambda: tlv.parse_ber(data, base), lambda: tlv.parse_record(data, base),
-                  lambda: fields.decode_cn(data, base), lambda: fields.decode_an(data, "ascii", base),
-                  lambda: fields.decode_an(data, "gbk", base), lambda: fields.decode_date(data, base),
-                  lambda: card_id.split_card_id(data, base)):
+    for parse in (
+        lambda: tlv.parse_ber(data, base),
+        lambda: tlv.parse_record(data, base),
+        lambda: fields.decode_cn(data, base),
+        lambda: fields.decode_an(data, "ascii", base),
+        lambda: fields.decode_an(data, "gbk", base),
+        lambda: fields.decode_date(data, base),
+        lambda: card_id.split_card_id(data, base),
+    ):
         try:
             parse()
         except DecodeError as e:

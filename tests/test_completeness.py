@@ -21,8 +21,12 @@ from sscard.spec import load_spec
 from sscard.transport.emulated import EmulatorTransport
 
 PER_ITEM = "gen2-no-range"  # refuses the range form: one READ RECORD per item, by its tag
-REQUIRED = {"card_identification": ("ef05", 0x01), "card_number": ("ef05", 0x07),
-            "social_security_number": ("ef06", 0x08), "name": ("ef06", 0x09)}
+REQUIRED = {
+    "card_identification": ("ef05", 0x01),
+    "card_number": ("ef05", 0x07),
+    "social_security_number": ("ef06", 0x08),
+    "name": ("ef06", 0x09),
+}
 
 
 def not_found(tag: int):
@@ -32,8 +36,12 @@ def not_found(tag: int):
 
 def test_the_spec_declares_what_is_required():
     spec = load_spec()
-    required = {i.key: dict(i.required) for ef in ("ef05", "ef06")
-                for i in spec.ssse.file(ef).items if i.required}
+    required = {
+        i.key: dict(i.required)
+        for ef in ("ef05", "ef06")
+        for i in spec.ssse.file(ef).items
+        if i.required
+    }
     assert set(required) == set(REQUIRED)
     assert required["card_number"] == {g: {"ssse", "mf"} for g in (1, 2, 3)}
     assert required["name"] == {g: {"ssse"} for g in (1, 2, 3)}  # EF06 exists only under SSSE
@@ -95,8 +103,10 @@ def test_every_required_key_names_a_result_field():
 
 
 def faulty_cli_card(monkeypatch, tag: int):
-    monkeypatch.setattr("sscard.open_emulator", lambda persona, **kw: Card(
-        FaultyTransport(emulator(PER_ITEM), not_found(tag))))
+    monkeypatch.setattr(
+        "sscard.open_emulator",
+        lambda persona, **kw: Card(FaultyTransport(emulator(PER_ITEM), not_found(tag))),
+    )
 
 
 @pytest.mark.parametrize("key", sorted(REQUIRED))
@@ -120,6 +130,7 @@ def test_a_complete_identity_still_exits_0(capsys):
 
 def test_the_formatter_refuses_an_incomplete_identity():
     from sscard import ireadcardbas
+
     identity, _ = read(FaultyTransport(emulator(PER_ITEM), not_found(0x08)))
     with pytest.raises(errors.IdentityIncomplete):
         ireadcardbas.format_identity(identity)
@@ -128,6 +139,7 @@ def test_the_formatter_refuses_an_incomplete_identity():
 
 # --- one Card, two threads ------------------------------------------------------------------
 
+
 class Interleaving:
     """A transport that notes which thread sent each APDU, and holds the first thread's first
     APDU until a second thread sends one too (or a while has passed): without serialisation
@@ -135,6 +147,7 @@ class Interleaving:
 
     def __init__(self, inner):
         import threading
+
         self.inner = inner
         self.description = inner.description
         self.senders: list[int] = []
@@ -147,6 +160,7 @@ class Interleaving:
 
     def transmit(self, apdu: bytes) -> bytes:
         import threading
+
         me = threading.get_ident()
         with self._guard:
             first = not self.senders
@@ -169,6 +183,7 @@ class Interleaving:
 
 def test_two_threads_sharing_a_card_never_interleave_apdus():
     import threading
+
     clean, _ = read(emulator(PER_ITEM))
     transport = Interleaving(emulator(PER_ITEM))
     card = Card(transport)
@@ -179,6 +194,7 @@ def test_two_threads_sharing_a_card_never_interleave_apdus():
             results.append(card.read_identity(today=TODAY))
         except Exception as e:  # noqa: BLE001 - reported below
             failures.append(e)
+
     first = threading.Thread(target=reader)
     first.start()
     while not transport.senders:  # the first read is on the card

@@ -43,7 +43,7 @@ def tlvs(hex_data: str) -> list[tuple[int, bytes]]:
     raw, out, i = bytes.fromhex(hex_data), [], 0
     while i < len(raw):
         tag, n = raw[i], raw[i + 1]
-        out.append((tag, raw[i + 2:i + 2 + n]))
+        out.append((tag, raw[i + 2 : i + 2 + n]))
         i += 2 + n
     assert i == len(raw)
     return out
@@ -60,6 +60,7 @@ def bcd_date(d) -> str:
 
 
 # --- SELECT -------------------------------------------------------------------------------
+
 
 def test_select_ssse_returns_the_fci():
     assert tx(card(), SELECT_SSSE + "00") == (FCI_DES, "9000")
@@ -98,6 +99,7 @@ def test_select_by_fid_p1_00_and_mf():
 
 
 # --- READ RECORD ------------------------------------------------------------------------
+
 
 def test_spec_read_forms_on_gen2():
     p = load_persona("gen2")
@@ -162,8 +164,15 @@ def test_whole_files_by_sfi_and_range_with_the_exact_le():
     assert [t for t, _ in tlvs(ok(c, "00B201355B"))] == [0x08, 0x09, 0x4E, 0x0A, 0x0B, 0x0C, 0x0D]
     assert sw(c, "00B2012D3F") == "6C40"  # a wrong Le: the card names the file's size
     assert sw(c, "00B2013560") == "6C5B"
-    assert [t for t, _ in tlvs(ok(c, "00B2013500"))] \
-        == [0x08, 0x09, 0x4E, 0x0A, 0x0B, 0x0C, 0x0D]  # Le 00: "all there is" (le_zero = data)
+    assert [t for t, _ in tlvs(ok(c, "00B2013500"))] == [
+        0x08,
+        0x09,
+        0x4E,
+        0x0A,
+        0x0B,
+        0x0C,
+        0x0D,
+    ]  # Le 00: "all there is" (le_zero = data)
     strict = card("gen2-t0")
     tx(strict, SELECT_SSSE + "00")  # 611E: the FCI waits for GET RESPONSE
     assert sw(strict, "00B2012D00") == "6C40"  # le_zero = 6Cxx
@@ -179,8 +188,11 @@ def test_persona_declares_the_read_record_forms_of_its_cos():
     assert sw(c, "00B2050600") == "6A86"  # last..P1 as well
     assert ok(c, "00B2080014")[:4] == "0812"  # EF06 is current after the SFI read
     for refusal in ("6B00", "6A81", "6D00", "6E00"):
-        other = card("gen2", read_record_forms=frozenset({"number", "identifier", "range"}),
-                     read_record_refusal=int(refusal, 16))
+        other = card(
+            "gen2",
+            read_record_forms=frozenset({"number", "identifier", "range"}),
+            read_record_refusal=int(refusal, 16),
+        )
         ok(other, SELECT_SSSE)
         assert sw(other, "00B2012D40") == refusal  # SFI forms refused, with this SW
         assert sw(other, "00B2083000") == refusal
@@ -192,10 +204,15 @@ def test_read_record_forms_are_checked_when_the_persona_loads(tmp_path):
     import pytest
     from pathlib import Path
     from sscard.errors import SpecError
-    source = (Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen2-no-range.toml")
+
+    source = Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen2-no-range.toml"
     text = source.read_text(encoding="utf-8")
-    for bad in ('read_record = ["number", "rangee"]', 'read_record = ["range"]',
-                'read_record = ["number", "number"]', 'read_record_refusal = "9000"'):
+    for bad in (
+        'read_record = ["number", "rangee"]',
+        'read_record = ["range"]',
+        'read_record = ["number", "number"]',
+        'read_record_refusal = "9000"',
+    ):
         key = bad.split(" = ")[0]
         lines = [bad if line.startswith(key + " = ") else line for line in text.splitlines()]
         path = tmp_path / "p.toml"
@@ -271,10 +288,12 @@ def test_identifier_search_modes(tmp_path):
 
 def load_text(name: str) -> str:
     from sscard.emulator.persona import PERSONA_DIR
+
     return (PERSONA_DIR / f"{name}.toml").read_text(encoding="utf-8")
 
 
 # --- Le -----------------------------------------------------------------------------------
+
 
 def test_le_zero_answers_with_data_by_default():
     c = in_ef(card(), "EF05")
@@ -305,6 +324,7 @@ def test_select_with_wrong_le():
 
 
 # --- T=0 ----------------------------------------------------------------------------------
+
 
 def test_t0_select_answers_61_and_get_response():
     c = card("gen2-t0")
@@ -349,6 +369,7 @@ def test_t1_card_has_nothing_for_get_response():
 
 # --- VERIFY -------------------------------------------------------------------------------
 
+
 def test_empty_verify_never_spends_a_try():
     c = card()
     for _ in range(5):
@@ -391,6 +412,7 @@ def test_verify_without_pin_configured():
 
 # --- GET CHALLENGE --------------------------------------------------------------------------
 
+
 def test_get_challenge():
     c = card()
     a, b = ok(c, "0084000008"), ok(c, "0084000008")
@@ -407,6 +429,7 @@ def test_get_challenge():
 
 # --- card states, classes, instructions ---------------------------------------------------------
 
+
 def test_ssse_blocked():
     c = card("ssse-blocked")
     assert sw(c, SELECT_SSSE + "00") == "9303"
@@ -415,8 +438,15 @@ def test_ssse_blocked():
 
 def test_card_blocked_refuses_everything():
     c = card("card-blocked")
-    for apdu in (SELECT_SSSE + "00", "00A40000023F00", "0084000008", "00200000", "00B2010400",
-                 "FFFFFFFF", "00"):
+    for apdu in (
+        SELECT_SSSE + "00",
+        "00A40000023F00",
+        "0084000008",
+        "00200000",
+        "00B2010400",
+        "FFFFFFFF",
+        "00",
+    ):
         assert tx(c, apdu) == ("", "6A81"), apdu
 
 
@@ -455,6 +485,7 @@ def test_apdu_count():
 
 # --- Shanghai layout ----------------------------------------------------------------------
 
+
 def test_shanghai_layout():
     p = load_persona("shanghai")
     c = card("shanghai")
@@ -468,6 +499,7 @@ def test_shanghai_layout():
 
 
 # --- power -----------------------------------------------------------------------------------
+
 
 def test_atr():
     p = load_persona("gen2")

@@ -51,6 +51,7 @@ def toml(name: str) -> dict:
 
 # --- plain helpers, independent of sscard.codec -----------------------------------------------
 
+
 def card(name: str = "gen2", bank: dict | None = None, **overrides) -> SocialSecurityCard:
     if bank:
         overrides["bank"] = dataclasses.replace(load_persona(name).bank, **bank)
@@ -104,7 +105,7 @@ def ber(hex_data: str) -> list[tuple[str, str]]:
         i += 1
         if n == 0x81:
             n, i = raw[i], i + 1
-        out.append((tag, raw[i:i + n].hex().upper()))
+        out.append((tag, raw[i : i + n].hex().upper()))
         i += n
     assert i == len(raw), "trailing bytes"
     return out
@@ -162,6 +163,7 @@ def contact_gpo_data() -> str:
 
 # --- selection ------------------------------------------------------------------------------------
 
+
 def test_pse_fci_is_the_spec_example_and_lists_the_application():
     c = card("gen2")
     assert ok(c, select(PSE)) == spec_example("6F")
@@ -181,7 +183,10 @@ def test_pse_lists_every_application_in_persona_order():
     entries = [v for t, v in ber(find(ok(c, read(1, 1)), "70")) if t == "61"]
     persona = toml("bank-used")["bank"]
     assert [find(e, "4F") for e in entries] == [persona["aid"], persona["extra_app"][0]["aid"]]
-    assert [find(e, "87") for e in entries] == [persona["priority"], persona["extra_app"][0]["priority"]]
+    assert [find(e, "87") for e in entries] == [
+        persona["priority"],
+        persona["extra_app"][0]["priority"],
+    ]
     assert bytes.fromhex(find(entries[0], "9F12")).decode("gbk") == persona["preferred_name"]
 
 
@@ -220,7 +225,10 @@ def test_contact_fci_by_aid():
     assert find(prop, "9F38") == typical_pdol("contact")
     # the log entry of the spec's recommendation: SFI 11, 10 records
     assert find(prop, "BF0C") == spec_example("BF0C")[6:]
-    assert [t for t, _ in ber(fci)] == ["6F"] and [t for t, _ in ber(find(fci, "6F"))] == ["84", "A5"]
+    assert [t for t, _ in ber(fci)] == ["6F"] and [t for t, _ in ber(find(fci, "6F"))] == [
+        "84",
+        "A5",
+    ]
 
 
 def test_packaged_contactless_persona():
@@ -271,6 +279,7 @@ def test_extra_application_has_its_own_label_and_counter():
 
 # --- GET PROCESSING OPTIONS ------------------------------------------------------------------------
 
+
 def test_gpo_format_1_and_the_afl_records_hold_the_persona_values():
     persona = toml("gen2")["bank"]
     c = card("gen2")
@@ -319,7 +328,9 @@ def test_atc_counts_every_gpo_and_survives_power_cycles():
     c.reset()
     ok(c, select(DEBIT))
     assert ok(c, get_data("9F36")) == tlv("9F36", f"{start + 2:04X}")
-    assert ok(c, get_data("9F13")) == tlv("9F13", f"{toml('bank-used')['bank']['last_online_atc']:04X}")
+    assert ok(c, get_data("9F13")) == tlv(
+        "9F13", f"{toml('bank-used')['bank']['last_online_atc']:04X}"
+    )
 
 
 def afl_of(c: SocialSecurityCard) -> str:
@@ -392,11 +403,14 @@ def test_last_atc_blocks_the_application_for_good():
 
 # --- states ---------------------------------------------------------------------------------------
 
+
 def test_blocked_application_answers_6283_with_its_fci():
     c = card("bank-blocked")
     data, status = tx(c, select(DEBIT))
     assert status == "6283"
-    assert find(data, "6F", "84") == DEBIT and find(data, "6F", "A5", "9F38") == typical_pdol("contact")
+    assert find(data, "6F", "84") == DEBIT and find(data, "6F", "A5", "9F38") == typical_pdol(
+        "contact"
+    )
     assert sw(c, gpo(contact_gpo_data())) == "6985"
     # still listed, still readable: records, log and counters (JR/T 0025.5 §18.1)
     assert find(ok(c, read(1, 2)), "70", "5A") == pan_cn(toml("bank-blocked")["bank"]["pan"])
@@ -446,6 +460,7 @@ def test_mismatch_persona_differs_from_ef06_on_purpose():
 
 # --- GET DATA -------------------------------------------------------------------------------------
 
+
 def test_get_data_answers_the_persona_values():
     bank = toml("bank-used")["bank"]
     c = card("bank-used")
@@ -453,7 +468,9 @@ def test_get_data_answers_the_persona_values():
     assert ok(c, get_data("9F17")) == tlv("9F17", f"{bank['pin_try_counter']:02X}")
     assert ok(c, get_data("9F79")) == tlv("9F79", bcd(str(bank["ecash_balance"]), 6))
     assert ok(c, get_data("9F77")) == tlv("9F77", bcd(str(bank["ecash_balance_limit"]), 6))
-    assert ok(c, get_data("9F78")) == tlv("9F78", bcd(str(bank["ecash_single_transaction_limit"]), 6))
+    assert ok(c, get_data("9F78")) == tlv(
+        "9F78", bcd(str(bank["ecash_single_transaction_limit"]), 6)
+    )
     assert ok(c, get_data("9F6D")) == "9F6D06" + "00" * 6
     assert ok(c, get_data("9F5D")) == tlv("9F5D", bcd(str(bank["available_offline_amount"]), 6))
     assert ok(c, get_data("9F4F")) == spec_example("9F4F")
@@ -481,13 +498,21 @@ def test_get_data_needs_an_application_and_honours_le():
 
 # --- logs -----------------------------------------------------------------------------------------
 
+
 def expected_transaction_record(e: dict) -> str:
     """The recommended 9F4F layout (JR/T 0025.5 table 45), written out by hand."""
     merchant = e["merchant_name"].encode("gbk").ljust(20, b"\0").hex().upper()
-    return (yymmdd(e["transaction_date"]) + e["transaction_time"].strftime("%H%M%S")
-            + bcd(str(e["amount"]), 6) + bcd(str(e.get("amount_other", 0)), 6)
-            + e.get("terminal_country", "0000") + e["transaction_currency"] + merchant
-            + e["transaction_type"] + f"{e['atc']:04X}")
+    return (
+        yymmdd(e["transaction_date"])
+        + e["transaction_time"].strftime("%H%M%S")
+        + bcd(str(e["amount"]), 6)
+        + bcd(str(e.get("amount_other", 0)), 6)
+        + e.get("terminal_country", "0000")
+        + e["transaction_currency"]
+        + merchant
+        + e["transaction_type"]
+        + f"{e['atc']:04X}"
+    )
 
 
 def test_transaction_log_most_recent_first():
@@ -513,9 +538,15 @@ def test_load_log():
     for n, e in enumerate(entries, 1):
         merchant = e["merchant_name"].encode("gbk").ljust(20, b"\0").hex().upper()
         assert ok(c, read(n, sfi)) == (
-            "9F79" + bcd(str(e["balance_before"]), 6) + bcd(str(e["balance_after"]), 6)
-            + yymmdd(e["transaction_date"]) + e["transaction_time"].strftime("%H%M%S")
-            + e["terminal_country"] + merchant + f"{e['atc']:04X}")
+            "9F79"
+            + bcd(str(e["balance_before"]), 6)
+            + bcd(str(e["balance_after"]), 6)
+            + yymmdd(e["transaction_date"])
+            + e["transaction_time"].strftime("%H%M%S")
+            + e["terminal_country"]
+            + merchant
+            + f"{e['atc']:04X}"
+        )
     assert sw(c, read(len(entries) + 1, sfi)) == "6A83"
 
 
@@ -528,6 +559,7 @@ def test_unused_application_has_an_empty_log():
 
 
 # --- T=0, Le and the other application on the chip --------------------------------------------------
+
 
 def test_t0_select_and_gpo_announce_61xx():
     c = card("gen2", t0=True, le_zero="6Cxx")
@@ -559,17 +591,28 @@ def test_bank_and_ssse_selections_replace_each_other():
 
 # --- personas -----------------------------------------------------------------------------------
 
+
 def luhn_ok(number: str) -> bool:
     digits = [int(d) for d in reversed(number)]
-    return sum(d if i % 2 == 0 else (2 * d - 9 if d > 4 else 2 * d) for i, d in enumerate(digits)) % 10 == 0
+    return (
+        sum(d if i % 2 == 0 else (2 * d - 9 if d > 4 else 2 * d) for i, d in enumerate(digits)) % 10
+        == 0
+    )
 
 
 def test_luhn_helper_can_fail():
     assert luhn_ok("6212340000000000012") and not luhn_ok("6212340000000000013")
 
 
-BANK_PERSONAS = ("gen2", "gen3", "bank-used", "bank-blocked", "bank-expired", "bank-mismatch",
-                 "bank-contactless")
+BANK_PERSONAS = (
+    "gen2",
+    "gen3",
+    "bank-used",
+    "bank-blocked",
+    "bank-expired",
+    "bank-mismatch",
+    "bank-contactless",
+)
 
 
 @pytest.mark.parametrize("name", BANK_PERSONAS)
@@ -600,20 +643,26 @@ def _write(tmp_path, extra: str, base: str = "gen2") -> Path:
 GOOD = 'pan = "6212340000000000012"\nexpiry_date = 2031-03-31\neffective_date = 2021-03-01\n'
 
 
-@pytest.mark.parametrize("extra,message", [
-    (GOOD + 'colour = "red"\n', "unknown key"),
-    (GOOD.replace("6212340000000000012", "62123400000000000A2"), "pan"),
-    (GOOD + 'interface = "radio"\n', "interface"),
-    (GOOD + 'interface = "contactless"\ndirectories = ["pse"]\n', "PSE"),
-    (GOOD + 'gpo_format = 3\n', "gpo_format"),
-    (GOOD + 'id_type = "0"\nid_number = "1234567890123456789012345678901234567890X"\n', "id_number"),
-    (GOOD + 'aid = "A0000000031010"\n', "aid"),
-    (GOOD + 'afl = "08010100"\n', "unknown key"),
-    (GOOD + '[[bank.transaction_log]]\ncolour = "red"\n', "not a field"),
-    (GOOD + '[[bank.transaction_log]]\namount = -1\n', "log format"),
-    (GOOD + '[bank.records]\n"11.1" = ["pan"]\n', "SFI"),
-    ('expiry_date = 2031-03-31\neffective_date = 2021-03-01\n', "missing"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (GOOD + 'colour = "red"\n', "unknown key"),
+        (GOOD.replace("6212340000000000012", "62123400000000000A2"), "pan"),
+        (GOOD + 'interface = "radio"\n', "interface"),
+        (GOOD + 'interface = "contactless"\ndirectories = ["pse"]\n', "PSE"),
+        (GOOD + "gpo_format = 3\n", "gpo_format"),
+        (
+            GOOD + 'id_type = "0"\nid_number = "1234567890123456789012345678901234567890X"\n',
+            "id_number",
+        ),
+        (GOOD + 'aid = "A0000000031010"\n', "aid"),
+        (GOOD + 'afl = "08010100"\n', "unknown key"),
+        (GOOD + '[[bank.transaction_log]]\ncolour = "red"\n', "not a field"),
+        (GOOD + "[[bank.transaction_log]]\namount = -1\n", "log format"),
+        (GOOD + '[bank.records]\n"11.1" = ["pan"]\n', "SFI"),
+        ("expiry_date = 2031-03-31\neffective_date = 2021-03-01\n", "missing"),
+    ],
+)
 def test_bank_section_is_strict(tmp_path, extra, message):
     with pytest.raises(SpecError, match=message) as info:
         load_persona(_write(tmp_path, extra), load_spec())
@@ -621,8 +670,11 @@ def test_bank_section_is_strict(tmp_path, extra, message):
 
 
 def test_custom_record_layout(tmp_path):
-    path = _write(tmp_path, GOOD + 'id_number = "110101199003071233"\n'
-                  '[bank.records]\n"1.1" = ["pan"]\n"1.2" = ["id_number", "expiry_date"]\n')
+    path = _write(
+        tmp_path,
+        GOOD + 'id_number = "110101199003071233"\n'
+        '[bank.records]\n"1.1" = ["pan"]\n"1.2" = ["id_number", "expiry_date"]\n',
+    )
     c = SocialSecurityCard.from_persona(path)
     ok(c, select(DEBIT))
     afl = afl_of(c)

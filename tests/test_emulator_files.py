@@ -18,13 +18,17 @@ from sscard.crypto import Algorithm, authentication_data, derive_card_key
 from sscard.emulator import SocialSecurityCard
 from test_emulator import SELECT_SSSE, card, ok, sw, tx
 
-SPEC_FILES = {f["key"]: f for f in tomllib.loads(
-    (Path(__file__).resolve().parents[1] / "apdu_specs" / "ssse.toml").read_text("utf-8"))["file"]}
+SPEC_FILES = {
+    f["key"]: f
+    for f in tomllib.loads(
+        (Path(__file__).resolve().parents[1] / "apdu_specs" / "ssse.toml").read_text("utf-8")
+    )["file"]
+}
 EF07, EF08 = SPEC_FILES["ef07"], SPEC_FILES["ef08"]
 TEST_KEYS = Path(__file__).resolve().parents[1] / "sscard" / "emulator" / "test_keys.toml"
 ROOTS = tomllib.loads(TEST_KEYS.read_text("utf-8"))["keys"]
-FINGERPRINT = bytes(range(256)) * 2 + b"\xA5\x5A"  # 514 bytes: shorter than the file
-PHOTO = b"\xFF\xD8\xFF\xFE\x00\x06test\xFF\xD9"
+FINGERPRINT = bytes(range(256)) * 2 + b"\xa5\x5a"  # 514 bytes: shorter than the file
+PHOTO = b"\xff\xd8\xff\xfe\x00\x06test\xff\xd9"
 
 
 def external_authenticate(c: SocialSecurityCard, persona: str) -> str:
@@ -33,8 +37,9 @@ def external_authenticate(c: SocialSecurityCard, persona: str) -> str:
     alg = raw["algorithm"]
     algorithm = {"01": Algorithm.DES3, "03": Algorithm.SM4}[alg]
     atr = bytes.fromhex("3B6D0000" + raw["atr_historical"])
-    key = derive_card_key(algorithm, bytes.fromhex(ROOTS["RKSSSE"][alg]),
-                          raw["ef05"]["card_identification"][:6], atr)
+    key = derive_card_key(
+        algorithm, bytes.fromhex(ROOTS["RKSSSE"][alg]), raw["ef05"]["card_identification"][:6], atr
+    )
     challenge = bytes.fromhex(ok(c, "0084000008"))
     original = os.urandom(8)
     cryptogram = authentication_data(algorithm, key, challenge, original)
@@ -68,6 +73,7 @@ def expected(given: bytes, spec_file: dict) -> bytes:
 
 
 # --- access ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("persona", ["gen2", "gen3"])
 @pytest.mark.parametrize("spec_file", [EF07, EF08], ids=["ef07", "ef08"])
@@ -132,10 +138,11 @@ def test_default_content_is_synthetic_and_deterministic():
         fingerprint = read_all(c, EF07["size"], 0x100)
         ok(c, "00A4020002EF08")
         return fingerprint, read_all(c, EF08["size"], 0x100)
+
     fingerprint, photo = contents("gen2")
     assert b"synthetic" in fingerprint[:100] and b"gen2" in fingerprint[:100]
-    assert photo[:4] == b"\xFF\xD8\xFF\xE0" and b"synthetic" in photo[:200]  # JPEG SOI, APP0
-    assert b"\xFF\xD9" in photo
+    assert photo[:4] == b"\xff\xd8\xff\xe0" and b"synthetic" in photo[:200]  # JPEG SOI, APP0
+    assert b"\xff\xd9" in photo
     assert contents("gen2") == (fingerprint, photo)
     other = contents("gen3")
     assert other[0] != fingerprint and other[1] != photo
@@ -143,6 +150,7 @@ def test_default_content_is_synthetic_and_deterministic():
 
 
 # --- security state ------------------------------------------------------------------------------
+
 
 def opened(tmp_path) -> SocialSecurityCard:
     c = with_content(tmp_path, ef07=FINGERPRINT, ef08=PHOTO)
@@ -178,6 +186,7 @@ def test_selecting_another_ef_keeps_it(tmp_path):
 
 # --- offsets, Le --------------------------------------------------------------------------------
 
+
 def test_offsets_and_le(tmp_path):
     c = opened(tmp_path)
     size = EF08["size"]
@@ -212,6 +221,7 @@ def test_no_current_ef():
 
 # --- generations, layouts -----------------------------------------------------------------------
 
+
 def test_generation_1_has_a_free_ef07_and_no_ef08(tmp_path):
     assert EF07["read_access"]["gen1"] == "free" and 1 not in EF08["generations"]
     c = with_content(tmp_path, "gen1", ef07=FINGERPRINT)
@@ -230,14 +240,18 @@ def test_mf_layout_holds_no_transparent_files():
 
 # --- persona validation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("base,table,message", [
-    ("gen1", 'ef08 = "FFD8"', "not transparent files"),
-    ("gen2", 'ef06 = "00"', "not transparent files"),
-    ("gen2", 'ef07 = "0"', "not hex"),
-    ("gen2", "ef07 = 5", "wrong type"),
-    ("gen2", f'ef07 = "{"AB" * 0x301}"', "at most 768 bytes"),
-    ("shanghai", 'ef07 = "00"', "not transparent files"),
-])
+
+@pytest.mark.parametrize(
+    "base,table,message",
+    [
+        ("gen1", 'ef08 = "FFD8"', "not transparent files"),
+        ("gen2", 'ef06 = "00"', "not transparent files"),
+        ("gen2", 'ef07 = "0"', "not hex"),
+        ("gen2", "ef07 = 5", "wrong type"),
+        ("gen2", f'ef07 = "{"AB" * 0x301}"', "at most 768 bytes"),
+        ("shanghai", 'ef07 = "00"', "not transparent files"),
+    ],
+)
 def test_persona_content_is_validated(tmp_path, base, table, message):
     text = (PERSONA_DIR / f"{base}.toml").read_text("utf-8") + f"\n[transparent]\n{table}\n"
     path = tmp_path / "bad.toml"
@@ -251,6 +265,12 @@ def test_the_emulator_imports_no_reader_code():
     folder = Path(__file__).resolve().parents[1] / "sscard" / "emulator"
     for path in folder.glob("*.py"):
         text = path.read_text("utf-8")
-        for reader in ("sscard.session", "sscard.card", "sscard.ssse", "sscard.transport",
-                       "sscard.cli", "sscard.trace"):
+        for reader in (
+            "sscard.session",
+            "sscard.card",
+            "sscard.ssse",
+            "sscard.transport",
+            "sscard.cli",
+            "sscard.trace",
+        ):
             assert f"import {reader}" not in text and f"from {reader} " not in text, path.name

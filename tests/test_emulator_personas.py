@@ -14,17 +14,38 @@ from sscard.emulator import SocialSecurityCard, list_personas, load_persona
 from sscard.emulator.persona import PERSONA_DIR
 from sscard.errors import InvalidArgument, SpecError
 
-PACKAGED = {"card-blocked", "gen1", "gen2", "gen2-expired", "gen2-long-name", "gen2-t0", "gen3",
-            "gen3-contactless",
-            "gen2-no-range", "shanghai", "ssse-blocked", "bank-used", "bank-blocked", "bank-expired", "bank-mismatch",
-            "bank-contactless"}
+PACKAGED = {
+    "card-blocked",
+    "gen1",
+    "gen2",
+    "gen2-expired",
+    "gen2-long-name",
+    "gen2-t0",
+    "gen3",
+    "gen3-contactless",
+    "gen2-no-range",
+    "shanghai",
+    "ssse-blocked",
+    "bank-used",
+    "bank-blocked",
+    "bank-expired",
+    "bank-mismatch",
+    "bank-contactless",
+}
 EMULATOR_DIR = Path(__file__).resolve().parents[1] / "sscard" / "emulator"
 # sscard.crypto: the block-cipher rules, pinned by standard and cross-computed vectors
 # (tests/test_crypto.py), shared like the codecs
-ALLOWED_IMPORTS = ("sscard.spec", "sscard.codec", "sscard.crypto", "sscard.errors", "sscard.emulator")
+ALLOWED_IMPORTS = (
+    "sscard.spec",
+    "sscard.codec",
+    "sscard.crypto",
+    "sscard.errors",
+    "sscard.emulator",
+)
 
 
 # --- check characters, written from the formulas (no reader code) ---------------------------
+
 
 def gb11643_ok(number: str) -> bool:
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -43,8 +64,10 @@ def card_number_ok(number: str) -> bool:
     return number[8] == {10: "X", 11: "0"}.get(check, str(check))
 
 
-@pytest.mark.parametrize("good,bad", [("110101199003071233", "110101199003071234"),
-                                      ("11010519491231002X", "110105194912310021")])
+@pytest.mark.parametrize(
+    "good,bad",
+    [("110101199003071233", "110101199003071234"), ("11010519491231002X", "110105194912310021")],
+)
 def test_gb11643_helper_can_fail(good, bad):
     assert gb11643_ok(good) and not gb11643_ok(bad)
 
@@ -56,6 +79,7 @@ def test_card_number_helper(good):
 
 
 # --- packaged personas ------------------------------------------------------------------------
+
 
 def test_list_personas():
     assert set(list_personas()) == PACKAGED
@@ -89,11 +113,14 @@ def test_packaged_persona_is_valid(name):
 
 def load_spec():
     from sscard.spec import load_spec as _load
+
     return _load()
 
 
 def test_persona_facts():
-    assert load_persona("gen1").generation == 1 and "name_extension" not in load_persona("gen1").ef06
+    assert (
+        load_persona("gen1").generation == 1 and "name_extension" not in load_persona("gen1").ef06
+    )
     assert load_persona("gen2").generation == 2
     assert load_persona("gen3").generation == 3 and load_persona("gen3").algorithm == b"\x03"
     assert load_persona("gen2").pin.value == "123456" and load_persona("gen2").pin.max_tries == 3
@@ -108,8 +135,11 @@ def test_persona_facts():
 
 
 def test_holders_differ():
-    ids = [load_persona(n).ef06["social_security_number"] for n in PACKAGED
-           if load_persona(n).ef06 is not None]
+    ids = [
+        load_persona(n).ef06["social_security_number"]
+        for n in PACKAGED
+        if load_persona(n).ef06 is not None
+    ]
     names = [load_persona(n).ef06["name"] for n in PACKAGED if load_persona(n).ef06 is not None]
     numbers = [load_persona(n).ef05["card_number"] for n in PACKAGED]
     assert len(set(ids)) == len(ids) and len(set(names)) == len(names)
@@ -135,6 +165,7 @@ def test_unknown_persona_name_lists_the_available_ones():
 
 # --- the strict loader ------------------------------------------------------------------------
 
+
 def gen2_text() -> str:
     return (PERSONA_DIR / "gen2.toml").read_text(encoding="utf-8")
 
@@ -150,13 +181,16 @@ def test_probe_file_loads_unchanged(tmp_path):
     assert load_persona(write(tmp_path, gen2_text())).ef05 == load_persona("gen2").ef05
 
 
-@pytest.mark.parametrize("old,new", [
-    ('layout = "ssse"', 'layout = "ssse"\ncolour = "blue"'),  # unknown top-level key
-    ('card_type = "3"', 'card_type = "3"\nchip = "x"'),  # unknown EF05 key
-    ('sex = "1"', 'sex = "1"\nheight = "180"'),  # unknown EF06 key
-    ('max_tries = 3', 'max_tries = 3\npuk = "1"'),  # unknown [pin] key
-    ('algorithm = "01"', 'algorithm = "01"\n[card_os]\nspeed = 9600'),  # unknown [card_os] key
-])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ('layout = "ssse"', 'layout = "ssse"\ncolour = "blue"'),  # unknown top-level key
+        ('card_type = "3"', 'card_type = "3"\nchip = "x"'),  # unknown EF05 key
+        ('sex = "1"', 'sex = "1"\nheight = "180"'),  # unknown EF06 key
+        ("max_tries = 3", 'max_tries = 3\npuk = "1"'),  # unknown [pin] key
+        ('algorithm = "01"', 'algorithm = "01"\n[card_os]\nspeed = 9600'),  # unknown [card_os] key
+    ],
+)
 def test_unknown_keys_are_rejected(tmp_path, old, new):
     text = gen2_text()
     assert old in text
@@ -167,19 +201,36 @@ def test_unknown_keys_are_rejected(tmp_path, old, new):
 SECRET_ID = "11010119900307123"  # one digit short
 
 
-@pytest.mark.parametrize("old,new,field", [
-    ('social_security_number = "110101199003071233"', f'social_security_number = "{SECRET_ID}9X"',
-     "social_security_number"),  # 19 characters
-    ('name = "测试甲"', 'name = "测试甲测试甲测试甲测试甲测试甲测试甲"', "name"),  # 36 bytes GBK
-    ('name = "测试甲"', 'name = "测试😀"', "name"),  # not GBK
-    ('ethnicity = "01"', 'ethnicity = "1X"', "ethnicity"),  # not BCD
-    ('birthplace = "110101"', 'birthplace = "1101011"', "birthplace"),  # 7 digits in 3 bytes
-    ('birth_date = 1990-03-07', 'birth_date = "1990-03-07"', "birth_date"),  # a string, not a date
-    ('issue_date = 2021-03-01', 'issue_date = 20210301', "issue_date"),  # an integer
-    ('card_identification = "110100D1560000051A2B3C4D5E6F7081"',
-     'card_identification = "110100D156"', "card_identification"),
-    ('card_number = "A12345674"', 'card_number = "A123456745"', "card_number"),
-])
+@pytest.mark.parametrize(
+    "old,new,field",
+    [
+        (
+            'social_security_number = "110101199003071233"',
+            f'social_security_number = "{SECRET_ID}9X"',
+            "social_security_number",
+        ),  # 19 characters
+        (
+            'name = "测试甲"',
+            'name = "测试甲测试甲测试甲测试甲测试甲测试甲"',
+            "name",
+        ),  # 36 bytes GBK
+        ('name = "测试甲"', 'name = "测试😀"', "name"),  # not GBK
+        ('ethnicity = "01"', 'ethnicity = "1X"', "ethnicity"),  # not BCD
+        ('birthplace = "110101"', 'birthplace = "1101011"', "birthplace"),  # 7 digits in 3 bytes
+        (
+            "birth_date = 1990-03-07",
+            'birth_date = "1990-03-07"',
+            "birth_date",
+        ),  # a string, not a date
+        ("issue_date = 2021-03-01", "issue_date = 20210301", "issue_date"),  # an integer
+        (
+            'card_identification = "110100D1560000051A2B3C4D5E6F7081"',
+            'card_identification = "110100D156"',
+            "card_identification",
+        ),
+        ('card_number = "A12345674"', 'card_number = "A123456745"', "card_number"),
+    ],
+)
 def test_invalid_values_name_the_field_not_the_value(tmp_path, old, new, field):
     text = gen2_text()
     assert old in text
@@ -191,23 +242,29 @@ def test_invalid_values_name_the_field_not_the_value(tmp_path, old, new, field):
     assert value not in message
 
 
-@pytest.mark.parametrize("old,new", [
-    ('spec_version = "2.00"', 'spec_version = "4.00"'),  # unknown generation
-    ('name_extension = ""\n', ''),  # a gen-2 item missing
-    ('spec_version = "2.00"', 'spec_version = "1.00"'),  # gen 1 has no name_extension
-    ('atr_historical = "0099200110999911010000002A"', 'atr_historical = "0099200110999911010000"'),
-    ('atr_historical = "0099200110999911010000002A"', 'atr_historical = "not hex"'),
-    ('layout = "ssse"', 'layout = "flat"'),
-    ('state = "active"', 'state = "sleeping"'),
-    ('algorithm = "01"', 'algorithm = "0101"'),
-    ('value = "123456"', 'value = "12a456"'),
-    ('value = "123456"', 'value = "123"'),
-    ('tries_left = 3', 'tries_left = 4'),
-    ('max_tries = 3', 'max_tries = 16'),
-    ('algorithm = "01"', 'algorithm = "01"\n[card_os]\nle_zero = "sometimes"'),
-    ('algorithm = "01"', 'algorithm = "01"\n[card_os]\nt0 = "yes"'),
-    ('description = "', 'description = 5\nx = "'),
-])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ('spec_version = "2.00"', 'spec_version = "4.00"'),  # unknown generation
+        ('name_extension = ""\n', ""),  # a gen-2 item missing
+        ('spec_version = "2.00"', 'spec_version = "1.00"'),  # gen 1 has no name_extension
+        (
+            'atr_historical = "0099200110999911010000002A"',
+            'atr_historical = "0099200110999911010000"',
+        ),
+        ('atr_historical = "0099200110999911010000002A"', 'atr_historical = "not hex"'),
+        ('layout = "ssse"', 'layout = "flat"'),
+        ('state = "active"', 'state = "sleeping"'),
+        ('algorithm = "01"', 'algorithm = "0101"'),
+        ('value = "123456"', 'value = "12a456"'),
+        ('value = "123456"', 'value = "123"'),
+        ("tries_left = 3", "tries_left = 4"),
+        ("max_tries = 3", "max_tries = 16"),
+        ('algorithm = "01"', 'algorithm = "01"\n[card_os]\nle_zero = "sometimes"'),
+        ('algorithm = "01"', 'algorithm = "01"\n[card_os]\nt0 = "yes"'),
+        ('description = "', 'description = 5\nx = "'),
+    ],
+)
 def test_invalid_persona_files(tmp_path, old, new):
     text = gen2_text()
     assert old in text
@@ -224,8 +281,16 @@ def test_ef06_required_unless_layout_mf(tmp_path):
     assert p.ef06 is None and p.layout == "mf"
 
 
-@pytest.mark.parametrize("raw", ['"ef06.09" = "zz"', '"ef09.09" = "0900"', '"ef06.4E0" = "00"',
-                                 '"ef06.99" = "9900"', 'ef06 = "00"'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '"ef06.09" = "zz"',
+        '"ef09.09" = "0900"',
+        '"ef06.4E0" = "00"',
+        '"ef06.99" = "9900"',
+        'ef06 = "00"',
+    ],
+)
 def test_invalid_raw_records(tmp_path, raw):
     with pytest.raises(SpecError):
         load_persona(write(tmp_path, gen2_text() + f"\n[raw_records]\n{raw}\n"))
@@ -250,11 +315,14 @@ def test_overrides_are_checked():
     with pytest.raises(SpecError):
         SocialSecurityCard.from_persona("gen2", le_zero="sometimes")
     with pytest.raises(SpecError):
-        SocialSecurityCard.from_persona("gen2", ef05={**load_persona("gen2").ef05, "card_type": "33"})
+        SocialSecurityCard.from_persona(
+            "gen2", ef05={**load_persona("gen2").ef05, "card_type": "33"}
+        )
     assert dataclasses.replace(load_persona("gen2"), state="ssse_blocked").state == "ssse_blocked"
 
 
 # --- the emulator is independent of the reader ------------------------------------------------
+
 
 def _imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
@@ -265,14 +333,16 @@ def _imports(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path.name}: relative import"
             found.append(node.module or "")
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "__import__", "import_module"):
+        elif isinstance(node, ast.Call) and getattr(
+            node.func, "id", getattr(node.func, "attr", "")
+        ) in ("__import__", "import_module"):
             raise AssertionError(f"{path.name}: dynamic import")
     return found
 
 
 def _allowed(module: str) -> bool:
     import sys
+
     top = module.split(".")[0]
     if top in sys.stdlib_module_names or module == "__future__":
         return True

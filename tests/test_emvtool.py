@@ -85,6 +85,7 @@ NO_BANK_PERSONA = "gen1"  # an active card without [bank]
 
 # --- python-emv in its venv, a private pcscd, cards in vpcd ----------------------------------
 
+
 @pytest.fixture(scope="module")
 def stack():
     if not EMVTOOL.exists():
@@ -110,6 +111,7 @@ class Inserted:
             response = execute(apdu)
             self.exchanges.append((bytes(apdu), response))
             return response
+
         card.execute = recorded
 
     def sent(self, ins: int) -> list[tuple[bytes, bytes]]:
@@ -170,8 +172,13 @@ def _env(stack: PrivatePcscd) -> dict:
 
 def emvtool(stack: PrivatePcscd, *args: str, tolerant_logs: bool = False):
     command = [EMV_PYTHON, "-c", _TOLERANT_LOGS] if tolerant_logs else [EMVTOOL]
-    return subprocess.run([*command, "-r", "0", *args], env=_env(stack), capture_output=True,
-                          encoding="utf-8", timeout=120)
+    return subprocess.run(
+        [*command, "-r", "0", *args],
+        env=_env(stack),
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+    )
 
 
 # python-emv's library (not its CLI) with a GPO that carries the data the card's PDOL asks for:
@@ -213,8 +220,13 @@ print(json.dumps(out))
 
 
 def library_gpo(stack: PrivatePcscd, aid: str) -> dict:
-    done = subprocess.run([EMV_PYTHON, "-c", _LIBRARY_GPO, aid], env=_env(stack),
-                          capture_output=True, encoding="utf-8", timeout=120)
+    done = subprocess.run(
+        [EMV_PYTHON, "-c", _LIBRARY_GPO, aid],
+        env=_env(stack),
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -251,24 +263,33 @@ def table(out: str, title: str) -> list[list[str]]:
 
 def spaced(hex_text: str) -> str:
     """python-emv's rendering of bytes: '[A0 00 03]'."""
-    return "[" + " ".join(hex_text[i:i + 2] for i in range(0, len(hex_text), 2)).upper() + "]"
+    return "[" + " ".join(hex_text[i : i + 2] for i in range(0, len(hex_text), 2)).upper() + "]"
 
 
 # --- the oracle: the persona files ---------------------------------------------------------------
 
+
 def bank_apps(persona: str) -> list[dict]:
     """The applications of the persona's [bank] section, primary first, then extra_app."""
     bank = persona_toml(persona)["bank"]
-    primary = {"aid": bank.get("aid", DEBIT_AID), "priority": int(bank.get("priority", "01"), 16),
-               "atc": bank.get("atc", BANK_DEFAULTS["atc"]),
-               "last_online_atc": bank.get("last_online_atc", BANK_DEFAULTS["last_online_atc"]),
-               "pin_try_counter": bank.get("pin_try_counter", BANK_DEFAULTS["pin_try_counter"])}
+    primary = {
+        "aid": bank.get("aid", DEBIT_AID),
+        "priority": int(bank.get("priority", "01"), 16),
+        "atc": bank.get("atc", BANK_DEFAULTS["atc"]),
+        "last_online_atc": bank.get("last_online_atc", BANK_DEFAULTS["last_online_atc"]),
+        "pin_try_counter": bank.get("pin_try_counter", BANK_DEFAULTS["pin_try_counter"]),
+    }
     apps = [primary]
     for extra in bank.get("extra_app", []):  # own counters, the holder's PIN
-        apps.append({"aid": extra["aid"], "priority": int(extra.get("priority", "01"), 16),
-                     "atc": extra.get("atc", BANK_DEFAULTS["atc"]),
-                     "last_online_atc": extra.get("last_online_atc", BANK_DEFAULTS["last_online_atc"]),
-                     "pin_try_counter": extra.get("pin_try_counter", primary["pin_try_counter"])})
+        apps.append(
+            {
+                "aid": extra["aid"],
+                "priority": int(extra.get("priority", "01"), 16),
+                "atc": extra.get("atc", BANK_DEFAULTS["atc"]),
+                "last_online_atc": extra.get("last_online_atc", BANK_DEFAULTS["last_online_atc"]),
+                "pin_try_counter": extra.get("pin_try_counter", primary["pin_try_counter"]),
+            }
+        )
     for app in apps:
         app["label"] = _label_of(app["aid"])
     return apps
@@ -289,6 +310,7 @@ def yymmdd(day: _dt.date) -> str:
 
 
 # --- listapps -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("persona", BANK_PERSONAS)
 def test_listapps_lists_the_bank_applications(stack, persona):
@@ -313,11 +335,14 @@ def test_listapps_without_a_bank_application(stack):
     assert done.returncode == 0, done.stderr
     assert table(done.stdout, "Applications") == [["Index", "Label", "ADF"]]
     # PSE absent, then python-emv's three fixed AIDs, each absent too
-    expected = [SELECT_PSE] + [bytes.fromhex(f"00A40400{len(a) // 2:02X}{a}00") for a in STATIC_AIDS]
+    expected = [SELECT_PSE] + [
+        bytes.fromhex(f"00A40400{len(a) // 2:02X}{a}00") for a in STATIC_AIDS
+    ]
     assert slot.exchanges == [(c, bytes.fromhex("6A82")) for c in expected]
 
 
 # --- info ---------------------------------------------------------------------------------------
+
 
 def _check_records(out: str, bank: dict) -> None:
     """The AFL records as emvtool --redact shows them, against the persona."""
@@ -358,8 +383,11 @@ def test_info_reads_the_bank_application(stack, persona):
     metadata = {r[0]: r[1] for r in table(out, "")}
     if listed:
         last = listed[-1]
-        assert metadata == {"pin_retries": str(last["pin_try_counter"]), "atc": str(last["atc"]),
-                            "last_online_atc": str(last["last_online_atc"])}
+        assert metadata == {
+            "pin_retries": str(last["pin_try_counter"]),
+            "atc": str(last["atc"]),
+            "last_online_atc": str(last["last_online_atc"]),
+        }
 
 
 def test_plain_info_completes_on_an_unused_card(stack):
@@ -372,7 +400,9 @@ def test_plain_info_completes_on_an_unused_card(stack):
     assert f'Application "{_label_of(DEBIT_AID)}", DF Name: {spaced(DEBIT_AID)}' in done.stdout
     _check_records(done.stdout, bank)
     # in the application, the log SFI was swept: record 1 of the empty log is "not found"
-    select = max(i for i, (c, _) in enumerate(slot.exchanges) if c[5:13] == bytes.fromhex(DEBIT_AID))
+    select = max(
+        i for i, (c, _) in enumerate(slot.exchanges) if c[5:13] == bytes.fromhex(DEBIT_AID)
+    )
     log_reads = [r for c, r in slot.exchanges[select:] if c[1] == 0xB2 and c[3] >> 3 == 11]
     assert log_reads == [bytes.fromhex("6A83")]
 
@@ -384,7 +414,8 @@ def test_python_emv_cannot_parse_log_records(stack):
         plain = emvtool(stack, "--redact", "info")
         wrapped = emvtool(stack, "--redact", "info", tolerant_logs=True)
     assert plain.returncode != 0 and "IndexError" in plain.stderr, (
-        "python-emv now copes with bank-used's log record 1: is the log-record wrapper still needed?")
+        "python-emv now copes with bank-used's log record 1: is the log-record wrapper still needed?"
+    )
     assert wrapped.returncode == 0, wrapped.stderr
     assert "[harness] SFI 11 record 1 is not BER-TLV" in wrapped.stdout
 
@@ -402,6 +433,7 @@ def test_info_without_a_bank_application(stack):
 
 
 # --- transactions: GPO ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("persona", BANK_PERSONAS)
 def test_gpo_with_the_pdol_through_python_emv(stack, persona):
@@ -449,6 +481,7 @@ def test_appdata_sends_an_empty_pdol(stack):
 
 # --- blocked application, T=0 -----------------------------------------------------------------
 
+
 def test_blocked_application_is_shown_as_if_active(stack):
     """SELECT answers 6283 with the FCI; python-emv takes 62xx as a warning and shows the
     application like any other: nothing in its output says "blocked"."""
@@ -469,7 +502,9 @@ def test_t0_card_get_response_and_6cxx(stack):
         listed = emvtool(stack, "listapps")
         info = emvtool(stack, "--redact", "info", tolerant_logs=True)
     assert listed.returncode == 0, listed.stderr
-    assert table(listed.stdout, "Applications")[1:] == [["0", f'"{_label_of(DEBIT_AID)}"', spaced(DEBIT_AID)]]
+    assert table(listed.stdout, "Applications")[1:] == [
+        ["0", f'"{_label_of(DEBIT_AID)}"', spaced(DEBIT_AID)]
+    ]
     assert info.returncode == 0, info.stderr
     _check_records(info.stdout, bank)
     responses = [r for _, r in slot.exchanges]
@@ -487,7 +522,9 @@ def test_t0_blocked_application_trips_python_emv(stack):
         info = emvtool(stack, "--redact", "info", tolerant_logs=True)
     assert listed.returncode == 0, listed.stderr
     assert len(table(listed.stdout, "Applications")) == 2
-    aid_selects = [i for i, (c, _) in enumerate(slot.exchanges) if c[5:13] == bytes.fromhex(DEBIT_AID)]
+    aid_selects = [
+        i for i, (c, _) in enumerate(slot.exchanges) if c[5:13] == bytes.fromhex(DEBIT_AID)
+    ]
     assert len(aid_selects) == 1 and slot.exchanges[aid_selects[0]][1] == bytes.fromhex("6283")
     # that SELECT was the last exchange: no GET RESPONSE for the FCI, and emvtool gave up
     assert aid_selects[0] == len(slot.exchanges) - 1

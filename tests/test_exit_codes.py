@@ -36,9 +36,10 @@ def cli(capsys, *args):
 
 # --- one table ------------------------------------------------------------------------------
 
+
 def readme_exit_codes() -> list[tuple[int, str, str]]:
     text = README.read_text(encoding="utf-8")
-    table = text[text.index("| exit code |"):]
+    table = text[text.index("| exit code |") :]
     rows = []
     for line in table.splitlines()[2:]:
         if not line.startswith("|"):
@@ -55,9 +56,11 @@ def test_readme_table_is_the_exit_code_table():
 def test_help_prints_the_exit_code_table(capsys):
     code, out, _ = cli(capsys, "--help")
     assert code == 0
-    shown = out[out.index("Exit codes"):]
+    shown = out[out.index("Exit codes") :]
     for number, en, zh in errors.EXIT_CODES:
-        assert re.search(rf"^\s+{number}\s+{re.escape(en)}\n\s+{re.escape(zh)}$", shown, re.M), number
+        assert re.search(rf"^\s+{number}\s+{re.escape(en)}\n\s+{re.escape(zh)}$", shown, re.M), (
+            number
+        )
 
 
 def test_every_code_an_error_class_or_the_cli_returns_is_in_the_table():
@@ -68,10 +71,12 @@ def test_every_code_an_error_class_or_the_cli_returns_is_in_the_table():
         for sub in cls.__subclasses__():
             yield sub
             yield from subclasses(sub)
+
     assert {c.exit_code for c in subclasses(errors.SscardError)} <= documented
 
 
 # --- the rule for refusals ------------------------------------------------------------------
+
 
 def test_every_status_word_exits_by_the_rule():
     rule = dict(errors.SW_RULE)
@@ -89,8 +94,9 @@ def test_every_status_word_exits_by_the_rule():
 
 
 def faulty_card(persona, fault):
-    transport = FaultyTransport(EmulatorTransport(SocialSecurityCard.from_persona(persona),
-                                                  persona), fault)
+    transport = FaultyTransport(
+        EmulatorTransport(SocialSecurityCard.from_persona(persona), persona), fault
+    )
     return Card(transport)
 
 
@@ -98,9 +104,10 @@ def answer_select_ssse_with(sw: str):
     name = load_spec().ssse.name
 
     def fault(index, apdu, response):
-        if apdu[:2] == b"\x00\xA4" and name in apdu:
+        if apdu[:2] == b"\x00\xa4" and name in apdu:
             return bytes.fromhex(sw)
         return None
+
     return fault
 
 
@@ -121,7 +128,8 @@ def test_6283_on_select_ssse_is_a_blocked_application(capsys, monkeypatch, comma
 
 def test_select_ssse_not_found_is_still_not_an_ssc(capsys, monkeypatch):
     def fault(index, apdu, response):  # no SSSE, and no EF05 under the MF either
-        return bytes.fromhex("6A82") if apdu[:2] == b"\x00\xA4" else None
+        return bytes.fromhex("6A82") if apdu[:2] == b"\x00\xa4" else None
+
     use_card(monkeypatch, lambda: faulty_card("gen2", fault))
     code, _, err = cli(capsys, "read", "--emulator", "gen2")
     assert code == ExitCode.NOT_SSC and "该卡不是社会保障卡" in err
@@ -129,7 +137,8 @@ def test_select_ssse_not_found_is_still_not_an_ssc(capsys, monkeypatch):
 
 def test_6d00_on_change_pin_is_a_refusal_not_a_foreign_card(capsys, monkeypatch):
     def fault(index, apdu, response):
-        return bytes.fromhex("6D00") if apdu[:2] == b"\x80\x5E" else None
+        return bytes.fromhex("6D00") if apdu[:2] == b"\x80\x5e" else None
+
     use_card(monkeypatch, lambda: faulty_card("gen2", fault))
     monkeypatch.setattr("sys.stdin", io.StringIO("123456\n654321\n654321\n"))
     code, _, err = cli(capsys, "pin", "change", "--emulator", "gen2", "--pin-stdin")
@@ -139,7 +148,8 @@ def test_6d00_on_change_pin_is_a_refusal_not_a_foreign_card(capsys, monkeypatch)
 
 def test_a_refusal_during_a_read_exits_17(capsys, monkeypatch):
     def fault(index, apdu, response):  # READ RECORD refused with "memory failure"
-        return bytes.fromhex("6581") if apdu[:2] == b"\x00\xB2" else None
+        return bytes.fromhex("6581") if apdu[:2] == b"\x00\xb2" else None
+
     use_card(monkeypatch, lambda: faulty_card("gen2", fault))
     code, _, err = cli(capsys, "read", "--emulator", "gen2")
     assert code == 17 and "6581" in err
@@ -148,6 +158,7 @@ def test_a_refusal_during_a_read_exits_17(capsys, monkeypatch):
 def test_a_card_in_use_by_another_program_has_its_own_code(capsys, monkeypatch):
     def busy(*a, **k):
         raise errors.CardBusy("the card is in use by another program")
+
     monkeypatch.setattr(sscard, "open", busy)
     code, _, err = cli(capsys, "read")
     assert code == 18
@@ -156,27 +167,31 @@ def test_a_card_in_use_by_another_program_has_its_own_code(capsys, monkeypatch):
 
 # --- usage errors: one bilingual line ------------------------------------------------------
 
-@pytest.mark.parametrize("argv", [
-    [],
-    ["bogus"],
-    ["read", "--bogus"],
-    ["read", "--format", "xml"],
-    ["read", "--wait", "abc"],
-    ["read", "--emulator", "gen2", "-r", "0"],
-    ["read", "--keys", "test", "--psam", "emulator"],
-    ["read", "--hsm-step2", "-"],
-    ["status", "--emulator", "gen2", "--wait", "1"],
-    ["readers", "extra"],
-    ["watch", "--count", "0"],
-    ["emulate"],
-    ["emulate", "psam", "--psam"],
-    ["emulate", "gen2", "--slot", "7"],
-    ["personas", "--bogus"],
-    ["serve", "--keys", "test", "--psam", "emulator"],
-    ["serve", "--hsm-timeout", "nan"],
-    ["serve", "--hsm-timeout", "inf"],
-    ["serve", "--allow-origin", "null"],
-])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["bogus"],
+        ["read", "--bogus"],
+        ["read", "--format", "xml"],
+        ["read", "--wait", "abc"],
+        ["read", "--emulator", "gen2", "-r", "0"],
+        ["read", "--keys", "test", "--psam", "emulator"],
+        ["read", "--hsm-step2", "-"],
+        ["status", "--emulator", "gen2", "--wait", "1"],
+        ["readers", "extra"],
+        ["watch", "--count", "0"],
+        ["emulate"],
+        ["emulate", "psam", "--psam"],
+        ["emulate", "gen2", "--slot", "7"],
+        ["personas", "--bogus"],
+        ["serve", "--keys", "test", "--psam", "emulator"],
+        ["serve", "--hsm-timeout", "nan"],
+        ["serve", "--hsm-timeout", "inf"],
+        ["serve", "--allow-origin", "null"],
+    ],
+)
 def test_usage_errors_are_one_bilingual_line(capsys, argv):
     code, out, err = cli(capsys, *argv)
     assert code == ExitCode.USAGE
@@ -188,13 +203,16 @@ def test_usage_errors_are_one_bilingual_line(capsys, argv):
     assert "Usage:" not in err and "Try '" not in err
 
 
-@pytest.mark.parametrize("argv,hint,chinese", [
-    (["pin", "bogus"], "sscard pin --help", "无此子命令"),
-    (["readers", "x", "y"], "sscard readers --help", "多余的参数"),
-    (["read", "--emulator"], "sscard read --help", "选项用法错误"),
-    (["pin", "verify", "--floor"], "sscard pin verify --help", "选项用法错误"),
-    (["-d", "status", "--bogus"], "sscard status --help", "无此选项"),
-])
+@pytest.mark.parametrize(
+    "argv,hint,chinese",
+    [
+        (["pin", "bogus"], "sscard pin --help", "无此子命令"),
+        (["readers", "x", "y"], "sscard readers --help", "多余的参数"),
+        (["read", "--emulator"], "sscard read --help", "选项用法错误"),
+        (["pin", "verify", "--floor"], "sscard pin verify --help", "选项用法错误"),
+        (["-d", "status", "--bogus"], "sscard status --help", "无此选项"),
+    ],
+)
 def test_usage_errors_name_the_command_and_say_what_in_chinese(capsys, argv, hint, chinese):
     code, _, err = cli(capsys, *argv)
     assert code == ExitCode.USAGE
@@ -203,6 +221,7 @@ def test_usage_errors_name_the_command_and_say_what_in_chinese(capsys, argv, hin
 
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
+
 
 def interrupt(*a, **k):
     raise KeyboardInterrupt
@@ -231,10 +250,12 @@ def test_interrupt_at_the_pin_prompt_exits_130(capsys, monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):
             return True
+
     monkeypatch.setattr("sys.stdin", Terminal(""))
 
     def ctrl_c(*a, **k):  # what click.prompt raises on Ctrl-C (and on Ctrl-D)
         raise click.exceptions.Abort()
+
     monkeypatch.setattr(click, "prompt", ctrl_c)
     code, _, err = cli(capsys, "pin", "verify", "--emulator", "gen2")
     assert code == 130 and "interrupted" in err
@@ -244,8 +265,13 @@ def test_sigint_stops_watch_with_130():
     """A real SIGINT to a running `sscard watch` (no pcscd here: it reports service_lost and
     keeps waiting for the service)."""
     env = dict(os.environ, PCSCLITE_CSOCK_NAME="/nonexistent/sscard-test.comm")
-    proc = subprocess.Popen([sys.executable, "-m", "sscard.cli.main", "watch"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sscard.cli.main", "watch"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()  # the watcher runs: its first event is out
         assert "PC/SC service lost" in first
@@ -262,10 +288,13 @@ def test_ctrl_c_at_a_real_pin_prompt_exits_130():
     """Under a real terminal (a pty): Ctrl-C typed at the hidden PIN prompt."""
     import pty
     import select
+
     pid, fd = pty.fork()
     if pid == 0:  # the child: sscard with the pty as its controlling terminal
-        os.execv(sys.executable, [sys.executable, "-m", "sscard.cli.main", "pin", "verify",
-                                  "--emulator", "gen2"])
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "sscard.cli.main", "pin", "verify", "--emulator", "gen2"],
+        )
     seen = b""
     try:
         while b"PIN" not in seen:

@@ -31,12 +31,16 @@ def recording(path):
     return ReplayTransport.from_file(str(path))
 
 
-LOADERS = {"key file": (key_file, errors.InvalidArgument),
-           "persona": (persona, errors.SpecError),
-           "recording": (recording, errors.InvalidArgument)}
-DEEP = {"key file": "a = " + "[" * DEPTH + "]" * DEPTH + "\n",
-        "persona": "description = " + "[" * DEPTH + "]" * DEPTH + "\n",
-        "recording": '{"atr": ' + "[" * DEPTH + "]" * DEPTH + "}"}
+LOADERS = {
+    "key file": (key_file, errors.InvalidArgument),
+    "persona": (persona, errors.SpecError),
+    "recording": (recording, errors.InvalidArgument),
+}
+DEEP = {
+    "key file": "a = " + "[" * DEPTH + "]" * DEPTH + "\n",
+    "persona": "description = " + "[" * DEPTH + "]" * DEPTH + "\n",
+    "recording": '{"atr": ' + "[" * DEPTH + "]" * DEPTH + "}",
+}
 
 
 def finishes(fn, *args):
@@ -48,6 +52,7 @@ def finishes(fn, *args):
             outcome.append(fn(*args))
         except BaseException as e:  # noqa: BLE001 - the test inspects it
             outcome.append(e)
+
     worker = threading.Thread(target=call, daemon=True)
     worker.start()
     worker.join(20)
@@ -94,6 +99,7 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path, kind):
 
 def test_a_symlink_to_a_regular_file_still_works(tmp_path):
     from sscard.emulator.persona import PERSONA_DIR
+
     link = tmp_path / "mine.toml"
     link.symlink_to(PERSONA_DIR / "gen2.toml")
     assert load_persona(str(link)).layout == "ssse"
@@ -109,14 +115,17 @@ def test_keys_in_the_environment_nested_or_too_large(monkeypatch):
         load_keys(None)
 
 
-@pytest.mark.parametrize("args,env", [
-    (["read", "--emulator", "gen3", "--keys", "{deep}"], {}),
-    (["read", "--emulator", "gen3"], {"SSCARD_KEYS_FILE": "{deep}"}),
-    (["read", "--emulator", "gen3"], {"SSCARD_KEYS": DEEP["key file"]}),
-    (["read", "--emulator", "{deep_persona}"], {}),
-    (["read", "--emulator", "gen3", "--keys", "{fifo}"], {}),
-    (["read", "--emulator", "{fifo}.toml"], {}),
-])
+@pytest.mark.parametrize(
+    "args,env",
+    [
+        (["read", "--emulator", "gen3", "--keys", "{deep}"], {}),
+        (["read", "--emulator", "gen3"], {"SSCARD_KEYS_FILE": "{deep}"}),
+        (["read", "--emulator", "gen3"], {"SSCARD_KEYS": DEEP["key file"]}),
+        (["read", "--emulator", "{deep_persona}"], {}),
+        (["read", "--emulator", "gen3", "--keys", "{fifo}"], {}),
+        (["read", "--emulator", "{fifo}.toml"], {}),
+    ],
+)
 def test_the_cli_says_one_line_and_exits_2(tmp_path, capsys, monkeypatch, args, env):
     deep = tmp_path / "deep.toml"
     deep.write_text(DEEP["key file"])

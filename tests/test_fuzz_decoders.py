@@ -28,8 +28,13 @@ SPEC = load_spec()
 PBOC = SPEC.pboc
 ITEMS = [i for ef in SPEC.ssse.files.values() for i in ef.items]
 TAGS = sorted(PBOC.tags)
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def strings_in(value):
@@ -62,8 +67,29 @@ def decoded_or_rejected(decode, data: bytes, base: int = 0):
 # card text is mostly ASCII and GBK with the odd hostile byte: bias towards those
 TEXTISH = st.one_of(
     st.binary(max_size=40),
-    st.lists(st.sampled_from([0x1B, 0x7F, 0x7C, 0x9B, 0x00, 0x20, 0x41, 0x58, 0x30, 0x39, 0xD5,
-                              0xC5, 0xA1, 0xA4, 0x80, 0xFF]), max_size=40).map(bytes),
+    st.lists(
+        st.sampled_from(
+            [
+                0x1B,
+                0x7F,
+                0x7C,
+                0x9B,
+                0x00,
+                0x20,
+                0x41,
+                0x58,
+                0x30,
+                0x39,
+                0xD5,
+                0xC5,
+                0xA1,
+                0xA4,
+                0x80,
+                0xFF,
+            ]
+        ),
+        max_size=40,
+    ).map(bytes),
     st.text(max_size=15).map(lambda t: t.encode("gbk", "ignore")),
 )
 
@@ -72,7 +98,7 @@ TEXTISH = st.one_of(
 @given(st.sampled_from(ITEMS), TEXTISH, st.booleans(), st.integers(0, 500))
 def test_social_security_records(item, value, exact_length, base):
     if exact_length:  # reach the value decoder: a well-framed record of the right length
-        value = value[:item.length].ljust(item.length, b"\x00")
+        value = value[: item.length].ljust(item.length, b"\x00")
     record = bytes((item.tag, len(value) & 0xFF)) + value
     decoded = decoded_or_rejected(lambda: item.decode_record(record, base), record, base)
     if isinstance(decoded, str) and item.codec.alphabet is not None:
@@ -106,36 +132,44 @@ def test_pboc_log_records(key, data, exact_length):
 @FUZZ
 @given(st.binary(max_size=120))
 def test_bank_templates(data):
-    for decode in (lambda: fci_codec.parse_adf_fci(data, PBOC),
-                   lambda: fci_codec.parse_pse_fci(data),
-                   lambda: fci_codec.parse_ppse_fci(data, PBOC),
-                   lambda: fci_codec.parse_directory_record(data, PBOC),
-                   lambda: gpo_codec.parse_response(data),
-                   lambda: records_codec.parse_record(data, 1, 1),
-                   lambda: tlv.parse_ber(data, padding=True),
-                   lambda: tlv.parse_record(data)):
+    for decode in (
+        lambda: fci_codec.parse_adf_fci(data, PBOC),
+        lambda: fci_codec.parse_pse_fci(data),
+        lambda: fci_codec.parse_ppse_fci(data, PBOC),
+        lambda: fci_codec.parse_directory_record(data, PBOC),
+        lambda: gpo_codec.parse_response(data),
+        lambda: records_codec.parse_record(data, 1, 1),
+        lambda: tlv.parse_ber(data, padding=True),
+        lambda: tlv.parse_record(data),
+    ):
         decoded_or_rejected(decode, data)
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from([0x50, 0x9F12, 0x87, 0x5F2D, 0x9F11, 0x9F38, 0x84]),
-                          TEXTISH), max_size=5))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0x50, 0x9F12, 0x87, 0x5F2D, 0x9F11, 0x9F38, 0x84]), TEXTISH),
+        max_size=5,
+    )
+)
 def test_well_framed_fci_with_hostile_values(objects):
     """Framing right, values random: the FCI decoder reaches every value decoder."""
     a5 = b"".join(tlv.encode_ber(t, v) for t, v in objects if t != 0x84)
-    fci = tlv.encode_ber(0x6F, tlv.encode_ber(0x84, bytes.fromhex("A000000333010101"))
-                         + tlv.encode_ber(0xA5, a5))
+    fci = tlv.encode_ber(
+        0x6F, tlv.encode_ber(0x84, bytes.fromhex("A000000333010101")) + tlv.encode_ber(0xA5, a5)
+    )
     decoded_or_rejected(lambda: fci_codec.parse_adf_fci(fci, PBOC), fci)
 
 
 def test_the_fuzzing_reaches_the_text_rule():
     """A positive control: the strategies do produce the bytes the rule exists for."""
     item = SPEC.ssse.file("ef06").item("name")
-    record = bytes((item.tag, item.length)) + b"\xD5\xC5\x1B".ljust(item.length, b"\x00")
+    record = bytes((item.tag, item.length)) + b"\xd5\xc5\x1b".ljust(item.length, b"\x00")
     assert decoded_or_rejected(lambda: item.decode_record(record), record) is None
 
 
 # --- whole reads: corrupted answers through to every output ---------------------------------------
+
 
 def _outputs(identity) -> list[str]:
     """Everything the CLI prints for an identity: text and JSON, masked and revealed, and the
@@ -144,15 +178,22 @@ def _outputs(identity) -> list[str]:
 
     from sscard import ireadcardbas
     from sscard.cli import render
+
     out = []
     for reveal in (False, True):
-        doc = render.to_document(SPEC, identity, reveal=reveal, source={"kind": "emulator", "name": "fuzz", "description": "fuzz"})
+        doc = render.to_document(
+            SPEC,
+            identity,
+            reveal=reveal,
+            source={"kind": "emulator", "name": "fuzz", "description": "fuzz"},
+        )
         out += [render.to_text(SPEC, doc), _json.dumps(doc, ensure_ascii=False)]
         shown = identity if reveal else render.masked(SPEC, identity)
         try:
             line = ireadcardbas.format_identity(shown)
         except Exception as e:  # noqa: BLE001 - only sscard errors may come out
             from sscard.errors import SscardError
+
             assert isinstance(e, SscardError), e
             # a read that succeeded holds no value with the delimiter: the decoders' alphabets
             # catch it before the formatter's own guard has to
@@ -168,16 +209,25 @@ def _hostile(data: bytes, position: int, payload: bytes) -> bytes:
     if not data:
         return data
     position %= len(data)
-    return (data[:position] + payload + data[position + len(payload):])[:len(data)]
+    return (data[:position] + payload + data[position + len(payload) :])[: len(data)]
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["gen2", "gen3-contactless", "gen1"]), st.integers(0, 8),
-       st.integers(0, 60), st.sampled_from([b"|", b"\x1b[2J", b"\x7f", b"x", b"\xd5\x1b", b"\x00",
-                                            b"\xff\xff", b"\x08\x12", b"\x03"]))
-def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position,
-                                                                  payload):
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(["gen2", "gen3-contactless", "gen1"]),
+    st.integers(0, 8),
+    st.integers(0, 60),
+    st.sampled_from(
+        [b"|", b"\x1b[2J", b"\x7f", b"x", b"\xd5\x1b", b"\x00", b"\xff\xff", b"\x08\x12", b"\x03"]
+    ),
+)
+def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position, payload):
     from conftest import TODAY, FaultyTransport, emulator
     from sscard.card import Card
     from sscard.errors import SscardError
@@ -187,6 +237,7 @@ def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index,
         if i != index or len(response) <= 2:
             return None
         return _hostile(response[:-2], position, payload) + response[-2:]
+
     keys = load_keys("test") if persona.startswith("gen3") else None
     try:
         with Card(FaultyTransport(emulator(persona), fault)) as card:
@@ -197,8 +248,13 @@ def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index,
         assert text.unsafe_index(output.replace("\n", " ")) is None, output
 
 
-@settings(max_examples=100, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.binary(max_size=34))
 def test_any_atr_gives_a_read_or_a_finding(atr):
     """A card whose ATR is anything: the read still gives a typed identity (or an sscard
@@ -214,6 +270,7 @@ def test_any_atr_gives_a_read_or_a_finding(atr):
 
         def __getattr__(self, name):
             return getattr(self.inner, name)
+
     with Card(WithAtr(emulator("gen2"))) as card:
         identity = card.read_identity(today=TODAY)
     codes = {f.code for f in identity.findings}
@@ -224,11 +281,21 @@ def test_any_atr_gives_a_read_or_a_finding(atr):
 TEXT_ITEMS = [i for ef in SPEC.ssse.files.values() for i in ef.items if i.codec.encoding == "an"]
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["gen2", "gen3-contactless", "gen1"]), st.sampled_from(TEXT_ITEMS),
-       st.integers(0, 29), st.sampled_from([b"|", b"\x1b[2J", b"\x7f", b"x", b"\xd5\x1b", b"\x00A",
-                                            b"\x0d", b"\x9b", b"\xa1\xa1"]))
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(["gen2", "gen3-contactless", "gen1"]),
+    st.sampled_from(TEXT_ITEMS),
+    st.integers(0, 29),
+    st.sampled_from(
+        [b"|", b"\x1b[2J", b"\x7f", b"x", b"\xd5\x1b", b"\x00A", b"\x0d", b"\x9b", b"\xa1\xa1"]
+    ),
+)
 def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offset, payload):
     """Structure-aware: the payload lands inside the value of one text item, wherever the
     card sends that record (a range read or a read by tag)."""
@@ -236,6 +303,7 @@ def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offse
     from sscard.card import Card
     from sscard.errors import SscardError
     from sscard.keysource import load_keys
+
     header = bytes((item.tag, item.length))
     start = offset % item.length
 
@@ -244,8 +312,12 @@ def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offse
         if at < 0 or apdu[1] != 0xB2:
             return None
         value_at = at + 2 + start
-        return response[:value_at] + _hostile(response[value_at:at + 2 + item.length], 0,
-                                              payload) + response[at + 2 + item.length:]
+        return (
+            response[:value_at]
+            + _hostile(response[value_at : at + 2 + item.length], 0, payload)
+            + response[at + 2 + item.length :]
+        )
+
     keys = load_keys("test") if persona.startswith("gen3") else None
     try:
         with Card(FaultyTransport(emulator(persona), fault)) as card:

@@ -29,9 +29,26 @@ TODAY = _dt.date(2026, 12, 1)
 SOURCE = {"kind": "emulator", "name": "fuzz", "description": "fuzz"}
 MAX_INDEX = 40  # beyond every APDU of these operations on these cards
 
-SW = st.sampled_from([0x9000, 0x6283, 0x6A82, 0x6A83, 0x6A81, 0x6982, 0x63C0, 0x63C3, 0x6983,
-                      0x9303, 0x6D00, 0x6E00, 0x6700, 0x6B00, 0x6985, 0x6A88]) \
-    | st.integers(min_value=0, max_value=0xFFFF)
+SW = st.sampled_from(
+    [
+        0x9000,
+        0x6283,
+        0x6A82,
+        0x6A83,
+        0x6A81,
+        0x6982,
+        0x63C0,
+        0x63C3,
+        0x6983,
+        0x9303,
+        0x6D00,
+        0x6E00,
+        0x6700,
+        0x6B00,
+        0x6985,
+        0x6A88,
+    ]
+) | st.integers(min_value=0, max_value=0xFFFF)
 FAULT = st.one_of(
     st.tuples(st.just("garbage"), st.binary(max_size=300)),
     st.tuples(st.just("status_word"), SW),
@@ -65,7 +82,7 @@ class HostileCard(EmulatorTransport):
         if kind == "status_word":
             return data + value.to_bytes(2, "big")
         if kind == "cut":
-            return answer[:min(value, len(answer) - 1)]
+            return answer[: min(value, len(answer) - 1)]
         if kind == "padded":
             return data + value + sw
         if kind == "get_response":
@@ -76,6 +93,7 @@ class HostileCard(EmulatorTransport):
 def _identity_ok(identity: Identity) -> None:
     from sscard.cli import render
     from sscard.ireadcardbas import format_identity
+
     assert isinstance(identity, Identity)
     assert (identity.holder is not None) == (identity.holder_status is HolderStatus.READ)
     for reveal in (False, True):
@@ -92,6 +110,7 @@ def _identity_ok(identity: Identity) -> None:
 def _status_ok(status) -> None:
     from sscard.cli import output
     from sscard.cli.status_cmd import to_document, to_text
+
     for reveal in (False, True):
         document = to_document(SPEC.pboc, status, reveal=reveal, source=SOURCE)
         output.dumps(document)
@@ -102,18 +121,24 @@ def _status_ok(status) -> None:
 OPERATIONS = {
     "read gen2": ("gen2", lambda c: c.read_identity(today=TODAY), _identity_ok),
     "read gen1": ("gen1", lambda c: c.read_identity(today=TODAY), _identity_ok),
-    "read gen3 with keys": ("gen3", lambda c: c.read_identity(today=TODAY, keys=_test_keys()),
-                            _identity_ok),
+    "read gen3 with keys": (
+        "gen3",
+        lambda c: c.read_identity(today=TODAY, keys=_test_keys()),
+        _identity_ok,
+    ),
     "status with logs": ("bank-used", lambda c: c.read_status(logs=True, today=TODAY), _status_ok),
-    "status with bank records": ("bank-used",
-                                 lambda c: c.read_status(bank_records=True, today=TODAY),
-                                 _status_ok),
+    "status with bank records": (
+        "bank-used",
+        lambda c: c.read_status(bank_records=True, today=TODAY),
+        _status_ok,
+    ),
     "pin tries": ("gen2", lambda c: c.pin_tries(), lambda tries: None),
 }
 
 
 def _test_keys():
     from sscard.keysource import load_keys
+
     return load_keys("test")
 
 
@@ -128,8 +153,13 @@ def test_a_hostile_card_gives_a_typed_error_or_a_whole_result(name):
     clean = _clean(name)
     spec_budget = ssse_budget(SPEC) + bank_budget(SPEC.pboc)
 
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(PLAN)
     def fuzz(plan):
         transport = HostileCard(persona, plan)
@@ -144,4 +174,5 @@ def test_a_hostile_card_gives_a_typed_error_or_a_whole_result(name):
         check(result)
         if transport.corrupted == 0:  # the faults fell after the last APDU: a clean read
             assert result == clean
+
     fuzz()

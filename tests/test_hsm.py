@@ -43,13 +43,21 @@ def hsm(step1_line: str, *, spoil_internal=False, spoil_external=False) -> str:
 
     def flip(b: bytes, spoil: bool) -> bytes:
         return bytes([b[0] ^ 0x01]) + b[1:] if spoil else b
-    internal = flip(authentication_data(algorithm, card_key("IRK"), bytes.fromhex(items[4]),
-                                        bytes.fromhex(items[5])), spoil_internal)
+
+    internal = flip(
+        authentication_data(
+            algorithm, card_key("IRK"), bytes.fromhex(items[4]), bytes.fromhex(items[5])
+        ),
+        spoil_internal,
+    )
     pkey = internal.hex().upper() + items[5] + "|"
     if items[6]:
-        external = flip(authentication_data(algorithm, card_key("RKSSSE"),
-                                            bytes.fromhex(items[6]), bytes.fromhex(items[7])),
-                        spoil_external)
+        external = flip(
+            authentication_data(
+                algorithm, card_key("RKSSSE"), bytes.fromhex(items[6]), bytes.fromhex(items[7])
+            ),
+            spoil_external,
+        )
         pkey += external.hex().upper() + items[7]
     return pkey + "|"
 
@@ -65,6 +73,7 @@ def ins_count(apdus, ins: int) -> int:
 
 
 # --- the full read ----------------------------------------------------------------------------
+
 
 def test_gen3_identity_through_the_two_steps():
     emulated, transport, card = card_of("gen3")
@@ -129,6 +138,7 @@ def test_gen2_answer_with_external_data_is_refused():
 
 # --- the card proves itself first; one EXTERNAL AUTHENTICATE at most ---------------------------
 
+
 def test_wrong_internal_answer_means_not_authentic_and_no_try_spent():
     emulated, transport, card = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
@@ -181,26 +191,36 @@ GOOD_EXTERNAL = "33" * 8 + "44" * 8
 
 def test_parse_answer_forms():
     answer = parse_answer(f"{GOOD_INTERNAL}|{GOOD_EXTERNAL}|\r\n")
-    assert answer == HsmAnswer(bytes.fromhex("11" * 8), bytes.fromhex("22" * 8),
-                               bytes.fromhex("33" * 8), bytes.fromhex("44" * 8))
+    assert answer == HsmAnswer(
+        bytes.fromhex("11" * 8),
+        bytes.fromhex("22" * 8),
+        bytes.fromhex("33" * 8),
+        bytes.fromhex("44" * 8),
+    )
     assert parse_answer(f"{GOOD_INTERNAL.lower()}||").external_cryptogram is None
     assert parse_answer(f"{GOOD_INTERNAL}|").external_original is None
     assert "1111" not in repr(answer) and "3333" not in repr(answer)
 
 
-@pytest.mark.parametrize("text", [
-    "", "\n", "|", "||",
-    GOOD_INTERNAL,  # no terminating "|"
-    f"{GOOD_INTERNAL}|{GOOD_EXTERNAL}",  # no terminating "|" after the external item
-    f"{GOOD_INTERNAL[:-2]}|",  # 30 hex digits
-    f"{GOOD_INTERNAL}00|",  # 34 hex digits
-    f"{GOOD_INTERNAL[:-1]}G|",  # not hex
-    f"{GOOD_INTERNAL}|{GOOD_EXTERNAL[:-2]}|",
-    f"{GOOD_INTERNAL}|{GOOD_EXTERNAL}|{GOOD_EXTERNAL}|",  # three items
-    f"|{GOOD_EXTERNAL}|",  # no internal item
-    f"{GOOD_INTERNAL} |{GOOD_EXTERNAL}|",
-    "A" * 200 + "|",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n",
+        "|",
+        "||",
+        GOOD_INTERNAL,  # no terminating "|"
+        f"{GOOD_INTERNAL}|{GOOD_EXTERNAL}",  # no terminating "|" after the external item
+        f"{GOOD_INTERNAL[:-2]}|",  # 30 hex digits
+        f"{GOOD_INTERNAL}00|",  # 34 hex digits
+        f"{GOOD_INTERNAL[:-1]}G|",  # not hex
+        f"{GOOD_INTERNAL}|{GOOD_EXTERNAL[:-2]}|",
+        f"{GOOD_INTERNAL}|{GOOD_EXTERNAL}|{GOOD_EXTERNAL}|",  # three items
+        f"|{GOOD_EXTERNAL}|",  # no internal item
+        f"{GOOD_INTERNAL} |{GOOD_EXTERNAL}|",
+        "A" * 200 + "|",
+    ],
+)
 def test_malformed_answers_are_typed_errors_that_never_quote_the_answer(text):
     with pytest.raises(errors.HsmAnswerInvalid) as info:
         parse_answer(text)
@@ -242,6 +262,7 @@ def test_gen3_answer_without_external_data_is_refused():
 
 
 # --- another card, a reset, another operation between the steps -------------------------------
+
 
 def test_step1_of_another_card_is_refused_and_nothing_is_sent():
     _, _, card_a = card_of("gen3")
@@ -333,6 +354,7 @@ def test_a_reset_during_step1_reruns_step1_from_the_start():
         if apdu[1] == INS_INTERNAL and resets["left"]:
             resets["left"] -= 1
             raise errors.CardReset()
+
     emulated = SocialSecurityCard.from_persona("gen3")
     transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), reset_once)
     card = Card(transport)

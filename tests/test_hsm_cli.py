@@ -49,16 +49,26 @@ def expected_ireadcardbas(persona: str) -> str:
     raw = persona_toml(persona)
     ef05, ef06 = raw["ef05"], raw["ef06"]
     cid = ef05["card_identification"].upper()
-    fields = [cid[:6], ef06["social_security_number"], ef05["card_number"][:9], cid,
-              ef06["name"] + ef06.get("name_extension", ""), raw["atr_historical"].upper(),
-              ef05["spec_version"], str(ef05["issue_date"]).replace("-", ""),
-              str(ef05["expiry_date"]).replace("-", ""), "000000000000", ""]
+    fields = [
+        cid[:6],
+        ef06["social_security_number"],
+        ef05["card_number"][:9],
+        cid,
+        ef06["name"] + ef06.get("name_extension", ""),
+        raw["atr_historical"].upper(),
+        ef05["spec_version"],
+        str(ef05["issue_date"]).replace("-", ""),
+        str(ef05["expiry_date"]).replace("-", ""),
+        "000000000000",
+        "",
+    ]
     return "".join(f"{f}|" for f in fields)
 
 
 def test_gen3_ireadcardbas_through_both_steps(capsys, monkeypatch):
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--format",
-                                                      "ireadcardbas", "--reveal"])
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen3", "--format", "ireadcardbas", "--reveal"]
+    )
     assert code == 0, err
     step1, result = out.splitlines()
     assert step1.split("|")[3] == persona_toml("gen3")["ef05"]["card_identification"].upper()
@@ -66,8 +76,9 @@ def test_gen3_ireadcardbas_through_both_steps(capsys, monkeypatch):
 
 
 def test_gen3_json_through_both_steps(capsys, monkeypatch):
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--json"],
-                                json_step1=True)
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen3", "--json"], json_step1=True
+    )
     assert code == 0, err
     first, _, document = out.partition("\n")
     assert json.loads(first)["schema"] == "sscard.hsm_step1/1"
@@ -86,20 +97,23 @@ def test_text_format_and_masked_step1(capsys, monkeypatch):
 
 
 def test_wrong_internal_answer_is_minus_25(capsys, monkeypatch):
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--format",
-                                                      "ireadcardbas"], spoil_internal=True)
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen3", "--format", "ireadcardbas"], spoil_internal=True
+    )
     assert out.splitlines()[1] == "-25|内部认证与加密机不一致|" and code == 7
 
 
 def test_wrong_external_cryptogram_reports_the_tries_left(capsys, monkeypatch):
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--format",
-                                                      "ireadcardbas"], spoil_external=True)
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen3", "--format", "ireadcardbas"], spoil_external=True
+    )
     assert out.splitlines()[1] == f"{-0x63C2}|外部认证失败，剩余可尝试次数2次|" and code == 7
 
 
 def test_wrong_external_cryptogram_in_json(capsys, monkeypatch):
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--json"],
-                                json_step1=True, spoil_external=True)
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen3", "--json"], json_step1=True, spoil_external=True
+    )
     doc = json.loads(out.partition("\n")[2])
     assert code == 7 and doc["holder_status"] == "locked"
     assert [f["sw"] for f in doc["findings"] if f["code"] == "external_auth_failed"] == ["63C2"]
@@ -107,15 +121,17 @@ def test_wrong_external_cryptogram_in_json(capsys, monkeypatch):
 
 def test_malformed_answer_exits_2_and_is_never_echoed(capsys, monkeypatch):
     secret = "ABCDEF0123456789" * 2 + "|" + "X" * 32 + "|"
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--format",
-                                                      "ireadcardbas"], answer=secret)
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen3", "--format", "ireadcardbas"], answer=secret
+    )
     assert code == 2 and out.splitlines()[1] == "-23|传入数据不合法|"
     assert "ABCDEF0123" not in out + err and err.startswith("error: ")
 
 
 def test_gen2_through_both_steps(capsys, monkeypatch):
-    code, out, err, _ = run_hsm(capsys, monkeypatch, ["--emulator", "gen2", "--format",
-                                                      "ireadcardbas", "--reveal"])
+    code, out, err, _ = run_hsm(
+        capsys, monkeypatch, ["--emulator", "gen2", "--format", "ireadcardbas", "--reveal"]
+    )
     step1, result = out.splitlines()
     assert step1.endswith("|||") and code == 0 and result == expected_ireadcardbas("gen2")
 
@@ -132,10 +148,13 @@ def test_step1_alone_prints_the_line_and_ends(capsys):
     assert len(lines) == 1 and len(lines[0].split("|")) == 9
 
 
-@pytest.mark.parametrize("args", [
-    ["--hsm-step2", "-"],  # Step 2 needs Step 1 in the same process
-    ["--hsm-step1", "--keys", "test"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hsm-step2", "-"],  # Step 2 needs Step 1 in the same process
+        ["--hsm-step1", "--keys", "test"],
+    ],
+)
 def test_usage_errors(capsys, args):
     assert run(["read", "--emulator", "gen3", *args]) == 2
 
@@ -144,6 +163,7 @@ def test_empty_standard_input(capsys, monkeypatch):
     class Empty:
         def readline(self, limit=-1):
             return ""
+
     monkeypatch.setattr(sys, "stdin", Empty())
     assert run(["read", "--emulator", "gen3", "--hsm-step1", "--hsm-step2", "-"]) == 2
     assert "no HSM answer" in capsys.readouterr().err
@@ -152,18 +172,33 @@ def test_empty_standard_input(capsys, monkeypatch):
 def test_answer_file_for_another_step1_is_refused(capsys, tmp_path):
     stale = tmp_path / "pkey.txt"
     stale.write_text("11" * 16 + "|" + "22" * 16 + "|\n")
-    code = run(["read", "--emulator", "gen3", "--hsm-step1", "--hsm-step2", str(stale),
-                "--format", "ireadcardbas"])
+    code = run(
+        [
+            "read",
+            "--emulator",
+            "gen3",
+            "--hsm-step1",
+            "--hsm-step2",
+            str(stale),
+            "--format",
+            "ireadcardbas",
+        ]
+    )
     assert code == 2 and capsys.readouterr().out.splitlines()[1] == "-22|传入数据与卡内不符|"
-    assert run(["read", "--emulator", "gen3", "--hsm-step1", "--hsm-step2",
-                str(tmp_path / "missing")]) == 2
+    assert (
+        run(["read", "--emulator", "gen3", "--hsm-step1", "--hsm-step2", str(tmp_path / "missing")])
+        == 2
+    )
 
 
 def test_cryptograms_never_in_the_trace_or_the_recording(capsys, monkeypatch, tmp_path):
     record = tmp_path / "trace.json"
-    code, out, err, stdin = run_hsm(capsys, monkeypatch, ["--emulator", "gen3", "--json",
-                                                          "--record", str(record), "-d"],
-                                    json_step1=True)
+    code, out, err, stdin = run_hsm(
+        capsys,
+        monkeypatch,
+        ["--emulator", "gen3", "--json", "--record", str(record), "-d"],
+        json_step1=True,
+    )
     assert code == 0
     external = stdin.answer.split("|")[1][:16]
     recorded = record.read_text()
@@ -175,10 +210,16 @@ def test_cryptograms_never_in_the_trace_or_the_recording(capsys, monkeypatch, tm
 
 # --- as a kiosk runs it: a separate HSM client on the other end of pipes ----------------------
 
+
 def _coprocess(args, answer_via=None):
     """Start `sscard read --hsm-step1 …`, answer its Step 1 line like an HSM client."""
-    proc = subprocess.Popen([SSCARD, "read", "--hsm-step1", *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [SSCARD, "read", "--hsm-step1", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     step1 = proc.stdout.readline()  # arrives before any answer: it was flushed
     answer = hsm(step1.strip())
     if answer_via is None:
@@ -191,8 +232,9 @@ def _coprocess(args, answer_via=None):
 
 
 def test_subprocess_with_standard_input():
-    code, step1, out, err = _coprocess(["--emulator", "gen3", "--format", "ireadcardbas",
-                                        "--reveal", "--hsm-step2", "-"])
+    code, step1, out, err = _coprocess(
+        ["--emulator", "gen3", "--format", "ireadcardbas", "--reveal", "--hsm-step2", "-"]
+    )
     assert code == 0, err
     assert out.strip() == expected_ireadcardbas("gen3")
 
@@ -203,7 +245,10 @@ def test_subprocess_with_a_named_pipe(tmp_path):
 
     def write(answer):
         threading.Thread(target=fifo.write_text, args=(answer + "\n",), daemon=True).start()
-    code, step1, out, err = _coprocess(["--emulator", "gen3", "--format", "ireadcardbas",
-                                        "--reveal", "--hsm-step2", str(fifo)], write)
+
+    code, step1, out, err = _coprocess(
+        ["--emulator", "gen3", "--format", "ireadcardbas", "--reveal", "--hsm-step2", str(fifo)],
+        write,
+    )
     assert code == 0, err
     assert out.strip() == expected_ireadcardbas("gen3")

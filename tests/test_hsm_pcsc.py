@@ -59,10 +59,26 @@ def gen3(stack):
 
 def _kiosk(stack, *extra, between=None):
     """`sscard read` with an HSM client on its pipes; `between()` runs after Step 1."""
-    proc = subprocess.Popen([*SSCARD, "read", "-r", "PCD 00 00", "--hsm-step1", "--hsm-step2",
-                             "-", "--format", "ireadcardbas", "--reveal", *extra],
-                            env=stack.client_env(), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            *SSCARD,
+            "read",
+            "-r",
+            "PCD 00 00",
+            "--hsm-step1",
+            "--hsm-step2",
+            "-",
+            "--format",
+            "ireadcardbas",
+            "--reveal",
+            *extra,
+        ],
+        env=stack.client_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         step1 = proc.stdout.readline().strip()
         assert step1.count("|") == 8, proc.stderr.read() if not step1 else step1
@@ -79,6 +95,7 @@ def _kiosk(stack, *extra, between=None):
 def _other_program_resets(stack):
     def reset():
         return run_in_child(stack, _RESET, READERS[0])
+
     return reset
 
 

@@ -17,8 +17,14 @@ import time
 import pytest
 
 from conftest import TODAY
-from pcsc_stack import (READERS, PrivatePcscd, reader_state, require_stack, stack_available,
-                        wait_state)
+from pcsc_stack import (
+    READERS,
+    PrivatePcscd,
+    reader_state,
+    require_stack,
+    stack_available,
+    wait_state,
+)
 from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
@@ -29,9 +35,24 @@ SLOT0, SLOT1 = READERS
 # form: that one refused APDU + the 17 of the per-item read
 IDENTITY_APDUS = {"gen2": 3, "gen2-no-range": 18}
 SELECT_SSSE = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"
-PER_ITEM = ["00A4020002EF05", "00B2010012", "00B2020003", "00B2030006", "00B204000E",
-            "00B2050006", "00B2060006", "00B207000B", "00A4020002EF06", "00B2080014",
-            "00B2090020", "00B24E0016", "00B20A0003", "00B20B0003", "00B20C0005", "00B20D0006"]
+PER_ITEM = [
+    "00A4020002EF05",
+    "00B2010012",
+    "00B2020003",
+    "00B2030006",
+    "00B204000E",
+    "00B2050006",
+    "00B2060006",
+    "00B207000B",
+    "00A4020002EF06",
+    "00B2080014",
+    "00B2090020",
+    "00B24E0016",
+    "00B20A0003",
+    "00B20B0003",
+    "00B20C0005",
+    "00B20D0006",
+]
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +78,7 @@ def insert(pcscd):
         counter = wait_state(READERS[slot], True)
         links.append((link, READERS[slot], counter))
         return link
+
     yield insert_card
     for link, reader, counter in links:
         link.remove()
@@ -65,6 +87,7 @@ def insert(pcscd):
 
 def _read_both_ways(persona: str):
     import sscard
+
     try:
         with sscard.open(SLOT0) as card:
             through_pcscd = card.read_identity(today=TODAY)
@@ -87,6 +110,7 @@ def test_every_persona_reads_the_same_through_pcscd(insert, persona):
 
 def test_cli_reads_a_reader_like_the_emulator(insert, capsys):
     from sscard.cli.main import run
+
     insert("gen2")
     assert run(["read", "-r", SLOT0, "--json", "--reveal"]) == 0
     real = json.loads(capsys.readouterr().out)
@@ -110,6 +134,7 @@ def test_cli_reads_a_reader_like_the_emulator(insert, capsys):
 
 def test_readers_command_probes_cards(insert, capsys):
     from sscard.cli.main import run
+
     insert("gen2", slot=0)
     insert("ssse-blocked", slot=1)
     assert run(["readers", "--json"]) == 0
@@ -123,6 +148,7 @@ def test_readers_command_probes_cards(insert, capsys):
 def test_empty_reader_and_missing_reader(pcscd, capsys):
     import sscard
     from sscard.cli.main import run
+
     with pytest.raises(errors.NoCard):
         sscard.open(SLOT0)
     with pytest.raises(errors.InvalidArgument, match="Virtual PCD 00 01"):
@@ -134,6 +160,7 @@ def test_empty_reader_and_missing_reader(pcscd, capsys):
 
 def test_wait_for_a_card(pcscd):
     import sscard
+
     started = time.monotonic()
     with pytest.raises(errors.NoCard):
         sscard.open(SLOT0, wait=0.5)
@@ -153,6 +180,7 @@ def test_wait_for_a_card(pcscd):
 
 def test_vpcd_power_and_removal(insert):
     import sscard
+
     link = insert("gen2")
     with sscard.open(SLOT0) as card:
         card.probe()
@@ -162,15 +190,19 @@ def test_vpcd_power_and_removal(insert):
     wait_state(SLOT0, False, after=counter)
 
 
-@pytest.mark.parametrize("persona,sequence", [
-    ("gen2", [SELECT_SSSE, "00B2012D40", "00B201355B"]),
-    ("gen2-t0", [SELECT_SSSE, "00C000001E", "00B2012D40", "00B201355B"]),  # 611E first
-    ("gen1", [SELECT_SSSE, "00B2012D40", "00B2013545"]),  # no 4E: 69 bytes
-    ("gen3", [SELECT_SSSE, "00B2012D40"]),  # EF06 locked: nothing sent for it
-    ("gen2-no-range", [SELECT_SSSE, "00B2012D40"] + PER_ITEM),  # 6A86, once
-])
+@pytest.mark.parametrize(
+    "persona,sequence",
+    [
+        ("gen2", [SELECT_SSSE, "00B2012D40", "00B201355B"]),
+        ("gen2-t0", [SELECT_SSSE, "00C000001E", "00B2012D40", "00B201355B"]),  # 611E first
+        ("gen1", [SELECT_SSSE, "00B2012D40", "00B2013545"]),  # no 4E: 69 bytes
+        ("gen3", [SELECT_SSSE, "00B2012D40"]),  # EF06 locked: nothing sent for it
+        ("gen2-no-range", [SELECT_SSSE, "00B2012D40"] + PER_ITEM),  # 6A86, once
+    ],
+)
 def test_identity_apdus_at_the_card_through_pcscd(insert, persona, sequence):
     import sscard
+
     seen = []
     insert(persona, on_apdu=lambda i, apdu: seen.append(apdu.hex().upper()))
     with sscard.open(SLOT0) as card:
@@ -184,6 +216,7 @@ def test_identity_apdus_at_the_card_through_pcscd(insert, persona, sequence):
 
 def test_range_refusal_is_remembered_for_the_whole_connection(insert):
     import sscard
+
     seen = []
     insert("gen2-no-range", on_apdu=lambda i, apdu: seen.append(apdu.hex().upper()))
     with sscard.open(SLOT0) as card:
@@ -196,15 +229,22 @@ def test_range_refusal_is_remembered_for_the_whole_connection(insert):
 def _apdus(persona: str, operation: str) -> int:
     """How many APDUs `operation` sends to `persona` (the in-process emulator, same card)."""
     import sscard
+
     with sscard.open_emulator(persona) as card:
         getattr(card, operation)()
         return card.session.apdu_count
 
 
-REMOVALS = [(persona, operation, i)
-            for persona, operation in [("gen2", "read_identity"), ("gen2-no-range", "read_identity"),
-                                       ("gen2", "read_status"), ("gen2", "pin_tries")]
-            for i in range(_apdus(persona, operation))]
+REMOVALS = [
+    (persona, operation, i)
+    for persona, operation in [
+        ("gen2", "read_identity"),
+        ("gen2-no-range", "read_identity"),
+        ("gen2", "read_status"),
+        ("gen2", "pin_tries"),
+    ]
+    for i in range(_apdus(persona, operation))
+]
 
 
 @pytest.mark.parametrize("persona,operation,index", REMOVALS)
@@ -212,11 +252,13 @@ def test_card_removed_at_every_apdu_is_reported_as_removed(insert, persona, oper
     # pcscd + vpcd answer the interrupted exchange with nothing and still call the card
     # present until their next presence poll: only asking the reader tells a removal
     import sscard
+
     holder = {}
 
     def pull(i, apdu):
         if i == index:
             holder["link"].remove()
+
     holder["link"] = insert(persona, on_apdu=pull)
     with pytest.raises(errors.SscardError) as info:
         with sscard.open(SLOT0) as card:
@@ -228,11 +270,13 @@ def test_card_removed_at_every_apdu_is_reported_as_removed(insert, persona, oper
 @pytest.mark.parametrize("command", [["read"], ["status"], ["pin", "tries"]])
 def test_cli_exits_8_when_the_card_is_pulled_out(insert, capsys, command):
     from sscard.cli.main import run
+
     holder = {}
 
     def pull(i, apdu):
         if i == 1:
             holder["link"].remove()
+
     holder["link"] = insert("gen2", on_apdu=pull)
     assert run([*command, "-r", SLOT0]) == errors.ExitCode.CARD_REMOVED
     err = capsys.readouterr().err
@@ -243,6 +287,7 @@ def test_reset_by_another_program_is_recovered_once(insert):
     import sscard
     from smartcard.pcsc.PCSCReader import PCSCReader
     from smartcard.scard import SCARD_RESET_CARD, SCARD_SHARE_SHARED
+
     insert("gen2")
     with sscard.open(SLOT0, shared=True) as card:
         first = card.read_identity(today=TODAY)
@@ -260,6 +305,7 @@ def _other_program_reads_ef06() -> int:
     of its READ RECORD, or of the SELECT EF06 that failed.  It leaves the card as it found it."""
     from smartcard.pcsc.PCSCReader import PCSCReader
     from smartcard.scard import SCARD_LEAVE_CARD, SCARD_SHARE_SHARED
+
     other = PCSCReader(SLOT0).createConnection()
     other.connect(mode=SCARD_SHARE_SHARED, disposition=SCARD_LEAVE_CARD)
     try:
@@ -285,6 +331,7 @@ def _counted(condition, bound: float = 5.0) -> bool:
 def _reset_by_another_program() -> None:
     from smartcard.pcsc.PCSCReader import PCSCReader
     from smartcard.scard import SCARD_LEAVE_CARD, SCARD_RESET_CARD, SCARD_SHARE_SHARED
+
     other = PCSCReader(SLOT0).createConnection()
     other.connect(mode=SCARD_SHARE_SHARED, disposition=SCARD_LEAVE_CARD)
     other.reconnect(mode=SCARD_SHARE_SHARED, disposition=SCARD_RESET_CARD)
@@ -299,6 +346,7 @@ def test_closing_powers_the_card_down_even_after_a_reset_recovery(insert, recove
     recovery reconnected during the session (pyscard then keeps SCARD_LEAVE_CARD)."""
     import sscard
     from sscard.keysource import load_keys
+
     link = insert("gen3")
     with sscard.open(SLOT0, shared=True) as card:
         if recovered:
@@ -318,20 +366,29 @@ def test_closing_powers_the_card_down_even_after_a_reset_recovery(insert, recove
 
 def test_card_held_exclusively_by_another_process(insert, pcscd):
     import sscard
+
     insert("gen2")
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from smartcard.pcsc.PCSCReader import PCSCReader\n"
-         "from smartcard.scard import SCARD_SHARE_EXCLUSIVE\n"
-         f"c = PCSCReader({SLOT0!r}).createConnection(); c.connect(mode=SCARD_SHARE_EXCLUSIVE)\n"
-         "print('ready', flush=True); sys.stdin.read()\n"],
-        env=pcscd.client_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from smartcard.pcsc.PCSCReader import PCSCReader\n"
+            "from smartcard.scard import SCARD_SHARE_EXCLUSIVE\n"
+            f"c = PCSCReader({SLOT0!r}).createConnection(); c.connect(mode=SCARD_SHARE_EXCLUSIVE)\n"
+            "print('ready', flush=True); sys.stdin.read()\n",
+        ],
+        env=pcscd.client_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(errors.CardBusy, match="another program"):
             sscard.open(SLOT0)
         from sscard.cli.main import run
+
         assert run(["read", "-r", SLOT0]) == errors.ExitCode.CARD_BUSY == 18
     finally:
         holder.stdin.close()
@@ -343,20 +400,40 @@ def test_card_held_exclusively_by_another_process(insert, pcscd):
 def test_emulate_command_and_other_pcsc_programs(pcscd, tmp_path):
     env = pcscd.client_env()
     emulate = subprocess.Popen(
-        [sys.executable, "-m", "sscard.cli.main", "emulate", "gen2", "--port", str(pcscd.port),
-         "--slot", "1", "--seconds", "60"], env=env, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "emulate",
+            "gen2",
+            "--port",
+            str(pcscd.port),
+            "--slot",
+            "1",
+            "--seconds",
+            "60",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "inserted" in emulate.stderr.readline()
         counter = wait_state(SLOT1, True)
         result = subprocess.run(
             [sys.executable, "-m", "sscard.cli.main", "read", "-r", SLOT1, "--json", "--reveal"],
-            env=env, capture_output=True, text=True, timeout=60)
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         doc = json.loads(result.stdout)
         assert doc["holder"]["social_security_number"] == "110101199003071233"
         if os.path.exists("/usr/bin/pcsc_scan"):
-            scan = subprocess.run(["pcsc_scan", "-n", "-t", "2"], env=env, capture_output=True,
-                                  text=True, timeout=30)
+            scan = subprocess.run(
+                ["pcsc_scan", "-n", "-t", "2"], env=env, capture_output=True, text=True, timeout=30
+            )
             assert SLOT1 in scan.stdout and doc["card"]["atr"][:8] in scan.stdout.replace(" ", "")
     finally:
         emulate.terminate()
@@ -369,22 +446,32 @@ def test_emulate_into_a_taken_slot_fails_and_says_so(pcscd):
     same persona, so the ATR alone could not tell), the command fails clearly and never
     prints the readiness line; the first card stays in."""
     env = pcscd.client_env()
-    base = [sys.executable, "-m", "sscard.cli.main", "emulate", "gen2", "--port",
-            str(pcscd.port), "--slot", "1"]
-    first = subprocess.Popen([*base, "--seconds", "60"], env=env, stderr=subprocess.PIPE,
-                             text=True)
+    base = [
+        sys.executable,
+        "-m",
+        "sscard.cli.main",
+        "emulate",
+        "gen2",
+        "--port",
+        str(pcscd.port),
+        "--slot",
+        "1",
+    ]
+    first = subprocess.Popen([*base, "--seconds", "60"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         ready = first.stderr.readline()
         assert "inserted in vpcd slot 1" in ready
         present, counter = reader_state(SLOT1)  # the readiness line means the card is there
         assert present
-        second = subprocess.run([*base, "--ready-timeout", "2"], env=env, capture_output=True,
-                                text=True, timeout=60)
+        second = subprocess.run(
+            [*base, "--ready-timeout", "2"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == errors.ExitCode.FAILURE
         assert "inserted in vpcd" not in second.stderr and second.stderr.count("\n") == 1
         assert second.stderr.startswith("error: vpcd slot 1") and "卡槽" in second.stderr
         assert reader_state(SLOT1) == (True, counter)  # the first card was never disturbed
         import sscard
+
         with sscard.open(SLOT1) as card:
             assert card.probe() == "yes"
     finally:
@@ -396,8 +483,21 @@ def test_emulate_into_a_taken_slot_fails_and_says_so(pcscd):
 def test_emulate_readiness_line_only_when_the_reader_shows_the_card(pcscd):
     env = pcscd.client_env()
     emulate = subprocess.Popen(
-        [sys.executable, "-m", "sscard.cli.main", "emulate", "gen3", "--port", str(pcscd.port),
-         "--slot", "0"], env=env, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "emulate",
+            "gen3",
+            "--port",
+            str(pcscd.port),
+            "--slot",
+            "0",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = emulate.stderr.readline()
         assert "inserted in vpcd slot 0" in line
@@ -416,9 +516,24 @@ def test_emulate_readiness_line_only_when_the_reader_shows_the_card(pcscd):
 def test_ctrl_c_while_waiting_for_a_card_exits_130(pcscd, fmt):
     """A real SIGINT to `sscard read --wait` blocked on an empty reader."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sscard.cli.main", "-d", "read", "--wait", "30", "-r", SLOT1,
-         "--format", fmt], env=pcscd.client_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "-d",
+            "read",
+            "--wait",
+            "30",
+            "-r",
+            SLOT1,
+            "--format",
+            fmt,
+        ],
+        env=pcscd.client_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while "waiting for a card" not in (line := proc.stderr.readline()):
             assert line, "sscard ended before waiting"
@@ -443,7 +558,11 @@ def test_watch_survives_a_pcscd_restart():
         env = daemon.client_env()
         watch = subprocess.Popen(
             [sys.executable, "-m", "sscard.cli.main", "watch", "--json", "--seconds", "60"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         events = _line_reader(watch)
 
         def next_event(kinds, timeout=15):
@@ -459,7 +578,9 @@ def test_watch_survives_a_pcscd_restart():
                     return doc
             raise AssertionError(f"no {kinds} event")
 
-        link = VpcdLink(SocialSecurityCard.from_persona("gen2"), port=daemon.port).insert(timeout=10)
+        link = VpcdLink(SocialSecurityCard.from_persona("gen2"), port=daemon.port).insert(
+            timeout=10
+        )
         inserted = next_event({"inserted"})
         assert inserted["reader"] == SLOT0
         read = next_event({"read"})
@@ -471,7 +592,9 @@ def test_watch_survives_a_pcscd_restart():
         next_event({"service_lost"})
         daemon.start()
         next_event({"service_restored"}, timeout=20)
-        link = VpcdLink(SocialSecurityCard.from_persona("gen3"), port=daemon.port).insert(timeout=10)
+        link = VpcdLink(SocialSecurityCard.from_persona("gen3"), port=daemon.port).insert(
+            timeout=10
+        )
         next_event({"inserted"})
         again = next_event({"read"})
         assert again["identity"]["holder_status"] == "locked"
@@ -491,12 +614,14 @@ def _line_reader(process) -> list[str]:
     def pump():
         for line in process.stdout:
             lines.append(line)
+
     threading.Thread(target=pump, daemon=True).start()
     return lines
 
 
 def test_card_swapped_between_two_reads_is_never_read_as_the_first(pcscd):
     import sscard
+
     first = VpcdLink(SocialSecurityCard.from_persona("gen2"), port=pcscd.port).insert()
     counter = wait_state(SLOT0, True)
     second = None
@@ -523,6 +648,7 @@ def test_a_contactless_gen3_card_authenticates_through_pcscd(insert, capsys):
     """Its PC/SC ATR announces T=1 and ends with TCK: historical bytes and card factor come
     from the parsed ATR, so the card proves itself and EF06 opens."""
     from sscard.cli.main import run
+
     insert("gen3-contactless")
     assert run(["read", "-r", SLOT0, "--keys", "test", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -535,19 +661,23 @@ def test_a_contactless_gen3_card_authenticates_through_pcscd(insert, capsys):
 
 # --- a card that stops answering (issue: every card operation has a deadline) -----------------
 
+
 @pytest.fixture
 def mute_card(insert):
     """insert(persona) whose card stops answering from APDU `index` on, until the test ends."""
     release = threading.Event()
 
-    def make(index: int, persona: str = "gen2", delay: float | None = None,
-             slot: int = 0) -> VpcdLink:
+    def make(
+        index: int, persona: str = "gen2", delay: float | None = None, slot: int = 0
+    ) -> VpcdLink:
         def hang(i, apdu):
             if delay is not None:
                 time.sleep(delay)  # a card that answers, slowly
             elif i >= index:
                 release.wait(60)
+
         return insert(persona, slot=slot, on_apdu=hang)
+
     yield make
     release.set()  # before `insert` removes the card: the blocked exchange ends
 
@@ -561,6 +691,7 @@ def _bounded(fn, limit: float = 30.0):
             outcome["value"] = fn()
         except BaseException as e:
             outcome["error"] = e
+
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(limit)
@@ -573,11 +704,13 @@ def _bounded(fn, limit: float = 30.0):
 @pytest.mark.parametrize("operation", ["read_identity", "read_status", "pin_tries"])
 def test_a_mute_card_ends_in_card_mute_not_a_hang(mute_card, operation):
     import sscard
+
     link = mute_card(index=1)
 
     def attempt():
         with sscard.open(SLOT0, timeout=0.5) as card:
             getattr(card, operation)()
+
     with pytest.raises(errors.CardMute, match="within 0.5 s") as info:
         _bounded(attempt)
     assert info.value.exit_code == errors.ExitCode.CARD_MUTE == 20
@@ -586,11 +719,13 @@ def test_a_mute_card_ends_in_card_mute_not_a_hang(mute_card, operation):
 
 def test_the_deadline_covers_the_whole_operation(mute_card):
     import sscard
+
     mute_card(index=0, delay=0.25)  # every answer comes, each well within the deadline
 
     def attempt():
         with sscard.open(SLOT0, timeout=1.0) as card:
             card.read_status()
+
     with pytest.raises(errors.CardMute, match="complete the operation within 1 s"):
         _bounded(attempt)
 
@@ -598,6 +733,7 @@ def test_the_deadline_covers_the_whole_operation(mute_card):
 @pytest.mark.parametrize("command", [["read"], ["status"], ["pin", "tries"]])
 def test_cli_gives_up_on_a_mute_card_with_exit_20(mute_card, capsys, command):
     from sscard.cli.main import run
+
     mute_card(index=1)
     assert _bounded(lambda: run([*command, "-r", SLOT0, "--timeout", "0.5"])) == 20
     err = capsys.readouterr().err
@@ -607,22 +743,54 @@ def test_cli_gives_up_on_a_mute_card_with_exit_20(mute_card, capsys, command):
 def test_the_sscard_process_exits_despite_the_blocked_exchange(mute_card, pcscd):
     # the abandoned SCardTransmit still blocks a thread (and its PC/SC context) at exit
     mute_card(index=2)
-    done = subprocess.run([sys.executable, "-m", "sscard.cli.main", "read", "-r", SLOT0,
-                           "--timeout", "0.5", "--format", "ireadcardbas"],
-                          env=pcscd.client_env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "read",
+            "-r",
+            SLOT0,
+            "--timeout",
+            "0.5",
+            "--format",
+            "ireadcardbas",
+        ],
+        env=pcscd.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 20, done.stderr
     assert done.stdout.startswith("-4|")
     assert "Traceback" not in done.stderr
 
 
-def test_watch_reads_each_reader_on_its_own_so_a_mute_card_delays_no_other(mute_card, insert,
-                                                                          pcscd):
+def test_watch_reads_each_reader_on_its_own_so_a_mute_card_delays_no_other(
+    mute_card, insert, pcscd
+):
     """A mute card in slot 0, then a good card in slot 1: slot 1's insertion and read are
     reported while slot 0's read still waits; slot 0's read ends at its deadline (exit 20)."""
     watch = subprocess.Popen(
-        [sys.executable, "-m", "sscard.cli.main", "watch", "--json", "--reveal",
-         "--timeout", "5", "--count", "2", "--seconds", "60"],
-        env=pcscd.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "watch",
+            "--json",
+            "--reveal",
+            "--timeout",
+            "5",
+            "--count",
+            "2",
+            "--seconds",
+            "60",
+        ],
+        env=pcscd.client_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         events = _line_reader(watch)
         mute_card(index=0, slot=0)
@@ -654,23 +822,32 @@ def _next_line(lines: list[str], timeout: float = 1.5):
     return None
 
 
-def test_a_transaction_another_program_never_ends_is_a_busy_card_not_a_hang(insert, pcscd,
-                                                                           monkeypatch):
+def test_a_transaction_another_program_never_ends_is_a_busy_card_not_a_hang(
+    insert, pcscd, monkeypatch
+):
     # shared mode: SCardBeginTransaction waits, without any deadline of its own, while
     # another program holds a transaction on the card
     import sscard
     from sscard.transport import pcsc
+
     monkeypatch.setattr(pcsc, "BEGIN_TIMEOUT", 0.5)
     insert("gen2")
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys\n"
-         "from smartcard.pcsc.PCSCReader import PCSCReader\n"
-         "from smartcard.scard import SCARD_SHARE_SHARED, SCardBeginTransaction\n"
-         f"c = PCSCReader({SLOT0!r}).createConnection(); c.connect(mode=SCARD_SHARE_SHARED)\n"
-         "assert SCardBeginTransaction(c.component.hcard) == 0\n"
-         "print('ready', flush=True); sys.stdin.read()\n"],
-        env=pcscd.client_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from smartcard.pcsc.PCSCReader import PCSCReader\n"
+            "from smartcard.scard import SCARD_SHARE_SHARED, SCardBeginTransaction\n"
+            f"c = PCSCReader({SLOT0!r}).createConnection(); c.connect(mode=SCARD_SHARE_SHARED)\n"
+            "assert SCardBeginTransaction(c.component.hcard) == 0\n"
+            "print('ready', flush=True); sys.stdin.read()\n",
+        ],
+        env=pcscd.client_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     outcome: list = []
 
     def read() -> None:
@@ -679,6 +856,7 @@ def test_a_transaction_another_program_never_ends_is_a_busy_card_not_a_hang(inse
                 outcome.append(card.read_identity(today=TODAY))
         except Exception as e:  # noqa: BLE001 - judged below
             outcome.append(e)
+
     try:
         assert holder.stdout.readline().strip() == "ready"
         reader = threading.Thread(target=read, daemon=True)

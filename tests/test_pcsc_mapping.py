@@ -62,8 +62,12 @@ class FakeScard:
     SCARD_STATE_EMPTY, SCARD_STATE_PRESENT = 0x0010, 0x0020
     PRESENT = 0x10000 | SCARD_STATE_PRESENT  # a card, inserted once
 
-    def __init__(self, transmit=(0, [0x90, 0x00]), status=(0, "Fake Reader 00", 0x0034, 2, []),
-                 reader_states=(PRESENT,)):
+    def __init__(
+        self,
+        transmit=(0, [0x90, 0x00]),
+        status=(0, "Fake Reader 00", 0x0034, 2, []),
+        reader_states=(PRESENT,),
+    ):
         self.transmit_result = transmit
         self.status_result = status
         self.reader_states = list(reader_states)
@@ -87,23 +91,27 @@ class FakeScard:
 
 
 def transport(scard=None, connection=None):
-    return PcscTransport(connection or FakeConnection(), "Fake Reader 00", False,
-                         scard=scard or FakeScard())
+    return PcscTransport(
+        connection or FakeConnection(), "Fake Reader 00", False, scard=scard or FakeScard()
+    )
 
 
-@pytest.mark.parametrize("hresult,error", [
-    (0x80100069, errors.CardRemoved),  # SCARD_W_REMOVED_CARD
-    (0x80100068, errors.CardReset),  # SCARD_W_RESET_CARD
-    (0x8010000B, errors.CardBusy),  # SCARD_E_SHARING_VIOLATION
-    (0x80100066, errors.CardMute),  # SCARD_W_UNRESPONSIVE_CARD
-    (0x80100009, errors.ReaderGone),  # SCARD_E_UNKNOWN_READER
-    (0x80100017, errors.ReaderGone),  # SCARD_E_READER_UNAVAILABLE
-    (0x8010001D, errors.ServiceUnavailable),  # SCARD_E_NO_SERVICE
-    (0x8010001E, errors.ServiceUnavailable),  # SCARD_E_SERVICE_STOPPED
-    (0x8010000C, errors.CardRemoved),  # SCARD_E_NO_SMARTCARD during transmit: it was removed
-    (0x80100013, errors.CardMute),  # SCARD_F_COMM_ERROR
-    (0x80100099, errors.CardError),  # unknown: still typed, with the code
-])
+@pytest.mark.parametrize(
+    "hresult,error",
+    [
+        (0x80100069, errors.CardRemoved),  # SCARD_W_REMOVED_CARD
+        (0x80100068, errors.CardReset),  # SCARD_W_RESET_CARD
+        (0x8010000B, errors.CardBusy),  # SCARD_E_SHARING_VIOLATION
+        (0x80100066, errors.CardMute),  # SCARD_W_UNRESPONSIVE_CARD
+        (0x80100009, errors.ReaderGone),  # SCARD_E_UNKNOWN_READER
+        (0x80100017, errors.ReaderGone),  # SCARD_E_READER_UNAVAILABLE
+        (0x8010001D, errors.ServiceUnavailable),  # SCARD_E_NO_SERVICE
+        (0x8010001E, errors.ServiceUnavailable),  # SCARD_E_SERVICE_STOPPED
+        (0x8010000C, errors.CardRemoved),  # SCARD_E_NO_SMARTCARD during transmit: it was removed
+        (0x80100013, errors.CardMute),  # SCARD_F_COMM_ERROR
+        (0x80100099, errors.CardError),  # unknown: still typed, with the code
+    ],
+)
 def test_transmit_failures_become_typed_errors(hresult, error):
     with pytest.raises(error) as info:
         transport(FakeScard(transmit=(hresult, []))).transmit(bytes.fromhex("00A40400"))
@@ -117,11 +125,14 @@ def test_transmit_uses_the_active_protocol_and_returns_data_and_sw():
     assert scard.sent == [(0x1234, "T1", bytes.fromhex("00A40400"))]
 
 
-@pytest.mark.parametrize("status,error", [
-    ((0, "Fake Reader 00", 0x0002, 0, []), errors.CardRemoved),  # SCARD_ABSENT
-    ((0x80100069, "", 0, 0, []), errors.CardRemoved),  # SCARD_W_REMOVED_CARD
-    ((0, "Fake Reader 00", 0x0034, 2, []), errors.CardMute),  # present, powered: just mute
-])
+@pytest.mark.parametrize(
+    "status,error",
+    [
+        ((0, "Fake Reader 00", 0x0002, 0, []), errors.CardRemoved),  # SCARD_ABSENT
+        ((0x80100069, "", 0, 0, []), errors.CardRemoved),  # SCARD_W_REMOVED_CARD
+        ((0, "Fake Reader 00", 0x0034, 2, []), errors.CardMute),  # present, powered: just mute
+    ],
+)
 def test_an_empty_answer_is_a_removal_or_a_mute_card(status, error):
     scard = FakeScard(transmit=(0, []), status=status)
     with pytest.raises(error):
@@ -132,18 +143,22 @@ ABSENT = 0x20000 | FakeScard.SCARD_STATE_EMPTY  # removed: pcscd counted the eve
 SWAPPED = 0x30000 | FakeScard.SCARD_STATE_PRESENT  # removed and another card put in
 
 
-@pytest.mark.parametrize("transmit", [
-    (0, []),  # pcscd + vpcd: an empty answer
-    (0x80100013, []),  # SCARD_F_COMM_ERROR (a physical reader)
-    (0x8010002F, []),  # SCARD_E_COMM_DATA_LOST
-    (0x80100066, []),  # SCARD_W_UNRESPONSIVE_CARD
-    (0x80100016, []),  # SCARD_E_NOT_READY
-])
+@pytest.mark.parametrize(
+    "transmit",
+    [
+        (0, []),  # pcscd + vpcd: an empty answer
+        (0x80100013, []),  # SCARD_F_COMM_ERROR (a physical reader)
+        (0x8010002F, []),  # SCARD_E_COMM_DATA_LOST
+        (0x80100066, []),  # SCARD_W_UNRESPONSIVE_CARD
+        (0x80100016, []),  # SCARD_E_NOT_READY
+    ],
+)
 @pytest.mark.parametrize("later", [ABSENT, SWAPPED])
 def test_a_failed_exchange_then_a_card_gone_is_a_removal(transmit, later):
     # the handle still says "present": pcscd learns of the removal at its next poll
-    scard = FakeScard(transmit=transmit, reader_states=(FakeScard.PRESENT, FakeScard.PRESENT,
-                                                        later))
+    scard = FakeScard(
+        transmit=transmit, reader_states=(FakeScard.PRESENT, FakeScard.PRESENT, later)
+    )
     with pytest.raises(errors.CardRemoved):
         transport(scard).transmit(bytes.fromhex("00A40400"))
 
@@ -156,6 +171,7 @@ def test_a_failed_exchange_with_the_card_still_there_is_not_a_removal():
 
 def test_a_transmit_past_its_deadline_gives_the_connection_up():
     import threading
+
     scard = FakeScard()
     scard.gate = threading.Event()
     t = transport(scard)
@@ -178,7 +194,9 @@ def test_a_transmit_past_its_deadline_gives_the_connection_up():
 
 
 def test_unknown_code_is_named_and_negative_python_codes_are_normalised():
-    err = map_pcsc_error(CardConnectionException("x", hresult=0x80100069 - (1 << 32)))  # as a signed long
+    err = map_pcsc_error(
+        CardConnectionException("x", hresult=0x80100069 - (1 << 32))
+    )  # as a signed long
     assert isinstance(err, errors.CardRemoved)
     assert "0x80100099" in map_pcsc_error(0x80100099).message
 
@@ -194,7 +212,9 @@ def test_busy_card_is_retried_with_a_bounded_backoff_then_named(monkeypatch):
 
         def createConnection(self):
             return fake
+
     import smartcard.pcsc.PCSCReader as module
+
     monkeypatch.setattr(module, "PCSCReader", FakeReader)
     with pytest.raises(errors.CardBusy, match="another program"):
         pcsc._connect("Fake Reader 00", shared=False)
@@ -207,8 +227,10 @@ def test_busy_card_that_frees_up_connects(monkeypatch):
     monkeypatch.setattr(pcsc.time, "sleep", lambda s: None)
     fake = FakeConnection(connect_errors=[0x8010000B, 0x8010000B])
     import smartcard.pcsc.PCSCReader as module
-    monkeypatch.setattr(module, "PCSCReader", lambda name: type("R", (), {
-        "createConnection": lambda self: fake})())
+
+    monkeypatch.setattr(
+        module, "PCSCReader", lambda name: type("R", (), {"createConnection": lambda self: fake})()
+    )
     assert pcsc._connect("Fake Reader 00", shared=True) is fake and fake.connects == 3
 
 
@@ -221,25 +243,42 @@ def test_reset_recovery_keeps_the_same_card_and_refuses_another():
 
 
 NAMES = ["Virtual PCD 00 00", "Virtual PCD 00 01", "ACS ACR39U 01 00"]
-STATES = [ReaderState(NAMES[0], True, ATR, False), ReaderState(NAMES[1], False, None, False),
-          ReaderState(NAMES[2], True, bytes.fromhex("3B8F8001804F0CA0000003060300030000000068"), False)]
+STATES = [
+    ReaderState(NAMES[0], True, ATR, False),
+    ReaderState(NAMES[1], False, None, False),
+    ReaderState(NAMES[2], True, bytes.fromhex("3B8F8001804F0CA0000003060300030000000068"), False),
+]
 
 
-@pytest.mark.parametrize("choice,expected", [
-    (None, NAMES), ("1", [NAMES[1]]), (2, [NAMES[2]]), ("acr39", [NAMES[2]]),
-    ("pcd 00 01", [NAMES[1]]), ("3B6D0000", [NAMES[0]]), ("3b 8f 80 01", [NAMES[2]]),
-    ("3B6D", [NAMES[0]]), ("3B 6D 00", [NAMES[0]]), ("3b:8f", [NAMES[2]]), ("3B8F80", [NAMES[2]]),
-])
+@pytest.mark.parametrize(
+    "choice,expected",
+    [
+        (None, NAMES),
+        ("1", [NAMES[1]]),
+        (2, [NAMES[2]]),
+        ("acr39", [NAMES[2]]),
+        ("pcd 00 01", [NAMES[1]]),
+        ("3B6D0000", [NAMES[0]]),
+        ("3b 8f 80 01", [NAMES[2]]),
+        ("3B6D", [NAMES[0]]),
+        ("3B 6D 00", [NAMES[0]]),
+        ("3b:8f", [NAMES[2]]),
+        ("3B8F80", [NAMES[2]]),
+    ],
+)
 def test_reader_choice(choice, expected):
     assert choose_readers(NAMES, STATES, choice) == expected
 
 
-@pytest.mark.parametrize("choice,message", [("virtual", "several"), ("omnikey", "no reader"),
-                                            ("7", "no reader 7")])
+@pytest.mark.parametrize(
+    "choice,message", [("virtual", "several"), ("omnikey", "no reader"), ("7", "no reader 7")]
+)
 def test_reader_choice_errors_list_the_readers(choice, message):
     with pytest.raises(errors.InvalidArgument, match=message) as info:
         choose_readers(NAMES, STATES, choice)
-    assert "0: Virtual PCD 00 00" in info.value.message and "2: ACS ACR39U 01 00" in info.value.message
+    assert (
+        "0: Virtual PCD 00 00" in info.value.message and "2: ACS ACR39U 01 00" in info.value.message
+    )
     assert f"0: Virtual PCD 00 00 (ATR {ATR.hex().upper()})" in info.value.message
     assert "1: Virtual PCD 00 01 (no card" in info.value.message
     assert "(ATR 3B8F8001804F0CA0000003060300030000000068)" in info.value.message
@@ -248,7 +287,7 @@ def test_reader_choice_errors_list_the_readers(choice, message):
 
 @pytest.mark.parametrize("choice", ["3B", "3B6", "3B 6D 0"])
 def test_short_or_odd_atr_prefixes(choice):
-    """"3B" is the prefix of both cards' ATRs: ambiguous; an odd count of digits is no ATR."""
+    """ "3B" is the prefix of both cards' ATRs: ambiguous; an odd count of digits is no ATR."""
     with pytest.raises(errors.InvalidArgument, match="several" if choice == "3B" else "no reader"):
         choose_readers(NAMES, STATES, choice)
 
@@ -262,6 +301,7 @@ class HeldByAnotherProgram(FakeScard):
     def __init__(self) -> None:
         super().__init__()
         import threading
+
         self.released = threading.Event()
         self.began = 0  # calls, counted as they come (before the wait)
 

@@ -29,8 +29,11 @@ def _card_number_ok(number: str) -> bool:
 
 def _luhn_ok(pan: str) -> bool:
     digits = [int(c) for c in reversed(pan)]
-    return sum(d if n % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2)
-               for n, d in enumerate(digits)) % 10 == 0
+    return (
+        sum(d if n % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for n, d in enumerate(digits))
+        % 10
+        == 0
+    )
 
 
 def test_the_oracles_can_fail():
@@ -39,12 +42,30 @@ def test_the_oracles_can_fail():
     assert _luhn_ok("6212340000000000012") and not _luhn_ok("6212340000000000013")
 
 
-@pytest.mark.parametrize("generation, bank", list(itertools.product(
-    (1, 2, 3), ("used", "blocked", "expired", "none"))))
+@pytest.mark.parametrize(
+    "generation, bank", list(itertools.product((1, 2, 3), ("used", "blocked", "expired", "none")))
+)
 def test_a_new_persona_is_a_consistent_synthetic_person(tmp_path, generation, bank):
     path = tmp_path / "p.toml"
-    assert run(["personas", "new", "--generation", str(generation), "--region", "440305",
-                "--seed", "11", "--bank", bank, "-o", str(path)]) == 0
+    assert (
+        run(
+            [
+                "personas",
+                "new",
+                "--generation",
+                str(generation),
+                "--region",
+                "440305",
+                "--seed",
+                "11",
+                "--bank",
+                bank,
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
     assert run(["personas", "check", str(path)]) == 0
     raw = tomllib.loads(path.read_text("utf-8"))
     ef05, ef06 = raw["ef05"], raw["ef06"]
@@ -67,23 +88,44 @@ def test_a_new_persona_is_a_consistent_synthetic_person(tmp_path, generation, ba
         assert b["expiry_date"] < ef05["issue_date"]
     else:
         assert b["effective_date"] == ef05["issue_date"]
-        assert (b["expiry_date"].year, b["expiry_date"].month) == (ef05["expiry_date"].year,
-                                                                    ef05["expiry_date"].month)
+        assert (b["expiry_date"].year, b["expiry_date"].month) == (
+            ef05["expiry_date"].year,
+            ef05["expiry_date"].month,
+        )
     assert bool(b.get("transaction_log")) == (bank == "used")
 
 
 def test_the_seed_decides_the_person():
     one = new_persona(3, "440300", 7, "blocked")
     assert new_persona(3, "440300", 7, "blocked") == one
-    people = {tomllib.loads(new_persona(3, "440300", seed, "used"))["ef06"]["social_security_number"]
-              for seed in range(30)}
+    people = {
+        tomllib.loads(new_persona(3, "440300", seed, "used"))["ef06"]["social_security_number"]
+        for seed in range(30)
+    }
     assert len(people) == 30
 
 
 def test_a_generated_card_reads_and_reports_as_asked(tmp_path, capsys):
     path = tmp_path / "gen3-blocked.toml"
-    assert run(["personas", "new", "--generation", "3", "--region", "440300", "--seed", "7",
-                "--bank", "blocked", "-o", str(path)]) == 0
+    assert (
+        run(
+            [
+                "personas",
+                "new",
+                "--generation",
+                "3",
+                "--region",
+                "440300",
+                "--seed",
+                "7",
+                "--bank",
+                "blocked",
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(["status", "--emulator", str(path), "--json"]) == 6  # a blocked application
     document = json.loads(capsys.readouterr().out)
@@ -92,14 +134,20 @@ def test_a_generated_card_reads_and_reports_as_asked(tmp_path, capsys):
     assert document["social_security"]["verdict"]["code"] == "usable"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--region", "440300", "--seed", "1", "--generation", "4"], "Invalid value for '--generation'"),
-    (["--region", "4403", "--seed", "1", "--generation", "3"], "6-digit"),
-    (["--region", "990300", "--seed", "1", "--generation", "3"], "6-digit"),
-    (["--region", "440000", "--seed", "1", "--generation", "3"], "city or county"),
-    (["--region", "440300", "--seed", "-1", "--generation", "3"], "Invalid value for '--seed'"),
-    (["--region", "440300", "--seed", "1", "--generation", "3", "--bank", "maybe"], "--bank"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--region", "440300", "--seed", "1", "--generation", "4"],
+            "Invalid value for '--generation'",
+        ),
+        (["--region", "4403", "--seed", "1", "--generation", "3"], "6-digit"),
+        (["--region", "990300", "--seed", "1", "--generation", "3"], "6-digit"),
+        (["--region", "440000", "--seed", "1", "--generation", "3"], "city or county"),
+        (["--region", "440300", "--seed", "-1", "--generation", "3"], "Invalid value for '--seed'"),
+        (["--region", "440300", "--seed", "1", "--generation", "3", "--bank", "maybe"], "--bank"),
+    ],
+)
 def test_bad_arguments_are_one_usage_error(capsys, args, message):
     assert run(["personas", "new", *args]) == 2
     err = capsys.readouterr().err
@@ -109,15 +157,34 @@ def test_bad_arguments_are_one_usage_error(capsys, args, message):
 def test_existing_files_are_not_overwritten_and_bad_files_are_named(tmp_path, capsys):
     path = tmp_path / "p.toml"
     path.write_text("keep", encoding="utf-8")
-    assert run(["personas", "new", "--generation", "2", "--region", "110101", "--seed", "3",
-                "-o", str(path)]) == 2
+    assert (
+        run(
+            [
+                "personas",
+                "new",
+                "--generation",
+                "2",
+                "--region",
+                "110101",
+                "--seed",
+                "3",
+                "-o",
+                str(path),
+            ]
+        )
+        == 2
+    )
     assert path.read_text("utf-8") == "keep"
     bad = tmp_path / "bad.toml"
-    bad.write_text(new_persona(2, "110101", 3).replace('card_type = "3"', 'card_type = "3"\ncolour = 1'),
-                   encoding="utf-8")
+    bad.write_text(
+        new_persona(2, "110101", 3).replace('card_type = "3"', 'card_type = "3"\ncolour = 1'),
+        encoding="utf-8",
+    )
     capsys.readouterr()
     assert run(["personas", "check", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: persona bad: [ef05] has keys that are not items") and "colour" in err
+    assert (
+        err.startswith("error: persona bad: [ef05] has keys that are not items") and "colour" in err
+    )
     assert err.count("\n") == 1
     assert run(["personas", "check", str(tmp_path / "missing.toml")]) == 2

@@ -83,6 +83,7 @@ def test_blocked_pin_sends_nothing():
 def test_unknown_tries_are_not_a_number_and_refuse(answer):
     def odd_answer(i, apdu, r):
         return bytes.fromhex(answer) if apdu == bytes.fromhex("00200000") else None
+
     card, transport, _ = card_with(3, fault=odd_answer)
     tries = card.pin_tries()
     assert tries.tries_left is None and not tries.known
@@ -94,6 +95,7 @@ def test_unknown_tries_are_not_a_number_and_refuse(answer):
 def test_no_pin_needed_sends_no_verify_and_says_so():
     def already(i, apdu, r):
         return bytes.fromhex("9000") if apdu == bytes.fromhex("00200000") else None
+
     card, transport, _ = card_with(3, fault=already)
     assert not card.pin_tries().required
     result = card.verify_pin("123456")
@@ -113,8 +115,10 @@ def test_a_right_pin_is_verified_not_just_unrefused():
 @pytest.mark.parametrize("answer", ["AA9000", "63C39000", "00009000"])
 def test_data_in_the_tries_answer_means_unknown_tries(answer):
     """An empty VERIFY is answered by a status word alone: data before 9000 is no number."""
+
     def odd(i, apdu, r):
         return bytes.fromhex(answer) if apdu == bytes.fromhex("00200000") else None
+
     card, transport, _ = card_with(3, fault=odd)
     tries = card.pin_tries()
     assert tries.tries_left is None and tries.required and tries.unexpected_data
@@ -122,7 +126,7 @@ def test_data_in_the_tries_answer_means_unknown_tries(answer):
         card.verify_pin("123456")
     with pytest.raises(errors.PinRefused):
         card.change_pin("123456", "654321")
-    assert verifies(transport) == [] and not any(a[:2] == b"\x80\x5E" for a in transport.sent)
+    assert verifies(transport) == [] and not any(a[:2] == b"\x80\x5e" for a in transport.sent)
 
 
 @pytest.mark.parametrize("bad", ["12a456", "123", "1" * 17, "", "１２３４５６"])
@@ -135,14 +139,15 @@ def test_invalid_pins_are_refused_before_any_apdu(bad):
 
 def test_change_pin_body_and_guard():
     def accept_change(i, apdu, r):
-        return bytes.fromhex("9000") if apdu[:2] == b"\x80\x5E" else None
+        return bytes.fromhex("9000") if apdu[:2] == b"\x80\x5e" else None
+
     card, transport, _ = card_with(3, fault=accept_change)
     card.change_pin("123456", "888888")
     assert transport.sent[-1].hex().upper() == "805E010007123456FF888888"
     card, transport, _ = card_with(1, fault=accept_change)
     with pytest.raises(errors.PinRefused):
         card.change_pin("123456", "888888")
-    assert not any(a[:2] == b"\x80\x5E" for a in transport.sent)
+    assert not any(a[:2] == b"\x80\x5e" for a in transport.sent)
 
 
 def test_change_pin_on_the_emulated_card():
@@ -162,18 +167,21 @@ def test_change_pin_on_the_emulated_card():
 def test_change_pin_is_not_sent_when_the_tries_are_unknown():
     """A card that answers 9000 to the empty VERIFY (its PIN already verified) tells no
     tries: a wrong old PIN would spend one, so CHANGE PIN needs --force-last-try."""
+
     def verified(i, apdu, r):
         return bytes.fromhex("9000") if apdu == bytes.fromhex("00200000") else None
+
     card, transport, emulated = card_with(3, fault=verified)
     with pytest.raises(errors.PinRefused):
         card.change_pin("111111", "222222")
-    assert not any(a[:2] == b"\x80\x5E" for a in transport.sent)
+    assert not any(a[:2] == b"\x80\x5e" for a in transport.sent)
     with pytest.raises(errors.WrongPin):
         card.change_pin("111111", "222222", force_last_try=True)
     assert emulated.pin_tries_left == 2
 
 
 # --- CLI ------------------------------------------------------------------------------------
+
 
 def cli(capsys, monkeypatch, stdin: str, *args):
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
@@ -190,12 +198,30 @@ def test_pin_is_never_an_argument(capsys, monkeypatch):
 
 def test_cli_pin_flow_and_canary_in_every_channel(capsys, monkeypatch, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
-    code, out, err = cli(capsys, monkeypatch, CANARY + "\n", "pin", "verify", "--emulator",
-                         "gen2", "--pin-stdin", "-d")
+    code, out, err = cli(
+        capsys,
+        monkeypatch,
+        CANARY + "\n",
+        "pin",
+        "verify",
+        "--emulator",
+        "gen2",
+        "--pin-stdin",
+        "-d",
+    )
     assert code == 10 and "2 tries left" in err and "剩余 2 次" in err
     assert "[3 bytes hidden]" in err  # the VERIFY was traced, its body hidden
-    code2, out2, err2 = cli(capsys, monkeypatch, f"{CANARY}\n{CANARY}1\n{CANARY}1\n", "pin",
-                            "change", "--emulator", "gen2", "--pin-stdin", "-d")
+    code2, out2, err2 = cli(
+        capsys,
+        monkeypatch,
+        f"{CANARY}\n{CANARY}1\n{CANARY}1\n",
+        "pin",
+        "change",
+        "--emulator",
+        "gen2",
+        "--pin-stdin",
+        "-d",
+    )
     assert code2 != 0
     everything = out + err + out2 + err2 + caplog.text
     assert CANARY not in everything
@@ -204,14 +230,32 @@ def test_cli_pin_flow_and_canary_in_every_channel(capsys, monkeypatch, caplog, t
 
 
 def test_cli_refusal_at_the_floor(capsys, monkeypatch):
-    code, out, err = cli(capsys, monkeypatch, "123456\n", "pin", "verify", "--emulator", "gen2",
-                         "--pin-stdin", "--floor", "3")
+    code, out, err = cli(
+        capsys,
+        monkeypatch,
+        "123456\n",
+        "pin",
+        "verify",
+        "--emulator",
+        "gen2",
+        "--pin-stdin",
+        "--floor",
+        "3",
+    )
     assert code == 11 and "floor" in err and err.count("\n") == 1
 
 
 def test_cli_change_needs_matching_new_pins(capsys, monkeypatch):
-    code, _, err = cli(capsys, monkeypatch, "123456\n888888\n888889\n", "pin", "change",
-                       "--emulator", "gen2", "--pin-stdin")
+    code, _, err = cli(
+        capsys,
+        monkeypatch,
+        "123456\n888888\n888889\n",
+        "pin",
+        "change",
+        "--emulator",
+        "gen2",
+        "--pin-stdin",
+    )
     assert code == 2 and "differ" in err
 
 
@@ -229,6 +273,7 @@ def no_prompt(monkeypatch) -> list:
     def prompt(*a, **k):
         asked.append(a)
         raise click.exceptions.Abort()
+
     monkeypatch.setattr("click.prompt", prompt)
     monkeypatch.setattr("sys.stdin", Terminal(""))
     return asked
@@ -242,16 +287,17 @@ def faulty_emulator(monkeypatch, fault, tries_left=3):
         card, transport, _ = card_with(tries_left, fault=fault)
         opened.append(transport)
         return card
+
     monkeypatch.setattr("sscard.open_emulator", open_emulator)
     return opened
 
 
 @pytest.mark.parametrize("answer", ["9000", "AA9000", "63C39000"])
 @pytest.mark.parametrize("stdin_flag", [True, False])
-def test_cli_never_reports_success_for_a_pin_it_never_sent(capsys, monkeypatch, answer,
-                                                          stdin_flag):
+def test_cli_never_reports_success_for_a_pin_it_never_sent(capsys, monkeypatch, answer, stdin_flag):
     def odd(i, apdu, r):
         return bytes.fromhex(answer) if apdu == bytes.fromhex("00200000") else None
+
     opened = faulty_emulator(monkeypatch, odd)
     no_prompt(monkeypatch)
     stdin = Terminal("123456\n")
@@ -276,20 +322,24 @@ def test_cli_pin_not_needed_on_a_card_without_pin(capsys, monkeypatch):
 
 
 def not_an_ssc(i, apdu, r):
-    return bytes.fromhex("6A82") if apdu[:2] == b"\x00\xA4" else None
+    return bytes.fromhex("6A82") if apdu[:2] == b"\x00\xa4" else None
 
 
-@pytest.mark.parametrize("case,args,verify_code,change_code", [
-    ("unknown persona", ["--emulator", "nosuch"], 2, 2),
-    ("card blocked", ["--emulator", "card-blocked"], 6, 6),
-    ("PIN blocked", ["--emulator", "gen2", "--force-last-try"], 6, 6),
-    ("not a social security card", ["--emulator", "gen2"], 5, 5),
-    ("tries at the floor", ["--emulator", "gen2", "--floor", "3"], 11, 11),
-    ("no PIN needed", ["--emulator", "gen1"], 14, 11),  # CHANGE PIN: the tries are unknown
-])
+@pytest.mark.parametrize(
+    "case,args,verify_code,change_code",
+    [
+        ("unknown persona", ["--emulator", "nosuch"], 2, 2),
+        ("card blocked", ["--emulator", "card-blocked"], 6, 6),
+        ("PIN blocked", ["--emulator", "gen2", "--force-last-try"], 6, 6),
+        ("not a social security card", ["--emulator", "gen2"], 5, 5),
+        ("tries at the floor", ["--emulator", "gen2", "--floor", "3"], 11, 11),
+        ("no PIN needed", ["--emulator", "gen1"], 14, 11),  # CHANGE PIN: the tries are unknown
+    ],
+)
 @pytest.mark.parametrize("command", ["verify", "change"])
-def test_cli_checks_everything_before_asking_for_a_pin(capsys, monkeypatch, case, args,
-                                                      verify_code, change_code, command):
+def test_cli_checks_everything_before_asking_for_a_pin(
+    capsys, monkeypatch, case, args, verify_code, change_code, command
+):
     if case == "PIN blocked":
         faulty_emulator(monkeypatch, lambda *a: None, tries_left=0)
     elif case == "not a social security card":
@@ -311,16 +361,23 @@ def test_cli_verify_prompts_last_and_then_verifies(capsys, monkeypatch):
     def prompt(text, **kw):
         asked.append(text)
         return "123456"
+
     monkeypatch.setattr("click.prompt", prompt)
     monkeypatch.setattr("sys.stdin", Terminal(""))
     assert run(["pin", "verify", "--emulator", "gen2"]) == 0
     assert "PIN correct" in capsys.readouterr().out and len(asked) == 1
 
 
-@pytest.mark.parametrize("args", [
-    ["pin"], ["pin", "bogus"], ["pin", "verify", "--floor", "99"],
-    ["pin", "tries", "--wait", "abc"], ["pin", "verify", "--nosuch"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pin"],
+        ["pin", "bogus"],
+        ["pin", "verify", "--floor", "99"],
+        ["pin", "tries", "--wait", "abc"],
+        ["pin", "verify", "--nosuch"],
+    ],
+)
 def test_pin_usage_errors_say_what_is_wrong(capsys, monkeypatch, args):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code = run(args)
@@ -329,10 +386,16 @@ def test_pin_usage_errors_say_what_is_wrong(capsys, monkeypatch, args):
     assert err.strip(), "a usage error must say something"
 
 
-@pytest.mark.parametrize("args", [
-    ["pin", "verify", "123456"], ["pin", "verify", "--emulator", "gen2", "1234"],
-    ["pin", "1234567"], ["pin", "change", "--floor=123456"], ["pin", "verify", "--pin=0000"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pin", "verify", "123456"],
+        ["pin", "verify", "--emulator", "gen2", "1234"],
+        ["pin", "1234567"],
+        ["pin", "change", "--floor=123456"],
+        ["pin", "verify", "--pin=0000"],
+    ],
+)
 def test_pin_like_arguments_are_never_echoed(capsys, monkeypatch, args):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code = run(args)

@@ -52,8 +52,13 @@ def write_canary_persona(path, base: str = "gen2") -> str:
     """The `base` persona with canary holder data, card number and PIN, as a TOML file."""
     doc = persona_toml(base)
     doc["ef05"]["card_number"] = CANARY_CARD_NUMBER
-    doc["ef06"].update(social_security_number=CANARY_ID, name=CANARY_NAME,
-                       birth_date=CANARY_BIRTH, birthplace="110101", sex="1")
+    doc["ef06"].update(
+        social_security_number=CANARY_ID,
+        name=CANARY_NAME,
+        birth_date=CANARY_BIRTH,
+        birthplace="110101",
+        sex="1",
+    )
     doc["pin"] = {"value": CANARY_PIN, "tries_left": 3, "max_tries": 3}
     if "bank" in doc:
         doc["bank"].update(pan=CANARY_PAN, id_number=CANARY_ID, cardholder_name=CANARY_BANK_NAME)
@@ -70,9 +75,18 @@ def write_canary_persona(path, base: str = "gen2") -> str:
 
 
 def personal_canaries() -> list[str]:
-    return [CANARY_ID, CANARY_NAME, CANARY_CARD_NUMBER, CANARY_BIRTH.isoformat(),
-            CANARY_BIRTH.strftime("%Y%m%d"), CANARY_NAME.encode("gbk").hex().upper(),
-            CANARY_PAN, CANARY_PAN[6:-4], CANARY_BANK_NAME, CANARY_BANK_NAME.encode().hex()]
+    return [
+        CANARY_ID,
+        CANARY_NAME,
+        CANARY_CARD_NUMBER,
+        CANARY_BIRTH.isoformat(),
+        CANARY_BIRTH.strftime("%Y%m%d"),
+        CANARY_NAME.encode("gbk").hex().upper(),
+        CANARY_PAN,
+        CANARY_PAN[6:-4],
+        CANARY_BANK_NAME,
+        CANARY_BANK_NAME.encode().hex(),
+    ]
 
 
 def secret_canaries() -> list[str]:
@@ -105,7 +119,9 @@ def test_masked_read_shows_no_canary_anywhere(tmp_path, capsys, sscard_logs, out
     code = run(["read", "--emulator", persona, "--format", output, "-d", "--record", str(record)])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert found_in(out + err + sscard_logs.getvalue(), personal_canaries() + secret_canaries()) == []
+    assert (
+        found_in(out + err + sscard_logs.getvalue(), personal_canaries() + secret_canaries()) == []
+    )
     assert found_in(record.read_text(), secret_canaries()) == []
     # positive control: the canary card was read, and --reveal shows its data on stdout only
     assert CANARY_ID[:3] in out and "> 00B2" in err
@@ -144,6 +160,7 @@ def test_pin_typed_on_the_command_line_is_not_echoed(tmp_path, capsys):
 
 def test_library_pin_errors_carry_no_pin(tmp_path):
     import sscard
+
     persona = write_canary_persona(tmp_path / "canary.toml")
     with sscard.open_emulator(persona) as card:
         with pytest.raises(errors.WrongPin) as info:
@@ -158,8 +175,19 @@ def test_keys_never_appear_even_when_they_fail(tmp_path, capsys, sscard_logs):
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[keys.RKSSSE]\n"03" = "{CANARY_KEY}"\n[keys.IRK]\n"03" = "{CANARY_KEY}"\n')
     record = tmp_path / "auth.json"
-    code = run(["read", "--emulator", persona, "--keys", str(keys), "--json", "-d",
-                "--record", str(record)])
+    code = run(
+        [
+            "read",
+            "--emulator",
+            persona,
+            "--keys",
+            str(keys),
+            "--json",
+            "-d",
+            "--record",
+            str(record),
+        ]
+    )
     out, err = capsys.readouterr()
     assert json.loads(out)["card"]["authentic"] == "no"  # positive control: the key was used
     assert code == errors.ExitCode.LOCKED
@@ -174,6 +202,7 @@ def test_keys_never_appear_even_when_they_fail(tmp_path, capsys, sscard_logs):
 
 
 # --- card references in logs -------------------------------------------------------------
+
 
 def test_card_reference_is_keyed_stable_and_reveals_nothing(monkeypatch):
     cid, atr = "110100D1560000051A2B3C4D5E6F7081", bytes.fromhex("3B6D0000009920011099991101")
@@ -191,6 +220,7 @@ def test_card_reference_is_keyed_stable_and_reveals_nothing(monkeypatch):
 
 def test_library_log_names_the_card_by_reference_only(tmp_path, sscard_logs, monkeypatch):
     import sscard
+
     monkeypatch.setenv(privacy.ENV_KEY, "test site")
     persona = write_canary_persona(tmp_path / "canary.toml")
     with sscard.open_emulator(persona) as card:
@@ -200,21 +230,32 @@ def test_library_log_names_the_card_by_reference_only(tmp_path, sscard_logs, mon
     text = sscard_logs.getvalue()
     assert privacy.identity_ref(identity) in text and "identity read" in text
     assert "WrongPin" in text  # failures are logged too, by class and neutral message
-    assert found_in(text, personal_canaries() + secret_canaries()
-                    + [identity.atr, identity.issuer.card_identification.hex]) == []
+    assert (
+        found_in(
+            text,
+            personal_canaries()
+            + secret_canaries()
+            + [identity.atr, identity.issuer.card_identification.hex],
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("output", ["text", "json"])
-def test_status_with_bank_records_shows_no_canary_unless_revealed(tmp_path, capsys, sscard_logs,
-                                                                  output):
+def test_status_with_bank_records_shows_no_canary_unless_revealed(
+    tmp_path, capsys, sscard_logs, output
+):
     persona = write_canary_persona(tmp_path / "canary.toml")
     record = tmp_path / "status.json"
     as_json = ["--json"] if output == "json" else []
-    code = run(["status", "--emulator", persona, "--bank-records", "-d", "--record", str(record),
-                *as_json])
+    code = run(
+        ["status", "--emulator", persona, "--bank-records", "-d", "--record", str(record), *as_json]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert found_in(out + err + sscard_logs.getvalue(), personal_canaries() + secret_canaries()) == []
+    assert (
+        found_in(out + err + sscard_logs.getvalue(), personal_canaries() + secret_canaries()) == []
+    )
     assert found_in(record.read_text(), secret_canaries()) == []
     assert "80A80000" in err  # positive control: the GPO was sent and the records read
     code = run(["status", "--emulator", persona, "--bank-records", "--reveal", "-d", *as_json])

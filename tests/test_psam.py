@@ -66,20 +66,28 @@ def sent_ins(transport, ins: int) -> int:
 
 # --- apdu_specs/psam.toml --------------------------------------------------------------------
 
+
 def test_psam_spec_examples_both_ways():
     spec = load_psam_spec()
     for env in spec.environments:
         for example in env.examples:
             assert example.raw == env.name
             text = example.decoded
-            assert (bytes.fromhex(text) if all(c in "0123456789ABCDEF" for c in text)
-                    else text.encode("gbk")) == example.raw
+            assert (
+                bytes.fromhex(text)
+                if all(c in "0123456789ABCDEF" for c in text)
+                else text.encode("gbk")
+            ) == example.raw
     for key in spec.keys.values():
         for example in key.examples:
             parsed = CommandApdu.parse(example.raw)
             assert (parsed.cla, parsed.ins) == (0xBF, 0xDE)
             d = example.decoded
-            assert (parsed.p1, parsed.p2) == (int(d["usage"], 16), int(d["id"], 16)) == (key.usage, key.id)
+            assert (
+                (parsed.p1, parsed.p2)
+                == (int(d["usage"], 16), int(d["id"], 16))
+                == (key.usage, key.id)
+            )
             assert (key.levels, key.type) == (d["levels"], d["type"])
     ef = spec.terminal_number
     for example in ef.examples:
@@ -91,6 +99,7 @@ def test_psam_spec_examples_both_ways():
 
 # --- the software PSAM --------------------------------------------------------------------------
 
+
 def test_psam_answers_select_terminal_number_and_errors():
     card = PsamCard.from_file()
     assert card.atr == bytes.fromhex(PSAM_TOML["atr"])
@@ -98,17 +107,17 @@ def test_psam_answers_select_terminal_number_and_errors():
     expected = bytes.fromhex(PSAM_TOML["terminal_number"]) + b"\x90\x00"
     assert apdu(card, "00B0960006") == expected  # by SFI 16h, as PBOC PSAMs are read
     assert apdu(card, "00A4000002 0016") == b"\x90\x00"
-    assert apdu(card, "00B0000206") == b"\x6C\x04"  # offset 2: four bytes are left
+    assert apdu(card, "00B0000206") == b"\x6c\x04"  # offset 2: four bytes are left
     assert apdu(card, "00B0000204") == expected[2:]
     answer = fetch(card, apdu(card, "00A404000F" + SM4_ENV.hex() + "00"))
     assert answer == bytes((0x6F, 17, 0x84, 15)) + SM4_ENV + b"\x90\x00"
-    assert apdu(card, "00B0960006") == b"\x6A\x82"  # EF 0016 lives under the MF
-    assert apdu(card, "00A4040005A000000003") == b"\x6A\x82"
+    assert apdu(card, "00B0960006") == b"\x6a\x82"  # EF 0016 lives under the MF
+    assert apdu(card, "00A4040005A000000003") == b"\x6a\x82"
     assert apdu(card, "80FA0000080102030405060708") == b"\x69\x85"  # no session key yet
     assert apdu(card, "BFDE670928" + "00" * 40) == b"\x94\x03"  # no key 09
     assert apdu(card, "BFDE470A28" + "00" * 40) == b"\x69\x85"  # RKSSSE is not a 2-level key
     assert apdu(card, "BFDE670A20" + "00" * 32) == b"\x67\x00"  # SM4: 3 × 8 + 16 bytes
-    assert apdu(card, "BFDF670A28" + "00" * 40) == b"\x6D\x00"
+    assert apdu(card, "BFDF670A28" + "00" * 40) == b"\x6d\x00"
 
 
 @pytest.mark.parametrize("code,name,env", [("03", "SM4", SM4_ENV), ("01", "DES", DES_ENV)])
@@ -118,8 +127,12 @@ def test_psam_cryptogram_matches_a_second_computation(code, name, env, region):
     card = PsamCard.from_file()
     block = 16 if name == "SM4" else 8
     atr, random, original = os.urandom(17), os.urandom(8), os.urandom(8)
-    factors = atr[-8:] + (region[:4].encode() + b"00sx" if region.startswith("33")
-                          else region.encode() + b"sx") + region[:2].encode() + b"0000sh"
+    factors = (
+        atr[-8:]
+        + (region[:4].encode() + b"00sx" if region.startswith("33") else region.encode() + b"sx")
+        + region[:2].encode()
+        + b"0000sh"
+    )
     apdu(card, f"00A40400{len(env):02X}{env.hex()}00")
     data = factors + random.ljust(block, b"\x00")
     assert apdu(card, f"BFDE670A{len(data):02X}{data.hex()}") == b"\x90\x00"
@@ -149,6 +162,7 @@ def test_session_key_is_gone_after_a_reset_or_another_selection():
 
 # --- PsamKeys against SoftwareKeys --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("algorithm", [Algorithm.SM4, Algorithm.DES3])
 @pytest.mark.parametrize("region", ["510100", "110105", "330102", "440300"])
 def test_psam_keys_give_the_cryptograms_of_software_keys(algorithm, region):
@@ -157,10 +171,12 @@ def test_psam_keys_give_the_cryptograms_of_software_keys(algorithm, region):
     for _ in range(5):
         card = AuthContext(algorithm, region, bytes.fromhex("3B6D0000") + os.urandom(13))
         random, original = os.urandom(8), os.urandom(8)
-        assert psam.external_cryptogram(card, random, original) == \
-            software.external_cryptogram(card, random, original)
-        assert psam.internal_expected(card, random, original) == \
-            software.internal_expected(card, random, original)
+        assert psam.external_cryptogram(card, random, original) == software.external_cryptogram(
+            card, random, original
+        )
+        assert psam.internal_expected(card, random, original) == software.internal_expected(
+            card, random, original
+        )
 
 
 def test_environment_selected_once_and_again_for_another_algorithm():
@@ -169,7 +185,7 @@ def test_environment_selected_once_and_again_for_another_algorithm():
     for _ in range(3):
         psam.external_cryptogram(card, os.urandom(8), os.urandom(8))
     psam.internal_expected(card._replace(algorithm=Algorithm.DES3), os.urandom(8), os.urandom(8))
-    selects = [a[5:5 + a[4]] for a in transport.sent if a[:2] == b"\x00\xA4" and a[2] == 4]
+    selects = [a[5 : 5 + a[4]] for a in transport.sent if a[:2] == b"\x00\xa4" and a[2] == 4]
     assert selects == [SM4_ENV, DES_ENV]
 
 
@@ -182,6 +198,7 @@ def test_terminal_number_and_defaults():
 
 
 # --- a generation-3 read through the PSAM -------------------------------------------------------
+
 
 def test_gen3_read_through_the_psam_equals_the_test_keys_read():
     with open_psam_emulator() as psam:
@@ -246,15 +263,17 @@ def test_psam_removed_or_reset_by_another_program():
     resets = []
 
     def reset_once(index, apdu, response):
-        if apdu[:2] == b"\xBF\xDE" and not resets:
+        if apdu[:2] == b"\xbf\xde" and not resets:
             resets.append(index)
             raise errors.CardReset()
+
     emulated = PsamCard.from_file()
     transport = FaultyTransport(EmulatorTransport(emulated, "psam"), reset_once)
     psam = PsamKeys(transport)
     random, original = os.urandom(8), os.urandom(8)
-    assert psam.external_cryptogram(card, random, original) == \
-        load_keys("test").external_cryptogram(card, random, original)
+    assert psam.external_cryptogram(card, random, original) == load_keys(
+        "test"
+    ).external_cryptogram(card, random, original)
     assert resets and transport.recovered == 1
     psam.close()
     with pytest.raises(errors.PsamMissing, match="removed"):
@@ -278,9 +297,23 @@ def test_trace_hides_the_psam_key_material_and_cryptograms():
 
 # --- the CLI --------------------------------------------------------------------------------------
 
+
 def test_cli_ireadcardbas_with_the_psam_carries_its_terminal_number(capsys):
-    assert run(["read", "--emulator", "gen3", "--psam", "emulator", "--format", "ireadcardbas",
-                "--reveal"]) == 0
+    assert (
+        run(
+            [
+                "read",
+                "--emulator",
+                "gen3",
+                "--psam",
+                "emulator",
+                "--format",
+                "ireadcardbas",
+                "--reveal",
+            ]
+        )
+        == 0
+    )
     fields = capsys.readouterr().out.rstrip("\n").split("|")
     raw = persona_toml("gen3")
     assert fields[1] == raw["ef06"]["social_security_number"]
@@ -290,6 +323,7 @@ def test_cli_ireadcardbas_with_the_psam_carries_its_terminal_number(capsys):
 
 def test_cli_json_with_the_psam(capsys):
     import json
+
     assert run(["read", "--emulator", "gen3", "--psam", "emulator", "--json", "--reveal"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["complete"] and document["card"]["authentic"] == "yes"
@@ -304,6 +338,7 @@ def test_cli_psam_errors(capsys, monkeypatch):
 
     def without_rk(cls, path=psam_card.PSAM_FILE, **overrides):
         return original(cls, path, **{"keys": ("IRK",), **overrides})
+
     monkeypatch.setattr(psam_card.PsamCard, "from_file", classmethod(without_rk))
     code = run(["read", "--emulator", "gen3", "--psam", "emulator", "--format", "ireadcardbas"])
     captured = capsys.readouterr()
@@ -314,8 +349,10 @@ def test_cli_psam_errors(capsys, monkeypatch):
 
 def test_profile_file_is_strict(tmp_path):
     bad = tmp_path / "psam.toml"
-    bad.write_text((ROOT / "sscard" / "emulator" / "psam.toml").read_text("utf-8") + 'extra = 1\n',
-                   encoding="utf-8")
+    bad.write_text(
+        (ROOT / "sscard" / "emulator" / "psam.toml").read_text("utf-8") + "extra = 1\n",
+        encoding="utf-8",
+    )
     with pytest.raises(errors.SpecError, match="extra"):
         load_profile(bad)
     with pytest.raises(errors.SpecError, match="12 digits"):

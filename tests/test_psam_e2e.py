@@ -27,8 +27,9 @@ SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; m
 
 
 def _cli(bench, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*SSCARD, *args],
-                          env=bench.env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*SSCARD, *args], env=bench.env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _gen3(readers):
@@ -57,8 +58,17 @@ def test_gen3_card_read_with_the_psam_in_the_second_slot(pcsc_bench, virtual_rea
     assert virtual_readers[1].apdus() and received().count(0x82) == 1
     assert card.auth_tries_left == 3
 
-    result = _cli(stack, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
-                  "ireadcardbas", "--reveal")
+    result = _cli(
+        stack,
+        "read",
+        "-r",
+        CARD_READER,
+        "--psam",
+        PSAM_READER,
+        "--format",
+        "ireadcardbas",
+        "--reveal",
+    )
     assert result.returncode == 0, result.stderr
     fields = result.stdout.rstrip("\n").split("|")
     assert fields[1] == raw["ef06"]["social_security_number"]
@@ -73,8 +83,9 @@ def test_gen3_card_read_with_the_psam_in_the_second_slot(pcsc_bench, virtual_rea
 def test_psam_without_the_read_key_costs_the_card_nothing(pcsc_bench, virtual_readers):
     card, received = _gen3(virtual_readers)
     virtual_readers[1].insert(PsamCard.from_file(keys=("IRK",)))
-    result = _cli(pcsc_bench, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
-                  "ireadcardbas")
+    result = _cli(
+        pcsc_bench, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format", "ireadcardbas"
+    )
     assert result.returncode == 12, result.stderr
     assert result.stdout == "-2203|PSAM无RKSSSE|\n"
     assert 0x82 not in received() and card.auth_tries_left == 3
@@ -82,8 +93,9 @@ def test_psam_without_the_read_key_costs_the_card_nothing(pcsc_bench, virtual_re
 
 def test_empty_psam_reader(pcsc_bench, virtual_readers):
     _card, received = _gen3(virtual_readers)
-    result = _cli(pcsc_bench, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format",
-                  "ireadcardbas")
+    result = _cli(
+        pcsc_bench, "read", "-r", CARD_READER, "--psam", PSAM_READER, "--format", "ireadcardbas"
+    )
     assert result.returncode == 12, result.stderr
     assert result.stdout == "-2201|无PSAM卡|\n"
     assert received() == []  # the PSAM is opened first: the card was not touched
@@ -93,8 +105,20 @@ def test_emulate_command_serves_the_card_and_the_psam(pcsc_bench, virtual_reader
     stack = pcsc_bench  # its readers are empty: `sscard emulate` puts the cards in
     watch = stack.observer
     emulate = subprocess.Popen(
-        [*SSCARD, "emulate", "gen3", "--psam", "--port", str(stack.daemon.port), "--seconds", "120"],
-        env=stack.env, stderr=subprocess.PIPE, text=True)
+        [
+            *SSCARD,
+            "emulate",
+            "gen3",
+            "--psam",
+            "--port",
+            str(stack.daemon.port),
+            "--seconds",
+            "120",
+        ],
+        env=stack.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     counters = []
     try:
         lines = [emulate.stderr.readline(), emulate.stderr.readline()]

@@ -23,19 +23,24 @@ def _at(index, response):
 @pytest.mark.parametrize("persona", sorted(IDENTITY_APDUS))
 def test_card_removed_at_every_apdu_never_yields_an_identity(persona):
     for index in range(IDENTITY_APDUS[persona]):
+
         def remove(i, apdu, r, index=index):
             if i >= index:
                 raise errors.CardRemoved()
+
         with pytest.raises(errors.CardRemoved):
             read(FaultyTransport(emulator(persona), remove))
 
 
 @pytest.mark.parametrize("persona", sorted(IDENTITY_APDUS))
-@pytest.mark.parametrize("response,error", [
-    (b"\x90", errors.TruncatedResponse),
-    (b"", errors.TruncatedResponse),
-    (bytes.fromhex("6A99"), errors.UnknownStatus),
-])
+@pytest.mark.parametrize(
+    "response,error",
+    [
+        (b"\x90", errors.TruncatedResponse),
+        (b"", errors.TruncatedResponse),
+        (bytes.fromhex("6A99"), errors.UnknownStatus),
+    ],
+)
 def test_garbage_status_at_every_apdu(persona, response, error):
     for index in range(IDENTITY_APDUS[persona]):
         transport = FaultyTransport(emulator(persona), _at(index, response))
@@ -74,38 +79,53 @@ def test_invalid_gbk_name():
 
 def test_bad_bcd_nibble_in_a_date():
     with pytest.raises(errors.DecodeError):
-        read(FaultyTransport(emulator(PER_ITEM), _at(17, bytes.fromhex("0D04199A0307") + b"\x90\x00")))
+        read(
+            FaultyTransport(
+                emulator(PER_ITEM), _at(17, bytes.fromhex("0D04199A0307") + b"\x90\x00")
+            )
+        )
 
 
 def test_ascii_field_with_binary_garbage():
     with pytest.raises(errors.DecodeError):
-        read(FaultyTransport(emulator(PER_ITEM), _at(11, bytes.fromhex("0812") + bytes(range(1, 19)) + b"\x90\x00")))
+        read(
+            FaultyTransport(
+                emulator(PER_ITEM),
+                _at(11, bytes.fromhex("0812") + bytes(range(1, 19)) + b"\x90\x00"),
+            )
+        )
 
 
 # --- the range read: used whole or not at all ------------------------------------------------
 
+
 def _ef06_range_answer(mutate):
     """A fault replacing the EF06 range answer's data by mutate(data)."""
+
     def fault(i, apdu, r):
         if apdu.hex().upper() == EF06_RANGE and r[-2:] == b"\x90\x00":
             return mutate(r[:-2]) + b"\x90\x00"
         return None
+
     return fault
 
 
 SSN_RECORD = slice(0, 20)  # the first record of EF06: 08 12 + 18 bytes
 
 
-@pytest.mark.parametrize("mutate", [
-    pytest.param(lambda d: bytes.fromhex("0912") + d[2:], id="wrong tag"),
-    pytest.param(lambda d: d[:-1], id="last record cut"),
-    pytest.param(lambda d: d[:20] + d[52:], id="name record missing"),
-    pytest.param(lambda d: d[20:52] + d[:20] + d[52:], id="out of order"),
-    pytest.param(lambda d: d[:20] + d[:20] + d[40:], id="repeated, same size"),
-    pytest.param(lambda d: d[:-6] + bytes.fromhex("0D04199A0307"), id="bad BCD date"),
-    pytest.param(lambda d: d[:22] + b"\xFF" + d[23:], id="bad GBK name"),
-    pytest.param(lambda d: d + bytes.fromhex("0E0100"), id="an extra record"),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda d: bytes.fromhex("0912") + d[2:], id="wrong tag"),
+        pytest.param(lambda d: d[:-1], id="last record cut"),
+        pytest.param(lambda d: d[:20] + d[52:], id="name record missing"),
+        pytest.param(lambda d: d[20:52] + d[:20] + d[52:], id="out of order"),
+        pytest.param(lambda d: d[:20] + d[:20] + d[40:], id="repeated, same size"),
+        pytest.param(lambda d: d[:-6] + bytes.fromhex("0D04199A0307"), id="bad BCD date"),
+        pytest.param(lambda d: d[:22] + b"\xff" + d[23:], id="bad GBK name"),
+        pytest.param(lambda d: d + bytes.fromhex("0E0100"), id="an extra record"),
+    ],
+)
 def test_a_range_answer_that_is_not_the_file_is_never_used(mutate):
     clean, clean_session = read(emulator("gen2"))
     transport = FaultyTransport(emulator("gen2"), _ef06_range_answer(mutate))
@@ -114,17 +134,29 @@ def test_a_range_answer_that_is_not_the_file_is_never_used(mutate):
     # the per-item read ran, and gives what the card holds: the same identity
     assert identity == clean
     assert sent[:3] == ["00A404000F7378312E73682EC9E7BBE1B1A3D5CF00", EF05_RANGE, EF06_RANGE]
-    assert sent[3:] == ["00A4020002EF06", "00B2080014", "00B2090020", "00B24E0016",
-                        "00B20A0003", "00B20B0003", "00B20C0005", "00B20D0006"]
+    assert sent[3:] == [
+        "00A4020002EF06",
+        "00B2080014",
+        "00B2090020",
+        "00B24E0016",
+        "00B20A0003",
+        "00B20B0003",
+        "00B20C0005",
+        "00B20D0006",
+    ]
     assert session.apdu_count == clean_session.apdu_count + 8 and not session.record_ranges
 
 
-@pytest.mark.parametrize("key,raw", [
-    ("ef06.09", "091E" + "FF" + "00" * 29),  # not GBK
-    ("ef06.0D", "0D04199A0307"),  # not BCD
-])
+@pytest.mark.parametrize(
+    "key,raw",
+    [
+        ("ef06.09", "091E" + "FF" + "00" * 29),  # not GBK
+        ("ef06.0D", "0D04199A0307"),  # not BCD
+    ],
+)
 def test_a_bad_record_fails_the_read_in_both_forms(key, raw):
     from sscard.emulator.persona import load_persona
+
     tag = int(key.split(".")[1], 16)
     base = load_persona("gen2").raw_records
     errors_seen = []
@@ -148,8 +180,11 @@ def test_range_refused_costs_one_apdu_and_is_not_tried_again():
 @pytest.mark.parametrize("sw", ["6A86", "6B00", "6A81", "6D00", "6E00"])
 def test_every_refusal_of_the_range_form_falls_back(sw):
     clean, _ = read(emulator("gen2"))
-    persona = emulator("gen2", read_record_forms=frozenset({"number", "identifier"}),
-                       read_record_refusal=int(sw, 16))
+    persona = emulator(
+        "gen2",
+        read_record_forms=frozenset({"number", "identifier"}),
+        read_record_refusal=int(sw, 16),
+    )
     identity, session = read(persona)
     assert identity == clean and session.apdu_count == 18
 
@@ -161,6 +196,7 @@ def test_6cxx_to_a_range_read_is_not_resent():
         if h == EF06_RANGE:
             return bytes.fromhex("6C45")
         return bytes.fromhex("6A83") if h.startswith("00B24E") else None
+
     transport = FaultyTransport(emulator("gen2"), no_4e)
     identity, _ = read(transport)
     sent = [a.hex().upper() for a in transport.sent]
@@ -172,6 +208,7 @@ def test_6cxx_to_a_range_read_is_not_resent():
 def test_endless_get_response_chain_is_bounded():
     def chain(i, apdu, r):
         return bytes.fromhex("AA6101")  # one byte and "one more"
+
     with pytest.raises(errors.ChainTooLong):
         read(FaultyTransport(emulator("gen2"), chain))
 
@@ -184,6 +221,7 @@ def test_6cxx_is_resent_once_with_the_right_le():
         if apdu.hex().upper() == "00B2010012":
             return bytes.fromhex("6C12")  # the card insists: resend gives the same 6C12
         return None
+
     with pytest.raises(errors.WrongLength):
         read(FaultyTransport(emulator(PER_ITEM), wrong_le_once))
     assert calls.count("00B2010012") == 2  # once, then exactly one re-send
@@ -192,6 +230,7 @@ def test_6cxx_is_resent_once_with_the_right_le():
 def test_not_a_social_security_card():
     def everything_not_found(i, apdu, r):
         return bytes.fromhex("6A82")
+
     with pytest.raises(errors.NotSocialSecurityCard) as info:
         read(FaultyTransport(emulator("gen2"), everything_not_found))
     assert info.value.exit_code == errors.ExitCode.NOT_SSC
@@ -223,6 +262,7 @@ def test_unauthenticated_ef06_on_unknown_generation_is_locked(persona, sent):
         if h.startswith("00B208") or h.startswith("00B20135"):
             return bytes.fromhex("6982")
         return None
+
     transport = FaultyTransport(emulator(persona), version_and_lock)
     identity, _ = read(transport)
     assert identity.generation is None and identity.holder_status.value == "locked"
@@ -233,12 +273,14 @@ def test_unauthenticated_ef06_on_unknown_generation_is_locked(persona, sent):
 def test_missing_name_extension_record_is_a_finding():
     def no_4e(i, apdu, r):
         return bytes.fromhex("6A83") if apdu.hex().upper().startswith("00B24E") else None
+
     identity, _ = read(FaultyTransport(emulator(PER_ITEM), no_4e))
     assert identity.complete and identity.holder.name_extension is None
     assert [f.field for f in identity.findings] == ["name_extension"]
 
 
 # --- replay -------------------------------------------------------------------------------
+
 
 def test_replay_gives_the_same_identity_and_rejects_other_commands():
     recorder = RecordingTransport(emulator("gen2"))
@@ -257,11 +299,20 @@ def test_replay_gives_the_same_identity_and_rejects_other_commands():
 
 def test_replay_file_round_trip(tmp_path):
     import json
+
     recorder = RecordingTransport(emulator("gen1"))
     original, _ = read(recorder)
     path = tmp_path / "trace.json"
-    path.write_text(json.dumps({"atr": recorder.atr.hex(), "exchanges": [
-        {"command": a.hex(), "response": r.hex()} for a, r in recorder.exchanges]}))
+    path.write_text(
+        json.dumps(
+            {
+                "atr": recorder.atr.hex(),
+                "exchanges": [
+                    {"command": a.hex(), "response": r.hex()} for a, r in recorder.exchanges
+                ],
+            }
+        )
+    )
     replayed, _ = read(ReplayTransport.from_file(path))
     assert replayed == original
     path.write_text("{not json")
@@ -272,6 +323,7 @@ def test_replay_file_round_trip(tmp_path):
 def test_select_falls_back_to_p1_00_only_when_p1_02_is_refused():
     def refuse_p1_02(i, apdu, r):
         return bytes.fromhex("6A86") if apdu[:3] == bytes.fromhex("00A402") else None
+
     transport = FaultyTransport(emulator(PER_ITEM), refuse_p1_02)
     identity, _ = read(transport)
     sent = [a.hex().upper() for a in transport.sent]
@@ -288,6 +340,7 @@ def test_reset_mid_read_restarts_the_read_once_from_the_select(persona, at):
         if i == at and resets["left"]:
             resets["left"] -= 1
             raise errors.CardReset()
+
     transport = FaultyTransport(emulator(persona), reset_once)
     identity, _ = read(transport)
     sent = [a.hex().upper() for a in transport.sent]
@@ -303,17 +356,20 @@ def test_second_reset_is_an_error_and_never_a_partial_identity(persona, at):
     def always_reset(i, apdu, r):
         if i in at:
             raise errors.CardReset()
+
     with pytest.raises(errors.CardReset):
         read(FaultyTransport(emulator(persona), always_reset))
 
 
 def test_operations_that_change_the_card_are_never_replayed():
     from sscard.card import Card
+
     calls = []
 
     def verify_like():
         calls.append(1)
         raise errors.CardReset()
+
     card = Card(emulator("gen2"))
     with pytest.raises(errors.CardReset):
         card.operation(verify_like, read_only=False)

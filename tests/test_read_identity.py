@@ -10,8 +10,15 @@ from conftest import TODAY, FaultyTransport, emulator, persona_toml, read
 from sscard import errors
 from sscard.results import HolderStatus
 
-GEN2_EF05 = ["card_identification", "card_type", "spec_version", "initialising_institution",
-             "issue_date", "expiry_date", "card_number"]
+GEN2_EF05 = [
+    "card_identification",
+    "card_type",
+    "spec_version",
+    "initialising_institution",
+    "issue_date",
+    "expiry_date",
+    "card_number",
+]
 
 
 def _sent(session_or_transport):
@@ -50,8 +57,11 @@ def test_gen2_read_sequence_is_three_apdus():
     # the last), Le = the file's size in the spec (EF05 0x40, EF06 0x5B)
     transport = FaultyTransport(emulator("gen2"), lambda *a: None)
     identity, session = read(transport)
-    assert _sent(transport) == ["00A404000F7378312E73682EC9E7BBE1B1A3D5CF00",
-                                "00B2012D40", "00B201355B"]
+    assert _sent(transport) == [
+        "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00",
+        "00B2012D40",
+        "00B201355B",
+    ]
     assert identity.complete and session.record_ranges
     # nothing read differently: the same card read item by item gives the same identity
     per_item, _ = read(emulator("gen2", read_record_forms=frozenset({"number", "identifier"})))
@@ -72,10 +82,20 @@ def test_card_refusing_ranges_reads_the_documented_sequence():
         "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00",
         "00B2012D40",  # refused (6A86): the only APDU spent on the range form
         "00A4020002EF05",
-        "00B2010012", "00B2020003", "00B2030006", "00B204000E", "00B2050006", "00B2060006",
+        "00B2010012",
+        "00B2020003",
+        "00B2030006",
+        "00B204000E",
+        "00B2050006",
+        "00B2060006",
         "00B207000B",
         "00A4020002EF06",
-        "00B2080014", "00B2090020", "00B24E0016", "00B20A0003", "00B20B0003", "00B20C0005",
+        "00B2080014",
+        "00B2090020",
+        "00B24E0016",
+        "00B20A0003",
+        "00B20B0003",
+        "00B20C0005",
         "00B20D0006",
     ]
 
@@ -139,10 +159,13 @@ def test_expired_card_is_a_finding_not_an_error():
     assert identity.findings[0].zh and identity.findings[0].en
 
 
-@pytest.mark.parametrize("persona,error", [
-    ("ssse-blocked", errors.ApplicationBlocked),
-    ("card-blocked", errors.CardBlocked),
-])
+@pytest.mark.parametrize(
+    "persona,error",
+    [
+        ("ssse-blocked", errors.ApplicationBlocked),
+        ("card-blocked", errors.CardBlocked),
+    ],
+)
 def test_blocked_cards_raise_typed_errors(persona, error):
     with pytest.raises(error) as info:
         read(emulator(persona))
@@ -152,6 +175,7 @@ def test_blocked_cards_raise_typed_errors(persona, error):
 
 def test_every_persona_reads_consistently():
     from sscard.emulator.persona import list_personas
+
     for name in list_personas():
         raw = persona_toml(name)
         try:
@@ -164,8 +188,11 @@ def test_every_persona_reads_consistently():
             value = value.hex if key == "card_identification" else value
             value = value.code if hasattr(value, "code") else value
             expected = raw["ef05"][key]
-            expected = expected.upper() if key in ("card_identification",
-                                                   "initialising_institution") else expected
+            expected = (
+                expected.upper()
+                if key in ("card_identification", "initialising_institution")
+                else expected
+            )
             assert value == (expected or None), (name, key)
         if identity.holder is not None:
             assert identity.holder.social_security_number == raw["ef06"]["social_security_number"]

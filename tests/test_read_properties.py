@@ -29,6 +29,7 @@ class ScriptedCard:
 
     def transaction(self):
         import contextlib
+
         return contextlib.nullcontext()
 
     def close(self):

@@ -81,7 +81,6 @@ def test_unwritable_record_path_is_refused_before_any_apdu(tmp_path, capsys):
     assert "80CA9F36" in good.read_text()  # positive control: a good path records
 
 
-
 @pytest.mark.parametrize("persona", ["gen3", "gen2-t0"])
 def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path, persona):
     """The card's INTERNAL AUTHENTICATE answer proves its key (it equals the PSAM's or the
@@ -90,6 +89,7 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
     from conftest import persona_toml
     from sscard.crypto import algorithm_from_id
     from sscard.keysource import AuthContext, load_keys
+
     lines = []
     transport = emulator(persona)
     recorder = RecordingTransport(transport)
@@ -99,12 +99,16 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
     path = tmp_path / "auth.json"
     recorder.save(path)
     text = path.read_text()
-    command = next(e["command"] for e in json.loads(text)["exchanges"]
-                   if e["command"].startswith("00880000"))
+    command = next(
+        e["command"] for e in json.loads(text)["exchanges"] if e["command"].startswith("00880000")
+    )
     body = bytes.fromhex(command[10:42])
     toml = persona_toml(persona)
-    context = AuthContext(algorithm_from_id(toml["algorithm"])[0],
-                          toml["ef05"]["card_identification"][:6], transport.atr)
+    context = AuthContext(
+        algorithm_from_id(toml["algorithm"])[0],
+        toml["ef05"]["card_identification"][:6],
+        transport.atr,
+    )
     answer = load_keys("test").internal_expected(context, body[:8], body[8:]).hex().upper()
     assert answer not in text.upper() and answer not in "\n".join(lines).upper()
     assert "*" * 16 in text
@@ -121,8 +125,9 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
 
 
 def test_a_failing_save_never_hides_the_commands_own_error(capsys):
-    code = run(["read", "--emulator", "ssse-blocked", "--record", "/dev/full",
-                "--format", "ireadcardbas"])
+    code = run(
+        ["read", "--emulator", "ssse-blocked", "--record", "/dev/full", "--format", "ireadcardbas"]
+    )
     out, err = capsys.readouterr()
     assert code == errors.ExitCode.CARD_BLOCKED and out == "-37635|应用已被永久锁定|\n"
     lines = err.splitlines()
@@ -133,8 +138,9 @@ def test_a_failing_save_never_hides_the_commands_own_error(capsys):
 def test_failed_record_write_after_the_card_changed_still_shows_the_result(capsys):
     """status --bank-records sent its one GPO (the card changed): the result is printed, then
     the recording failure on its own line, with a runtime exit code and both languages."""
-    code = run(["status", "--emulator", "gen2", "--bank-records", "--json", "--record",
-                "/dev/full"])
+    code = run(
+        ["status", "--emulator", "gen2", "--bank-records", "--json", "--record", "/dev/full"]
+    )
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert doc["bank"]["gpo_sent"] is True and doc["bank"]["records"]["pan"]
@@ -157,8 +163,9 @@ def test_record_file_is_created_owner_only(tmp_path, capsys, umask_022):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_an_existing_record_file_is_not_overwritten_unless_asked(tmp_path, capsys, monkeypatch,
-                                                                 umask_022):
+def test_an_existing_record_file_is_not_overwritten_unless_asked(
+    tmp_path, capsys, monkeypatch, umask_022
+):
     path = tmp_path / "trace.json"
     path.write_text("precious")
     path.chmod(0o644)
@@ -166,6 +173,7 @@ def test_an_existing_record_file_is_not_overwritten_unless_asked(tmp_path, capsy
 
     def no_card(*a, **k):
         raise AssertionError("the card was opened before the path was checked")
+
     with monkeypatch.context() as m:
         m.setattr(sscard, "open_emulator", no_card)
         code = run(["status", "--emulator", "gen2", "--bank-records", "--record", str(path)])

@@ -42,8 +42,9 @@ def slots(daemon):
 
 
 def cli(daemon, *args: str) -> tuple[int, str]:
-    done = subprocess.run([SSCARD, *args], env=daemon.client_env(), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [SSCARD, *args], env=daemon.client_env(), capture_output=True, text=True, timeout=60
+    )
     return done.returncode, done.stdout
 
 
@@ -57,6 +58,7 @@ def test_health_and_readers(service, slots):
     assert health["service"] == "sscard" and health["pcsc"] == "running"
     assert health["key_source"] == "software" and health["bank_records_allowed"] is True
     import sscard
+
     assert health["version"] == sscard.__version__
     readers = get(service, "/v1/readers").json()["readers"]
     assert [r["name"] for r in readers] == list(READERS)
@@ -94,17 +96,21 @@ def test_status_is_the_cli_document_and_bank_records_when_allowed(daemon, servic
     assert r.json()["bank"]["gpo_sent"] is False
 
 
-@pytest.mark.parametrize("path, status, code, national", [
-    ("/v1/identity?reader=0", 409, "no_card", -2),
-    ("/v1/identity", 409, "no_card", -2),
-    ("/v1/identity?reader=nonesuch", 400, "invalid_argument", -14),
-    ("/v1/identity?reader=7", 400, "invalid_argument", -14),
-    ("/v1/status?reader=0", 409, "no_card", -2),
-    ("/v1/identity?masked=maybe", 400, "invalid_argument", -14),
-    ("/v1/nothing", 404, "not_found", -14),
-])
-def test_errors_are_json_with_codes_and_both_languages(service, slots, path, status, code,
-                                                       national):
+@pytest.mark.parametrize(
+    "path, status, code, national",
+    [
+        ("/v1/identity?reader=0", 409, "no_card", -2),
+        ("/v1/identity", 409, "no_card", -2),
+        ("/v1/identity?reader=nonesuch", 400, "invalid_argument", -14),
+        ("/v1/identity?reader=7", 400, "invalid_argument", -14),
+        ("/v1/status?reader=0", 409, "no_card", -2),
+        ("/v1/identity?masked=maybe", 400, "invalid_argument", -14),
+        ("/v1/nothing", 404, "not_found", -14),
+    ],
+)
+def test_errors_are_json_with_codes_and_both_languages(
+    service, slots, path, status, code, national
+):
     r = get(service, path)
     assert r.status_code == status
     assert r.headers["content-type"].startswith("application/json")
@@ -163,11 +169,15 @@ def test_card_pulled_mid_request_then_the_service_carries_on(service, slots):
     def pull_at_fourth(index, _apdu):
         if index == 3:
             holder["link"].remove()
+
     holder["link"] = slots.insert("gen2", on_apdu=pull_at_fourth)
     r = get(service, "/v1/identity?reader=0")
     # pcscd cannot always tell a card pulled mid-APDU from a mute one (as the library)
     assert (r.status_code, r.json()["error"]["code"]) in (
-        (409, "card_removed"), (409, "no_card"), (502, "card_mute")), r.text
+        (409, "card_removed"),
+        (409, "no_card"),
+        (502, "card_mute"),
+    ), r.text
     slots.remove(0)  # already out: waits for pcscd to register the removal
     slots.insert("gen3")
     r = get(service, "/v1/identity?reader=0")
@@ -176,6 +186,7 @@ def test_card_pulled_mid_request_then_the_service_carries_on(service, slots):
 
 def test_pcscd_restarted_under_the_service(daemon, service, slots):
     from pcsc_stack import wait_readers_in_child
+
     stream = EventStream(service)
     try:
         stream.next()
@@ -205,6 +216,7 @@ def test_pcscd_down_is_a_503_not_a_crash(daemon, service):
     finally:
         daemon.start()
         from pcsc_stack import wait_readers_in_child
+
         wait_readers_in_child(daemon)
 
 
@@ -219,22 +231,25 @@ def test_openapi_is_generated_and_documents_the_errors(service):
 
 
 def test_read_command_does_not_import_the_service(daemon):
-    code = ("import sys; from sscard.cli.main import run; run(['read', '--emulator', 'gen2']); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', "
-            "'uvicorn', 'pydantic', 'anyio', 'websockets') or m.startswith('sscard.service')]; "
-            "print(bad)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys; from sscard.cli.main import run; run(['read', '--emulator', 'gen2']); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', "
+        "'uvicorn', 'pydantic', 'anyio', 'websockets') or m.startswith('sscard.service')]; "
+        "print(bad)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_a_stuck_card_in_one_reader_does_not_delay_the_other(service, slots):
     import threading
+
     gate = threading.Event()
 
     def stall(index, _apdu):
         if index == 2:
             gate.wait(30)  # the card in reader 0 stops answering at its third APDU
+
     link = slots.insert("gen2", slot=0, on_apdu=stall)
     stuck = []
     blocked = threading.Thread(target=lambda: stuck.append(get(service, "/v1/identity?reader=0")))
@@ -243,7 +258,7 @@ def test_a_stuck_card_in_one_reader_does_not_delay_the_other(service, slots):
         stream.next()
         blocked.start()
         while link.apdus < 3 and blocked.is_alive():  # until reader 0's read hangs (bounded
-            gate.wait(0.02)                            # by the thread's own HTTP timeout)
+            gate.wait(0.02)  # by the thread's own HTTP timeout)
         slots.insert("gen3", slot=1)
         (kind, read), _ = stream.next_of({"identity", "error"})
         assert (kind, read["reader"]) == ("identity", READERS[1])

@@ -47,16 +47,24 @@ def browser():
     require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
+
     profile = tempfile.mkdtemp(prefix="sscard-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-default-apps",
-                f"--user-data-dir={profile}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER),
-                              options=options)
+    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
         yield driver
@@ -88,6 +96,7 @@ class PageServer:
 
             def log_message(self, *a):
                 pass
+
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -124,22 +133,27 @@ es.onerror = () => { finish("events", "blocked"); es.close(); };
 
 def wait_for(driver, condition, what: str):
     from selenium.webdriver.support.ui import WebDriverWait
+
     return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(
-        lambda d: condition(d), message=what)
+        lambda d: condition(d), message=what
+    )
 
 
 def text(driver, element_id: str) -> str:
     from selenium.webdriver.common.by import By
+
     return driver.find_element(By.ID, element_id).text
 
 
 def card_shown(driver) -> bool:
     from selenium.webdriver.common.by import By
+
     return driver.find_element(By.ID, "card").is_displayed()
 
 
 def test_insertion_shows_the_card_reveal_toggles_removal_clears(daemon, browser, slots):
     from selenium.webdriver.common.by import By
+
     service = Service(daemon).start()
     try:
         browser.get(f"{service.base}/kiosk/")
@@ -152,8 +166,9 @@ def test_insertion_shows_the_card_reveal_toggles_removal_clears(daemon, browser,
         wait_for(browser, lambda d: card_shown(d) and text(d, "name") == "测**", "card shown")
         assert text(browser, "ssn").count("*") >= 8  # masked by default
         assert "已读取社会保障卡" in text(browser, "message")
-        assert browser.find_element(By.CSS_SELECTOR, "#readers li").get_attribute(
-            "data-card") == "yes"
+        assert (
+            browser.find_element(By.CSS_SELECTOR, "#readers li").get_attribute("data-card") == "yes"
+        )
 
         browser.find_element(By.ID, "reveal").click()
         wait_for(browser, lambda d: text(d, "name") == "测试甲", "revealed")
@@ -164,8 +179,11 @@ def test_insertion_shows_the_card_reveal_toggles_removal_clears(daemon, browser,
         assert text(browser, "name") == "" and "请插入" in text(browser, "message")
 
         slots.insert("gen3", slot=1)  # generation 3 without keys: holder data locked
-        wait_for(browser, lambda d: card_shown(d) and "需认证" in text(d, "card-state"),
-                 "locked card shown")
+        wait_for(
+            browser,
+            lambda d: card_shown(d) and "需认证" in text(d, "card-state"),
+            "locked card shown",
+        )
         assert text(browser, "name") == "—"
         slots.remove(1)
         wait_for(browser, lambda d: not card_shown(d), "card cleared")
@@ -176,6 +194,7 @@ def test_insertion_shows_the_card_reveal_toggles_removal_clears(daemon, browser,
 
 def probe(browser, page: PageServer) -> dict:
     import json
+
     browser.get(f"{page.origin}/index.html")
     wait_for(browser, lambda d: text(d, "out") != "", "probe finished")
     return json.loads(text(browser, "out"))
@@ -186,8 +205,7 @@ def test_a_loopback_page_that_is_not_allowed_reads_nothing(daemon, browser, slot
     service = Service(daemon).start()
     page = PageServer(PROBE % service.port)
     try:
-        assert probe(browser, page) == {"fetch": "blocked", "ws": "blocked",
-                                        "events": "blocked"}
+        assert probe(browser, page) == {"fetch": "blocked", "ws": "blocked", "events": "blocked"}
         log = service.log()
         assert f"refused GET /v1/identity: Origin {page.origin} not allowed" in log
         assert f"refused WEBSOCKET /: Origin {page.origin} not allowed" in log

@@ -61,9 +61,13 @@ def ask(ws, message) -> dict:
 
 
 def cli_line(daemon, *args: str) -> str:
-    done = subprocess.run([SSCARD, "read", "--format", "ireadcardbas", "--reveal", "-r", "0",
-                           *args], env=daemon.client_env(), capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [SSCARD, "read", "--format", "ireadcardbas", "--reveal", "-r", "0", *args],
+        env=daemon.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done.stdout.strip()
 
 
@@ -74,8 +78,19 @@ def as_line(reply: dict) -> str:
     return f"{reply['success']}|{reply['pOutInfo']}|"
 
 
-@pytest.mark.parametrize("persona", ["gen2", "gen1", "gen3", "gen2-long-name", "card-blocked",
-                                     "ssse-blocked", "gen2-expired", "shanghai"])
+@pytest.mark.parametrize(
+    "persona",
+    [
+        "gen2",
+        "gen1",
+        "gen3",
+        "gen2-long-name",
+        "card-blocked",
+        "ssse-blocked",
+        "gen2-expired",
+        "shanghai",
+    ],
+)
 def test_ireadcardbas_answers_as_the_cli_does(daemon, service, keyed, slots, persona):
     slots.insert(persona)
     with connect(service.ws) as ws:
@@ -97,14 +112,20 @@ def test_success_and_failure_shapes(service, keyed, slots):
         assert fields[9] == "000000000000"
     slots.insert("gen3")
     with connect(service.ws) as ws:
-        assert ask(ws, READ) == {"functionName": "iReadCardBas", "success": "-2201",
-                                 "pOutInfo": "无PSAM卡"}
+        assert ask(ws, READ) == {
+            "functionName": "iReadCardBas",
+            "success": "-2201",
+            "pOutInfo": "无PSAM卡",
+        }
     with connect(keyed.ws) as ws:
         assert ask(ws, READ)["success"] == "1"
     slots.remove(0)
     with connect(service.ws) as ws:
-        assert ask(ws, READ) == {"functionName": "iReadCardBas", "success": "-2",
-                                 "pOutInfo": "无卡"}
+        assert ask(ws, READ) == {
+            "functionName": "iReadCardBas",
+            "success": "-2",
+            "pOutInfo": "无卡",
+        }
 
 
 def test_itype_chooses_contact_or_contactless_readers(service, slots):
@@ -123,18 +144,31 @@ def test_itype_chooses_contact_or_contactless_readers(service, slots):
 def test_malformed_and_unknown_messages_keep_the_connection(service, slots):
     slots.insert("gen2")
     with connect(service.ws) as ws:
-        for message in ("not json", "[1, 2]", '"iReadCardBas"', "{}", '{"function": 7}',
-                        "{\"function\": \"iReadCardBas\", \"iType\": 3", "null",
-                        "[" * 4000):  # nested deeper than Python's recursion limit
+        for message in (
+            "not json",
+            "[1, 2]",
+            '"iReadCardBas"',
+            "{}",
+            '{"function": 7}',
+            '{"function": "iReadCardBas", "iType": 3',
+            "null",
+            "[" * 4000,
+        ):  # nested deeper than Python's recursion limit
             reply = ask(ws, message)
             assert reply == {"functionName": "", "success": "-14", "pOutInfo": "命令参数错"}
         ws.send(b"\x00\x01binary")
         assert json.loads(ws.recv(timeout=10))["success"] == "-14"
-        for function in ("iReadCard", "iWriteCard", "iDoDebit", "iReadIdentityCard",
-                         "iReloadPIN_HSM_Step1", "transmit", "iReadICCardNum"):
+        for function in (
+            "iReadCard",
+            "iWriteCard",
+            "iDoDebit",
+            "iReadIdentityCard",
+            "iReloadPIN_HSM_Step1",
+            "transmit",
+            "iReadICCardNum",
+        ):
             reply = ask(ws, {"function": function, "iType": 1})
-            assert reply == {"functionName": function, "success": "-13",
-                             "pOutInfo": "不支持该功能"}
+            assert reply == {"functionName": function, "success": "-13", "pOutInfo": "不支持该功能"}
         assert ask(ws, READ)["success"] == "1"
     assert "Traceback" not in service.log() and "RecursionError" not in service.log()
 
@@ -162,8 +196,10 @@ def test_hsm_two_steps_across_messages(service, slots):
 def test_hsm_step2_errors(service, slots):
     slots.insert("gen3")
     with connect(service.ws) as ws:
-        assert ask(ws, {"function": "iReadCardBas_HSM_Step2", "pKey": "A" * 32 + "|"})[
-            "success"] == "-22"  # no Step 1 on this connection
+        assert (
+            ask(ws, {"function": "iReadCardBas_HSM_Step2", "pKey": "A" * 32 + "|"})["success"]
+            == "-22"
+        )  # no Step 1 on this connection
         step1 = ask(ws, STEP1)["pOutInfo"]
         assert ask(ws, {"function": "iReadCardBas_HSM_Step2"})["success"] == "-14"
         assert ask(ws, {"function": "iReadCardBas_HSM_Step2", "pKey": 5})["success"] == "-14"
@@ -174,8 +210,7 @@ def test_hsm_step2_errors(service, slots):
         # an HSM whose internal result disagrees with the card: not genuine (-25)
         step1 = ask(ws, STEP1)["pOutInfo"]
         spoiled = hsm(step1, spoil_internal=True)
-        assert ask(ws, {"function": "iReadCardBas_HSM_Step2", "pKey": spoiled})[
-            "success"] == "-25"
+        assert ask(ws, {"function": "iReadCardBas_HSM_Step2", "pKey": spoiled})["success"] == "-25"
 
 
 def test_second_client_while_step1_is_pending_gets_busy(service, slots):
@@ -184,8 +219,9 @@ def test_second_client_while_step1_is_pending_gets_busy(service, slots):
         step1 = ask(first, STEP1)["pOutInfo"]
         busy = ask(second, READ)
         assert busy["success"] == "-11" and "忙" in busy["pOutInfo"]
-        assert ask(first, {"function": "iReadCardBas_HSM_Step2", "pKey": hsm(step1)})[
-            "success"] == "1"
+        assert (
+            ask(first, {"function": "iReadCardBas_HSM_Step2", "pKey": hsm(step1)})["success"] == "1"
+        )
         assert ask(second, READ)["success"] == "-2201"  # served once the hold ended
 
 
@@ -212,8 +248,10 @@ def test_hold_times_out(service, slots):
         while ask(second, READ)["success"] == "-11":
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert ask(first, {"function": "iReadCardBas_HSM_Step2", "pKey": hsm(step1)})[
-            "success"] == "-22"  # the challenge went with the hold
+        assert (
+            ask(first, {"function": "iReadCardBas_HSM_Step2", "pKey": hsm(step1)})["success"]
+            == "-22"
+        )  # the challenge went with the hold
 
 
 def test_card_pulled_between_the_steps(service, slots):
@@ -235,6 +273,7 @@ def test_bank_card_number_only_when_allowed(service, keyed, slots):
         reply = ask(ws, {"function": "iReadICCardNum", "iType": 1})
     assert reply["success"] == "1" and reply["pOutInfo"].isdigit()
     import httpx
+
     status = httpx.post(keyed.base + "/v1/status?reader=0&bank_records=true", timeout=30).json()
     assert status["bank"]["records"]["pan"] == reply["pOutInfo"]
 
@@ -248,6 +287,7 @@ def test_clients_on_two_readers_work_in_parallel(service, slots):
         with connect(service.ws) as ws:
             for _ in range(5):
                 results.append(ask(ws, READ)["success"])
+
     threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
     for t in threads:
         t.start()
@@ -262,6 +302,7 @@ def test_psam_in_the_second_reader(daemon, slots):
     PSAM's reader is not offered as a card reader."""
     import httpx
     from sscard.emulator.psam_card import PsamCard
+
     slots.insert(PsamCard.from_file(), slot=1)
     slots.insert("gen3", slot=0)
     expected = cli_line(daemon, "--psam", "00 01")  # before: the service keeps the PSAM open
@@ -288,14 +329,16 @@ def test_psam_in_the_second_reader(daemon, slots):
 def test_clients_gone_mid_request_leave_the_service_working(service, slots):
     import httpx
     import socket
+
     slots.insert("gen2")
     for _ in range(5):  # a page closed while its read runs
         with connect(service.ws) as ws:
             ws.send(json.dumps(READ))
     for _ in range(5):  # an HTTP client that gives up before the answer
         with socket.create_connection(("127.0.0.1", service.port)) as s:
-            s.sendall(f"GET /v1/identity HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\n\r\n"
-                      .encode())
+            s.sendall(
+                f"GET /v1/identity HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\n\r\n".encode()
+            )
     with connect(service.ws) as ws:
         deadline = time.monotonic() + 10
         while (reply := ask(ws, READ))["success"] == "-11" and time.monotonic() < deadline:

@@ -14,9 +14,13 @@ import pytest  # noqa: E402
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import (content_type_conformance, negative_data_rejection,  # noqa: E402
-                                 not_a_server_error, response_schema_conformance,
-                                 status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,  # noqa: E402
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from pcsc_stack import own_pcscd  # noqa: E402
 from service_stack import Service, Slots  # noqa: E402
@@ -50,32 +54,49 @@ def _documented_card_answer(response) -> bool:
 
 def test_openapi_fuzz(service):
     from hypothesis import given
+
     schema = schemathesis.openapi.from_url(f"{service.base}/openapi.json").exclude(
-        path="/v1/events")
+        path="/v1/events"
+    )
     calls = {"count": 0, "statuses": set()}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} == {"/v1/health", "/v1/readers", "/v1/identity",
-                                              "/v1/status"}
+    assert {op.path for op in operations} == {
+        "/v1/health",
+        "/v1/readers",
+        "/v1/identity",
+        "/v1/status",
+    }
     for operation in operations:
         for mode in GenerationMode:
             if mode is GenerationMode.NEGATIVE and not len(operation.query):
                 continue  # nothing to get wrong in a request without parameters
+
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             def check(case):
                 response = case.call(base_url=service.base, timeout=30)
                 calls["count"] += 1
                 calls["statuses"].add(response.status_code)
-                assert response.status_code < 500 or _documented_card_answer(response), \
+                assert response.status_code < 500 or _documented_card_answer(response), (
                     response.text
-                checks = [status_code_conformance, content_type_conformance,
-                          response_schema_conformance]
+                )
+                checks = [
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ]
                 if mode is GenerationMode.NEGATIVE:
                     checks.append(negative_data_rejection)
                 if response.status_code < 500:
                     checks.append(not_a_server_error)
                 case.validate_response(response, checks=checks)
+
             check()
     # the fuzz reached the card, and refused what it had to
     assert 200 in calls["statuses"] and 400 in calls["statuses"], calls

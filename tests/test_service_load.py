@@ -37,8 +37,11 @@ def daemon():
 def resources(pid: int) -> dict:
     with open(f"/proc/{pid}/status") as f:
         status = dict(line.split(":", 1) for line in f)
-    return {"rss_kb": int(status["VmRSS"].split()[0]), "threads": int(status["Threads"]),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    return {
+        "rss_kb": int(status["VmRSS"].split()[0]),
+        "threads": int(status["Threads"]),
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+    }
 
 
 def settle(pid: int, baseline: dict, key: str, timeout: float = 30.0) -> int:
@@ -82,7 +85,8 @@ def test_load_two_readers_websockets_http_and_listeners(daemon):
                 for i in range(requests):
                     # one card read in ten (reader 1); the others list readers or health
                     path = ("/v1/identity?reader=1", "/v1/readers", "/v1/health")[
-                        0 if i % 10 == 0 else 1 + i % 2]
+                        0 if i % 10 == 0 else 1 + i % 2
+                    ]
                     r = client.get(path)
                     code = r.json()["error"]["code"] if r.status_code != 200 else ""
                     count(f"http {r.status_code} {code}".strip())
@@ -90,10 +94,12 @@ def test_load_two_readers_websockets_http_and_listeners(daemon):
             failures.append(f"http client: {type(e).__name__}: {e}")
 
     def run(ws_messages: int, http_requests: int) -> None:
-        threads = [threading.Thread(target=ws_client, args=(ws_messages,))
-                   for _ in range(WS_CLIENTS)]
-        threads += [threading.Thread(target=http_client, args=(http_requests,))
-                    for _ in range(HTTP_CLIENTS)]
+        threads = [
+            threading.Thread(target=ws_client, args=(ws_messages,)) for _ in range(WS_CLIENTS)
+        ]
+        threads += [
+            threading.Thread(target=http_client, args=(http_requests,)) for _ in range(HTTP_CLIENTS)
+        ]
         for t in threads:
             t.start()
         end = time.monotonic() + DEADLINE

@@ -29,9 +29,16 @@ def daemon():
 
 @pytest.fixture(scope="module")
 def service(daemon):
-    svc = Service(daemon, "--allow-origin", ALLOWED, "--allow-origin", "null",
-                  "--accept-null-origin-risk",
-                  "--keys", "test").start()
+    svc = Service(
+        daemon,
+        "--allow-origin",
+        ALLOWED,
+        "--allow-origin",
+        "null",
+        "--accept-null-origin-risk",
+        "--keys",
+        "test",
+    ).start()
     yield svc
     assert svc.stop() == 0
     svc.cleanup()
@@ -55,6 +62,7 @@ def cors_headers(response) -> set[str]:
 
 # --- Host (DNS rebinding) ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "[::1]"])
 def test_loopback_host_names_with_the_port_are_served(service, slots, name):
     r = get(service, "/v1/readers", Host=f"{name}:{service.port}")
@@ -62,8 +70,17 @@ def test_loopback_host_names_with_the_port_are_served(service, slots, name):
     assert r.json()["readers"][0]["card"] is True
 
 
-@pytest.mark.parametrize("host", ["rebind.example:{port}", "127.0.0.1", "127.0.0.1:1",
-                                  "localhost:{port}.rebind.example", "127.0.0.2:{port}", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "rebind.example:{port}",
+        "127.0.0.1",
+        "127.0.0.1:1",
+        "localhost:{port}.rebind.example",
+        "127.0.0.2:{port}",
+        "",
+    ],
+)
 def test_any_other_host_is_refused_for_http_and_websocket(service, slots, host):
     host = host.format(port=service.port)
     r = get(service, Host=host)
@@ -83,6 +100,7 @@ def test_a_rebound_page_with_matching_origin_and_host_is_still_refused(service, 
 
 # --- Origin ------------------------------------------------------------------------------
 
+
 def test_no_origin_is_served_without_cors_headers(service, slots):
     r = get(service)
     assert r.status_code == 200 and r.json()["holder"]["name"]
@@ -96,10 +114,21 @@ def test_allowed_origin_gets_its_own_origin_back_never_a_wildcard(service, slots
     assert "Origin" in r.headers["vary"]
 
 
-@pytest.mark.parametrize("origin", [
-    "http://evil.example", "http://kiosk.example", "http://kiosk.example:8081",
-    "https://kiosk.example:8080", "http://KIOSK.example:8080", "http://kiosk.example:8080/",
-    "http://kiosk.example:8080.evil.example", f"http://127.0.0.1:1", "file://", "*"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "http://kiosk.example",
+        "http://kiosk.example:8081",
+        "https://kiosk.example:8080",
+        "http://KIOSK.example:8080",
+        "http://kiosk.example:8080/",
+        "http://kiosk.example:8080.evil.example",
+        f"http://127.0.0.1:1",
+        "file://",
+        "*",
+    ],
+)
 def test_other_origins_get_403_and_no_cors_header(service, slots, origin):
     r = get(service, Origin=origin)
     assert r.status_code == 403
@@ -129,8 +158,9 @@ def test_null_origin_only_when_listed(daemon, service, slots):
         other.cleanup()
 
 
-@pytest.mark.parametrize("site,status", [("cross-site", 403), ("same-site", 403),
-                                         ("same-origin", 200), ("none", 200)])
+@pytest.mark.parametrize(
+    "site,status", [("cross-site", 403), ("same-site", 403), ("same-origin", 200), ("none", 200)]
+)
 def test_another_sites_load_without_origin_is_refused(service, slots, site, status):
     # <img src=…>/<script src=…> from another site: a no-cors GET, no Origin, but the
     # browser always says where it comes from
@@ -156,6 +186,7 @@ def test_request_text_cannot_forge_log_lines_or_reach_the_terminal(service, slot
 
 def test_the_bound_loopback_address_and_the_default_http_port_are_host_names():
     from sscard.service.config import ServiceConfig
+
     names = ServiceConfig(host="127.0.0.2").host_names(12342)
     assert "127.0.0.2:12342" in names and "127.0.0.1:12342" in names
     assert "127.0.0.3:12342" not in names and "127.0.0.2" not in names
@@ -171,15 +202,22 @@ def test_the_bound_loopback_address_and_the_default_http_port_are_host_names():
 def test_timeouts_must_be_finite_and_positive(value):
     from sscard import errors
     from sscard.service.config import ServiceConfig
+
     with pytest.raises(errors.InvalidArgument, match="positive"):
         ServiceConfig(hsm_timeout=value)
 
 
 def test_preflight_allowed_with_private_network_header(service):
-    r = httpx.request("OPTIONS", service.base + "/v1/status", headers={
-        "Origin": ALLOWED, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, x-custom",
-        "Access-Control-Request-Private-Network": "true"})
+    r = httpx.request(
+        "OPTIONS",
+        service.base + "/v1/status",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-custom",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == ALLOWED
     assert r.headers["access-control-allow-private-network"] == "true"
@@ -188,9 +226,15 @@ def test_preflight_allowed_with_private_network_header(service):
 
 
 def test_preflight_from_a_foreign_origin_is_refused(service):
-    r = httpx.request("OPTIONS", service.base + "/v1/status", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Private-Network": "true"})
+    r = httpx.request(
+        "OPTIONS",
+        service.base + "/v1/status",
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
     assert r.status_code == 403 and not cors_headers(r)
 
 
@@ -203,10 +247,10 @@ def test_websocket_upgrade_checks_origin_before_accepting(service, slots):
 
 # --- what the service never offers -------------------------------------------------------
 
+
 def test_no_raw_apdu_no_pin_no_control_endpoint(service):
     paths = httpx.get(service.base + "/openapi.json").json()["paths"]
-    assert set(paths) == {"/v1/health", "/v1/readers", "/v1/identity", "/v1/status",
-                          "/v1/events"}
+    assert set(paths) == {"/v1/health", "/v1/readers", "/v1/identity", "/v1/status", "/v1/events"}
     text = json.dumps(paths).lower()
     for word in ("apdu", "pin", "transmit", "shutdown", "psam"):
         assert not re.search(rf"\b{word}\b", text.replace("sscard read --psam", "")), word
@@ -217,12 +261,12 @@ def test_no_raw_apdu_no_pin_no_control_endpoint(service):
 
 def test_pin_functions_of_the_compat_protocol_are_not_supported(service, slots):
     from websockets.sync.client import connect
+
     with connect(service.ws) as ws:
         for function in ("iVerifyPIN", "iChangePIN", "iReloadPIN", "iUnblockPIN"):
             ws.send(json.dumps({"function": function, "iType": 1, "pPin": "123456"}))
             reply = json.loads(ws.recv())
-            assert reply == {"functionName": function, "success": "-13",
-                             "pOutInfo": "不支持该功能"}
+            assert reply == {"functionName": function, "success": "-13", "pOutInfo": "不支持该功能"}
 
 
 def test_bank_records_refused_without_the_flag(service, slots):
@@ -231,6 +275,7 @@ def test_bank_records_refused_without_the_flag(service, slots):
     r = httpx.post(service.base + "/v1/status?bank_records=true", timeout=30)
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed"
     from websockets.sync.client import connect
+
     with connect(service.ws) as ws:
         ws.send(json.dumps({"function": "iReadICCardNum", "iType": 1}))
         assert json.loads(ws.recv())["success"] == "-13"
@@ -246,10 +291,12 @@ def test_bodies_and_messages_are_bounded(service, slots):
     def chunks():
         for _ in range(10):
             yield b"y" * 1000
+
     r = httpx.post(service.base + "/v1/status", content=chunks())  # chunked, no length
     assert r.status_code == 413
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
+
     with connect(service.ws) as ws:
         ws.send(json.dumps({"function": "iReadCardBas", "iType": 3, "pad": "z" * 10000}))
         with pytest.raises(ConnectionClosed) as closed:
@@ -260,6 +307,7 @@ def test_bodies_and_messages_are_bounded(service, slots):
 
 def test_log_holds_no_personal_data(service, slots):
     from websockets.sync.client import connect
+
     document = get(service).json()
     with connect(service.ws) as ws:
         ws.send(json.dumps({"function": "iReadCardBas", "iType": 3}))
@@ -270,9 +318,14 @@ def test_log_holds_no_personal_data(service, slots):
         ws.recv()
     log = service.log()
     assert "GET /v1/identity 200" in log and "compat iReadCardBas: 1" in log
-    secrets = [document["holder"]["name"], document["holder"]["social_security_number"],
-               document["issuer"]["card_number"], document["card"]["atr"],
-               document["issuer"]["card_identification"], "A" * 32]
+    secrets = [
+        document["holder"]["name"],
+        document["holder"]["social_security_number"],
+        document["issuer"]["card_number"],
+        document["card"]["atr"],
+        document["issuer"]["card_identification"],
+        "A" * 32,
+    ]
     secrets += [f for f in out.split("|") + step1.split("|") if len(f) >= 6]
     for secret in secrets:
         assert secret and secret not in log, secret
@@ -282,23 +335,40 @@ def test_non_loopback_host_needs_the_explicit_flag(daemon):
     import subprocess
     import sys
     import os
+
     sscard = os.path.join(os.path.dirname(sys.executable), "sscard")
-    done = subprocess.run([sscard, "serve", "--host", "0.0.0.0", "--port", "0"],
-                          env=daemon.client_env(), capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sscard, "serve", "--host", "0.0.0.0", "--port", "0"],
+        env=daemon.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: --host 0.0.0.0 is not a loopback address")
     assert done.stderr.count("\n") == 1
     from sscard.service.config import ServiceConfig
+
     config = ServiceConfig(host="192.0.2.10", allow_remote=True)  # not bound: checked only
     assert "192.0.2.10:7" in config.host_names(7) and "127.0.0.1:7" in config.host_names(7)
 
 
-@pytest.mark.parametrize("origin", ["http://x.example/", "HTTP://X.example", "x.example",
-                                    "http://x.example/path", "http://x.example:80",
-                                    "https://x.example:443", "*"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://x.example/",
+        "HTTP://X.example",
+        "x.example",
+        "http://x.example/path",
+        "http://x.example:80",
+        "https://x.example:443",
+        "*",
+    ],
+)
 def test_allow_origin_values_are_checked(origin):
     from sscard import errors
     from sscard.service.config import parse_origin
+
     if origin == "http://x.example/":
         assert parse_origin(origin) == "http://x.example"
         return

@@ -24,6 +24,7 @@ def test_accepted_connections_have_nagle_off():
             raw = writer.get_extra_info("socket")
             seen["nodelay"] = raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
             writer.close()
+
         server = await asyncio.start_server(on_connection, sock=sock)
         async with server:
             _r, w = await asyncio.open_connection("127.0.0.1", port)
@@ -32,12 +33,14 @@ def test_accepted_connections_have_nagle_off():
                     break
                 await asyncio.sleep(0.01)
             w.close()
+
     asyncio.run(main())
     assert seen["nodelay"] == 1
 
 
 def test_bind_refuses_a_port_in_use():
     from sscard import errors
+
     first = bind(ServiceConfig(port=0))
     try:
         with pytest.raises(errors.InvalidArgument, match="cannot listen"):
@@ -48,9 +51,11 @@ def test_bind_refuses_a_port_in_use():
 
 def test_sigint_stops_cleanly(tmp_path):
     from service_stack import require_service_dependencies
+
     require_service_dependencies()
     from pcsc_stack import PrivatePcscd, require_stack
     from service_stack import Service
+
     require_stack()
     daemon = PrivatePcscd().start()  # the service needs no readers to start and stop
     service = Service(daemon).start()
@@ -69,11 +74,13 @@ def test_sigint_stops_cleanly(tmp_path):
 def test_readiness_and_stopping_are_told_to_systemd(tmp_path):
     """Type=notify: READY=1 once the port listens, STOPPING=1 on SIGTERM (sd_notify)."""
     from service_stack import require_service_dependencies
+
     require_service_dependencies()
     import httpx
 
     from pcsc_stack import PrivatePcscd, require_stack
     from service_stack import Service
+
     require_stack()
     path = str(tmp_path / "notify")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -98,6 +105,7 @@ def test_readiness_and_stopping_are_told_to_systemd(tmp_path):
 def test_the_systemd_unit_waits_for_readiness_and_stays_on_loopback():
     import configparser
     import os
+
     unit = configparser.ConfigParser(strict=True, interpolation=None)
     unit.optionxform = str
     here = os.path.dirname(os.path.abspath(__file__))

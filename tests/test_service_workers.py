@@ -26,6 +26,7 @@ def blocker():
         started.set()
         assert gate.wait(10)
         return "done"
+
     return job, gate, started
 
 
@@ -57,6 +58,7 @@ def test_two_readers_do_not_wait_for_each_other(workers):
 def test_errors_reach_the_caller_and_the_worker_lives_on(workers):
     def fails(_h):
         raise errors.CardRemoved()
+
     with pytest.raises(errors.CardRemoved):
         workers.get("A").submit(fails).result(5)
     assert workers.get("A").submit(lambda _h: 1).result(5) == 1
@@ -73,8 +75,9 @@ def test_a_hold_serves_only_its_owner_until_released(workers):
     with pytest.raises(ReaderBusy):
         worker.submit(lambda _h: "native")
     assert worker.submit(lambda held: held, owner).result(5) == "card"
-    assert worker.submit(lambda held: Unhold(f"step2 on {held}"), owner).result(5) == \
-        "step2 on card"
+    assert (
+        worker.submit(lambda held: Unhold(f"step2 on {held}"), owner).result(5) == "step2 on card"
+    )
     assert closed == ["card"]
     assert worker.submit(lambda held: held, other).result(5) is None
 

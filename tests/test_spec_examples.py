@@ -39,13 +39,21 @@ def _all_items():
             yield f"{ef.key} {item.key}", item
     pboc = SPEC.pboc
     yield "pboc scheme", pboc.scheme
-    for group in (pboc.directories.values(), pboc.interfaces.values(), pboc.aids,
-                  pboc.code_tables.values(), pboc.tags.values(), pboc.logs.values()):
+    for group in (
+        pboc.directories.values(),
+        pboc.interfaces.values(),
+        pboc.aids,
+        pboc.code_tables.values(),
+        pboc.tags.values(),
+        pboc.logs.values(),
+    ):
         for item in group:
             yield f"pboc {type(item).__name__} {getattr(item, 'key', '')}", item
 
 
-@pytest.mark.parametrize("name,item", list(_all_items()), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "name,item", list(_all_items()), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_every_item_has_examples(name, item):
     assert item.examples, f"{name} has no example"
 
@@ -81,8 +89,12 @@ def test_command_examples(command):
         assert found[1] == example.decoded
         params = dict(example.decoded)
         built = command.build(
-            p1=params.pop("p1", None), p2=params.pop("p2", None), sfi=params.pop("sfi", 0),
-            data=bytes.fromhex(params.pop("data", "")), le=params.pop("le", None))
+            p1=params.pop("p1", None),
+            p2=params.pop("p2", None),
+            sfi=params.pop("sfi", 0),
+            data=bytes.fromhex(params.pop("data", "")),
+            le=params.pop("le", None),
+        )
         assert not params, f"unused example parameters {params}"
         assert built.to_bytes().hex().upper() == example.hex
 
@@ -109,7 +121,8 @@ def test_fci_examples(item):
 
 
 @pytest.mark.parametrize(
-    "item", [i for ef in SPEC.ssse.files.values() for i in ef.items], ids=lambda i: i.key)
+    "item", [i for ef in SPEC.ssse.files.values() for i in ef.items], ids=lambda i: i.key
+)
 def test_record_examples(item):
     for example in item.examples:
         if example.error is not None:  # a record the decoder must reject
@@ -201,7 +214,8 @@ def test_pboc_log_examples(log):
     # the recommended format is the one the format tag's example shows (JR/T 0025.5 table 45)
     (fmt_example,) = PBOC.tag(log.format_tag).examples
     assert PBOC.decode(log.format_tag, tlv.parse_ber(fmt_example.raw)[0].value) == [
-        {"tag": f"{t:X}", "length": n} for t, n in log.recommended_format]
+        {"tag": f"{t:X}", "length": n} for t, n in log.recommended_format
+    ]
 
 
 def test_pboc_scope_hides_unionpay_meanings_under_other_schemes():
@@ -218,9 +232,19 @@ def test_pboc_personal_objects():
     assert PBOC.tag(0x5A).mask == "pan" and PBOC.tag(0x9F61).mask == "id"
 
 
-@pytest.mark.parametrize("raw", ["9F3603001122", "5F2403491331", "5A0A62123400000000000F12",
-                                 "9F7906FFFFFFFFFFFF", "9403080101", "9F2103256000",
-                                 "9F610431320033", "57086212345678901234"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "9F3603001122",
+        "5F2403491331",
+        "5A0A62123400000000000F12",
+        "9F7906FFFFFFFFFFFF",
+        "9403080101",
+        "9F2103256000",
+        "9F610431320033",
+        "57086212345678901234",
+    ],
+)
 def test_pboc_rejects_malformed_values(raw):
     (parsed,) = tlv.parse_ber(bytes.fromhex(raw))
     with pytest.raises(errors.DecodeError):
@@ -244,7 +268,13 @@ def test_transparent_files():
     # ssc-card.md §3.3, §6.4: EF07 0x300 B (free on gen 1), EF08 0x1000 B from V2.0, RKSSSE
     ef07, ef08 = SPEC.ssse.file("ef07"), SPEC.ssse.file("ef08")
     assert (ef07.fid, ef07.sfi, ef07.size, ef08.fid, ef08.sfi, ef08.size) == (
-        0xEF07, 7, 0x300, 0xEF08, 8, 0x1000)
+        0xEF07,
+        7,
+        0x300,
+        0xEF08,
+        8,
+        0x1000,
+    )
     assert ef07.transparent and ef08.transparent and not SPEC.ssse.file("ef06").transparent
     assert ef07.personal and ef08.personal and not ef07.items
     assert ef07.free_to_read(1) and not ef07.free_to_read(2) and ef07.read_access[3] == "RKSSSE"
@@ -261,6 +291,7 @@ def test_exact_le_of_identity_records():
 
 # --- the loader rejects what it does not understand ---------------------------------------
 
+
 @pytest.fixture
 def spec_copy(tmp_path):
     for f in Path(spec_dir()).glob("*.toml"):
@@ -274,34 +305,50 @@ def _edit(path, old, new):
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-@pytest.mark.parametrize("file,old,new,message", [
-    ("ssse.toml", 'key = "card_type"', 'key = "card_type"\ncolour = "red"', "unknown key"),
-    ("ssse.toml", 'examples = [{ hex = "020133", decoded = "3" }]', "examples = []", "example"),
-    ("ssse.toml", 'encoding = "an"', 'encoding = "xx"', "encoding"),
-    ("ssse.toml", 'values = "sex"', 'values = "gender"', "code table"),
-    ("status_words.toml", 'error = "NotFound"', 'error = "NoSuchError"', "error class"),
-    ("commands.toml", "case = 4", 'case = "four"', "wrong type"),
-    ("commands.toml", 'ins = "A4"', 'ins = "A4A4"', "1 bytes"),
-    ("ssse.toml", "mask = \"name\"\nen = \"Name\"", "en = \"Name\"", "mask"),
-    ("pboc.toml", 'key = "ecash_balance"', 'key = "ecash_balance"\ncolour = "red"', "unknown key"),
-    ("pboc.toml", 'format = "amount"', 'format = "money"', "format"),
-    ("pboc.toml", 'scope = "unionpay"', 'scope = "visa"', "scope"),
-    ("pboc.toml", 'mask = "pan"\n', '', "mask"),
-    ("pboc.toml", 'values = "id_type"', 'values = "id_kind"', "code table"),
-    ("pboc.toml", 'where = ["get_data"]', 'where = ["somewhere"]', "where"),
-    # transparent files (EF07, EF08)
-    ("ssse.toml", "size = 0x300\n", "", "missing key 'size'"),
-    ("ssse.toml", "size = 0x300", "size = 0x300\nitem = []", "no items"),
-    ("ssse.toml", 'structure = "transparent"', 'structure = "binary"', "structure"),
-    ("ssse.toml", 'privacy = "personal"\nen = "Fingerprint"', 'en = "Fingerprint"', "privacy"),
-    ("ssse.toml", "sfi = 5\nen", "sfi = 5\nsize = 16\nen", "transparent files"),
-    ("ssse.toml", "sfi = 8", "sfi = 7", "duplicate"),
-    ("ssse.toml", "generations = [2, 3]  # added", "generations = [2, 4]  #", "generations"),
-    ("ssse.toml", 'read_access = { gen2 = "RKSSSE", gen3 = "RKSSSE" }',
-     'read_access = { gen1 = "free", gen2 = "RKSSSE", gen3 = "RKSSSE" }', "unknown key"),
-    ("ssse.toml", 'read_access = { gen2 = "RKSSSE", gen3 = "RKSSSE" }',
-     'read_access = { gen3 = "RKSSSE" }', "missing key 'gen2'"),
-])
+@pytest.mark.parametrize(
+    "file,old,new,message",
+    [
+        ("ssse.toml", 'key = "card_type"', 'key = "card_type"\ncolour = "red"', "unknown key"),
+        ("ssse.toml", 'examples = [{ hex = "020133", decoded = "3" }]', "examples = []", "example"),
+        ("ssse.toml", 'encoding = "an"', 'encoding = "xx"', "encoding"),
+        ("ssse.toml", 'values = "sex"', 'values = "gender"', "code table"),
+        ("status_words.toml", 'error = "NotFound"', 'error = "NoSuchError"', "error class"),
+        ("commands.toml", "case = 4", 'case = "four"', "wrong type"),
+        ("commands.toml", 'ins = "A4"', 'ins = "A4A4"', "1 bytes"),
+        ("ssse.toml", 'mask = "name"\nen = "Name"', 'en = "Name"', "mask"),
+        (
+            "pboc.toml",
+            'key = "ecash_balance"',
+            'key = "ecash_balance"\ncolour = "red"',
+            "unknown key",
+        ),
+        ("pboc.toml", 'format = "amount"', 'format = "money"', "format"),
+        ("pboc.toml", 'scope = "unionpay"', 'scope = "visa"', "scope"),
+        ("pboc.toml", 'mask = "pan"\n', "", "mask"),
+        ("pboc.toml", 'values = "id_type"', 'values = "id_kind"', "code table"),
+        ("pboc.toml", 'where = ["get_data"]', 'where = ["somewhere"]', "where"),
+        # transparent files (EF07, EF08)
+        ("ssse.toml", "size = 0x300\n", "", "missing key 'size'"),
+        ("ssse.toml", "size = 0x300", "size = 0x300\nitem = []", "no items"),
+        ("ssse.toml", 'structure = "transparent"', 'structure = "binary"', "structure"),
+        ("ssse.toml", 'privacy = "personal"\nen = "Fingerprint"', 'en = "Fingerprint"', "privacy"),
+        ("ssse.toml", "sfi = 5\nen", "sfi = 5\nsize = 16\nen", "transparent files"),
+        ("ssse.toml", "sfi = 8", "sfi = 7", "duplicate"),
+        ("ssse.toml", "generations = [2, 3]  # added", "generations = [2, 4]  #", "generations"),
+        (
+            "ssse.toml",
+            'read_access = { gen2 = "RKSSSE", gen3 = "RKSSSE" }',
+            'read_access = { gen1 = "free", gen2 = "RKSSSE", gen3 = "RKSSSE" }',
+            "unknown key",
+        ),
+        (
+            "ssse.toml",
+            'read_access = { gen2 = "RKSSSE", gen3 = "RKSSSE" }',
+            'read_access = { gen3 = "RKSSSE" }',
+            "missing key 'gen2'",
+        ),
+    ],
+)
 def test_loader_rejects(spec_copy, file, old, new, message):
     _edit(spec_copy / file, old, new)
     with pytest.raises(errors.SpecError, match=message):
@@ -325,11 +372,15 @@ def test_every_package_and_data_file_is_in_the_wheel():
     """A regular install ships only what pyproject lists; tests import the source tree,
     so a package missing there would pass here and break `sscard` for users."""
     import tomllib
+
     root = Path(__file__).resolve().parents[1]
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
-    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "sscard").rglob("*.py")
-             if "__pycache__" not in p.parts}
+    found = {
+        ".".join(p.parent.relative_to(root).parts)
+        for p in (root / "sscard").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
     assert found - listed == set(), "packages missing from pyproject.toml"
     data = config["package-data"]
     for folder in {p.parent for p in (root / "sscard").rglob("*.toml")}:

@@ -17,7 +17,7 @@ from sscard.emulator.persona import list_personas
 from sscard.errors import ExitCode
 from sscard.transport.emulated import EmulatorTransport
 
-GPO = b"\x80\xA8"
+GPO = b"\x80\xa8"
 PSE_NAME = b"1PAY.SYS.DDF01"
 
 
@@ -32,8 +32,11 @@ def gpos(transport) -> int:
 
 
 def expected_ssse_state(toml: dict) -> AppState:
-    return {"active": AppState.READY, "ssse_blocked": AppState.APPLICATION_BLOCKED,
-            "card_blocked": AppState.CARD_BLOCKED}[toml.get("state", "active")]
+    return {
+        "active": AppState.READY,
+        "ssse_blocked": AppState.APPLICATION_BLOCKED,
+        "card_blocked": AppState.CARD_BLOCKED,
+    }[toml.get("state", "active")]
 
 
 def expected_bank_state(toml: dict) -> AppState:
@@ -53,14 +56,20 @@ def test_every_persona_without_gpo(persona):
     assert status.ssse.state is expected_ssse_state(toml)
     assert status.bank.state is expected_bank_state(toml)
     assert gpos(transport) == 0 and not status.bank.gpo_sent
-    assert status.bank.records_status is RecordsStatus.NOT_REQUESTED or \
-        status.bank.state is not AppState.READY
+    assert (
+        status.bank.records_status is RecordsStatus.NOT_REQUESTED
+        or status.bank.state is not AppState.READY
+    )
     expiry = toml["ef05"]["expiry_date"]
     if status.ssse.state is AppState.READY:
         assert status.ssse.expired is (expiry < TODAY)
     # every status ends in a documented exit code
-    assert status.exit_code in (ExitCode.OK, ExitCode.NOT_SSC, ExitCode.CARD_BLOCKED,
-                                ExitCode.EXPIRED)
+    assert status.exit_code in (
+        ExitCode.OK,
+        ExitCode.NOT_SSC,
+        ExitCode.CARD_BLOCKED,
+        ExitCode.EXPIRED,
+    )
 
 
 @pytest.mark.parametrize("persona", list_personas())
@@ -96,10 +105,12 @@ def test_blocked_and_expired_exit_codes():
 
 def test_not_a_social_security_card():
     """A card that knows neither the SSSE nor an MF-level EF05: exit code 5."""
+
     def fault(index, apdu, response):
         if apdu[:4] in (bytes.fromhex("00A40400"), bytes.fromhex("00A40200")):
             return bytes.fromhex("6A82")
         return None
+
     status = card_of("gen2", fault)[0].read_status(today=TODAY)
     assert status.ssse.state is AppState.ABSENT
     assert status.exit_code == ExitCode.NOT_SSC
@@ -120,10 +131,12 @@ def test_gen3_without_keys_says_cross_check_not_done():
 
 def test_card_removed_between_the_two_applications():
     """The card goes away after the SSSE was read: a typed error, no bank result at all."""
+
     def fault(index, apdu, response):
         if PSE_NAME in apdu:
             raise errors.CardRemoved("card removed")
         return None
+
     card, _, _ = card_of("gen2", fault)
     with pytest.raises(errors.CardRemoved):
         card.read_status(today=TODAY)
@@ -137,6 +150,7 @@ def test_reset_during_the_bank_read_reruns_a_read_without_gpo():
             resets.append(index)
             raise errors.CardReset("reset by another program")
         return None
+
     card, transport, _ = card_of("gen2", fault)
     status = card.read_status(today=TODAY)
     assert transport.recovered == 1 and status.ssse.state is AppState.READY
@@ -147,6 +161,7 @@ def test_reset_during_a_read_with_gpo_is_not_repeated():
         if PSE_NAME in apdu:
             raise errors.CardReset("reset by another program")
         return None
+
     card, transport, _ = card_of("gen2", fault)
     with pytest.raises(errors.CardReset):
         card.read_status(bank_records=True, today=TODAY)
@@ -155,7 +170,8 @@ def test_reset_during_a_read_with_gpo_is_not_repeated():
 
 def test_blocked_bank_application_refusing_get_data_is_still_reported_blocked():
     def fault(index, apdu, response):
-        return bytes.fromhex("6985") if apdu[:2] == b"\x80\xCA" else None
+        return bytes.fromhex("6985") if apdu[:2] == b"\x80\xca" else None
+
     card, transport, _ = card_of("bank-blocked", fault)
     status = card.read_status(today=TODAY)
     assert status.bank.state is AppState.APPLICATION_BLOCKED and status.exit_code == 6
@@ -164,8 +180,10 @@ def test_blocked_bank_application_refusing_get_data_is_still_reported_blocked():
 
 def test_gpo_answered_6cxx_is_not_sent_again():
     """6Cxx to the GPO may come after the card counted it: the GPO is never re-sent."""
+
     def fault(index, apdu, response):
         return bytes.fromhex("6C20") if apdu[:2] == GPO else None
+
     card, transport, emulated = card_of("gen2", fault)
     with pytest.raises(errors.WrongLength) as info:
         card.read_status(bank_records=True, today=TODAY)
@@ -176,10 +194,12 @@ def test_gpo_answered_6cxx_is_not_sent_again():
 def test_garbage_answers_to_bank_commands_are_typed_errors(persona):
     """Every bank command answered with random-looking bytes + 9000: a sscard error or a
     result, never another exception."""
+
     def fault(index, apdu, response):
-        if apdu[:2] in (b"\x80\xCA", b"\x80\xA8") or b"PAY.SYS" in apdu:
-            return bytes.fromhex("6F05A503870201" "9000")
+        if apdu[:2] in (b"\x80\xca", b"\x80\xa8") or b"PAY.SYS" in apdu:
+            return bytes.fromhex("6F05A5038702019000")
         return None
+
     card, _, _ = card_of(persona, fault)
     try:
         card.read_status(bank_records=True, today=TODAY)
@@ -189,10 +209,15 @@ def test_garbage_answers_to_bank_commands_are_typed_errors(persona):
 
 # --- the command line ------------------------------------------------------------------------------
 
+
 def test_card_without_a_pin_is_not_reported_as_unknown_tries(capsys):
-    persona = next(p for p in list_personas()
-                   if "pin" not in persona_toml(p) and persona_toml(p).get("state") == "active"
-                   and persona_toml(p).get("layout") == "ssse")
+    persona = next(
+        p
+        for p in list_personas()
+        if "pin" not in persona_toml(p)
+        and persona_toml(p).get("state") == "active"
+        and persona_toml(p).get("layout") == "ssse"
+    )
     code, out, _ = cli(capsys, "status", "--emulator", persona, "--json")
     pin = json.loads(out)["social_security"]["pin"]
     assert pin == {"tries_left": None, "blocked": False, "required": False, "source": "verify"}
@@ -240,9 +265,18 @@ def test_status_module_imports_on_its_own():
     """The command module can be imported before sscard.cli.main (no import cycle)."""
     import subprocess
     import sys
-    result = subprocess.run([sys.executable, "-c", "import sscard.cli.status_cmd as s; "
-                             "import sscard.cli.main as m; assert m.cli.get_command(None, 'status') is not None"],
-                            capture_output=True, text=True, timeout=60)
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sscard.cli.status_cmd as s; "
+            "import sscard.cli.main as m; assert m.cli.get_command(None, 'status') is not None",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -264,8 +298,14 @@ def test_builtin_bank_expiry_cross_check_by_year_and_month(persona):
 # --- what status costs on the wire -------------------------------------------------------------
 
 SELECT_SSSE = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"
-USAGE_GET_DATA = {"80CA9F7900", "80CA9F7700", "80CA9F7800", "80CA9F6D00", "80CA9F4F00",
-                  "80CADF4F00"}
+USAGE_GET_DATA = {
+    "80CA9F7900",
+    "80CA9F7700",
+    "80CA9F7800",
+    "80CA9F6D00",
+    "80CA9F4F00",
+    "80CADF4F00",
+}
 
 
 def _sent(transport) -> list[str]:
@@ -305,10 +345,13 @@ def test_cost_per_application_adds_up_to_what_was_sent(options):
     status = card.read_status(today=TODAY, **options)
     session = card.session
     assert status.ssse_cost.apdus == 4  # SELECT, two range reads, the empty VERIFY
-    assert status.ssse_cost.apdus + status.bank_cost.apdus == len(transport.sent) \
-        == session.apdu_count
-    assert status.ssse_cost.bytes + status.bank_cost.bytes == \
-        session.bytes_sent + session.bytes_received
+    assert (
+        status.ssse_cost.apdus + status.bank_cost.apdus == len(transport.sent) == session.apdu_count
+    )
+    assert (
+        status.ssse_cost.bytes + status.bank_cost.bytes
+        == session.bytes_sent + session.bytes_received
+    )
     exchanged = sum(len(a) for a in transport.sent[:4])
     assert status.ssse_cost.bytes > exchanged  # commands and answers
 

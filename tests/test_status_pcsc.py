@@ -70,17 +70,23 @@ def stack():
 
 def test_status_through_pcscd(stack):
     persona = "bank-used"
-    child = json.loads(run_in_child(stack, CHILD, str(stack.port), persona, TODAY.isoformat(),
-                                    timeout=120))
+    child = json.loads(
+        run_in_child(stack, CHILD, str(stack.port), persona, TODAY.isoformat(), timeout=120)
+    )
 
     local = Card(EmulatorTransport(SocialSecurityCard.from_persona(persona)))
     plain = local.read_status(today=TODAY)
     full = local.read_status(bank_records=True, today=TODAY)
-    assert child["plain"] == {"ssse": plain.ssse.state.value, "bank": plain.bank.state.value,
-                              "atc": plain.bank.counters.atc,
-                              "transactions": len(plain.bank.transactions)}
-    assert child["full"] == {"pan": full.bank.records.pan,
-                             "checks": {c.item: c.outcome for c in full.cross_checks}}
+    assert child["plain"] == {
+        "ssse": plain.ssse.state.value,
+        "bank": plain.bank.state.value,
+        "atc": plain.bank.counters.atc,
+        "transactions": len(plain.bank.transactions),
+    }
+    assert child["full"] == {
+        "pan": full.bank.records.pan,
+        "checks": {c.item: c.outcome for c in full.cross_checks},
+    }
     assert child["gpo_plain"] == 0 and child["gpo_full"] == 1
     assert child["atc_after"] == plain.bank.counters.atc + 1
     assert child["removed"] == "CardRemoved"  # pcscd is asked: a pull-out is a removal

@@ -21,8 +21,12 @@ def test_identity_trace_hides_personal_values(persona, apdus):
     # ones between them stay visible
     text = _trace(persona)
     raw = persona_toml(persona)
-    secrets = [raw["ef06"]["social_security_number"], raw["ef05"]["card_number"],
-               raw["ef06"]["name"], raw["ef05"]["card_identification"][6:]]
+    secrets = [
+        raw["ef06"]["social_security_number"],
+        raw["ef05"]["card_number"],
+        raw["ef06"]["name"],
+        raw["ef05"]["card_identification"][6:],
+    ]
     for value in secrets:
         for form in (value, value.encode("gbk").hex().upper(), value.upper()):
             assert form not in text.upper(), value
@@ -61,8 +65,10 @@ def test_records_outside_the_social_security_application_are_hidden():
     record = bytes.fromhex("0304322E3030")
     lines = []
     tracer = Tracer(load_spec(), lines.append)
-    for select in ("00A404000E315041592E5359532E444446303100",  # the bank's PSE
-                   "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"):  # the SSSE
+    for select in (
+        "00A404000E315041592E5359532E444446303100",  # the bank's PSE
+        "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00",
+    ):  # the SSSE
         tracer.command(bytes.fromhex(select))
         tracer.response(bytes.fromhex(select), b"\x90\x00")
         tracer.command(bytes.fromhex("00B2030006"))

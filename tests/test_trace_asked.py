@@ -43,9 +43,12 @@ def test_a_range_answer_is_judged_by_record_position():
     assert text.count("hidden: not the record asked for") == 2
 
 
-@pytest.mark.parametrize("command,record", [
-    ("00A4020002EF06", "0812" + SSN_HEX),  # select EF06, then by number: record 1 is 08
-])
+@pytest.mark.parametrize(
+    "command,record",
+    [
+        ("00A4020002EF06", "0812" + SSN_HEX),  # select EF06, then by number: record 1 is 08
+    ],
+)
 def test_by_number_in_the_selected_file(command, record):
     text = _trace((command, "9000"), ("00B2010400", "0A0131" + "9000"))
     assert "0A0131" not in text  # record 1 of EF06 is the social security number: hidden
@@ -54,9 +57,12 @@ def test_by_number_in_the_selected_file(command, record):
 
 
 def test_public_items_asked_and_answered_are_shown():
-    text = _trace(("00A4020002EF05", "9000"), ("00B2030006", "0304322E3030" + "9000"),
-                  ("00B2022C00", "020133" + "9000"),  # record 2 of EF05 by SFI 5: card type
-                  ("00B2043400", "0A0131" + "9000"))  # record 4 of EF06 by SFI: sex in gen 2/3 …
+    text = _trace(
+        ("00A4020002EF05", "9000"),
+        ("00B2030006", "0304322E3030" + "9000"),
+        ("00B2022C00", "020133" + "9000"),  # record 2 of EF05 by SFI 5: card type
+        ("00B2043400", "0A0131" + "9000"),
+    )  # record 4 of EF06 by SFI: sex in gen 2/3 …
     assert "0304322E3030" in text and "020133" in text
     assert "0A0131" in text  # … ethnicity in gen 1: both public
     # the right tag with another length is not the record asked for either
@@ -94,6 +100,7 @@ def test_cli_debug_trace_of_a_card_that_swaps_tags(monkeypatch, capsys):
     def transmit(self, apdu):
         response = plain(self, apdu)
         return _swap_tag_of_ssn(0, apdu, response) or response
+
     monkeypatch.setattr(EmulatorTransport, "transmit", transmit)
     code = run(["read", "--emulator", "gen2", "-d", "--reveal"])
     out, err = capsys.readouterr()

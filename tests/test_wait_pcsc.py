@@ -16,9 +16,23 @@ from sscard.emulator.vpcd import VpcdLink
 def test_read_wait_outlives_a_missing_pcscd_and_card():
     require_stack()
     daemon = PrivatePcscd()  # its socket path is known; nothing listens on it yet
-    proc = subprocess.Popen([sys.executable, "-m", "sscard.cli.main", "read", "--wait", "60",
-                             "-r", READERS[0], "--json"], env=daemon.client_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "read",
+            "--wait",
+            "60",
+            "-r",
+            READERS[0],
+            "--json",
+        ],
+        env=daemon.client_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     link = None
     try:
         time.sleep(2.0)
@@ -47,8 +61,13 @@ def test_without_wait_a_missing_pcscd_is_an_error_at_once():
     require_stack()
     daemon = PrivatePcscd()
     try:
-        done = subprocess.run([sys.executable, "-m", "sscard.cli.main", "read"],
-                              env=daemon.client_env(), capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [sys.executable, "-m", "sscard.cli.main", "read"],
+            env=daemon.client_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert done.returncode == 3 and "sudo pcscd" in done.stderr
     finally:
         daemon.cleanup()

@@ -75,11 +75,18 @@ class FakeScard:
                 out, changed = [], False
                 for name, current in states:
                     flags, atr = self._flags(name)
-                    if current != self.SCARD_STATE_UNAWARE and flags != current & ~self.SCARD_STATE_CHANGED:
+                    if (
+                        current != self.SCARD_STATE_UNAWARE
+                        and flags != current & ~self.SCARD_STATE_CHANGED
+                    ):
                         changed = True
                         flags |= self.SCARD_STATE_CHANGED
                     out.append((name, flags, atr))
-                if changed or timeout_ms == 0 or any(s == self.SCARD_STATE_UNAWARE for _, s in states):
+                if (
+                    changed
+                    or timeout_ms == 0
+                    or any(s == self.SCARD_STATE_UNAWARE for _, s in states)
+                ):
                     return 0, out
                 if self.version != start:
                     return CANCELLED, []
@@ -152,6 +159,7 @@ def test_callbacks_run_off_the_monitor_thread_and_survive_exceptions():
         if len(seen) == 1:
             raise RuntimeError("callback bug")
         done.set()
+
     watcher = CardWatcher(on_event=callback, _scard=fake).start()
     try:
         fake.set_card("Reader 0", None)
@@ -171,6 +179,7 @@ def test_iteration_ends_when_stopped():
     def consume():
         for event in watcher:
             events.append(event.kind)
+
     thread = threading.Thread(target=consume)
     thread.start()
     while not events:
@@ -182,9 +191,11 @@ def test_iteration_ends_when_stopped():
 
 # --- supervised reads: the event first, each card on a worker of its own, with a deadline ---
 
+
 def test_a_card_that_never_answers_delays_no_event_and_no_other_read(monkeypatch):
     import sscard.watch as watch
     from sscard import errors
+
     monkeypatch.setattr(watch, "READ_GRACE", 0.0)
     fake = FakeScard({"Reader 0": None, "Reader 1": None})
     stuck = threading.Event()  # Reader 0's card: its read waits for ever (until the test ends)
@@ -196,6 +207,7 @@ def test_a_card_that_never_answers_delays_no_event_and_no_other_read(monkeypatch
             stuck.wait(30)
             return "late"
         return f"identity from {reader}"
+
     try:
         with CardWatcher(_scard=fake, read=read, read_timeout=1.0) as watcher:
             fake.set_card("Reader 0", ATR_A)
@@ -203,8 +215,12 @@ def test_a_card_that_never_answers_delays_no_event_and_no_other_read(monkeypatch
             fake.set_card("Reader 1", ATR_B)
             assert _next(watcher, "inserted").reader == "Reader 1"
             done = _next(watcher, "read")
-            assert (done.reader, done.atr, done.result, done.error) == \
-                ("Reader 1", bytes(ATR_B), "identity from Reader 1", None)
+            assert (done.reader, done.atr, done.result, done.error) == (
+                "Reader 1",
+                bytes(ATR_B),
+                "identity from Reader 1",
+                None,
+            )
             assert watcher.reads_pending == 1  # Reader 0's, still waiting
             mute = _next(watcher, "read")  # at its deadline, whatever the read waits for
             assert mute.reader == "Reader 0" and mute.result is None
@@ -222,6 +238,7 @@ def test_a_card_that_never_answers_delays_no_event_and_no_other_read(monkeypatch
 
 def test_a_failed_read_is_a_typed_read_event():
     from sscard import errors
+
     fake = FakeScard({"Reader 0": ATR_A})
 
     def read(reader, timeout):
@@ -229,6 +246,7 @@ def test_a_failed_read_is_a_typed_read_event():
 
     def buggy(reader, timeout):
         raise KeyError("a bug")
+
     for fn, error in ((read, errors.CardRemoved), (buggy, errors.SscardError)):
         with CardWatcher(_scard=fake, read=fn) as watcher:
             _next(watcher, "inserted")

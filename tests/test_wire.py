@@ -34,8 +34,10 @@ def test_vpcd_link_holds_each_answer_back_by_the_model(monkeypatch):
     peer, _ = server.accept()
     try:
         exchanged = []
-        for apdu in (bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"),
-                     bytes.fromhex("00B2012D40")):
+        for apdu in (
+            bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"),
+            bytes.fromhex("00B2012D40"),
+        ):
             peer.sendall(struct.pack(">H", len(apdu)) + apdu)
             (length,) = struct.unpack(">H", peer.recv(2, socket.MSG_WAITALL))
             exchanged.append((apdu, peer.recv(length, socket.MSG_WAITALL)))
@@ -51,8 +53,9 @@ def test_vpcd_link_holds_each_answer_back_by_the_model(monkeypatch):
 def test_no_model_no_delay(monkeypatch):
     monkeypatch.setattr(vpcd, "_sleep_until", lambda deadline: pytest.fail("slept"))
     server = socket.create_server(("127.0.0.1", 0))
-    link = vpcd.VpcdLink(SocialSecurityCard.from_persona("gen2"),
-                         port=server.getsockname()[1]).insert()
+    link = vpcd.VpcdLink(
+        SocialSecurityCard.from_persona("gen2"), port=server.getsockname()[1]
+    ).insert()
     peer, _ = server.accept()
     try:
         apdu = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00")

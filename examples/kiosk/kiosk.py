@@ -45,6 +45,7 @@ def transmit(connection, apdu_hex):
             outcome["answer"] = (bytes(data), (sw1 << 8) | sw2)
         except SmartcardException as e:
             outcome["error"] = e
+
     worker = threading.Thread(target=exchange, daemon=True)
     worker.start()
     worker.join(APDU_TIMEOUT)
@@ -65,7 +66,9 @@ def main(card_reader, psam_reader):
     except (NoCardException, SmartcardException):
         finish(5, result="no PSAM")
     try:
-        service = CardRequest(timeout=10, readers=[card_reader], cardType=AnyCardType()).waitforcard()
+        service = CardRequest(
+            timeout=10, readers=[card_reader], cardType=AnyCardType()
+        ).waitforcard()
         connection = service.connection
         connection.connect()
     except CardRequestTimeoutException:
@@ -82,8 +85,9 @@ def main(card_reader, psam_reader):
         finish(6, result="unreadable card", sw=f"{sw:04X}")
     _, bank_sw = transmit(connection, SELECT_DEBIT)
     bank = {0x9000: "usable", 0x6283: "blocked", 0x6A82: "none"}.get(bank_sw, f"sw {bank_sw:04X}")
-    finish(0, result="read", card_number=number[2:].decode("ascii"),
-           expiry=expiry[2:].hex(), bank=bank)
+    finish(
+        0, result="read", card_number=number[2:].decode("ascii"), expiry=expiry[2:].hex(), bank=bank
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 KIOSK = HERE / "kiosk.py"
-CARD = HERE / "cards" / "gen3-bank-blocked.toml"  # sscard personas new --generation 3 --region 440300 --seed 7 --bank blocked
+CARD = (
+    HERE / "cards" / "gen3-bank-blocked.toml"
+)  # sscard personas new --generation 3 --region 440300 --seed 7 --bank blocked
 CARD_NUMBER = "A34835674"
 
 
@@ -26,10 +28,15 @@ def kiosk(virtual_readers):
     card_reader, psam_reader = virtual_readers[:2]
 
     def run(timeout=60):
-        done = subprocess.run([sys.executable, str(KIOSK), card_reader.name, psam_reader.name],
-                              env=dict(card_reader.env, KIOSK_APDU_TIMEOUT="2"),
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, str(KIOSK), card_reader.name, psam_reader.name],
+            env=dict(card_reader.env, KIOSK_APDU_TIMEOUT="2"),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return done.returncode, json.loads(done.stdout)
+
     return run
 
 
@@ -37,14 +44,20 @@ def test_reads_the_card_and_sees_the_blocked_bank_application(virtual_readers, k
     card, psam = virtual_readers[:2]
     card.insert(CARD)
     psam.insert("psam")
-    assert kiosk() == (0, {"result": "read", "card_number": CARD_NUMBER, "expiry": "20331026",
-                           "bank": "blocked"})
-    assert [apdu[:2].hex().upper() for apdu in card.apdus()] == ["00A4", "00A4", "00B2", "00B2",
-                                                                 "00A4"]
+    assert kiosk() == (
+        0,
+        {"result": "read", "card_number": CARD_NUMBER, "expiry": "20331026", "bank": "blocked"},
+    )
+    assert [apdu[:2].hex().upper() for apdu in card.apdus()] == [
+        "00A4",
+        "00A4",
+        "00B2",
+        "00B2",
+        "00A4",
+    ]
 
 
-def test_a_card_that_goes_mute_at_the_fourth_apdu_does_not_freeze_the_kiosk(virtual_readers,
-                                                                             kiosk):
+def test_a_card_that_goes_mute_at_the_fourth_apdu_does_not_freeze_the_kiosk(virtual_readers, kiosk):
     card, psam = virtual_readers[:2]
     card.insert(CARD)
     psam.insert("psam")
@@ -73,8 +86,20 @@ def test_the_same_from_any_language_with_a_scenario_file(tmp_path):
     """The bench as a separate program (`sscard emulate`), the way a kiosk written in another
     language is tested: a scenario file, the event log on stdout, exit codes."""
     scenario = HERE / "mute-at-4.toml"
-    bench = subprocess.Popen([sys.executable, "-m", "sscard.cli.main", "emulate", "--slots", "2",
-                              "--scenario", str(scenario)], stdout=subprocess.PIPE, text=True)
+    bench = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sscard.cli.main",
+            "emulate",
+            "--slots",
+            "2",
+            "--scenario",
+            str(scenario),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = json.loads(bench.stdout.readline())
         assert ready["event"] == "ready"
@@ -82,10 +107,17 @@ def test_the_same_from_any_language_with_a_scenario_file(tmp_path):
         while not any(e.get("mark") == "armed" for e in events):  # the cards are in
             events.append(json.loads(bench.stdout.readline()))
         card_reader, psam_reader = ready["readers"]
-        done = subprocess.run([sys.executable, str(KIOSK), card_reader, psam_reader],
-                              env=dict(__import__("os").environ, KIOSK_APDU_TIMEOUT="2",
-                                       PCSCLITE_CSOCK_NAME=ready["socket"]),
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, str(KIOSK), card_reader, psam_reader],
+            env=dict(
+                __import__("os").environ,
+                KIOSK_APDU_TIMEOUT="2",
+                PCSCLITE_CSOCK_NAME=ready["socket"],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         events += [json.loads(line) for line in bench.stdout]
     finally:
         if bench.poll() is None and bench.wait(60) is None:

@@ -33,17 +33,21 @@ def parse_afl(data: bytes, base: int = 0) -> tuple[AflEntry, ...]:
     out = []
     total = 0
     for pos in range(0, len(data), 4):
-        b1, first, last, oda = data[pos:pos + 4]
+        b1, first, last, oda = data[pos : pos + 4]
         sfi = b1 >> 3
         if b1 & 0x07 or not 1 <= sfi <= 30:
-            raise DecodeError(f"AFL entry names an impossible SFI (byte {b1:02X})",
-                              offset=base + pos)
+            raise DecodeError(
+                f"AFL entry names an impossible SFI (byte {b1:02X})", offset=base + pos
+            )
         if first == 0 or last < first:
-            raise DecodeError(f"AFL entry has an impossible record range {first}–{last}",
-                              offset=base + pos + 1)
+            raise DecodeError(
+                f"AFL entry has an impossible record range {first}–{last}", offset=base + pos + 1
+            )
         if oda > last - first + 1:
-            raise DecodeError(f"AFL entry counts {oda} authentication records in a range of "
-                              f"{last - first + 1}", offset=base + pos + 3)
+            raise DecodeError(
+                f"AFL entry counts {oda} authentication records in a range of {last - first + 1}",
+                offset=base + pos + 3,
+            )
         total += last - first + 1
         if total > MAX_RECORDS:
             raise DecodeError(f"AFL asks for more than {MAX_RECORDS} records", offset=base + pos)

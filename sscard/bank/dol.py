@@ -41,23 +41,23 @@ def data_length(dol: tuple[DolEntry, ...]) -> int:
 def fit(value: bytes, length: int, fmt: str | None) -> bytes:
     """Cut or pad one value to the length the DOL asks for."""
     if len(value) > length:
-        return value[len(value) - length:] if fmt in NUMERIC_FORMATS else value[:length]
+        return value[len(value) - length :] if fmt in NUMERIC_FORMATS else value[:length]
     missing = length - len(value)
     if fmt in NUMERIC_FORMATS:
         return bytes(missing) + value
     if fmt == "cn":
-        return value + b"\xFF" * missing
+        return value + b"\xff" * missing
     return value + bytes(missing)
 
 
-def build_dol_data(dol: tuple[DolEntry, ...], values: Mapping[int, bytes],
-                   format_of: Callable[[int], str | None]) -> bytes:
+def build_dol_data(
+    dol: tuple[DolEntry, ...], values: Mapping[int, bytes], format_of: Callable[[int], str | None]
+) -> bytes:
     """The concatenated values for `dol`; `format_of(tag)` is the tag's format or None
     when the tag is unknown (then zeros are sent, whatever `values` holds)."""
     total = data_length(dol)
     if total > MAX_DOL_DATA:
-        raise DecodeError(f"the data object list asks for {total} bytes, more than "
-                          f"{MAX_DOL_DATA}")
+        raise DecodeError(f"the data object list asks for {total} bytes, more than {MAX_DOL_DATA}")
     out = bytearray()
     for entry in dol:
         fmt = format_of(entry.tag)

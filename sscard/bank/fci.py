@@ -79,8 +79,9 @@ def _priority(node: Tlv | None) -> int | None:
     if node is None:
         return None
     if len(node.value) != 1:
-        raise DecodeError(f"priority indicator (87) has {len(node.value)} bytes, not 1",
-                          offset=node.offset)
+        raise DecodeError(
+            f"priority indicator (87) has {len(node.value)} bytes, not 1", offset=node.offset
+        )
     return node.value[0] & 0x0F or None  # 0: no priority given
 
 
@@ -91,8 +92,11 @@ def _log_location(node: Tlv | None, name: str) -> LogLocation | None:
         raise DecodeError(f"{name} has {len(node.value)} bytes, not 2", offset=node.offset)
     sfi, count = node.value
     if not 11 <= sfi <= 30 or count == 0:
-        raise DecodeError(f"{name} names SFI {sfi} with {count} records (SFI 11–30 and at "
-                          "least one record expected)", offset=node.offset)
+        raise DecodeError(
+            f"{name} names SFI {sfi} with {count} records (SFI 11–30 and at "
+            "least one record expected)",
+            offset=node.offset,
+        )
     return LogLocation(sfi, count)
 
 
@@ -103,8 +107,11 @@ def parse_adf_fci(data: bytes, pboc) -> AdfFci:
         raise DecodeError(f"DF name of {len(aid)} bytes (5–16 expected)", offset=fci.offset)
     a5 = fci.find(T_PROPRIETARY)
     table_node = a5.find(T_CODE_TABLE)
-    code_table = int(pboc.decode(T_CODE_TABLE, table_node.value, value_offset(table_node))) \
-        if table_node else None
+    code_table = (
+        int(pboc.decode(T_CODE_TABLE, table_node.value, value_offset(table_node)))
+        if table_node
+        else None
+    )
     pdol_node = a5.find(T_PDOL)
     pdol = parse_dol(pdol_node.value, value_offset(pdol_node)) if pdol_node else None
     bf0c = a5.find(T_DISCRETIONARY)
@@ -112,13 +119,18 @@ def parse_adf_fci(data: bytes, pboc) -> AdfFci:
         raise DecodeError("BF0C is not a template", offset=bf0c.offset)
     language = a5.find(T_LANGUAGE)
     return AdfFci(
-        aid=aid, label=_text(pboc, a5.find(T_LABEL)),
+        aid=aid,
+        label=_text(pboc, a5.find(T_LABEL)),
         preferred_name=_text(pboc, a5.find(T_PREFERRED)),
-        priority=_priority(a5.find(T_PRIORITY)), pdol=pdol,
-        language=_text(pboc, language), code_table=code_table,
+        priority=_priority(a5.find(T_PRIORITY)),
+        pdol=pdol,
+        language=_text(pboc, language),
+        code_table=code_table,
         log=_log_location(bf0c.find(T_LOG_ENTRY) if bf0c else None, "log entry (9F4D)"),
-        load_log=_log_location(bf0c.find(T_LOAD_LOG_ENTRY) if bf0c else None,
-                               "load log entry (DF4D)"))
+        load_log=_log_location(
+            bf0c.find(T_LOAD_LOG_ENTRY) if bf0c else None, "load log entry (DF4D)"
+        ),
+    )
 
 
 def parse_pse_fci(data: bytes) -> int:
@@ -142,9 +154,14 @@ def _entries(templates, pboc) -> tuple[DirectoryEntry, ...]:
             continue  # a DDF entry (9D), not an application
         if not 5 <= len(aid.value) <= 16:
             raise DecodeError(f"AID of {len(aid.value)} bytes (5–16 expected)", offset=aid.offset)
-        out.append(DirectoryEntry(aid.value, _text(pboc, t.find(T_LABEL)),
-                                  _text(pboc, t.find(T_PREFERRED)),
-                                  _priority(t.find(T_PRIORITY))))
+        out.append(
+            DirectoryEntry(
+                aid.value,
+                _text(pboc, t.find(T_LABEL)),
+                _text(pboc, t.find(T_PREFERRED)),
+                _priority(t.find(T_PRIORITY)),
+            )
+        )
     return tuple(out)
 
 

@@ -31,13 +31,20 @@ def terminal_values(pboc, today: _dt.date, unpredictable: bytes | None = None) -
     return out
 
 
-def command_data(pdol: tuple[DolEntry, ...] | None, pboc, aid: bytes, today: _dt.date,
-                 unpredictable: bytes | None = None) -> bytes:
+def command_data(
+    pdol: tuple[DolEntry, ...] | None,
+    pboc,
+    aid: bytes,
+    today: _dt.date,
+    unpredictable: bytes | None = None,
+) -> bytes:
     """The GPO data field: 83 L <PDOL values> (83 00 without a PDOL).  A tag this
     application's scheme does not define (UnionPay tags on another RID) is sent as zeros."""
+
     def format_of(tag: int) -> str | None:
         obj = pboc.tag(tag, aid=aid)
         return obj.format if obj is not None else None
+
     data = build_dol_data(pdol or (), terminal_values(pboc, today, unpredictable), format_of)
     return encode_ber(T_COMMAND_TEMPLATE, data)
 
@@ -64,5 +71,4 @@ def parse_response(data: bytes) -> GpoResponse:
         entries = parse_afl(afl.value, value_offset(afl)) if afl is not None else ()
         other = tuple(t for t in top.children if t.tag not in (T_AIP, T_AFL))
         return GpoResponse(aip.value, entries, other)
-    raise DecodeError(f"GPO response template {top.tag:X} is neither 80 nor 77",
-                      offset=top.offset)
+    raise DecodeError(f"GPO response template {top.tag:X} is neither 80 nor 77", offset=top.offset)

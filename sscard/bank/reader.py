@@ -23,8 +23,17 @@ from sscard.bank import gpo as gpo_codec
 from sscard.bank import records as records_codec
 from sscard.bank.dol import DolEntry, parse_dol
 from sscard.bank.fci import AdfFci, DirectoryEntry, LogLocation, by_priority
-from sscard.bank.results import (AppState, BankCandidate, BankReading, BankRecords, Counters,
-                                 ElectronicCash, Load, RecordsStatus, Transaction)
+from sscard.bank.results import (
+    AppState,
+    BankCandidate,
+    BankReading,
+    BankRecords,
+    Counters,
+    ElectronicCash,
+    Load,
+    RecordsStatus,
+    Transaction,
+)
 from sscard.codec.tlv import parse_ber
 from sscard.findings import finding
 from sscard.results import Coded, Finding
@@ -58,38 +67,76 @@ def pboc_spec(session: CardSession):
     if pboc is None:
         from sscard.spec.loader import spec_dir
         from sscard.spec.pboc import load_pboc
+
         pboc = load_pboc(spec_dir())
     return pboc
 
 
-def read_bank(session: CardSession, *, records: bool = False, usage: bool = True,
-              today: _dt.date | None = None) -> BankReading:
+def read_bank(
+    session: CardSession,
+    *,
+    records: bool = False,
+    usage: bool = True,
+    today: _dt.date | None = None,
+) -> BankReading:
     today = today or _dt.date.today()
     pboc = pboc_spec(session)
     findings: list[Finding] = []
     selection, entries, card_blocked = _discover(session, pboc, findings)
-    candidates = tuple(BankCandidate(e.aid.hex().upper(), e.label, e.preferred_name, e.priority,
-                                     selection) for e in entries)
+    candidates = tuple(
+        BankCandidate(e.aid.hex().upper(), e.label, e.preferred_name, e.priority, selection)
+        for e in entries
+    )
     skipped = RecordsStatus.NOT_READ if records else RecordsStatus.NOT_REQUESTED
     if card_blocked:
-        return BankReading(AppState.CARD_BLOCKED, f"{SW_CARD_BLOCKED:04X}", selection, candidates,
-                           None, False, records_status=skipped, findings=tuple(findings))
+        return BankReading(
+            AppState.CARD_BLOCKED,
+            f"{SW_CARD_BLOCKED:04X}",
+            selection,
+            candidates,
+            None,
+            False,
+            records_status=skipped,
+            findings=tuple(findings),
+        )
     chosen = _choose(pboc, entries)
     if chosen is None:
-        return BankReading(AppState.ABSENT, None, selection, candidates, None, False,
-                           records_status=skipped, findings=tuple(findings))
+        return BankReading(
+            AppState.ABSENT,
+            None,
+            selection,
+            candidates,
+            None,
+            False,
+            records_status=skipped,
+            findings=tuple(findings),
+        )
 
     response = session.send("select_by_name", data=chosen.aid, le=0)
     sw = response.sw
     if sw == SW_CARD_BLOCKED:
-        return BankReading(AppState.CARD_BLOCKED, f"{sw:04X}", selection, candidates,
-                           chosen.aid.hex().upper(), pboc.scheme.owns(chosen.aid),
-                           records_status=skipped, findings=tuple(findings))
+        return BankReading(
+            AppState.CARD_BLOCKED,
+            f"{sw:04X}",
+            selection,
+            candidates,
+            chosen.aid.hex().upper(),
+            pboc.scheme.owns(chosen.aid),
+            records_status=skipped,
+            findings=tuple(findings),
+        )
     if sw == SW_NOT_FOUND:
         findings.append(finding("bank_not_selectable", "bank.aid", chosen.aid.hex().upper()))
-        return BankReading(AppState.ABSENT, f"{sw:04X}", selection, candidates,
-                           chosen.aid.hex().upper(), pboc.scheme.owns(chosen.aid),
-                           records_status=skipped, findings=tuple(findings))
+        return BankReading(
+            AppState.ABSENT,
+            f"{sw:04X}",
+            selection,
+            candidates,
+            chosen.aid.hex().upper(),
+            pboc.scheme.owns(chosen.aid),
+            records_status=skipped,
+            findings=tuple(findings),
+        )
     if sw not in (SW_OK, SW_BLOCKED):
         raise session.error_for(response, "SELECT bank application")
     state = AppState.READY if sw == SW_OK else AppState.APPLICATION_BLOCKED
@@ -101,10 +148,17 @@ def read_bank(session: CardSession, *, records: bool = False, usage: bool = True
     aid = adf.aid if adf is not None else chosen.aid
     unionpay = pboc.scheme.owns(aid)
 
-    counters = Counters(*(_get_counter(session, pboc, aid, t)
-                          for t in (T_ATC, T_LAST_ONLINE_ATC, T_PIN_TRY_COUNTER)))
-    ec = ElectronicCash(*(_get_data(session, pboc, aid, t) for t in T_EC)) \
-        if unionpay and usage else None
+    counters = Counters(
+        *(
+            _get_counter(session, pboc, aid, t)
+            for t in (T_ATC, T_LAST_ONLINE_ATC, T_PIN_TRY_COUNTER)
+        )
+    )
+    ec = (
+        ElectronicCash(*(_get_data(session, pboc, aid, t) for t in T_EC))
+        if unionpay and usage
+        else None
+    )
 
     log_format = transactions = None
     if usage and adf is not None and adf.log is not None:
@@ -122,33 +176,47 @@ def read_bank(session: CardSession, *, records: bool = False, usage: bool = True
             findings.append(finding("bank_gpo_atc_unknown", "bank.records"))
         elif counters.atc >= ATC_MAX - 1:
             records_status = RecordsStatus.WITHHELD
-            findings.append(finding("bank_gpo_atc_exhausted", "bank.records",
-                                    f"ATC {counters.atc} of {ATC_MAX}"))
+            findings.append(
+                finding(
+                    "bank_gpo_atc_exhausted", "bank.records", f"ATC {counters.atc} of {ATC_MAX}"
+                )
+            )
         else:
             gpo_sent = True
-            records_status, bank_records = _read_records(session, pboc, aid, adf, today,
-                                                         findings)
+            records_status, bank_records = _read_records(session, pboc, aid, adf, today, findings)
 
     return BankReading(
-        state=state, select_sw=f"{sw:04X}", selection=selection, candidates=candidates,
-        aid=aid.hex().upper(), unionpay=unionpay,
+        state=state,
+        select_sw=f"{sw:04X}",
+        selection=selection,
+        candidates=candidates,
+        aid=aid.hex().upper(),
+        unionpay=unionpay,
         label=adf.label if adf else chosen.label,
         preferred_name=adf.preferred_name if adf else chosen.preferred_name,
         language=adf.language if adf else None,
         pdol=_dol_hex(adf.pdol) if adf and adf.pdol is not None else None,
-        counters=counters, electronic_cash=ec,
+        counters=counters,
+        electronic_cash=ec,
         currency=bank_records.currency if bank_records is not None else None,
         log_format=_dol_hex(log_format) if log_format is not None else None,
         transactions=tuple(t for t in transactions or () if isinstance(t, Transaction)),
         log_records=adf.log.count if adf is not None and adf.log is not None else None,
-        loads=tuple(loads or ()), records_status=records_status, records=bank_records,
-        gpo_sent=gpo_sent, findings=tuple(findings), usage_read=usage)
+        loads=tuple(loads or ()),
+        records_status=records_status,
+        records=bank_records,
+        gpo_sent=gpo_sent,
+        findings=tuple(findings),
+        usage_read=usage,
+    )
 
 
 # --- discovery ------------------------------------------------------------------------------
 
-def _discover(session: CardSession, pboc,
-              findings: list[Finding]) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
+
+def _discover(
+    session: CardSession, pboc, findings: list[Finding]
+) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
     """(how, applications, card blocked)."""
     response = session.send("select_by_name", data=pboc.pse.name, le=0)
     if response.sw == SW_CARD_BLOCKED:
@@ -160,11 +228,17 @@ def _discover(session: CardSession, pboc,
             record = session.send("read_record_by_number", p1=number, sfi=sfi, le=0)
             if record.sw in (SW_NO_RECORD, SW_NOT_FOUND):
                 break
-            entries += fci_codec.parse_directory_record(session.check(record, "READ RECORD PSE"),
-                                                        pboc)
+            entries += fci_codec.parse_directory_record(
+                session.check(record, "READ RECORD PSE"), pboc
+            )
         else:  # every record answered: there may be more than the bound lets us read
-            findings.append(finding("bank_list_truncated", "bank.candidates",
-                                    f"PSE directory 目录, {MAX_DIRECTORY_RECORDS} records 条记录"))
+            findings.append(
+                finding(
+                    "bank_list_truncated",
+                    "bank.candidates",
+                    f"PSE directory 目录, {MAX_DIRECTORY_RECORDS} records 条记录",
+                )
+            )
         if entries:
             return "pse", tuple(entries), False
     # 6A82 no PSE, 6283 PSE blocked, or an empty directory: the contactless directory next
@@ -178,8 +252,9 @@ def _discover(session: CardSession, pboc,
     return _aid_list(session, pboc, findings)
 
 
-def _aid_list(session: CardSession, pboc,
-              findings: list[Finding]) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
+def _aid_list(
+    session: CardSession, pboc, findings: list[Finding]
+) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
     """Every card application under each list AID: SELECT first, then next occurrence."""
     found: list[DirectoryEntry] = []
     enumerated: list[bytes] = []  # partial AIDs the card answered: their range is done
@@ -196,9 +271,12 @@ def _aid_list(session: CardSession, pboc,
             if response.sw not in (SW_OK, SW_BLOCKED):
                 break
             adf = fci_codec.parse_adf_fci(response.data, pboc) if response.data else None
-            entry = DirectoryEntry(adf.aid if adf else listed.aid, adf.label if adf else None,
-                                   adf.preferred_name if adf else None,
-                                   adf.priority if adf else None)
+            entry = DirectoryEntry(
+                adf.aid if adf else listed.aid,
+                adf.label if adf else None,
+                adf.preferred_name if adf else None,
+                adf.priority if adf else None,
+            )
             if any(e.aid == entry.aid for e in found):
                 break  # the card answers the same application again: the list is done
             found.append(entry)
@@ -208,9 +286,13 @@ def _aid_list(session: CardSession, pboc,
                 enumerated.append(listed.aid)
             command = CMD_SELECT_NEXT
         else:  # the card still answered a new application at the bound
-            findings.append(finding("bank_list_truncated", "bank.candidates",
-                                    f"{listed.aid.hex().upper()}, {MAX_OCCURRENCES} "
-                                    "occurrences 个应用"))
+            findings.append(
+                finding(
+                    "bank_list_truncated",
+                    "bank.candidates",
+                    f"{listed.aid.hex().upper()}, {MAX_OCCURRENCES} occurrences 个应用",
+                )
+            )
     return ("aid_list" if found else "none"), tuple(found), False
 
 
@@ -221,6 +303,7 @@ def _choose(pboc, entries) -> DirectoryEntry | None:
 
 
 # --- GET DATA --------------------------------------------------------------------------------
+
 
 def _get_value(session: CardSession, tag: int):
     """The object of a GET DATA answer (the full TLV, checked); None when the card does not
@@ -257,11 +340,19 @@ def _get_counter(session: CardSession, pboc, aid: bytes, tag: int) -> int | None
 
 # --- logs -------------------------------------------------------------------------------------
 
-def _read_log(session: CardSession, pboc, key: str, where: LogLocation,
-              dol: tuple[DolEntry, ...] | None, findings: list[Finding]) -> list:
+
+def _read_log(
+    session: CardSession,
+    pboc,
+    key: str,
+    where: LogLocation,
+    dol: tuple[DolEntry, ...] | None,
+    findings: list[Finding],
+) -> list:
     if dol is None:
-        findings.append(finding("bank_log_mismatch", f"bank.{key}_log",
-                                f"the card gives no {key} log format"))
+        findings.append(
+            finding("bank_log_mismatch", f"bank.{key}_log", f"the card gives no {key} log format")
+        )
         return []
     spec_log = pboc.log(key)
     pairs = tuple((e.tag, e.length) for e in dol)
@@ -276,11 +367,15 @@ def _read_log(session: CardSession, pboc, key: str, where: LogLocation,
         try:
             values = spec_log.decode_record(raw, pairs)
         except errors.DecodeError as e:
-            findings.append(finding("bank_log_mismatch", f"bank.{key}_log",
-                                    f"record {number}: {e.message}"))
+            findings.append(
+                finding("bank_log_mismatch", f"bank.{key}_log", f"record {number}: {e.message}")
+            )
             continue
-        out.append(_transaction(pboc, number, values, pairs) if key == "transaction"
-                   else _load(number, values, pairs))
+        out.append(
+            _transaction(pboc, number, values, pairs)
+            if key == "transaction"
+            else _load(number, values, pairs)
+        )
     return out
 
 
@@ -292,21 +387,47 @@ def _transaction(pboc, number: int, values: dict, dol) -> Transaction:
     g = values.get
     entry = pboc.code_table("transaction_type").get(g("9C"))
     kind = Coded(g("9C"), entry.en, entry.zh) if entry else Coded(g("9C"))
-    return Transaction(number, g("9A"), g("9F21"), g("9F02"), g("9F03"), g("5F2A"), g("9F1A"),
-                       g("9F4E") or None, kind, g("9F36"), _fields(values, dol))
+    return Transaction(
+        number,
+        g("9A"),
+        g("9F21"),
+        g("9F02"),
+        g("9F03"),
+        g("5F2A"),
+        g("9F1A"),
+        g("9F4E") or None,
+        kind,
+        g("9F36"),
+        _fields(values, dol),
+    )
 
 
 def _load(number: int, values: dict, dol) -> Load:
     g = values.get
-    return Load(number, g("9A"), g("9F21"), g("balance_before"), g("balance_after"),
-                f"{g('put_data_p1')}{g('put_data_p2')}", g("9F4E") or None, g("9F36"),
-                _fields(values, dol))
+    return Load(
+        number,
+        g("9A"),
+        g("9F21"),
+        g("balance_before"),
+        g("balance_after"),
+        f"{g('put_data_p1')}{g('put_data_p2')}",
+        g("9F4E") or None,
+        g("9F36"),
+        _fields(values, dol),
+    )
 
 
 # --- GPO and records --------------------------------------------------------------------------
 
-def _read_records(session: CardSession, pboc, aid: bytes, adf: AdfFci | None, today: _dt.date,
-                  findings: list[Finding]) -> tuple[RecordsStatus, BankRecords | None]:
+
+def _read_records(
+    session: CardSession,
+    pboc,
+    aid: bytes,
+    adf: AdfFci | None,
+    today: _dt.date,
+    findings: list[Finding],
+) -> tuple[RecordsStatus, BankRecords | None]:
     data = gpo_codec.command_data(adf.pdol if adf else None, pboc, aid, today)
     response = session.send(CMD_GPO, data=data, le=0)
     if response.sw == SW_GPO_REFUSED:
@@ -322,11 +443,13 @@ def _read_records(session: CardSession, pboc, aid: bytes, adf: AdfFci | None, to
         for number in entry.records():
             record = session.send("read_record_by_number", p1=number, sfi=entry.sfi, le=0)
             if record.sw == SW_NO_RECORD:
-                findings.append(finding("record_missing", "bank.records",
-                                        f"SFI {entry.sfi} record {number}"))
+                findings.append(
+                    finding("record_missing", "bank.records", f"SFI {entry.sfi} record {number}")
+                )
                 continue
-            read.append(records_codec.parse_record(session.check(record, "READ RECORD"),
-                                                   entry.sfi, number))
+            read.append(
+                records_codec.parse_record(session.check(record, "READ RECORD"), entry.sfi, number)
+            )
     merged = records_codec.merge(read)
     for tag in merged.duplicates:
         findings.append(finding("bank_duplicate_tag", "bank.records", f"{tag:X}"))
@@ -334,19 +457,21 @@ def _read_records(session: CardSession, pboc, aid: bytes, adf: AdfFci | None, to
     if result.pan is None:
         findings.append(finding("bank_records_incomplete", "bank.pan", "PAN 主账号 (5A / 57)"))
     if result.expiry_date is None:
-        findings.append(finding("bank_records_incomplete", "bank.expiry_date",
-                                "expiry date 有效期 (5F24)"))
+        findings.append(
+            finding("bank_records_incomplete", "bank.expiry_date", "expiry date 有效期 (5F24)")
+        )
     return RecordsStatus.READ, result
 
 
 def blank(raw: bytes) -> bool:
     """Spaces, zeros, FF, or the recommended " /": a field the issuer did not personalise."""
-    stripped = bytes(raw).strip(b"\x00\x20\xFF")
+    stripped = bytes(raw).strip(b"\x00\x20\xff")
     return stripped in (b"", b"/")
 
 
-def _bank_records(pboc, aid: bytes, merged: records_codec.RecordSet,
-                  answer: gpo_codec.GpoResponse) -> BankRecords:
+def _bank_records(
+    pboc, aid: bytes, merged: records_codec.RecordSet, answer: gpo_codec.GpoResponse
+) -> BankRecords:
     def value(tag: int, *, text: bool = False):
         element = merged.get(tag)
         if element is None or pboc.tag(tag, aid=aid) is None:
@@ -362,13 +487,19 @@ def _bank_records(pboc, aid: bytes, merged: records_codec.RecordSet,
     id_type = value(T_ID_TYPE)
     entry = pboc.code_table("id_type").get(id_type) if id_type is not None else None
     return BankRecords(
-        pan=pan, pan_sequence=value(T_PAN_SEQUENCE), expiry_date=value(T_EXPIRY),
-        effective_date=value(T_EFFECTIVE), name=value(T_NAME, text=True),
-        name_extended=value(T_NAME_EXTENDED, text=True), id_number=value(T_ID_NUMBER, text=True),
+        pan=pan,
+        pan_sequence=value(T_PAN_SEQUENCE),
+        expiry_date=value(T_EXPIRY),
+        effective_date=value(T_EFFECTIVE),
+        name=value(T_NAME, text=True),
+        name_extended=value(T_NAME_EXTENDED, text=True),
+        id_number=value(T_ID_NUMBER, text=True),
         id_type=Coded(id_type, entry.en, entry.zh) if entry else Coded(id_type),
-        aip=answer.aip.hex().upper(), afl=tuple(tuple(e) for e in answer.afl),
+        aip=answer.aip.hex().upper(),
+        afl=tuple(tuple(e) for e in answer.afl),
         tags=tuple(f"{e.tag:X}" for e in merged.elements),
-        currency=value(T_APP_CURRENCY))
+        currency=value(T_APP_CURRENCY),
+    )
 
 
 def _dol_hex(dol: tuple[DolEntry, ...]) -> str:

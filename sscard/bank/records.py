@@ -46,8 +46,9 @@ def parse_record(data: bytes, sfi: int, number: int) -> tuple[Element, ...]:
     tlvs = parse_ber(data, padding=True)
     if len(tlvs) != 1 or tlvs[0].tag != T_RECORD or tlvs[0].children is None:
         raise DecodeError(f"record {number} of SFI {sfi} is not one 70 template", offset=0)
-    return tuple(Element(t.tag, t.value, sfi, number, value_offset(t))
-                 for t in _primitives(tlvs[0].children))
+    return tuple(
+        Element(t.tag, t.value, sfi, number, value_offset(t)) for t in _primitives(tlvs[0].children)
+    )
 
 
 def merge(records: list[tuple[Element, ...]]) -> RecordSet:

@@ -22,12 +22,14 @@ class _Stopped(Exception):
 
 def _print_event(event: dict) -> None:
     from sscard.cli.output import dumps
+
     sys.stdout.write(dumps(event) + "\n")
     sys.stdout.flush()
 
 
-def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, socket_path,
-              control_port) -> int:
+def run_bench(
+    *, persona, slot, with_psam, port, host, scenario_path, slots, socket_path, control_port
+) -> int:
     from sscard.emulator.scenario import PSAM, Step, load_scenario
 
     scenario = load_scenario(scenario_path) if scenario_path else None
@@ -40,6 +42,7 @@ def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, soc
     daemon = None
     if slots is not None:
         from sscard.testing.pcscd import PrivatePcscd, missing_reason
+
         if missing_reason():
             raise errors.ServiceUnavailable(f"cannot start a private pcscd: {missing_reason()}")
         if socket_path:
@@ -49,8 +52,9 @@ def run_bench(*, persona, slot, with_psam, port, host, scenario_path, slots, soc
     else:
         readers, ports = list(SYSTEM_READERS), [port, port + 1]
     try:
-        return _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
-                    control_port)
+        return _run(
+            host, scenario_path, scenario, first, steps, daemon, readers, ports, control_port
+        )
     finally:
         if daemon is not None:
             daemon.cleanup()
@@ -61,6 +65,7 @@ def _claim_socket_path(path: str) -> None:
     is refused."""
     import socket
     import stat
+
     if not os.path.lexists(path):
         return
     if not stat.S_ISSOCK(os.lstat(path).st_mode):
@@ -76,16 +81,18 @@ def _claim_socket_path(path: str) -> None:
     raise errors.InvalidArgument(f"--socket {path} is in use by a running pcscd")
 
 
-def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
-         control_port) -> int:
+def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports, control_port) -> int:
     """Check everything, then start pcscd (if private), the watcher and the control channel,
     run the steps and stay as asked; every card out and everything stopped at the end."""
     from sscard.emulator.bench import Bench, ScenarioFailed
     from sscard.emulator.control import ControlServer, EventLog
+
     if scenario is not None and scenario.slots > len(readers):
-        raise errors.SpecError(f"scenario {os.path.basename(scenario_path)} needs "
-                               f"{scenario.slots} slots; this bench has {len(readers)} "
-                               "(--slots N)")
+        raise errors.SpecError(
+            f"scenario {os.path.basename(scenario_path)} needs "
+            f"{scenario.slots} slots; this bench has {len(readers)} "
+            "(--slots N)"
+        )
     events = EventLog(_print_event)
     presence = None
     bench = Bench(readers, ports, events, presence=None, host=host)
@@ -99,6 +106,7 @@ def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
     def on_term(*_args):
         stop.set()
         raise _Stopped()
+
     previous = signal.signal(signal.SIGTERM, on_term)
     control = None
     code = ExitCode.OK
@@ -109,6 +117,7 @@ def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
             env = daemon.client_env()
         if host in LOCAL_HOSTS:
             from sscard.testing.observer import PcscObserver
+
             presence = PcscObserver(env)
             for s in bench.slots:
                 s.presence = presence
@@ -117,18 +126,24 @@ def _run(host, scenario_path, scenario, first, steps, daemon, readers, ports,
             except TimeoutError:
                 raise errors.ServiceUnavailable(
                     f"pcscd does not list the vpcd readers {readers} (is vsmartcard-vpcd "
-                    "installed and pcscd running?)") from None
+                    "installed and pcscd running?)"
+                ) from None
             except RuntimeError as e:
                 raise errors.ServiceUnavailable(str(e)) from None
         if control_port is not None:
             try:
                 control = ControlServer(bench, events, control_port).start()
             except OSError as e:
-                raise errors.ServiceUnavailable(f"cannot listen on 127.0.0.1:{control_port}: "
-                                                f"{e.strerror}") from None
-        bench.emit("ready", readers=readers, pcscd="private" if daemon else "system",
-                   socket=daemon.sock_path if daemon else None,
-                   control=control.port if control else None)
+                raise errors.ServiceUnavailable(
+                    f"cannot listen on 127.0.0.1:{control_port}: {e.strerror}"
+                ) from None
+        bench.emit(
+            "ready",
+            readers=readers,
+            pcscd="private" if daemon else "system",
+            socket=daemon.sock_path if daemon else None,
+            control=control.port if control else None,
+        )
         try:
             for step in steps:
                 bench.run_step(step, scenario.base if scenario else None)

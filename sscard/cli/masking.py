@@ -16,7 +16,7 @@ import datetime as _dt
 def _keep(text: str, head: int, tail: int) -> str:
     if len(text) <= head + tail:
         return "*" * len(text)
-    return text[:head] + "*" * (len(text) - head - tail) + text[len(text) - tail:]
+    return text[:head] + "*" * (len(text) - head - tail) + text[len(text) - tail :]
 
 
 _STYLES = {

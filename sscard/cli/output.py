@@ -18,8 +18,7 @@ def _unicode_safe(stream) -> bool:
         _PROBE.encode(encoding)
     except (LookupError, UnicodeError):
         return False
-    return codecs.lookup(encoding).name in ("utf-8", "utf-16", "utf-32", "gb18030",
-                                            "utf-8-sig")
+    return codecs.lookup(encoding).name in ("utf-8", "utf-16", "utf-32", "gb18030", "utf-8-sig")
 
 
 def survive_the_terminal() -> None:

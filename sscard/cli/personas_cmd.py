@@ -8,16 +8,35 @@ from sscard.errors import ExitCode
 
 
 @click.command()
-@click.option("--generation", type=click.IntRange(1, 3), required=True,
-              help="Card generation: 1, 2 or 3 (spec 1.00, 2.00, 3.00).")
-@click.option("--region", required=True, metavar="CODE",
-              help="6-digit administrative division code (e.g. 440300): issuer and birthplace.")
-@click.option("--seed", type=click.IntRange(min=0), required=True,
-              help="The same seed gives the same person.")
-@click.option("--bank", type=click.Choice(["used", "blocked", "expired", "none"]),
-              default="used", show_default=True, help="The UnionPay debit application's state.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write the persona to FILE (never over an existing file); default stdout.")
+@click.option(
+    "--generation",
+    type=click.IntRange(1, 3),
+    required=True,
+    help="Card generation: 1, 2 or 3 (spec 1.00, 2.00, 3.00).",
+)
+@click.option(
+    "--region",
+    required=True,
+    metavar="CODE",
+    help="6-digit administrative division code (e.g. 440300): issuer and birthplace.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), required=True, help="The same seed gives the same person."
+)
+@click.option(
+    "--bank",
+    type=click.Choice(["used", "blocked", "expired", "none"]),
+    default="used",
+    show_default=True,
+    help="The UnionPay debit application's state.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the persona to FILE (never over an existing file); default stdout.",
+)
 def new(generation, region, seed, bank, output) -> int:
     """Write a persona TOML of a synthetic person (valid ID number check digit, a name that
     holds 测试, card number with its check character, a consistent bank application)."""
@@ -27,6 +46,7 @@ def new(generation, region, seed, bank, output) -> int:
     from sscard.emulator.persona import load_persona
     from sscard.emulator.persona_new import new_persona
     from sscard.errors import InvalidArgument
+
     text = new_persona(generation, region, seed, bank)
     with tempfile.TemporaryDirectory() as tmp:  # what we write must load
         probe = os.path.join(tmp, "persona.toml")
@@ -54,8 +74,11 @@ def check(file) -> int:
     from pathlib import Path
 
     from sscard.emulator.persona import load_persona
+
     persona = load_persona(Path(file))
     bank = "none" if persona.bank is None else persona.bank.state
-    click.echo(f"ok: {file}: generation {persona.generation}, layout {persona.layout}, state "
-               f"{persona.state}, bank application {bank} / 有效")
+    click.echo(
+        f"ok: {file}: generation {persona.generation}, layout {persona.layout}, state "
+        f"{persona.state}, bank application {bank} / 有效"
+    )
     return ExitCode.OK

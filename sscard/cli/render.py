@@ -15,8 +15,15 @@ from sscard.spec import Spec
 
 SCHEMA = "sscard.identity/1"
 
-ISSUER_FIELDS = ("card_identification", "card_type", "spec_version", "initialising_institution",
-                 "issue_date", "expiry_date", "card_number")
+ISSUER_FIELDS = (
+    "card_identification",
+    "card_type",
+    "spec_version",
+    "initialising_institution",
+    "issue_date",
+    "expiry_date",
+    "card_number",
+)
 HOLDER_FIELDS = ("social_security_number", "name", "sex", "ethnicity", "birthplace", "birth_date")
 
 
@@ -47,25 +54,36 @@ def _masked_card_id(spec: Spec, cid: CardIdentification | None) -> CardIdentific
     """The card identification code with its serial and authentication code hidden."""
     if cid is None:
         return None
-    return replace(cid, hex=_shown(spec, "card_identification", cid.hex, reveal=False),
-                   serial="*" * len(cid.serial), auth_code="*" * len(cid.auth_code))
+    return replace(
+        cid,
+        hex=_shown(spec, "card_identification", cid.hex, reveal=False),
+        serial="*" * len(cid.serial),
+        auth_code="*" * len(cid.auth_code),
+    )
 
 
 def masked(spec: Spec, identity: Identity) -> Identity:
     """A copy of `identity` with every personal value replaced by its masked text
     (for views built from the typed result, such as the iReadCardBas string)."""
+
     def m(key: str, value):
         return _shown(spec, key, value, reveal=False)
+
     issuer = identity.issuer
     cid = _masked_card_id(spec, issuer.card_identification)
-    issuer = replace(issuer, card_identification=cid, card_number=m("card_number", issuer.card_number))
+    issuer = replace(
+        issuer, card_identification=cid, card_number=m("card_number", issuer.card_number)
+    )
     holder = identity.holder
     if holder is not None:
-        holder = replace(holder, social_security_number=m("social_security_number",
-                                                          holder.social_security_number),
-                         name=m("name", holder.name), name_record=m("name", holder.name_record),
-                         name_extension=m("name", holder.name_extension),
-                         birthplace=m("birthplace", holder.birthplace))
+        holder = replace(
+            holder,
+            social_security_number=m("social_security_number", holder.social_security_number),
+            name=m("name", holder.name),
+            name_record=m("name", holder.name_record),
+            name_extension=m("name", holder.name_extension),
+            birthplace=m("birthplace", holder.birthplace),
+        )
     return replace(identity, issuer=issuer, holder=holder)
 
 
@@ -111,6 +129,7 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
 
 def to_json(document: dict) -> str:
     from sscard.cli.output import dumps
+
     return dumps(document, indent=2)
 
 
@@ -125,7 +144,11 @@ def _text(value) -> str:
     if isinstance(value, dict):  # a coded value
         names = [x for x in (value.get("en"), value.get("zh")) if x]
         meaning = " / ".join(dict.fromkeys(names))  # zh and en may be the same (SM4)
-        return f"{value['code']} ({meaning})" if meaning else f"{value['code']} ({_bi('unknown', '未知')})"
+        return (
+            f"{value['code']} ({meaning})"
+            if meaning
+            else f"{value['code']} ({_bi('unknown', '未知')})"
+        )
     if isinstance(value, bool):
         return _bi("yes", "是") if value else _bi("no", "否")
     return str(value)
@@ -134,6 +157,7 @@ def _text(value) -> str:
 def _width(text: str) -> int:
     """Terminal columns: CJK characters take two."""
     from sscard.cli.textwidth import columns
+
     return columns(text)
 
 
@@ -144,22 +168,39 @@ def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
     """The human view: a title line, then sections of (label, value) rows; long rows wrap
     to `width` columns under their value (None: not wrapped)."""
     from sscard.cli.textwidth import wrap
+
     out: list[tuple[str, str] | str] = [
-        f"{_bi('Social security card', '社会保障卡')} — {document['source']['description']}"]
+        f"{_bi('Social security card', '社会保障卡')} — {document['source']['description']}"
+    ]
     card = document["card"]
     out.append(("ATR", card["atr"]))
-    out.append((_bi("Layout", "结构"), _bi("SSSE", "社会保障应用") if card["layout"] == "ssse"
-                else _bi("EF05 under the MF (Shanghai-style)", "主文件下的 EF05（上海式卡）")))
+    out.append(
+        (
+            _bi("Layout", "结构"),
+            _bi("SSSE", "社会保障应用")
+            if card["layout"] == "ssse"
+            else _bi("EF05 under the MF (Shanghai-style)", "主文件下的 EF05（上海式卡）"),
+        )
+    )
     out.append((_bi("Algorithm", "算法"), _text(card["algorithm"])))
     out.append((_bi("Generation", "代"), str(card["generation"] or _bi("unknown", "未知"))))
     if document["missing"]:
         names = "; ".join(_bi(_item(spec, k).en, _item(spec, k).zh) for k in document["missing"])
-        out.append((_bi("Complete", "完整"), _bi("NO — required but absent or empty",
-                                                 "否——必备数据项缺失") + f": {names}"))
-    out.append((_bi("Authentic", "真伪"), {
-        "yes": _bi("yes (internal authentication passed)", "是（内部认证通过）"),
-        "no": _bi("NO (internal authentication failed)", "否（内部认证失败）")}.get(
-        card["authentic"], _bi("not checked (--keys, --psam or an HSM)", "未检查"))))
+        out.append(
+            (
+                _bi("Complete", "完整"),
+                _bi("NO — required but absent or empty", "否——必备数据项缺失") + f": {names}",
+            )
+        )
+    out.append(
+        (
+            _bi("Authentic", "真伪"),
+            {
+                "yes": _bi("yes (internal authentication passed)", "是（内部认证通过）"),
+                "no": _bi("NO (internal authentication failed)", "否（内部认证失败）"),
+            }.get(card["authentic"], _bi("not checked (--keys, --psam or an HSM)", "未检查")),
+        )
+    )
 
     def block(keys, values: dict) -> None:
         for key in keys:
@@ -170,16 +211,27 @@ def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
     block(ISSUER_FIELDS, document["issuer"])
     check = document["issuer"]["card_number_check"]
     if check is not None:
-        out.append((_bi("Card number check", "卡号校验位"),
-                    _bi("ok", "正确") if check else _bi("mismatch", "不符")))
+        out.append(
+            (
+                _bi("Card number check", "卡号校验位"),
+                _bi("ok", "正确") if check else _bi("mismatch", "不符"),
+            )
+        )
     out.append(f"{_bi('Cardholder', '持卡人基本信息')} (EF06)")
     status = document["holder_status"]
     if status == "read":
         block(HOLDER_FIELDS, document["holder"])
     elif status == "locked":
         key = document["holder_locked_by"]
-        out.append((_bi("Status", "状态"), _bi(f"locked: needs {key} external authentication "
-                                               "(PSAM, HSM or keys)", f"已加密保护，需要 {key} 外部认证")))
+        out.append(
+            (
+                _bi("Status", "状态"),
+                _bi(
+                    f"locked: needs {key} external authentication (PSAM, HSM or keys)",
+                    f"已加密保护，需要 {key} 外部认证",
+                ),
+            )
+        )
     else:
         out.append((_bi("Status", "状态"), _bi("not on this card", "本卡无此文件")))
     if document["findings"]:
@@ -188,7 +240,9 @@ def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
             severity = _SEVERITY.get(f["severity"], (f["severity"], f["severity"]))
             out.append(f"  [{_bi(*severity)}] {_bi(f['en'], f['zh'])}")  # free text, no column
     if document["masked"]:
-        out.append(_bi("personal data masked: use --reveal to show", "个人信息已遮蔽，使用 --reveal 显示"))
+        out.append(
+            _bi("personal data masked: use --reveal to show", "个人信息已遮蔽，使用 --reveal 显示")
+        )
 
     column = max(_width(row[0]) for row in out if isinstance(row, tuple)) + 2
     lines = []
@@ -197,6 +251,7 @@ def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
             lines.extend(wrap(row, width))
         else:
             label, value = row
-            lines.extend(wrap(f"  {label}{' ' * (column - _width(label))}{value}", width,
-                              hanging=column))
+            lines.extend(
+                wrap(f"  {label}{' ' * (column - _width(label))}{value}", width, hanging=column)
+            )
     return "\n".join(lines)

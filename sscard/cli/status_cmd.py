@@ -20,28 +20,39 @@ def command(reader_options, debug_option) -> click.Command:
     passes them in: this module does not import main, so neither imports the other first)."""
     f = debug_option(status)
     from sscard.cli.main import _record_options
+
     f = _record_options(f)
     f = click.option("--reveal", is_flag=True, help="Show personal data unmasked.")(f)
-    f = click.option("--json", "as_json", is_flag=True,
-                     help="Print the sscard.status/1 JSON document.")(f)
-    f = click.option("--logs", is_flag=True,
-                     help="Also read the bank application's usage data: e-cash amounts and "
-                          "the transaction and load logs (no verdict needs them; each costs "
-                          "APDUs on a slow card).")(f)
-    f = click.option("--bank-records", is_flag=True,
-                     help="Also read the bank application's records (PAN, dates, name, ID "
-                          "number). This sends ONE GET PROCESSING OPTIONS, which CHANGES THE "
-                          "CARD: the bank application's transaction counter (ATC) goes up by "
-                          "one.  Never repeated.")(f)
+    f = click.option(
+        "--json", "as_json", is_flag=True, help="Print the sscard.status/1 JSON document."
+    )(f)
+    f = click.option(
+        "--logs",
+        is_flag=True,
+        help="Also read the bank application's usage data: e-cash amounts and "
+        "the transaction and load logs (no verdict needs them; each costs "
+        "APDUs on a slow card).",
+    )(f)
+    f = click.option(
+        "--bank-records",
+        is_flag=True,
+        help="Also read the bank application's records (PAN, dates, name, ID "
+        "number). This sends ONE GET PROCESSING OPTIONS, which CHANGES THE "
+        "CARD: the bank application's transaction counter (ATC) goes up by "
+        "one.  Never repeated.",
+    )(f)
     f = reader_options(f)
-    f = click.option("--emulator", metavar="PERSONA",
-                     help="Use a built-in emulated card (see `sscard personas`) instead of a "
-                          "reader.")(f)
+    f = click.option(
+        "--emulator",
+        metavar="PERSONA",
+        help="Use a built-in emulated card (see `sscard personas`) instead of a reader.",
+    )(f)
     return click.command("status")(f)
 
 
-def status(emulator, reader, wait, shared, bank_records, logs, as_json, reveal, record,
-           overwrite_record) -> int:
+def status(
+    emulator, reader, wait, shared, bank_records, logs, as_json, reveal, record, overwrite_record
+) -> int:
     """Show the state of the social security and bank applications.
 
     \b
@@ -62,35 +73,46 @@ def status(emulator, reader, wait, shared, bank_records, logs, as_json, reveal, 
     """
     if emulator and (reader or wait is not None):
         from sscard.cli.main import UsageError
-        raise UsageError("--emulator cannot be combined with --reader or --wait",
-                         "--emulator 不能与 --reader 或 --wait 同时使用")
+
+        raise UsageError(
+            "--emulator cannot be combined with --reader or --wait",
+            "--emulator 不能与 --reader 或 --wait 同时使用",
+        )
     from sscard.cli.main import _open_card, _psam_is_no_card, _using
-    card, source = _open_card(emulator, None, reader, wait, shared, record,
-                              overwrite_record=overwrite_record)
+
+    card, source = _open_card(
+        emulator, None, reader, wait, shared, record, overwrite_record=overwrite_record
+    )
     with _using(card, record):
         result = card.read_status(bank_records=bank_records, logs=logs)
         if result.ssse.state.value == "absent" and result.bank.state.value == "absent":
             _psam_is_no_card(card)  # a PSAM chosen by default is no card
         source["description"] = card.description
     from sscard.spec import load_spec
+
     document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
     from sscard.cli import output
     from sscard.cli.textwidth import terminal_width
-    click.echo(output.dumps(document, indent=1) if as_json
-               else to_text(document, terminal_width()))
+
+    click.echo(output.dumps(document, indent=1) if as_json else to_text(document, terminal_width()))
     return result.exit_code
 
 
 # --- the document -----------------------------------------------------------------------------
 
+
 def _mask(style: str | None, value, reveal: bool):
     if value is None or reveal or style is None:
         return _plain(value)
     from sscard.cli.masking import mask
+
     text = str(value)
     if style == "pan":
-        return text[:6] + "*" * max(0, len(text) - 10) + text[-4:] if len(text) > 10 \
+        return (
+            text[:6] + "*" * max(0, len(text) - 10) + text[-4:]
+            if len(text) > 10
             else "*" * len(text)
+        )
     if style in ("id", "name"):
         return mask(style, text)
     return "***"
@@ -123,8 +145,12 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
         "generation": identity.generation if identity else None,
         "expiry_date": _plain(identity.issuer.expiry_date) if identity else None,
         "expired": ssse.expired,
-        "pin": {"tries_left": ssse.pin.tries_left, "blocked": ssse.pin.blocked,
-                "required": ssse.pin.required, "source": ssse.pin.source},
+        "pin": {
+            "tries_left": ssse.pin.tries_left,
+            "blocked": ssse.pin.blocked,
+            "required": ssse.pin.required,
+            "source": ssse.pin.source,
+        },
         "holder_status": identity.holder_status.value if identity else None,
         "enablement": _back_end(*_ssc_enablement()),
         "apdus": result.ssse_cost.apdus,  # what reading it cost on the wire
@@ -134,11 +160,16 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
     if bank.records is not None:
         r = bank.records
         records = {
-            "pan": m(0x5A, r.pan), "pan_sequence": r.pan_sequence,
-            "expiry_date": _plain(r.expiry_date), "effective_date": _plain(r.effective_date),
-            "name": m(0x5F20, r.name), "name_extended": m(0x9F0B, r.name_extended),
-            "id_number": m(0x9F61, r.id_number), "id_type": _coded(r.id_type),
-            "currency": r.currency, "aip": r.aip,
+            "pan": m(0x5A, r.pan),
+            "pan_sequence": r.pan_sequence,
+            "expiry_date": _plain(r.expiry_date),
+            "effective_date": _plain(r.effective_date),
+            "name": m(0x5F20, r.name),
+            "name_extended": m(0x9F0B, r.name_extended),
+            "id_number": m(0x9F61, r.id_number),
+            "id_type": _coded(r.id_type),
+            "currency": r.currency,
+            "aip": r.aip,
             "afl": [{"sfi": s, "first": f, "last": la, "offline": o} for s, f, la, o in r.afl],
             "tags": list(r.tags),
         }
@@ -155,26 +186,54 @@ def to_document(pboc, result, *, reveal: bool, source: dict) -> dict:
         "language": bank.language,
         "pdol": bank.pdol,
         "candidates": [vars(c) for c in bank.candidates],
-        "counters": {"atc": bank.counters.atc, "last_online_atc": bank.counters.last_online_atc,
-                     "pin_tries_left": bank.counters.pin_tries_left},
+        "counters": {
+            "atc": bank.counters.atc,
+            "last_online_atc": bank.counters.last_online_atc,
+            "pin_tries_left": bank.counters.pin_tries_left,
+        },
         "used": bank.used,
-        "electronic_cash": None if ec is None else {
-            "balance": m(0x9F79, ec.balance), "balance_limit": m(0x9F77, ec.balance_limit),
+        "electronic_cash": None
+        if ec is None
+        else {
+            "balance": m(0x9F79, ec.balance),
+            "balance_limit": m(0x9F77, ec.balance_limit),
             "single_limit": m(0x9F78, ec.single_limit),
-            "reset_threshold": m(0x9F6D, ec.reset_threshold)},
+            "reset_threshold": m(0x9F6D, ec.reset_threshold),
+        },
         "currency": bank.currency,
-        "log": {"read": bank.usage_read, "records": bank.log_records, "format": bank.log_format,
-                "transactions": [{
-                    "number": t.number, "date": _plain(t.date), "time": _plain(t.time),
-                    "amount": m(0x9F02, t.amount), "amount_other": m(0x9F03, t.amount_other),
-                    "currency": t.currency, "country": t.country,
-                    "merchant": m(0x9F4E, t.merchant), "type": _coded(t.type), "atc": t.atc}
-                    for t in bank.transactions]},
-        "load_log": [{"number": x.number, "date": _plain(x.date), "time": _plain(x.time),
-                      "balance_before": m(0x9F79, x.balance_before),
-                      "balance_after": m(0x9F79, x.balance_after),
-                      "changed_tag": x.changed_tag, "merchant": m(0x9F4E, x.merchant),
-                      "atc": x.atc} for x in bank.loads],
+        "log": {
+            "read": bank.usage_read,
+            "records": bank.log_records,
+            "format": bank.log_format,
+            "transactions": [
+                {
+                    "number": t.number,
+                    "date": _plain(t.date),
+                    "time": _plain(t.time),
+                    "amount": m(0x9F02, t.amount),
+                    "amount_other": m(0x9F03, t.amount_other),
+                    "currency": t.currency,
+                    "country": t.country,
+                    "merchant": m(0x9F4E, t.merchant),
+                    "type": _coded(t.type),
+                    "atc": t.atc,
+                }
+                for t in bank.transactions
+            ],
+        },
+        "load_log": [
+            {
+                "number": x.number,
+                "date": _plain(x.date),
+                "time": _plain(x.time),
+                "balance_before": m(0x9F79, x.balance_before),
+                "balance_after": m(0x9F79, x.balance_after),
+                "changed_tag": x.changed_tag,
+                "merchant": m(0x9F4E, x.merchant),
+                "atc": x.atc,
+            }
+            for x in bank.loads
+        ],
         "records_status": bank.records_status.value,
         "gpo_sent": bank.gpo_sent,
         "records": records,
@@ -202,17 +261,20 @@ def _back_end(en: str, zh: str) -> dict:
 
 def _bank_activation():
     from sscard.status import BANK_ACTIVATION
+
     return BANK_ACTIVATION
 
 
 def _ssc_enablement():
     from sscard.status import SSC_ENABLEMENT
+
     return SSC_ENABLEMENT
 
 
 # --- the human view -----------------------------------------------------------------------------
 # Every bilingual phrase reads "English / 中文", in this order everywhere (as `read` and
 # the error lines); no raw code stands alone (outcomes, currencies, states are named).
+
 
 def _bi(en: str, zh: str) -> str:
     return f"{en} / {zh}"
@@ -226,6 +288,7 @@ def _currency(code: str | None) -> str:
     if not code:
         return ""
     from sscard.spec import load_spec
+
     entry = load_spec().pboc.code_table("currency").entries.get(code)
     return _bi(entry.en, entry.zh) if entry else f"{_bi('currency', '货币')} {code}"
 
@@ -236,14 +299,23 @@ def _coded_text(c: dict) -> str:
     return _bi(f"code {c['code']}", f"代码 {c['code']}") if c.get("code") else "—"
 
 
-_OUTCOMES = {"match": ("match", "一致"), "mismatch": ("MISMATCH", "不一致"),
-             "not_done": ("not checked", "未核对")}
-_CHECK_ITEMS = {"id_number": ("ID number", "证件号码"), "id_type": ("ID type", "证件类型"),
-                "name": ("name", "姓名"), "expiry": ("expiry date", "有效期")}
+_OUTCOMES = {
+    "match": ("match", "一致"),
+    "mismatch": ("MISMATCH", "不一致"),
+    "not_done": ("not checked", "未核对"),
+}
+_CHECK_ITEMS = {
+    "id_number": ("ID number", "证件号码"),
+    "id_type": ("ID type", "证件类型"),
+    "name": ("name", "姓名"),
+    "expiry": ("expiry date", "有效期"),
+}
 _SEVERITY = {"warning": ("warning", "警告"), "info": ("note", "提示")}
-_HOLDER = {"read": ("holder data read", "持卡人信息已读取"),
-           "locked": ("holder data locked (needs a key)", "持卡人信息受密钥保护"),
-           "absent": ("no holder data on the card", "卡中无持卡人信息")}
+_HOLDER = {
+    "read": ("holder data read", "持卡人信息已读取"),
+    "locked": ("holder data locked (needs a key)", "持卡人信息受密钥保护"),
+    "absent": ("no holder data on the card", "卡中无持卡人信息"),
+}
 _SELECTION = {"pse": "PSE", "ppse": "PPSE", "aid_list": ("the UnionPay AID list", "银联 AID 列表")}
 _NOT_GIVEN = _bi("not given", "未提供")
 
@@ -251,9 +323,12 @@ _NOT_GIVEN = _bi("not given", "未提供")
 def to_text(doc: dict, width: int | None = None) -> str:
     """The human view, wrapped to `width` columns (None: not wrapped)."""
     from sscard.cli.textwidth import wrap_text
+
     s, b = doc["social_security"], doc["bank"]
-    lines = [f"{_bi('card', '卡片')}: {doc['source'].get('description') or doc['source']['name']}"
-             f"  ATR {doc['atr']}"]
+    lines = [
+        f"{_bi('card', '卡片')}: {doc['source'].get('description') or doc['source']['name']}"
+        f"  ATR {doc['atr']}"
+    ]
     v = s["verdict"]
     lines.append(f"{_bi('social security application', '社会保障应用')}: {_bi(v['en'], v['zh'])}")
     evidence = []
@@ -262,7 +337,9 @@ def to_text(doc: dict, width: int | None = None) -> str:
     elif s["state"] == "absent":
         evidence.append(_bi("no social security application", "无社会保障应用"))
     if s["layout"] == "mf":
-        evidence.append(_bi("EF05 under the MF (no SSSE, Shanghai-style)", "EF05 位于 MF 下（上海式卡）"))
+        evidence.append(
+            _bi("EF05 under the MF (no SSSE, Shanghai-style)", "EF05 位于 MF 下（上海式卡）")
+        )
     if s["generation"]:
         evidence.append(_bi(f"generation {s['generation']}", f"第{s['generation']}代"))
     if s["expiry_date"]:
@@ -272,7 +349,9 @@ def to_text(doc: dict, width: int | None = None) -> str:
     if pin["blocked"]:
         evidence.append(_bi("PIN blocked", "密码已锁定"))
     elif pin["tries_left"] is not None:
-        evidence.append(_bi(f"PIN tries left {pin['tries_left']}", f"密码剩余 {pin['tries_left']} 次"))
+        evidence.append(
+            _bi(f"PIN tries left {pin['tries_left']}", f"密码剩余 {pin['tries_left']} 次")
+        )
     elif pin["source"] == "verify" and not pin["required"]:
         evidence.append(_bi("no PIN needed now (none set, or already verified)", "当前无需密码"))
     elif pin["source"] == "verify":
@@ -290,71 +369,111 @@ def to_text(doc: dict, width: int | None = None) -> str:
     lines.append(f"{_bi('bank application', '金融应用')}: {_bi(v['en'], v['zh'])}")
     evidence = []
     if b["aid"]:
-        label = f" \"{b['label']}\"" if b["label"] else ""
+        label = f' "{b["label"]}"' if b["label"] else ""
         how = _SELECTION.get(b["selection"], b["selection"])
-        how = _bi(f"found by {how[0]}", f"经{how[1]}找到") if isinstance(how, tuple) \
+        how = (
+            _bi(f"found by {how[0]}", f"经{how[1]}找到")
+            if isinstance(how, tuple)
             else _bi(f"found by {how}", f"经 {how} 找到")
+        )
         evidence.append(f"{b['aid']}{label} ({how})")
     if b["select_sw"]:
         evidence.append(f"SELECT {b['select_sw']}")
     if b["state"] == "absent" and not b["aid"]:
-        evidence.append(_bi("no payment application answered (PSE, PPSE, UnionPay AIDs)",
-                            "未找到金融应用"))
+        evidence.append(
+            _bi("no payment application answered (PSE, PPSE, UnionPay AIDs)", "未找到金融应用")
+        )
     if evidence:
         lines.append("  " + " · ".join(evidence))
     c = b["counters"]
     if b["aid"] and b["state"] != "card_blocked":
         atc = c["atc"] if c["atc"] is not None else _NOT_GIVEN
         online = c["last_online_atc"] if c["last_online_atc"] is not None else _NOT_GIVEN
-        usage = [f"{_bi('transaction counter (ATC)', '交易计数器')} {atc}",
-                 f"{_bi('last online ATC', '上次联机计数')} {online}"]
+        usage = [
+            f"{_bi('transaction counter (ATC)', '交易计数器')} {atc}",
+            f"{_bi('last online ATC', '上次联机计数')} {online}",
+        ]
         log = b["log"]
         if not log["read"]:
             usage.append("log not read (--logs) / 未读取日志")
         elif log["records"] is not None:
             n = len(log["transactions"])
             usage.append(_bi(f"log {n} {'entry' if n == 1 else 'entries'}", f"日志 {n} 条"))
-        hint = {True: ("used", "使用过"), False: ("never used", "从未使用"),
-                None: ("unknown", "未知")}[b["used"]]
+        hint = {
+            True: ("used", "使用过"),
+            False: ("never used", "从未使用"),
+            None: ("unknown", "未知"),
+        }[b["used"]]
         lines.append("  " + " · ".join(usage) + f" → {_bi('usage hint', '使用提示')}: {_bi(*hint)}")
         if c["pin_tries_left"] is not None:
-            lines.append("  " + _bi(f"offline PIN tries left (9F17) {c['pin_tries_left']}",
-                                    f"脱机密码剩余 {c['pin_tries_left']} 次"))
+            lines.append(
+                "  "
+                + _bi(
+                    f"offline PIN tries left (9F17) {c['pin_tries_left']}",
+                    f"脱机密码剩余 {c['pin_tries_left']} 次",
+                )
+            )
         else:
-            lines.append("  " + _bi("offline PIN tries: not given by the card (9F17)",
-                                    "卡片未提供脱机密码剩余次数"))
+            lines.append(
+                "  "
+                + _bi(
+                    "offline PIN tries: not given by the card (9F17)", "卡片未提供脱机密码剩余次数"
+                )
+            )
         ec = b["electronic_cash"]
         if ec and ec["balance"] is not None:
-            limit = f" ({_bi('limit', '上限')} {_yuan(ec['balance_limit'])})" \
-                if ec["balance_limit"] is not None else ""
-            lines.append(f"  {_bi('e-cash balance', '电子现金余额')} {_yuan(ec['balance'])}{limit}"
-                         f" {_currency(b['currency'])}".rstrip())
+            limit = (
+                f" ({_bi('limit', '上限')} {_yuan(ec['balance_limit'])})"
+                if ec["balance_limit"] is not None
+                else ""
+            )
+            lines.append(
+                f"  {_bi('e-cash balance', '电子现金余额')} {_yuan(ec['balance'])}{limit}"
+                f" {_currency(b['currency'])}".rstrip()
+            )
         for t in log["transactions"]:
-            lines.append(f"    #{t['number']} {t['date']} {t['time'] or ''} "
-                         f"{_bi('amount', '金额')} {_yuan(t['amount'])} {_currency(t['currency'])} "
-                         f"{_coded_text(t['type'])} {t['merchant'] or ''}".rstrip())
+            lines.append(
+                f"    #{t['number']} {t['date']} {t['time'] or ''} "
+                f"{_bi('amount', '金额')} {_yuan(t['amount'])} {_currency(t['currency'])} "
+                f"{_coded_text(t['type'])} {t['merchant'] or ''}".rstrip()
+            )
         for x in b["load_log"]:
-            lines.append(f"    {_bi('load', '圈存')} #{x['number']} {x['date']} "
-                         f"{_yuan(x['balance_before'])} → {_yuan(x['balance_after'])}")
+            lines.append(
+                f"    {_bi('load', '圈存')} #{x['number']} {x['date']} "
+                f"{_yuan(x['balance_before'])} → {_yuan(x['balance_after'])}"
+            )
     status = b["records_status"]
     records = _bi("records", "记录")
     if status == "not_requested":
-        lines.append(f"  {records}: " + _bi("not read (--bank-records reads them with one GPO: "
-                                            "ATC + 1)", "未读取（--bank-records 以一次获取处理选项"
-                                            "读取：ATC 加 1）"))
+        lines.append(
+            f"  {records}: "
+            + _bi(
+                "not read (--bank-records reads them with one GPO: ATC + 1)",
+                "未读取（--bank-records 以一次获取处理选项读取：ATC 加 1）",
+            )
+        )
     elif status == "read" and b["records"]:
         r = b["records"]
         absent = _bi("absent", "无")
-        lines.append(f"  {_bi('PAN', '主账号')} {r['pan'] or absent}"
-                     f" · {_bi('expires', '有效期至')} {r['expiry_date'] or absent}"
-                     f" · {_bi('name', '姓名')} {r['name'] or '—'}"
-                     f" · {_bi('ID', '证件')} {r['id_number'] or '—'} ({_coded_text(r['id_type'])})")
+        lines.append(
+            f"  {_bi('PAN', '主账号')} {r['pan'] or absent}"
+            f" · {_bi('expires', '有效期至')} {r['expiry_date'] or absent}"
+            f" · {_bi('name', '姓名')} {r['name'] or '—'}"
+            f" · {_bi('ID', '证件')} {r['id_number'] or '—'} ({_coded_text(r['id_type'])})"
+        )
     elif status == "refused":
-        lines.append(f"  {records}: " + _bi("GPO refused (6985), not read",
-                                            "拒绝获取处理选项（6985），未读取"))
+        lines.append(
+            f"  {records}: "
+            + _bi("GPO refused (6985), not read", "拒绝获取处理选项（6985），未读取")
+        )
     elif status == "withheld":
-        lines.append(f"  {records}: " + _bi("not read, no GPO sent (ATC unknown or at its end)",
-                                            "未发送获取处理选项（ATC 未知或已到上限），未读取"))
+        lines.append(
+            f"  {records}: "
+            + _bi(
+                "not read, no GPO sent (ATC unknown or at its end)",
+                "未发送获取处理选项（ATC 未知或已到上限），未读取",
+            )
+        )
     a = b["activation"]
     lines.append(f"  {_bi('activation', '金融功能激活')}: {_bi(a['en'], a['zh'])}")
 
@@ -362,8 +481,9 @@ def to_text(doc: dict, width: int | None = None) -> str:
         lines.append(f"{_bi('cross-checks', '交叉核对')}:")
         for x in doc["cross_checks"]:
             item = _CHECK_ITEMS.get(x["item"], (x["item"], x["item"]))
-            lines.append(f"  {_bi(*item)}: {_bi(*_OUTCOMES[x['outcome']])} — "
-                         f"{_bi(x['en'], x['zh'])}")
+            lines.append(
+                f"  {_bi(*item)}: {_bi(*_OUTCOMES[x['outcome']])} — {_bi(x['en'], x['zh'])}"
+            )
     if doc["findings"]:
         lines.append(f"{_bi('findings', '提示')}:")
         for f in doc["findings"]:

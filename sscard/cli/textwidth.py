@@ -45,7 +45,7 @@ def _split_long(token: str, room: int) -> tuple[str, str]:
     for i, ch in enumerate(token):
         used += columns(ch)
         if used > room:
-            return token[:max(i, 1)], token[max(i, 1):]
+            return token[: max(i, 1)], token[max(i, 1) :]
     return token, ""
 
 

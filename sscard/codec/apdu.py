@@ -35,8 +35,9 @@ class CommandApdu(NamedTuple):  # a NamedTuple: built for every APDU, so cheap t
     def parse(cls, apdu: bytes) -> CommandApdu:
         """Parse a short APDU; `00200000 00` (5 bytes) reads as case 2 with Le 0."""
         if len(apdu) < 4:
-            raise DecodeError(f"command APDU of {len(apdu)} bytes is shorter than its header",
-                              offset=len(apdu))
+            raise DecodeError(
+                f"command APDU of {len(apdu)} bytes is shorter than its header", offset=len(apdu)
+            )
         cla, ins, p1, p2 = apdu[:4]
         if len(apdu) == 4:
             return cls(cla, ins, p1, p2)
@@ -45,7 +46,7 @@ class CommandApdu(NamedTuple):  # a NamedTuple: built for every APDU, so cheap t
         lc = apdu[4]
         if lc == 0:
             raise DecodeError("extended-length APDUs are not supported", offset=4)
-        data = apdu[5:5 + lc]
+        data = apdu[5 : 5 + lc]
         if len(apdu) == 5 + lc:
             return cls(cla, ins, p1, p2, data)
         if len(apdu) == 6 + lc:
@@ -57,5 +58,6 @@ def split_response(response: bytes) -> tuple[bytes, int]:
     """Split a response APDU into data and SW (SW1 << 8 | SW2)."""
     if len(response) < 2:
         from sscard.errors import TruncatedResponse
+
         raise TruncatedResponse(f"response of {len(response)} bytes has no status word")
     return response[:-2], (response[-2] << 8) | response[-1]

@@ -46,8 +46,9 @@ def parse_atr(raw: bytes) -> Atr:
     if len(raw) < 2:
         raise DecodeError(f"an ATR has at least TS and T0, not {len(raw)} bytes", offset=0)
     if len(raw) > MAX_LENGTH:
-        raise DecodeError(f"an ATR has at most {MAX_LENGTH} bytes, not {len(raw)}",
-                          offset=MAX_LENGTH)
+        raise DecodeError(
+            f"an ATR has at most {MAX_LENGTH} bytes, not {len(raw)}", offset=MAX_LENGTH
+        )
     if raw[0] not in CONVENTIONS:
         raise DecodeError(f"TS {raw[0]:02X} is neither 3B nor 3F", offset=0)
     k = raw[1] & 0x0F
@@ -75,17 +76,20 @@ def parse_atr(raw: bytes) -> Atr:
     tck_present = any(t != 0 for t in protocols)
     end = pos + k
     if end > len(raw):
-        raise DecodeError(f"T0 announces {k} historical bytes; the ATR is cut after "
-                          f"{len(raw) - pos}", offset=len(raw))
+        raise DecodeError(
+            f"T0 announces {k} historical bytes; the ATR is cut after {len(raw) - pos}",
+            offset=len(raw),
+        )
     historical = raw[pos:end]
     tck = None
     if tck_present:
         if end >= len(raw):
-            raise DecodeError("the ATR announces a protocol other than T=0 but has no TCK",
-                              offset=end)
+            raise DecodeError(
+                "the ATR announces a protocol other than T=0 but has no TCK", offset=end
+            )
         tck = raw[end]
         check = 0
-        for byte in raw[1:end + 1]:
+        for byte in raw[1 : end + 1]:
             check ^= byte
         if check:
             raise DecodeError(f"wrong TCK {tck:02X} (expected {tck ^ check:02X})", offset=end)

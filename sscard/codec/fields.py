@@ -60,8 +60,9 @@ def decode_an(value: bytes, charset: str = "ascii", base: int = 0) -> str | None
     try:
         decoded = text.decode(charset)
     except UnicodeDecodeError as e:
-        raise DecodeError(f"byte {text[e.start]:02X} is not {charset.upper()} text",
-                          offset=base + e.start) from None
+        raise DecodeError(
+            f"byte {text[e.start]:02X} is not {charset.upper()} text", offset=base + e.start
+        ) from None
     return check_text(decoded, charset, base)  # the one rule for card text (sscard.codec.text)
 
 
@@ -77,9 +78,11 @@ def check_alphabet(text: str, alphabet: str, charset: str, base: int = 0) -> str
     one = _alphabet_re(alphabet)
     for i, char in enumerate(text):
         if not one.fullmatch(char):
-            raise DecodeError(f"character U+{ord(char):04X} is outside the item's alphabet "
-                              f"{alphabet}", offset=base + len(text[:i].encode(charset)),
-                              zh=f"字符 U+{ord(char):04X} 不在该数据项允许的字符集 {alphabet} 内")
+            raise DecodeError(
+                f"character U+{ord(char):04X} is outside the item's alphabet {alphabet}",
+                offset=base + len(text[:i].encode(charset)),
+                zh=f"字符 U+{ord(char):04X} 不在该数据项允许的字符集 {alphabet} 内",
+            )
     return text
 
 
@@ -114,7 +117,7 @@ def decode_date(value: bytes, base: int = 0) -> _dt.date | None:
 
 def encode_date(value: _dt.date | None) -> bytes:
     if value is None:
-        return b"\xFF" * 4
+        return b"\xff" * 4
     if not isinstance(value, _dt.date):
         raise DecodeError("a date value is required")
     return bytes.fromhex(f"{value.year:04d}{value.month:02d}{value.day:02d}")

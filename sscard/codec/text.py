@@ -47,5 +47,8 @@ def check_text(text: str, encoding: str, base: int = 0) -> str:
     if bad is None:
         return text
     offset = base + len(text[:bad].encode(encoding))
-    raise DecodeError(f"control or formatting character {describe(text[bad])} in text",
-                      offset=offset, zh=f"文本中有控制或格式字符 {describe(text[bad])}")
+    raise DecodeError(
+        f"control or formatting character {describe(text[bad])} in text",
+        offset=offset,
+        zh=f"文本中有控制或格式字符 {describe(text[bad])}",
+    )

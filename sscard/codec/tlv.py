@@ -65,11 +65,12 @@ def _read_length(data: bytes, pos: int, base: int) -> tuple[int, int]:
         raise DecodeError(f"length field of {count} bytes is not supported", offset=base + pos)
     if pos + 1 + count > len(data):
         raise DecodeError("length cut off by the end of data", offset=base + pos)
-    return int.from_bytes(data[pos + 1:pos + 1 + count], "big"), pos + 1 + count
+    return int.from_bytes(data[pos + 1 : pos + 1 + count], "big"), pos + 1 + count
 
 
-def parse_ber(data: bytes, base: int = 0, _depth: int = 0, *,
-              padding: bool = False) -> tuple[Tlv, ...]:
+def parse_ber(
+    data: bytes, base: int = 0, _depth: int = 0, *, padding: bool = False
+) -> tuple[Tlv, ...]:
     """`padding=True` skips 00 bytes before, between and after objects, at every level, as
     EMV Book 3 Annex B allows in payment templates; the default rejects them (the social
     security records have no such rule)."""
@@ -87,12 +88,17 @@ def parse_ber(data: bytes, base: int = 0, _depth: int = 0, *,
         length_at = pos
         length, pos = _read_length(data, pos, base)
         if pos + length > len(data):
-            raise DecodeError(f"value of tag {tag:X} ({length} bytes) runs past the end of data",
-                              offset=base + length_at)
-        value = data[pos:pos + length]
+            raise DecodeError(
+                f"value of tag {tag:X} ({length} bytes) runs past the end of data",
+                offset=base + length_at,
+            )
+        value = data[pos : pos + length]
         first_tag_byte = tag >> (8 * ((tag.bit_length() - 1) // 8))
-        children = parse_ber(value, base + pos, _depth + 1, padding=padding) \
-            if first_tag_byte & 0x20 else None
+        children = (
+            parse_ber(value, base + pos, _depth + 1, padding=padding)
+            if first_tag_byte & 0x20
+            else None
+        )
         out.append(Tlv(tag, value, base + start, children))
         pos += length
     return tuple(out)
@@ -126,9 +132,11 @@ def parse_record(data: bytes, base: int = 0) -> tuple[Tlv, ...]:
             raise DecodeError(f"record {tag:02X} has no length byte", offset=base + pos)
         length = data[pos + 1]
         if pos + 2 + length > len(data):
-            raise DecodeError(f"record {tag:02X} value ({length} bytes) runs past the end of data",
-                              offset=base + pos + 1)
-        out.append(Tlv(tag, data[pos + 2:pos + 2 + length], base + pos))
+            raise DecodeError(
+                f"record {tag:02X} value ({length} bytes) runs past the end of data",
+                offset=base + pos + 1,
+            )
+        out.append(Tlv(tag, data[pos + 2 : pos + 2 + length], base + pos))
         pos += 2 + length
     return tuple(out)
 

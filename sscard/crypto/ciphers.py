@@ -41,8 +41,11 @@ def algorithm_from_id(code: str | None) -> tuple[Algorithm, bool]:
 
 def _cipher(algorithm: Algorithm, key: bytes):
     from cryptography.hazmat.primitives.ciphers import algorithms
+
     if algorithm is Algorithm.SSF33:
-        raise errors.AlgorithmNotSupported("SSF33 (algorithm 02) is not supported: no public implementation")
+        raise errors.AlgorithmNotSupported(
+            "SSF33 (algorithm 02) is not supported: no public implementation"
+        )
     if algorithm is Algorithm.SM4:
         if len(key) != 16:
             raise errors.InvalidArgument(f"an SM4 key has 16 bytes, not {len(key)}")
@@ -64,11 +67,13 @@ def _cipher(algorithm: Algorithm, key: bytes):
 def _check_blocks(algorithm: Algorithm, data: bytes) -> None:
     if len(data) % algorithm.block:
         raise errors.InvalidArgument(
-            f"data of {len(data)} bytes is not a whole number of {algorithm.block}-byte blocks")
+            f"data of {len(data)} bytes is not a whole number of {algorithm.block}-byte blocks"
+        )
 
 
 def encrypt_ecb(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     _check_blocks(algorithm, data)
     encryptor = Cipher(_cipher(algorithm, key), modes.ECB()).encryptor()
     return encryptor.update(bytes(data)) + encryptor.finalize()
@@ -76,6 +81,7 @@ def encrypt_ecb(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
 
 def decrypt_ecb(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     _check_blocks(algorithm, data)
     decryptor = Cipher(_cipher(algorithm, key), modes.ECB()).decryptor()
     return decryptor.update(bytes(data)) + decryptor.finalize()
@@ -83,6 +89,7 @@ def decrypt_ecb(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
 
 def encrypt_cbc(algorithm: Algorithm, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     _check_blocks(algorithm, data)
     iv = bytes(algorithm.block) if iv is None else bytes(iv)
     if len(iv) != algorithm.block:

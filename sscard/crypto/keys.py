@@ -39,6 +39,7 @@ def card_factor(atr: bytes) -> bytes:
     one, ends with TCK, so they are not its last 8 bytes.  DecodeError for an ATR that
     does not parse or has too few historical bytes."""
     from sscard.spec import load_spec  # here: the spec is loaded once, and only when keys are used
+
     return load_spec().atr.card_factor(atr)
 
 
@@ -62,14 +63,17 @@ def derive_card_key(algorithm: Algorithm, root_key: bytes, region: str, atr: byt
 def session_key(algorithm: Algorithm, card_key: bytes, random: bytes) -> bytes:
     """8-byte blocks: E(K, random8) — a single-DES key; 16-byte blocks: E(K, random8 ‖ 00×8)."""
     if len(random) not in (4, 8, 16):
-        raise errors.InvalidArgument(f"a session-key random has 4, 8 or 16 bytes, not {len(random)}")
+        raise errors.InvalidArgument(
+            f"a session-key random has 4, 8 or 16 bytes, not {len(random)}"
+        )
     if algorithm.block == 8:
         return encrypt_ecb(algorithm, card_key, bytes(random[:8]).ljust(8, b"\x00"))
     return encrypt_ecb(algorithm, card_key, bytes(random).ljust(16, b"\x00"))
 
 
-def authentication_data(algorithm: Algorithm, card_key: bytes, random: bytes,
-                        original: bytes) -> bytes:
+def authentication_data(
+    algorithm: Algorithm, card_key: bytes, random: bytes, original: bytes
+) -> bytes:
     """The 8 bytes a card (INTERNAL) or a terminal (EXTERNAL AUTHENTICATE) proves itself with.
 
     `random` is the process factor (for EXTERNAL AUTHENTICATE: the card's last GET CHALLENGE),

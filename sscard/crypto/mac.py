@@ -13,10 +13,10 @@ def pad(data: bytes, block: int) -> bytes:
 
 
 def mac(algorithm: Algorithm, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
-    last = encrypt_cbc(algorithm, key, pad(data, algorithm.block), iv)[-algorithm.block:]
+    last = encrypt_cbc(algorithm, key, pad(data, algorithm.block), iv)[-algorithm.block :]
     if algorithm.block == 8:
         return last[:4]
-    words = [last[i:i + 4] for i in range(0, 16, 4)]
+    words = [last[i : i + 4] for i in range(0, 16, 4)]
     out = bytearray(4)
     for word in words:
         out = bytearray(a ^ b for a, b in zip(out, word))

@@ -85,8 +85,10 @@ class BankApplet:
         """The persona's PDOL, else the one typical of the interface (contact: no 9F66)."""
         if app.value("pdol") is not None:
             return app.value("pdol")
-        return [{"tag": f"{t:X}", "length": n}
-                for t, n in self.pboc.interface(self.persona.interface).typical_pdol]
+        return [
+            {"tag": f"{t:X}", "length": n}
+            for t, n in self.pboc.interface(self.persona.interface).typical_pdol
+        ]
 
     def _tlv(self, key: str, value: Any) -> bytes:
         obj = next(o for o in self.pboc.tags.values() if o.key == key)
@@ -107,7 +109,8 @@ class BankApplet:
         if key == "pse":
             first = self.apps[0].app
             proprietary = encode_ber(0x88, bytes((PSE_DIRECTORY_SFI,))) + self._present(
-                first, ("language_preference", "issuer_code_table_index"))
+                first, ("language_preference", "issuer_code_table_index")
+            )
         else:  # PPSE: the directory itself, inline
             proprietary = encode_ber(0xBF0C, b"".join(self._entry(s.app) for s in self.apps))
         name = self.pboc.directories[key].name
@@ -118,8 +121,9 @@ class BankApplet:
         proprietary = self._present(app, ("application_label",))
         proprietary += encode_ber(0x87, bytes((app.priority,)))
         proprietary += self._tlv("pdol", self.pdol(app))
-        proprietary += self._present(app, ("language_preference", "issuer_code_table_index",
-                                           "preferred_name"))
+        proprietary += self._present(
+            app, ("language_preference", "issuer_code_table_index", "preferred_name")
+        )
         if self.persona.interface == "contact":  # only the contact FCI points at the logs
             discretionary = self._present(app, ("log_entry", "load_log_entry"))
             if discretionary:
@@ -142,8 +146,10 @@ class BankApplet:
         app = self.app
         if app is None:
             raise SwError(0x6A82)  # the PPSE has no files
-        for log_key, entry_key, entries in (("transaction", "log_entry", app.app.transaction_log),
-                                            ("load", "load_log_entry", app.app.load_log)):
+        for log_key, entry_key, entries in (
+            ("transaction", "log_entry", app.app.transaction_log),
+            ("load", "load_log_entry", app.app.load_log),
+        ):
             entry = app.app.value(entry_key)
             if entry and entry["sfi"] == sfi:
                 if number > entry["records"]:
@@ -188,16 +194,23 @@ class BankApplet:
         afl = self.pboc.tag(0x94).encode(self.afl())
         if self.persona.gpo_format == 1:
             return encode_ber(0x80, aip + afl)
-        return encode_ber(0x77, encode_ber(0x82, aip) + encode_ber(0x94, afl)
-                          + self._tlv("atc", state.atc))
+        return encode_ber(
+            0x77, encode_ber(0x82, aip) + encode_ber(0x94, afl) + self._tlv("atc", state.atc)
+        )
 
     def afl(self) -> list[dict[str, int]]:
         out = []
         for sfi in sorted({r[0] for r in self.persona.records}):
             numbers = [r[1] for r in self.persona.records if r[0] == sfi]
             # records of SFI 2 and up take part in offline data authentication
-            out.append({"sfi": sfi, "first": 1, "last": max(numbers),
-                        "offline": len(numbers) if sfi > 1 else 0})
+            out.append(
+                {
+                    "sfi": sfi,
+                    "first": 1,
+                    "last": max(numbers),
+                    "offline": len(numbers) if sfi > 1 else 0,
+                }
+            )
         return out
 
     # --- GET DATA -----------------------------------------------------------------------------

@@ -40,47 +40,118 @@ DIRECTORIES = ("pse", "ppse")
 # where an object must be usable to be a persona value
 PERSONA_WHERE = frozenset({"record", "get_data", "fci", "directory", "gpo"})
 # objects the applet builds itself: a persona cannot set them
-BUILT = frozenset({"fci", "df_name", "fci_proprietary", "directory_sfi", "fci_issuer_discretionary",
-                   "record_template", "application_template", "aid", "gpo_format1", "gpo_format2",
-                   "afl", "issuer_application_data", "application_cryptogram",
-                   "cryptogram_information"})
+BUILT = frozenset(
+    {
+        "fci",
+        "df_name",
+        "fci_proprietary",
+        "directory_sfi",
+        "fci_issuer_discretionary",
+        "record_template",
+        "application_template",
+        "aid",
+        "gpo_format1",
+        "gpo_format2",
+        "afl",
+        "issuer_application_data",
+        "application_cryptogram",
+        "cryptogram_information",
+    }
+)
 
 # Personalisation of a plain debit application where the persona says nothing
 # (values as in the public perso-debit data set, pboc.md §3.1); personal data has no default.
-DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "language_preference": "zh",
-    "issuer_code_table_index": "01",
-    "pan_sequence": "01",
-    "application_version": "0030",
-    "application_usage_control": "FF00",
-    "issuer_country": "0156",
-    "application_currency": "0156",
-    "currency_exponent": "02",
-    "service_code": "0220",
-    "cvm_list": "000000000000000042031E031F00",
-    "cdol1": [{"tag": t, "length": n} for t, n in (
-        ("9F02", 6), ("9F03", 6), ("9F1A", 2), ("95", 5), ("5F2A", 2), ("9A", 3), ("9C", 1),
-        ("9F37", 4), ("9F21", 3), ("9F4E", 20))],
-    "cdol2": [{"tag": t, "length": n} for t, n in (
-        ("8A", 2), ("9F02", 6), ("9F03", 6), ("9F1A", 2), ("95", 5), ("5F2A", 2), ("9A", 3),
-        ("9C", 1), ("9F37", 4))],
-    "aip": "7C00",
-    "atc": 0,
-    "last_online_atc": 0,
-    "pin_try_counter": 3,
-    "ecash_balance": 0,
-    "ecash_balance_limit": 100000,
-    "ecash_single_transaction_limit": 50000,
-    "ecash_reset_threshold": 0,
-})
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "language_preference": "zh",
+        "issuer_code_table_index": "01",
+        "pan_sequence": "01",
+        "application_version": "0030",
+        "application_usage_control": "FF00",
+        "issuer_country": "0156",
+        "application_currency": "0156",
+        "currency_exponent": "02",
+        "service_code": "0220",
+        "cvm_list": "000000000000000042031E031F00",
+        "cdol1": [
+            {"tag": t, "length": n}
+            for t, n in (
+                ("9F02", 6),
+                ("9F03", 6),
+                ("9F1A", 2),
+                ("95", 5),
+                ("5F2A", 2),
+                ("9A", 3),
+                ("9C", 1),
+                ("9F37", 4),
+                ("9F21", 3),
+                ("9F4E", 20),
+            )
+        ],
+        "cdol2": [
+            {"tag": t, "length": n}
+            for t, n in (
+                ("8A", 2),
+                ("9F02", 6),
+                ("9F03", 6),
+                ("9F1A", 2),
+                ("95", 5),
+                ("5F2A", 2),
+                ("9A", 3),
+                ("9C", 1),
+                ("9F37", 4),
+            )
+        ],
+        "aip": "7C00",
+        "atc": 0,
+        "last_online_atc": 0,
+        "pin_try_counter": 3,
+        "ecash_balance": 0,
+        "ecash_balance_limit": 100000,
+        "ecash_single_transaction_limit": 50000,
+        "ecash_reset_threshold": 0,
+    }
+)
 # identity record first (as perso-debit DGI 0101), then account and risk data
 DEFAULT_RECORDS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
-    (1, 1, ("track2", "cardholder_name", "cardholder_name_extended", "track1_discretionary",
-            "id_number", "id_type")),
-    (2, 1, ("pan", "expiry_date", "effective_date", "pan_sequence", "application_usage_control",
-            "issuer_country", "application_version", "service_code")),
-    (2, 2, ("cdol1", "cdol2", "cvm_list", "application_currency", "currency_exponent",
-            "ecash_issuer_authorisation_code")),
+    (
+        1,
+        1,
+        (
+            "track2",
+            "cardholder_name",
+            "cardholder_name_extended",
+            "track1_discretionary",
+            "id_number",
+            "id_type",
+        ),
+    ),
+    (
+        2,
+        1,
+        (
+            "pan",
+            "expiry_date",
+            "effective_date",
+            "pan_sequence",
+            "application_usage_control",
+            "issuer_country",
+            "application_version",
+            "service_code",
+        ),
+    ),
+    (
+        2,
+        2,
+        (
+            "cdol1",
+            "cdol2",
+            "cvm_list",
+            "application_currency",
+            "currency_exponent",
+            "ecash_issuer_authorisation_code",
+        ),
+    ),
 )
 REQUIRED = ("pan", "expiry_date", "effective_date")
 
@@ -119,8 +190,11 @@ def load_bank(table: Any, pboc: Pboc, where: str) -> BankPersona:
     interface = f.choice("interface", set(INTERFACES), "contact")
     default_dirs = ["pse", "ppse"] if interface == "contact" else ["ppse"]
     directories = f.get("directories", list, default_dirs)
-    if not all(isinstance(d, str) for d in directories) or not set(directories) <= set(DIRECTORIES) \
-            or len(set(directories)) != len(directories):
+    if (
+        not all(isinstance(d, str) for d in directories)
+        or not set(directories) <= set(DIRECTORIES)
+        or len(set(directories)) != len(directories)
+    ):
         raise SpecError(f"{where}: directories must be distinct names of {list(DIRECTORIES)}")
     if interface == "contactless" and "pse" in directories:
         raise SpecError(f"{where}: a contactless interface has no PSE")
@@ -139,9 +213,16 @@ def load_bank(table: Any, pboc: Pboc, where: str) -> BankPersona:
         e.done()
     if len({a.aid for a in apps}) != len(apps):
         raise SpecError(f"{where}: two applications with the same AID")
-    return BankPersona(state, interface, tuple(directories), gpo_format,
-                       f.table.get("gpo_refusal", False), f.table.get("records_before_gpo", True),
-                       records, tuple(apps))
+    return BankPersona(
+        state,
+        interface,
+        tuple(directories),
+        gpo_format,
+        f.table.get("gpo_refusal", False),
+        f.table.get("records_before_gpo", True),
+        records,
+        tuple(apps),
+    )
 
 
 def _records(f: Fields, by_key: dict, where: str) -> tuple:
@@ -151,11 +232,16 @@ def _records(f: Fields, by_key: dict, where: str) -> tuple:
     out = []
     for name, keys in raw.items():
         sfi_text, _, rec_text = name.partition(".")
-        if not (sfi_text.isdigit() and rec_text.isdigit() and 1 <= int(sfi_text) <= 10
-                and 1 <= int(rec_text) <= 254):
-            raise SpecError(f"{where}: records key {name!r} must be \"SFI.record\" (SFI 1..10)")
+        if not (
+            sfi_text.isdigit()
+            and rec_text.isdigit()
+            and 1 <= int(sfi_text) <= 10
+            and 1 <= int(rec_text) <= 254
+        ):
+            raise SpecError(f'{where}: records key {name!r} must be "SFI.record" (SFI 1..10)')
         if not isinstance(keys, list) or any(
-                k not in by_key or "record" not in by_key[k].where for k in keys):
+            k not in by_key or "record" not in by_key[k].where for k in keys
+        ):
             raise SpecError(f"{where}: records.{name} must list keys of record objects")
         out.append((int(sfi_text), int(rec_text), tuple(keys)))
     out.sort()
@@ -174,17 +260,39 @@ def _app(f: Fields, pboc: Pboc, by_key: dict, where: str, base: dict, primary: b
     priority = f.hex("priority", 1, b"\x01" if primary else ...)[0]
     settings = {"aid", "priority"}
     if primary:
-        settings |= {"state", "interface", "directories", "gpo_format", "gpo_refusal",
-                     "records_before_gpo", "records", "extra_app", "transaction_log", "load_log"}
+        settings |= {
+            "state",
+            "interface",
+            "directories",
+            "gpo_format",
+            "gpo_refusal",
+            "records_before_gpo",
+            "records",
+            "extra_app",
+            "transaction_log",
+            "load_log",
+        }
         for key in ("gpo_refusal", "records_before_gpo"):
             if key in f.table:
                 f.get(key, bool)
         values: dict[str, Any] = dict(DEFAULTS)
     else:
         # its own counters and label; no logs unless it declares them
-        values = {k: v for k, v in base.items() if k not in (
-            "atc", "last_online_atc", "log_entry", "log_format", "load_log_entry",
-            "load_log_format", "application_label", "preferred_name")}
+        values = {
+            k: v
+            for k, v in base.items()
+            if k
+            not in (
+                "atc",
+                "last_online_atc",
+                "log_entry",
+                "log_format",
+                "load_log_entry",
+                "load_log_format",
+                "application_label",
+                "preferred_name",
+            )
+        }
         values.update(atc=DEFAULTS["atc"], last_online_atc=DEFAULTS["last_online_atc"])
     values["application_label"] = entry.label
     for key in list(f.table):
@@ -198,9 +306,12 @@ def _app(f: Fields, pboc: Pboc, by_key: dict, where: str, base: dict, primary: b
     if primary and missing:
         raise SpecError(f"{where}: missing {missing}")
     if "track2" not in values and values.get("pan"):
-        values["track2"] = {"pan": values["pan"], "expiry": values["expiry_date"].strftime("%y%m"),
-                            "service_code": values["service_code"][-3:],
-                            "discretionary": "0000000000"}
+        values["track2"] = {
+            "pan": values["pan"],
+            "expiry": values["expiry_date"].strftime("%y%m"),
+            "service_code": values["service_code"][-3:],
+            "discretionary": "0000000000",
+        }
         _checked(by_key["track2"], values["track2"], f"{where}: track2")
     tlog = llog = ()
     if primary:
@@ -220,7 +331,9 @@ def _app(f: Fields, pboc: Pboc, by_key: dict, where: str, base: dict, primary: b
 
 def _log_defaults(values: dict, log, entry_key: str, format_key: str) -> None:
     values.setdefault(entry_key, dict(log.recommended_entry))
-    values.setdefault(format_key, [{"tag": f"{t:X}", "length": n} for t, n in log.recommended_format])
+    values.setdefault(
+        format_key, [{"tag": f"{t:X}", "length": n} for t, n in log.recommended_format]
+    )
 
 
 def _checked(obj: DataObject, value: Any, where: str) -> Any:
@@ -235,12 +348,16 @@ def _checked(obj: DataObject, value: Any, where: str) -> Any:
     return value
 
 
-def _log_entries(f: Fields, pboc: Pboc, log_key: str, key: str, values: dict,
-                 where: str) -> tuple[Mapping[str, Any], ...]:
+def _log_entries(
+    f: Fields, pboc: Pboc, log_key: str, key: str, values: dict, where: str
+) -> tuple[Mapping[str, Any], ...]:
     log = pboc.log(log_key)
     format_key = pboc.tags[log.format_tag].key
-    dol = [(int(e["tag"], 16), e["length"]) for e in values.get(format_key) or
-           [{"tag": f"{t:X}", "length": n} for t, n in log.recommended_format]]
+    dol = [
+        (int(e["tag"], 16), e["length"])
+        for e in values.get(format_key)
+        or [{"tag": f"{t:X}", "length": n} for t, n in log.recommended_format]
+    ]
     allowed = {pboc.tags[t].key: t for t, _ in dol if t in pboc.tags}
     prefix = {p.key for p in log.prefix}
     out = []

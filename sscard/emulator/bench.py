@@ -68,8 +68,15 @@ class _Card:
 
 
 class BenchSlot:
-    def __init__(self, index: int, reader: str, host: str, port: int,
-                 emit: Callable[..., None], presence=None) -> None:
+    def __init__(
+        self,
+        index: int,
+        reader: str,
+        host: str,
+        port: int,
+        emit: Callable[..., None],
+        presence=None,
+    ) -> None:
         self.index = index
         self.reader = reader
         self.host = host
@@ -104,10 +111,14 @@ class BenchSlot:
             return len(self._apdus)
 
     def status(self) -> dict:
-        return {"slot": self.index, "reader": self.reader, "persona": self.persona if self.occupied
-                else None, "apdus": self.count,
-                "wire": None if self.wire is None else str(self.wire),
-                "armed": sorted(f"{s.action}@{n}" for n, s in self._faults.items())}
+        return {
+            "slot": self.index,
+            "reader": self.reader,
+            "persona": self.persona if self.occupied else None,
+            "apdus": self.count,
+            "wire": None if self.wire is None else str(self.wire),
+            "armed": sorted(f"{s.action}@{n}" for n, s in self._faults.items()),
+        }
 
     # --- cards in and out ----------------------------------------------------------------
 
@@ -118,8 +129,10 @@ class BenchSlot:
         if self.presence is not None:
             state = self.presence.state(self.reader)
             if state is not None and state[0]:
-                raise ScenarioFailed(f"slot {self.index} ({self.reader}) is busy: pcscd sees a "
-                                     "card that this bench did not insert")
+                raise ScenarioFailed(
+                    f"slot {self.index} ({self.reader}) is busy: pcscd sees a "
+                    "card that this bench did not insert"
+                )
         with self._cond:
             self._apdus = []
             self._faults = {}
@@ -127,14 +140,20 @@ class BenchSlot:
         self.gone = threading.Event()
         self._pulled = False
         self.persona = persona
-        link = VpcdLink(_Card(self, card), host=self.host, port=self.port, on_apdu=self._on_apdu,
-                        wire=self.wire)
+        link = VpcdLink(
+            _Card(self, card), host=self.host, port=self.port, on_apdu=self._on_apdu, wire=self.wire
+        )
         link.insert()
         self.link = link
         if self.presence is not None:
             self._counter = self.presence.wait_state(self.reader, True, timeout=SEEN_TIMEOUT_S)
-        self.emit("inserted", slot=self.index, reader=self.reader, persona=persona,
-                  atr=card.atr.hex().upper())
+        self.emit(
+            "inserted",
+            slot=self.index,
+            reader=self.reader,
+            persona=persona,
+            atr=card.atr.hex().upper(),
+        )
 
     def remove(self, reason: str = "step") -> None:
         if self.link is None:
@@ -144,8 +163,9 @@ class BenchSlot:
         self.link.remove()
         self._pulled = True
         if not pulled:
-            self.emit("removed", slot=self.index, reader=self.reader, reason=reason,
-                      apdus=self.count)
+            self.emit(
+                "removed", slot=self.index, reader=self.reader, reason=reason, apdus=self.count
+            )
         self._settle_removal()
 
     def _settle_removal(self) -> None:
@@ -154,8 +174,9 @@ class BenchSlot:
         if self.link is None or not self._pulled:
             return
         if self.presence is not None:
-            self.presence.wait_state(self.reader, False, after=self._counter,
-                                     timeout=SEEN_TIMEOUT_S)
+            self.presence.wait_state(
+                self.reader, False, after=self._counter, timeout=SEEN_TIMEOUT_S
+            )
         else:
             time.sleep(UNWATCHED_SETTLE_S)
         self.link = None
@@ -177,8 +198,10 @@ class BenchSlot:
     def arm(self, step: Step) -> None:
         with self._cond:
             if step.at <= len(self._apdus):
-                raise ScenarioFailed(f"slot {self.index}: {step.action} at APDU {step.at}, but "
-                                     f"the card has already received {len(self._apdus)}")
+                raise ScenarioFailed(
+                    f"slot {self.index}: {step.action} at APDU {step.at}, but "
+                    f"the card has already received {len(self._apdus)}"
+                )
             if step.at in self._faults:
                 raise ScenarioFailed(f"slot {self.index}: APDU {step.at} already has a fault")
             self._faults[step.at] = step
@@ -219,22 +242,32 @@ class BenchSlot:
     def wait_apdus(self, count: int, timeout: float) -> None:
         with self._cond:
             if not self._cond.wait_for(lambda: len(self._apdus) >= count, timeout):
-                raise ScenarioFailed(f"slot {self.index}: the host sent {len(self._apdus)} "
-                                     f"APDUs, not {count}, within {timeout:g} s")
+                raise ScenarioFailed(
+                    f"slot {self.index}: the host sent {len(self._apdus)} "
+                    f"APDUs, not {count}, within {timeout:g} s"
+                )
 
 
 class Bench:
     """N slots and the steps that drive them (from a scenario file or a control channel)."""
 
-    def __init__(self, readers: list[str], ports: list[int], emit: Callable[[dict], None],
-                 presence=None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        readers: list[str],
+        ports: list[int],
+        emit: Callable[[dict], None],
+        presence=None,
+        host: str = "127.0.0.1",
+    ) -> None:
         if len(readers) != len(ports):
             raise ValueError("one port per reader")
         self._emit_lock = threading.Lock()
         self._sink = emit
         self._start = time.monotonic()
-        self.slots = [BenchSlot(n, r, host, p, self.emit, presence)
-                      for n, (r, p) in enumerate(zip(readers, ports))]
+        self.slots = [
+            BenchSlot(n, r, host, p, self.emit, presence)
+            for n, (r, p) in enumerate(zip(readers, ports))
+        ]
         self._personas: dict[tuple[str, str], object] = {}
         self._signals: list[str] = []
         self._signal_cond = threading.Condition()
@@ -265,10 +298,12 @@ class Bench:
             return
         if key[0] == PSAM:
             from sscard.emulator.psam_card import PsamCard
+
             PsamCard.from_file()
             self._personas[key] = PSAM
         else:
             from sscard.emulator.persona import load_persona
+
             self._personas[key] = load_persona(Path(key[1]) if key[0] == "file" else key[1])
 
     def new_card(self, persona: str, base: Path | None = None):
@@ -276,9 +311,11 @@ class Bench:
         loaded = self._personas[self._persona_key(persona, base)]
         if loaded == PSAM:
             from sscard.emulator.psam_card import PsamCard
+
             return PsamCard.from_file()
         from sscard.emulator.ssc_card import SocialSecurityCard
         from sscard.spec import load_spec
+
         return SocialSecurityCard(load_spec(), loaded)
 
     # --- steps -----------------------------------------------------------------------------
@@ -320,8 +357,9 @@ class Bench:
                     self._need_card(slot, action).arm(step)
                     self.emit("armed", slot=slot.index, fault=action, at=step.at)
                 elif action == "slow":
-                    wire = WireModel(step.ms, step.bit_rate or 0) if step.ms or step.bit_rate \
-                        else None
+                    wire = (
+                        WireModel(step.ms, step.bit_rate or 0) if step.ms or step.bit_rate else None
+                    )
                     for s in [slot] if slot is not None else self.slots:
                         s.set_wire(wire)
                     self.emit("slow", slot=step.slot, ms=step.ms, bit_rate=step.bit_rate or 0)
@@ -341,8 +379,9 @@ class Bench:
             slot.wait_apdus(step.apdus, step.timeout)
         else:
             with self._signal_cond:
-                if not self._signal_cond.wait_for(lambda: step.signal in self._signals,
-                                                  step.timeout):
+                if not self._signal_cond.wait_for(
+                    lambda: step.signal in self._signals, step.timeout
+                ):
                     raise ScenarioFailed(f"no signal '{step.signal}' within {step.timeout:g} s")
                 self._signals.remove(step.signal)
 

@@ -28,7 +28,9 @@ def test_root_keys() -> dict[str, dict[str, bytes]]:
     return out
 
 
-def card_keys(algorithm_code: bytes, region: str, atr: bytes) -> tuple[Algorithm, dict[str, bytes]] | None:
+def card_keys(
+    algorithm_code: bytes, region: str, atr: bytes
+) -> tuple[Algorithm, dict[str, bytes]] | None:
     """(algorithm, key name -> card key), or None when the card has no usable algorithm
     (no FCI identifier, or SSF33, which no public library implements)."""
     if not algorithm_code:
@@ -38,7 +40,10 @@ def card_keys(algorithm_code: bytes, region: str, atr: bytes) -> tuple[Algorithm
         return None
     roots = test_root_keys()
     try:
-        return algorithm, {name: derive_card_key(algorithm, by_alg[algorithm.code], region, atr)
-                           for name, by_alg in roots.items() if algorithm.code in by_alg}
+        return algorithm, {
+            name: derive_card_key(algorithm, by_alg[algorithm.code], region, atr)
+            for name, by_alg in roots.items()
+            if algorithm.code in by_alg
+        }
     except KeyError as e:
         raise SpecError(f"test_keys.toml: {e}") from None

@@ -80,8 +80,9 @@ class ControlServer:
 
         self.server = Server((LOOPBACK, port), Handler)
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, name="bench-control",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="bench-control", daemon=True
+        )
 
     def start(self) -> ControlServer:
         self._thread.start()
@@ -112,7 +113,12 @@ class ControlServer:
             return {"slots": bench.status()}
         if action == "apdus":
             slot = request.get("slot")
-            if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < len(bench.slots) or extra:
+            if (
+                not isinstance(slot, int)
+                or isinstance(slot, bool)
+                or not 0 <= slot < len(bench.slots)
+                or extra
+            ):
                 raise ValueError("apdus needs a 'slot' of this bench")
             return {"apdus": [a.hex().upper() for a in bench.slots[slot].apdus()]}
         if action == "events":

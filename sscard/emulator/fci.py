@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sscard.codec.tlv import encode_ber
 
-DIR_SFI = b"\x1E"  # what real 3.00 cards report (outside the 5..15 the spec text allows)
+DIR_SFI = b"\x1e"  # what real 3.00 cards report (outside the 5..15 the spec text allows)
 
 
 def ssse_fci(df_name: bytes, algorithm: bytes) -> bytes:

@@ -29,8 +29,9 @@ STATES = {"active", "ssse_blocked", "card_blocked"}
 LE_ZERO = {"data", "6Cxx"}
 # READ RECORD P2 forms (LD/T 32.5 Table 32): the record mode (b3..b1: 100 number, 000..011
 # identifier, 101/110 range) on the current EF or, with "sfi_", on the file its SFI names
-READ_RECORD_FORMS = frozenset({"number", "identifier", "range",
-                               "sfi_number", "sfi_identifier", "sfi_range"})
+READ_RECORD_FORMS = frozenset(
+    {"number", "identifier", "range", "sfi_number", "sfi_identifier", "sfi_range"}
+)
 # what a COS answers to a P2 it does not implement (ISO 7816-4: wrong P1-P2, function not
 # supported, instruction or class not supported)
 READ_RECORD_REFUSALS = frozenset({0x6A86, 0x6B00, 0x6A81, 0x6D00, 0x6E00})
@@ -68,7 +69,9 @@ class Persona:
     ef05: Mapping[str, Value]
     ef06: Mapping[str, Value] | None  # None: no EF06 (layout "mf" only)
     pin: Pin | None = None
-    raw_records: Mapping[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # (file, tag)
+    raw_records: Mapping[tuple[str, int], bytes] = dataclasses.field(
+        default_factory=dict
+    )  # (file, tag)
     auth: Auth = Auth()
     bank: BankPersona | None = None  # the UnionPay PBOC application; None: the card has none
     transparent: Mapping[str, bytes] = dataclasses.field(default_factory=dict)  # EF07/EF08 content
@@ -89,33 +92,42 @@ class Persona:
             except DecodeError as e:
                 raise SpecError(f"{where}: atr is not a valid ATR: {e.message}") from None
             if parsed.historical != self.atr_historical:
-                raise SpecError(f"{where}: atr_historical differs from the historical bytes "
-                                "of atr")
-        for label, value, allowed in (("layout", self.layout, LAYOUTS), ("state", self.state, STATES),
-                                      ("card_os.le_zero", self.le_zero, LE_ZERO)):
+                raise SpecError(f"{where}: atr_historical differs from the historical bytes of atr")
+        for label, value, allowed in (
+            ("layout", self.layout, LAYOUTS),
+            ("state", self.state, STATES),
+            ("card_os.le_zero", self.le_zero, LE_ZERO),
+        ):
             if value not in allowed:
                 raise SpecError(f"{where}: {label} must be one of {sorted(allowed)}")
         if not isinstance(self.t0, bool):
             raise SpecError(f"{where}: card_os.t0 must be true or false")
         forms = self.read_record_forms
         if not isinstance(forms, frozenset) or not forms <= READ_RECORD_FORMS:
-            raise SpecError(f"{where}: card_os.read_record must list forms of "
-                            f"{sorted(READ_RECORD_FORMS)}")
+            raise SpecError(
+                f"{where}: card_os.read_record must list forms of {sorted(READ_RECORD_FORMS)}"
+            )
         if not {"number", "identifier"} & forms:
-            raise SpecError(f"{where}: card_os.read_record needs \"number\" or \"identifier\"")
+            raise SpecError(f'{where}: card_os.read_record needs "number" or "identifier"')
         if self.read_record_refusal not in READ_RECORD_REFUSALS:
-            raise SpecError(f"{where}: card_os.read_record_refusal must be one of "
-                            + ", ".join(f"{sw:04X}" for sw in sorted(READ_RECORD_REFUSALS)))
+            raise SpecError(
+                f"{where}: card_os.read_record_refusal must be one of "
+                + ", ".join(f"{sw:04X}" for sw in sorted(READ_RECORD_REFUSALS))
+            )
         if len(self.algorithm) > 1:
             raise SpecError(f"{where}: algorithm must be one byte or empty")
         if self.ef06 is None and self.layout != "mf":
-            raise SpecError(f"{where}: [ef06] is required unless layout = \"mf\"")
+            raise SpecError(f'{where}: [ef06] is required unless layout = "mf"')
         if self.pin is not None:
             _check_pin(self.pin, where)
-        if not (0 <= self.auth.tries_left <= self.auth.max_tries <= 15
-                and 0 < self.auth.key_reference < 0x20):
-            raise SpecError(f"{where}: [auth] needs 0 <= tries_left <= max_tries <= 15 and a "
-                            "key reference of 01..1F")
+        if not (
+            0 <= self.auth.tries_left <= self.auth.max_tries <= 15
+            and 0 < self.auth.key_reference < 0x20
+        ):
+            raise SpecError(
+                f"{where}: [auth] needs 0 <= tries_left <= max_tries <= 15 and a "
+                "key reference of 01..1F"
+            )
         for attr in ("ef05", "ef06", "raw_records", "transparent"):
             value = getattr(self, attr)
             if value is not None:
@@ -150,11 +162,14 @@ def _check_pin(pin: Pin, where: str) -> None:
 
 # --- records ----------------------------------------------------------------------------
 
+
 def encode_value(item: DataItem, value: Value, where: str) -> bytes:
     """The record bytes of `value`, or a SpecError that does not quote the value."""
     wants_date = item.codec.encoding == "cn" and item.codec.format == "date"
     if wants_date:
-        ok_type = value == "" or (isinstance(value, _dt.date) and not isinstance(value, _dt.datetime))
+        ok_type = value == "" or (
+            isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)
+        )
     else:
         ok_type = isinstance(value, str)
     if not ok_type:
@@ -163,8 +178,9 @@ def encode_value(item: DataItem, value: Value, where: str) -> bytes:
     try:
         return item.encode_record(value)
     except (DecodeError, ValueError, TypeError):
-        raise SpecError(f"{where}: not a valid {item.codec.encoding} value of "
-                        f"{item.codec.length} bytes") from None
+        raise SpecError(
+            f"{where}: not a valid {item.codec.encoding} value of {item.codec.length} bytes"
+        ) from None
 
 
 def persona_records(spec: Spec, persona: Persona) -> dict[str, tuple[bytes, ...]]:
@@ -178,8 +194,10 @@ def persona_records(spec: Spec, persona: Persona) -> dict[str, tuple[bytes, ...]
         wanted = {i.key for i in items}
         extra = sorted(set(values) - wanted)
         if extra:
-            raise SpecError(f"persona {persona.name}: [{key}] has keys that are not items of "
-                            f"generation {generation}: {extra}")
+            raise SpecError(
+                f"persona {persona.name}: [{key}] has keys that are not items of "
+                f"generation {generation}: {extra}"
+            )
         missing = [i.key for i in items if i.key not in values]
         if missing:
             raise SpecError(f"persona {persona.name}: [{key}] is missing {missing}")
@@ -187,18 +205,23 @@ def persona_records(spec: Spec, persona: Persona) -> dict[str, tuple[bytes, ...]
         for item in items:
             raw = persona.raw_records.get((key, item.tag))
             if raw is None:
-                raw = encode_value(item, values[item.key], f"persona {persona.name}: {key}.{item.key}")
+                raw = encode_value(
+                    item, values[item.key], f"persona {persona.name}: {key}.{item.key}"
+                )
             records.append(raw)
         out[key] = tuple(records)
     for file_key, tag in persona.raw_records:
         items = spec.ssse.file(file_key).items_for(generation) if file_key in out else ()
         if tag not in {i.tag for i in items}:
-            raise SpecError(f"persona {persona.name}: raw_records '{file_key}.{tag:02X}' "
-                            f"is not a record of this card")
+            raise SpecError(
+                f"persona {persona.name}: raw_records '{file_key}.{tag:02X}' "
+                f"is not a record of this card"
+            )
     return out
 
 
 # --- loading -------------------------------------------------------------------------------
+
 
 def list_personas() -> list[str]:
     return sorted(p.stem for p in PERSONA_DIR.glob("*.toml"))
@@ -234,8 +257,9 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
     if "auth" in top.table:
         a = Fields(top.get("auth", dict), f"{where} [auth]")
         max_tries = a.get("max_tries", int, 3)
-        auth = Auth(a.hex("key_reference", 1, b"\x0A")[0], a.get("tries_left", int, max_tries),
-                    max_tries)
+        auth = Auth(
+            a.hex("key_reference", 1, b"\x0a")[0], a.get("tries_left", int, max_tries), max_tries
+        )
         a.done()
     ef06 = top.get("ef06", dict, None)
     persona = Persona(
@@ -249,8 +273,9 @@ def load_persona(name_or_path: str | Path, spec: Spec | None = None) -> Persona:
         le_zero=card_os.get("le_zero", str, "data"),
         t0=card_os.get("t0", bool, False),
         read_record_forms=_read_record_forms(card_os, where),
-        read_record_refusal=int.from_bytes(card_os.hex("read_record_refusal", 2, b"\x6A\x86"),
-                                           "big"),
+        read_record_refusal=int.from_bytes(
+            card_os.hex("read_record_refusal", 2, b"\x6a\x86"), "big"
+        ),
         ef05=top.get("ef05", dict),
         ef06=ef06,
         pin=pin,
@@ -296,7 +321,7 @@ def _raw_records(top: Fields, where: str) -> dict[tuple[str, int], bytes]:
         except ValueError:
             tag_value = b""
         if file_key not in ("ef05", "ef06") or len(tag_value) != 1:
-            raise SpecError(f"{where}: raw_records key {key!r} must look like \"ef06.09\"")
+            raise SpecError(f'{where}: raw_records key {key!r} must look like "ef06.09"')
         out[(file_key, tag_value[0])] = raw.hex(key)
     raw.done()
     return out

@@ -19,8 +19,41 @@ from sscard.codec.gb11643 import make_id_number
 from sscard.errors import InvalidArgument
 
 BANK_STATES = ("used", "blocked", "expired", "none")
-PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44,
-                       45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65})
+PROVINCES = frozenset(
+    {
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+    }
+)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "明华伟芳娜静丽强磊军洋勇艳杰娟涛超霞平刚桂英"
 ISSUE_YEARS = {1: (2006, 2010), 2: (2018, 2021), 3: (2022, 2025)}  # still valid at the end of 2026
@@ -48,11 +81,19 @@ def _years_later(day: _dt.date, years: int) -> _dt.date:
 
 
 def check_region(region: str) -> str:
-    if not (isinstance(region, str) and len(region) == 6 and region.isascii() and region.isdigit()
-            and int(region[:2]) in PROVINCES and region[2:4] != "00"):
-        raise InvalidArgument(f"region must be a 6-digit administrative division code of a "
-                              f"city or county (e.g. 440300, 110101), not {region!r}",
-                              zh="区划代码应为6位市或区县行政区划代码")
+    if not (
+        isinstance(region, str)
+        and len(region) == 6
+        and region.isascii()
+        and region.isdigit()
+        and int(region[:2]) in PROVINCES
+        and region[2:4] != "00"
+    ):
+        raise InvalidArgument(
+            f"region must be a 6-digit administrative division code of a "
+            f"city or county (e.g. 440300, 110101), not {region!r}",
+            zh="区划代码应为6位市或区县行政区划代码",
+        )
     return region
 
 
@@ -70,10 +111,10 @@ def _table(name: str, values: dict) -> str:
     return f"[{name}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
 
 
-def new_persona(generation: int, region: str, seed: int, bank: str = "used",
-                spec=None) -> str:
+def new_persona(generation: int, region: str, seed: int, bank: str = "used", spec=None) -> str:
     """The TOML text of a synthetic persona (see the module docstring)."""
     from sscard.spec import load_spec
+
     if generation not in SPEC_VERSION:
         raise InvalidArgument("generation must be 1, 2 or 3", zh="代次应为 1、2 或 3")
     if bank not in BANK_STATES:
@@ -89,12 +130,15 @@ def new_persona(generation: int, region: str, seed: int, bank: str = "used",
     first, last = ISSUE_YEARS[generation]
     issue = _dt.date(rng.randint(first, last), rng.randint(1, 12), rng.randint(1, 28))
     expiry = _years_later(issue, VALIDITY_YEARS[generation])
-    body = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(rng.choice("0123456789") for _ in range(7))
+    body = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
+        rng.choice("0123456789") for _ in range(7)
+    )
     card_number = body + card_number_check_character(body)
     city = region[:4] + "00"
     ef05 = {
-        "card_identification": city + "D156000005" + "".join(rng.choice("0123456789ABCDEF")
-                                                            for _ in range(16)),
+        "card_identification": city
+        + "D156000005"
+        + "".join(rng.choice("0123456789ABCDEF") for _ in range(16)),
         "card_type": "3",
         "spec_version": SPEC_VERSION[generation],
         "initialising_institution": "9156000002" + city + region[:4] + "0001",
@@ -102,34 +146,58 @@ def new_persona(generation: int, region: str, seed: int, bank: str = "used",
         "expiry_date": expiry,
         "card_number": card_number,
     }
-    holder = {"social_security_number": id_number, "name": name, "name_extension": "", "sex": sex,
-              "ethnicity": "01", "birthplace": region, "birth_date": birth}
+    holder = {
+        "social_security_number": id_number,
+        "name": name,
+        "name_extension": "",
+        "sex": sex,
+        "ethnicity": "01",
+        "birthplace": region,
+        "birth_date": birth,
+    }
     wanted = [i.key for i in spec.ssse.file("ef06").items_for(generation)]
     ef06 = {key: holder[key] for key in wanted}
-    historical = ("00992001" + {1: "10", 2: "10", 3: "30"}[generation] + "9999" + city
-                  + f"{rng.randrange(1 << 24):06X}")
-    command = (f"sscard personas new --generation {generation} --region {region} --seed {seed} "
-               f"--bank {bank}")
-    description = (f"Synthetic generation {generation} card from {region} (seed {seed}), bank "
-                   f"application: {bank}")
-    parts = [f"# Made by `{command}`: a person who does not exist (the name holds 测试, test).\n"
-             f"description = {_toml_value(description)}\n"
-             f"atr_historical = \"{historical}\"\n"
-             'layout = "ssse"\nstate = "active"\n'
-             f"algorithm = \"{ALGORITHM[generation]}\"\n",
-             _table("ef05", ef05), _table("ef06", ef06),
-             _table("pin", {"value": "123456", "tries_left": 3, "max_tries": 3})]
+    historical = (
+        "00992001"
+        + {1: "10", 2: "10", 3: "30"}[generation]
+        + "9999"
+        + city
+        + f"{rng.randrange(1 << 24):06X}"
+    )
+    command = (
+        f"sscard personas new --generation {generation} --region {region} --seed {seed} "
+        f"--bank {bank}"
+    )
+    description = (
+        f"Synthetic generation {generation} card from {region} (seed {seed}), bank "
+        f"application: {bank}"
+    )
+    parts = [
+        f"# Made by `{command}`: a person who does not exist (the name holds 测试, test).\n"
+        f"description = {_toml_value(description)}\n"
+        f'atr_historical = "{historical}"\n'
+        'layout = "ssse"\nstate = "active"\n'
+        f'algorithm = "{ALGORITHM[generation]}"\n',
+        _table("ef05", ef05),
+        _table("ef06", ef06),
+        _table("pin", {"value": "123456", "tries_left": 3, "max_tries": 3}),
+    ]
     if bank != "none":
         parts.append(_bank(rng, bank, id_number, issue, expiry))
     return "\n".join(parts)
 
 
-def _bank(rng: random.Random, state: str, id_number: str, issue: _dt.date,
-          expiry: _dt.date) -> str:
+def _bank(rng: random.Random, state: str, id_number: str, issue: _dt.date, expiry: _dt.date) -> str:
     pan_body = "621234" + "".join(rng.choice("0123456789") for _ in range(12))
-    values = {"directories": ["pse"], "pan": pan_body + _luhn_digit(pan_body),
-              "expiry_date": _month_end(expiry), "effective_date": issue,
-              "cardholder_name": " /", "id_number": id_number, "id_type": "00"}
+    values = {
+        "directories": ["pse"],
+        "pan": pan_body + _luhn_digit(pan_body),
+        "expiry_date": _month_end(expiry),
+        "effective_date": issue,
+        "cardholder_name": " /",
+        "id_number": id_number,
+        "id_type": "00",
+    }
     logs = []
     if state == "blocked":
         values = {"state": "blocked", **values}
@@ -138,21 +206,31 @@ def _bank(rng: random.Random, state: str, id_number: str, issue: _dt.date,
     elif state == "expired":
         # the bank application of an earlier card, carried over and expired before this issue
         effective = _years_later(issue, -10)
-        values.update(effective_date=effective,
-                      expiry_date=_month_end(issue.replace(day=1) - _dt.timedelta(days=40)))
+        values.update(
+            effective_date=effective,
+            expiry_date=_month_end(issue.replace(day=1) - _dt.timedelta(days=40)),
+        )
         values.update(atc=rng.randint(10, 80))
         values["last_online_atc"] = values["atc"] - 1
     else:  # used
         atc = rng.randint(5, 120)
         values.update(atc=atc, last_online_atc=atc - rng.randint(0, 2), pin_try_counter=3)
         day = _dt.date(2026, 11, 1) + _dt.timedelta(days=rng.randrange(28))
-        logs.append({"transaction_date": day,
-                     "transaction_time": _dt.time(rng.randint(8, 21), rng.randint(0, 59)),
-                     "amount": rng.randint(100, 50000), "terminal_country": "0156",
-                     "transaction_currency": "0156", "merchant_name": rng.choice(MERCHANTS),
-                     "transaction_type": "00", "atc": atc})
+        logs.append(
+            {
+                "transaction_date": day,
+                "transaction_time": _dt.time(rng.randint(8, 21), rng.randint(0, 59)),
+                "amount": rng.randint(100, 50000),
+                "terminal_country": "0156",
+                "transaction_currency": "0156",
+                "merchant_name": rng.choice(MERCHANTS),
+                "transaction_type": "00",
+                "atc": atc,
+            }
+        )
     text = _table("bank", values)
     for entry in logs:
         text += "\n" + _table("[bank.transaction_log]", entry).replace("[[[", "[[").replace(
-            "]]]", "]]")
+            "]]]", "]]"
+        )
     return text

@@ -61,9 +61,13 @@ class PsamProfile:
 def load_profile(path: str | Path = PSAM_FILE) -> PsamProfile:
     f = Fields(read_toml(path), os.path.basename(str(path)))
     profile = PsamProfile(
-        description=f.get("description", str), atr=f.hex("atr"),
-        terminal_number=f.get("terminal_number", str), t0=f.get("t0", bool, True),
-        environments=tuple(f.get("environments", list)), keys=tuple(f.get("keys", list)))
+        description=f.get("description", str),
+        atr=f.hex("atr"),
+        terminal_number=f.get("terminal_number", str),
+        t0=f.get("t0", bool, True),
+        environments=tuple(f.get("environments", list)),
+        keys=tuple(f.get("keys", list)),
+    )
     f.done()
     return profile
 
@@ -78,17 +82,28 @@ class _Environment:
 class PsamCard(CardOS):
     """The emulated PSAM; `profile` decides which environments and keys it holds."""
 
-    def __init__(self, profile: PsamProfile, psam_spec: PsamSpec | None = None,
-                 roots: dict[str, dict[str, bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        profile: PsamProfile,
+        psam_spec: PsamSpec | None = None,
+        roots: dict[str, dict[str, bytes]] | None = None,
+    ) -> None:
         self.psam_spec = psam_spec or load_psam_spec()
         self.profile = profile
         self.atr = profile.atr
-        self.environments = self._load_environments(roots if roots is not None else test_root_keys())
+        self.environments = self._load_environments(
+            roots if roots is not None else test_root_keys()
+        )
         self.terminal_ef = self.psam_spec.terminal_number
         self.terminal_content = self.terminal_ef.codec.encode(profile.terminal_number)
         super().__init__(le_zero="data", t0=profile.t0)
-        self.handlers.update({INS_SELECT: self.select, INS_READ_BINARY: self.read_binary,
-                              INS_CIPHER: self.cipher_data})
+        self.handlers.update(
+            {
+                INS_SELECT: self.select,
+                INS_READ_BINARY: self.read_binary,
+                INS_CIPHER: self.cipher_data,
+            }
+        )
 
     @classmethod
     def from_file(cls, path: str | Path = PSAM_FILE, **overrides) -> PsamCard:
@@ -172,7 +187,11 @@ class PsamCard(CardOS):
         if apdu.data or apdu.le is None:
             raise SwError(0x6700)
         if apdu.p1 & 0x80:  # P1 = 100x xxxx: short file identifier, P2 = offset
-            if apdu.p1 & 0x60 or (apdu.p1 & 0x1F) != self.terminal_ef.sfi or self.current is not None:
+            if (
+                apdu.p1 & 0x60
+                or (apdu.p1 & 0x1F) != self.terminal_ef.sfi
+                or self.current is not None
+            ):
                 raise SwError(0x6A82)
             self.current_ef = True
             offset = apdu.p2
@@ -183,7 +202,7 @@ class PsamCard(CardOS):
         content = self.terminal_content
         if offset >= len(content):
             raise SwError(0x6B00)
-        return self.respond(apdu, content[offset:offset + (apdu.le or 256)])
+        return self.respond(apdu, content[offset : offset + (apdu.le or 256)])
 
     # --- DELIVERY SESSION KEY, CIPHER DATA ----------------------------------------------
 
@@ -199,11 +218,11 @@ class PsamCard(CardOS):
         levels = usage_levels(usage)
         if apdu.le is not None or len(apdu.data) != 8 * levels + block:
             raise SwError(0x6700)
-        factors = [apdu.data[8 * n:8 * n + 8] for n in range(levels)]
+        factors = [apdu.data[8 * n : 8 * n + 8] for n in range(levels)]
         key = root
         for factor in reversed(factors):  # sent card-level first; the root meets the province
             key = diversify(env.algorithm, key, factor)
-        self.session = session_key(env.algorithm, key, apdu.data[8 * levels:])
+        self.session = session_key(env.algorithm, key, apdu.data[8 * levels :])
         return SW_OK
 
     def cipher_data(self, apdu: CommandApdu) -> bytes:

@@ -72,8 +72,11 @@ class Step:
         out = {"action": self.action}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name == "action" or value is None or (field.name == "timeout"
-                                                           and value == DEFAULT_TIMEOUT_S):
+            if (
+                field.name == "action"
+                or value is None
+                or (field.name == "timeout" and value == DEFAULT_TIMEOUT_S)
+            ):
                 continue
             out[field.name] = f"{value:04X}" if field.name == "sw" else value
         return out
@@ -168,8 +171,9 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-def check_steps(steps, slots: int, where: str, occupied: set[int] | None = None,
-                has_control: bool = False) -> set[int]:
+def check_steps(
+    steps, slots: int, where: str, occupied: set[int] | None = None, has_control: bool = False
+) -> set[int]:
     """Play the steps on paper: a slot in range, a card where one is needed, none where a card
     goes in; 'signal' waits only with a control channel.  Returns the slots holding a card after
     them.  After a `pull` the card may be gone or still in: `remove` and `insert` are both

@@ -52,8 +52,9 @@ class SocialSecurityCard(CardOS):
         self.persona = persona
         self.generation = persona.generation
         self.atr = persona.atr
-        self.mf, self.ssse = self._build_files(persona_records(spec, persona),
-                                               transparent_contents(spec, persona))
+        self.mf, self.ssse = self._build_files(
+            persona_records(spec, persona), transparent_contents(spec, persona)
+        )
         # non-volatile: survives power cycles and resets
         self.pin_tries_left = persona.pin.tries_left if persona.pin else 0
         self.pin_value = persona.pin.value if persona.pin else None  # CHANGE PIN rewrites it
@@ -64,22 +65,25 @@ class SocialSecurityCard(CardOS):
         self.bank = BankApplet(spec.pboc, persona.bank) if persona.bank else None
         self.bank_df = DedicatedFile(None, None)  # stands for "a bank DF is current"
         super().__init__(le_zero=persona.le_zero, t0=persona.t0)
-        self.handlers.update({
-            0xA4: self.select,
-            0xB2: self.read_record,
-            0xB0: self.read_binary,
-            0x20: self.verify,
-            0x5E: self.change_pin,
-            0x84: self.get_challenge,
-            0x82: self.external_authenticate,
-            0x88: self.internal_authenticate,
-        })
+        self.handlers.update(
+            {
+                0xA4: self.select,
+                0xB2: self.read_record,
+                0xB0: self.read_binary,
+                0x20: self.verify,
+                0x5E: self.change_pin,
+                0x84: self.get_challenge,
+                0x82: self.external_authenticate,
+                0x88: self.internal_authenticate,
+            }
+        )
         if self.bank is not None:
             self.handlers.update({0xA8: self.get_processing_options, 0xCA: self.get_data})
 
     @classmethod
-    def from_persona(cls, name_or_path: str | Path, *, spec: Spec | None = None,
-                     **overrides) -> SocialSecurityCard:
+    def from_persona(
+        cls, name_or_path: str | Path, *, spec: Spec | None = None, **overrides
+    ) -> SocialSecurityCard:
         """Card of a packaged persona (or persona file), with Persona fields overridden,
         e.g. `from_persona("gen2", t0=True, le_zero="6Cxx")`."""
         spec = spec or load_spec()
@@ -88,8 +92,9 @@ class SocialSecurityCard(CardOS):
             persona = dataclasses.replace(persona, **overrides)
         return cls(spec, persona)
 
-    def _build_files(self, records: dict[str, tuple[bytes, ...]], contents: dict[str, bytes]
-                     ) -> tuple[DedicatedFile, DedicatedFile | None]:
+    def _build_files(
+        self, records: dict[str, tuple[bytes, ...]], contents: dict[str, bytes]
+    ) -> tuple[DedicatedFile, DedicatedFile | None]:
         efs = {}
         for key, recs in records.items():
             ef_spec = self.spec.ssse.file(key)
@@ -238,7 +243,7 @@ class SocialSecurityCard(CardOS):
         self._check_read_access(ef)
         if offset >= len(ef.content):
             raise SwError(0x6B00)
-        return self.respond(apdu, ef.content[offset:offset + (apdu.le or 256)])
+        return self.respond(apdu, ef.content[offset : offset + (apdu.le or 256)])
 
     def _record_numbers(self, ef: EmulatedEF, p1: int, mode: int) -> list[int]:
         """Record numbers (1-based) a READ RECORD returns, in order."""
@@ -306,7 +311,7 @@ class SocialSecurityCard(CardOS):
             raise SwError(0x6A86)
         if apdu.le is not None or 0xFF not in apdu.data:
             raise SwError(0x6700)
-        old, new = apdu.data.split(b"\xFF", 1)  # a BCD PIN byte is never FF
+        old, new = apdu.data.split(b"\xff", 1)  # a BCD PIN byte is never FF
         if not (2 <= len(old) <= 8 and 2 <= len(new) <= 8):
             raise SwError(0x6700)
         old_digits, new_digits = bcd_pin(old), bcd_pin(new)
@@ -328,7 +333,6 @@ class SocialSecurityCard(CardOS):
         self.challenge = os.urandom(apdu.le)
         return self.challenge + SW_OK
 
-
     # --- EXTERNAL / INTERNAL AUTHENTICATE (LD/T 32.5 §6.4, §6.7; ssc-card.md §6.3) ----------
 
     def _auth_data(self, apdu: CommandApdu) -> tuple[bytes, bytes]:
@@ -343,8 +347,11 @@ class SocialSecurityCard(CardOS):
         cryptogram, original = self._auth_data(apdu)
         if apdu.le is not None:
             raise SwError(0x6700)
-        if self.keys is None or self.current_df is not self.ssse \
-                or apdu.p2 != self.persona.auth.key_reference:
+        if (
+            self.keys is None
+            or self.current_df is not self.ssse
+            or apdu.p2 != self.persona.auth.key_reference
+        ):
             raise SwError(0x6A88)  # no such key here
         if self.auth_tries_left == 0:
             raise SwError(0x6983)
@@ -367,7 +374,6 @@ class SocialSecurityCard(CardOS):
             raise SwError(0x6A88)
         algorithm, keys = self.keys
         return self.respond(apdu, authentication_data(algorithm, keys["IRK"], random, original))
-
 
     # --- the bank application (bank_applet.BankApplet) -------------------------------------
 

@@ -35,12 +35,17 @@ def load_transparent(top: Fields, where: str) -> dict[str, bytes]:
 def transparent_contents(spec: Spec, persona: Persona) -> dict[str, bytes]:
     """file key -> the whole content of each transparent EF this card holds."""
     where = f"persona {persona.name}: [transparent]"
-    held = {key: ef for key, ef in spec.ssse.files.items()
-            if ef.transparent and ef.held_by(persona.generation) and persona.layout == "ssse"}
+    held = {
+        key: ef
+        for key, ef in spec.ssse.files.items()
+        if ef.transparent and ef.held_by(persona.generation) and persona.layout == "ssse"
+    }
     extra = sorted(set(persona.transparent) - set(held))
     if extra:
-        raise SpecError(f"{where} has keys that are not transparent files of this card "
-                        f"(generation {persona.generation}, layout {persona.layout}): {extra}")
+        raise SpecError(
+            f"{where} has keys that are not transparent files of this card "
+            f"(generation {persona.generation}, layout {persona.layout}): {extra}"
+        )
     out = {}
     for key, ef in held.items():
         given = persona.transparent.get(key)
@@ -58,11 +63,12 @@ def synthetic_content(ef: ElementaryFile, persona_name: str) -> bytes:
     text = marker.encode("utf-8")
     if ef.key not in PHOTO_FILES:
         body = text + _stream(f"{persona_name}/{ef.key}", ef.size - len(text))
-        return body[:ef.size]
+        return body[: ef.size]
     # SOI, JFIF APP0, a comment with the marker, a comment with pseudo-random bytes, EOI
     filler = _stream(f"{persona_name}/{ef.key}", ef.size // 2)
-    photo = (b"\xFF\xD8" + JFIF_APP0 + _segment(0xFFFE, text) + _segment(0xFFFE, filler)
-             + b"\xFF\xD9")
+    photo = (
+        b"\xff\xd8" + JFIF_APP0 + _segment(0xFFFE, text) + _segment(0xFFFE, filler) + b"\xff\xd9"
+    )
     if len(photo) > ef.size:
         raise SpecError(f"{ef.key}: a file of {ef.size} bytes is too small for a synthetic photo")
     return photo + PADDING * (ef.size - len(photo))
@@ -74,6 +80,8 @@ def _segment(marker: int, payload: bytes) -> bytes:
 
 def _stream(seed: str, length: int) -> bytes:
     """`length` pseudo-random bytes: SHA-256 in counter mode over the seed."""
-    blocks = (hashlib.sha256(f"{seed}/{n}".encode("utf-8")).digest()
-              for n in range((max(length, 0) + 31) // 32))
-    return b"".join(blocks)[:max(length, 0)]
+    blocks = (
+        hashlib.sha256(f"{seed}/{n}".encode("utf-8")).digest()
+        for n in range((max(length, 0) + 31) // 32)
+    )
+    return b"".join(blocks)[: max(length, 0)]

@@ -36,8 +36,14 @@ class VpcdLink:
     as that exchange takes on a real card's wire.
     """
 
-    def __init__(self, card, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 on_apdu: Callable[[int, bytes], None] | None = None, wire=None) -> None:
+    def __init__(
+        self,
+        card,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        on_apdu: Callable[[int, bytes], None] | None = None,
+        wire=None,
+    ) -> None:
         self.card = card
         self.host = host
         self.port = port
@@ -61,7 +67,8 @@ class VpcdLink:
                 if time.monotonic() >= deadline:
                     raise ServiceUnavailable(
                         f"vpcd is not listening on {self.host}:{self.port} (is pcscd with "
-                        "vsmartcard-vpcd running?)") from None
+                        "vsmartcard-vpcd running?)"
+                    ) from None
                 time.sleep(0.05)
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -26,8 +26,12 @@ from sscard.service.workers import ReaderBusy, Workers
 
 log = logging.getLogger("sscard.service")
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-READER_QUERY = Query(None, max_length=200, description="Reader: index, part of its name, or ATR "
-                     "prefix (hex), as `sscard read -r`; default: the first reader holding a card")
+READER_QUERY = Query(
+    None,
+    max_length=200,
+    description="Reader: index, part of its name, or ATR "
+    "prefix (hex), as `sscard read -r`; default: the first reader holding a card",
+)
 KEEPALIVE = 10.0  # seconds between SSE comments: also how soon a gone listener is noticed
 
 
@@ -59,8 +63,7 @@ class Service:
         and its queue refuses more meanwhile)."""
         future = self.workers.get(reader).submit(job, owner)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future),
-                                          self.config.request_timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.request_timeout)
         except asyncio.TimeoutError:
             raise problems.RequestTimeout() from None
 
@@ -71,6 +74,7 @@ class Service:
 
 
 # --- documented shapes (OpenAPI) ---------------------------------------------------------------
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine code, e.g. no_card, busy, origin_not_allowed")
@@ -111,8 +115,10 @@ def _document(document: dict) -> JSONResponse:
     return JSONResponse(document)
 
 
-_ERRORS = {status: {"model": ErrorBody} for status in (400, 403, 404, 409, 413, 422, 429, 500,
-                                                       502, 503, 504)}
+_ERRORS = {
+    status: {"model": ErrorBody}
+    for status in (400, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)
+}
 
 
 def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
@@ -124,6 +130,7 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
         service.hub.start(asyncio.get_running_loop())
         with contextlib.suppress(errors.SscardError):
             from sscard.transport.pcsc import Context
+
             with Context() as ctx:
                 service._psam_reader = service.keys.psam_reader(ctx.readers())
         try:
@@ -131,10 +138,15 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
         finally:
             await asyncio.to_thread(service.close)
 
-    app = FastAPI(title="sscard kiosk service", version=sscard.__version__, lifespan=lifespan,
-                  description="Read the PRC social security card (社会保障卡) from a kiosk page. "
-                              "Loopback only; pages need an allowed Origin.",
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="sscard kiosk service",
+        version=sscard.__version__,
+        lifespan=lifespan,
+        description="Read the PRC social security card (社会保障卡) from a kiosk page. "
+        "Loopback only; pages need an allowed Origin.",
+        docs_url=None,
+        redoc_url=None,
+    )
 
     @app.exception_handler(errors.SscardError)
     async def sscard_error(_request: Request, error: errors.SscardError):
@@ -145,16 +157,26 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, error: RequestValidationError):
         where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in error.errors())
-        return JSONResponse(problems.describe(problems.ServiceError(
-            "invalid_argument", 400, f"invalid request parameters: {where}",
-            "请求参数无效"))[1], status_code=400)
+        return JSONResponse(
+            problems.describe(
+                problems.ServiceError(
+                    "invalid_argument", 400, f"invalid request parameters: {where}", "请求参数无效"
+                )
+            )[1],
+            status_code=400,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return JSONResponse(problems.describe(problems.ServiceError(
-            code, error.status_code, str(error.detail), "请求的资源或方法不存在"))[1],
-            status_code=error.status_code)
+        return JSONResponse(
+            problems.describe(
+                problems.ServiceError(
+                    code, error.status_code, str(error.detail), "请求的资源或方法不存在"
+                )
+            )[1],
+            status_code=error.status_code,
+        )
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, error: Exception):
@@ -169,9 +191,14 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
             pcsc = "running"
         except errors.ServiceUnavailable:
             readers, pcsc = [], "unavailable"
-        return {"service": "sscard", "version": sscard.__version__, "pcsc": pcsc,
-                "readers": [r.to_dict() for r in readers], "key_source": service.keys.kind,
-                "bank_records_allowed": config.allow_bank_records}
+        return {
+            "service": "sscard",
+            "version": sscard.__version__,
+            "pcsc": pcsc,
+            "readers": [r.to_dict() for r in readers],
+            "key_source": service.keys.kind,
+            "bank_records_allowed": config.allow_bank_records,
+        }
 
     @app.get("/v1/readers", response_model=ReaderList, responses=_ERRORS, tags=["cards"])
     async def readers():
@@ -179,45 +206,71 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
         return {"readers": [r.to_dict() for r in await service.readers()]}
 
     @app.get("/v1/identity", response_model=dict[str, Any], responses=_ERRORS, tags=["cards"])
-    async def identity(reader: Optional[str] = READER_QUERY,
-                       masked: bool = Query(False, description="Mask personal data as the "
-                                            "CLI does without --reveal")):
+    async def identity(
+        reader: Optional[str] = READER_QUERY,
+        masked: bool = Query(
+            False, description="Mask personal data as the CLI does without --reveal"
+        ),
+    ):
         """The card's identity: the `sscard read --json --reveal` document (schema
         sscard.identity/1).  Reading changes nothing on the card."""
         name = await service.choose(reader)
-        return _document(await service.run_on_reader(
-            name, lambda _held: service.cards.identity_document(name, reveal=not masked)))
+        return _document(
+            await service.run_on_reader(
+                name, lambda _held: service.cards.identity_document(name, reveal=not masked)
+            )
+        )
 
     @app.get("/v1/status", response_model=dict[str, Any], responses=_ERRORS, tags=["cards"])
     async def status(reader: Optional[str] = READER_QUERY):
         """The state of the card's applications: the `sscard status --json --reveal` document
         (schema sscard.status/1).  Changes nothing on the card."""
         name = await service.choose(reader)
-        return _document(await service.run_on_reader(
-            name, lambda _held: service.cards.status_document(name, False)))
+        return _document(
+            await service.run_on_reader(
+                name, lambda _held: service.cards.status_document(name, False)
+            )
+        )
 
     @app.post("/v1/status", response_model=dict[str, Any], responses=_ERRORS, tags=["cards"])
-    async def status_with_records(reader: Optional[str] = READER_QUERY,
-                                  bank_records: bool = Query(False, description=(
-                                      "Also read the bank records: ONE GET PROCESSING OPTIONS, "
-                                      "which CHANGES THE CARD (ATC + 1). Only when the service "
-                                      "runs with --allow-bank-records"))):
+    async def status_with_records(
+        reader: Optional[str] = READER_QUERY,
+        bank_records: bool = Query(
+            False,
+            description=(
+                "Also read the bank records: ONE GET PROCESSING OPTIONS, "
+                "which CHANGES THE CARD (ATC + 1). Only when the service "
+                "runs with --allow-bank-records"
+            ),
+        ),
+    ):
         """As GET, and with `bank_records=true` the bank application's records."""
         if bank_records and not config.allow_bank_records:
             raise problems.not_allowed(
                 "reading the bank records changes the card (ATC + 1): the service must run "
-                "with --allow-bank-records", "读取金融记录会改变卡片（ATC 加一）：服务须以 "
-                "--allow-bank-records 启动")
+                "with --allow-bank-records",
+                "读取金融记录会改变卡片（ATC 加一）：服务须以 --allow-bank-records 启动",
+            )
         name = await service.choose(reader)
-        return _document(await service.run_on_reader(
-            name, lambda _held: service.cards.status_document(name, bank_records)))
+        return _document(
+            await service.run_on_reader(
+                name, lambda _held: service.cards.status_document(name, bank_records)
+            )
+        )
 
-    @app.get("/v1/events", responses={200: {"content": {"text/event-stream": {}},
-                                            "description": "Server-Sent Events"}, **_ERRORS},
-             response_class=StreamingResponse, tags=["events"])
-    async def events(request: Request,
-                     masked: bool = Query(False, description="Mask personal data in "
-                                          "`identity` events")):
+    @app.get(
+        "/v1/events",
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+            **_ERRORS,
+        },
+        response_class=StreamingResponse,
+        tags=["events"],
+    )
+    async def events(
+        request: Request,
+        masked: bool = Query(False, description="Mask personal data in `identity` events"),
+    ):
         """Server-Sent Events: `state` (at once: readers and cards), `inserted`, `removed`,
         `identity` (the card read after an insertion), `error`, `reader_added`,
         `reader_removed`, `service_lost`, `service_restored`."""
@@ -243,9 +296,11 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
             finally:
                 hub.unsubscribe(listener)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store",
-                                          "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/", include_in_schema=False)
     async def root():
@@ -255,14 +310,19 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
     async def kiosk():
         if not config.demo:
             raise StarletteHTTPException(404, "the demo page is off")
-        return FileResponse(os.path.join(STATIC, "kiosk.html"),
-                            headers={"Cache-Control": "no-store"})
+        return FileResponse(
+            os.path.join(STATIC, "kiosk.html"), headers={"Cache-Control": "no-store"}
+        )
 
     @app.websocket("/")
     async def compat(websocket: WebSocket):
         from sscard.service.compat import serve_connection
+
         await serve_connection(websocket, service)
 
-    return Guard(app, hosts=config.host_names(port),
-                 origins=config.origins | config.self_origins(port),
-                 max_body=config.max_body), service
+    return Guard(
+        app,
+        hosts=config.host_names(port),
+        origins=config.origins | config.self_origins(port),
+        max_body=config.max_body,
+    ), service

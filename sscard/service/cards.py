@@ -31,8 +31,13 @@ class ReaderInfo:
     contactless: bool
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "name": self.name, "card": self.card, "atr": self.atr,
-                "contactless": self.contactless}
+        return {
+            "index": self.index,
+            "name": self.name,
+            "card": self.card,
+            "atr": self.atr,
+            "contactless": self.contactless,
+        }
 
 
 class KeySource:
@@ -45,6 +50,7 @@ class KeySource:
         self.software = None
         if psam is None:
             from sscard.keysource import load_keys
+
             self.software = load_keys(keys_choice)
         self._psam = None
         self._lock = threading.Lock()
@@ -58,9 +64,11 @@ class KeySource:
     def psam_reader(self, names: list[str]) -> str | None:
         """The PSAM's reader among `names` (excluded from card readers)."""
         from sscard import psam
+
         if self.psam_choice in (None, psam.EMULATOR):
             return None
         from sscard.transport.pcsc import choose_readers
+
         try:
             return choose_readers(names, None, self.psam_choice)[0]
         except errors.InvalidArgument:
@@ -73,10 +81,14 @@ class KeySource:
             yield self.software, ireadcardbas.NO_PSAM_TERMINAL
             return
         from sscard import psam
+
         with self._lock:
             if self._psam is None:
-                self._psam = psam.open_psam_emulator() if self.psam_choice == psam.EMULATOR \
+                self._psam = (
+                    psam.open_psam_emulator()
+                    if self.psam_choice == psam.EMULATOR
                     else psam.open_psam(self.psam_choice)
+                )
             try:
                 yield self._psam, self._psam.terminal_number or ireadcardbas.NO_PSAM_TERMINAL
             except BaseException:
@@ -100,12 +112,21 @@ class Cards:
 
     def readers(self) -> list[ReaderInfo]:
         from sscard.transport.pcsc import Context
+
         with Context() as ctx:
             states = ctx.states()
         psam_reader = self.keys.psam_reader([s.name for s in states])
         served = [s for s in states if s.name != psam_reader and self._served(s.name)]
-        return [ReaderInfo(i, s.name, s.card_present, s.atr.hex().upper() if s.atr else None,
-                           is_contactless(s.name)) for i, s in enumerate(served)]
+        return [
+            ReaderInfo(
+                i,
+                s.name,
+                s.card_present,
+                s.atr.hex().upper() if s.atr else None,
+                is_contactless(s.name),
+            )
+            for i, s in enumerate(served)
+        ]
 
     def _served(self, name: str) -> bool:
         return not self.filters or any(f in name.lower() for f in self.filters)
@@ -114,6 +135,7 @@ class Cards:
         """The reader for `choice` (index, name part or ATR prefix, as `-r`); without one, the
         first reader holding a card."""
         from sscard.transport.pcsc import ReaderState, choose_readers
+
         readers = self.readers()
         if not readers:
             raise errors.NoReader()
@@ -122,8 +144,10 @@ class Cards:
             if not present:
                 raise errors.NoCard()
             return present[0]
-        states = [ReaderState(r.name, r.card, bytes.fromhex(r.atr) if r.atr else None, False)
-                  for r in readers]
+        states = [
+            ReaderState(r.name, r.card, bytes.fromhex(r.atr) if r.atr else None, False)
+            for r in readers
+        ]
         return choose_readers([r.name for r in readers], states, choice)[0]
 
     def choose_by_type(self, itype: int) -> str:
@@ -132,11 +156,13 @@ class Cards:
         readers = self.readers()
         contact = [r for r in readers if not r.contactless]
         contactless = [r for r in readers if r.contactless]
-        order = {1: contact, 2: contactless, 3: contact + contactless,
-                 4: contactless + contact}[itype]
+        order = {1: contact, 2: contactless, 3: contact + contactless, 4: contactless + contact}[
+            itype
+        ]
         if not order:
-            raise errors.NoReader("no reader of the requested kind (iType)",
-                                  zh="没有所要求类型（iType）的读卡器")
+            raise errors.NoReader(
+                "no reader of the requested kind (iType)", zh="没有所要求类型（iType）的读卡器"
+            )
         present = [r.name for r in order if r.card]
         if not present:
             raise errors.NoCard()
@@ -147,11 +173,15 @@ class Cards:
     def identity(self, reader: str):
         """(Identity, source) — the source as `sscard read --json` names it."""
         import sscard
+
         with self.keys.use() as (keys, _terminal):
             with sscard.open(reader) as card:
                 identity = card.read_identity(keys=keys)
-                source = {"kind": "reader", "name": card.description,
-                          "description": card.description}
+                source = {
+                    "kind": "reader",
+                    "name": card.description,
+                    "description": card.description,
+                }
         return identity, source
 
     def identity_document(self, reader: str, reveal: bool = True) -> dict:
@@ -162,15 +192,16 @@ class Cards:
         import sscard
         from sscard.cli.status_cmd import to_document
         from sscard.spec import load_spec
+
         with sscard.open(reader) as card:
             result = card.read_status(bank_records=bank_records)
-            source = {"kind": "reader", "name": card.description,
-                      "description": card.description}
+            source = {"kind": "reader", "name": card.description, "description": card.description}
         return to_document(load_spec().pboc, result, reveal=True, source=source)
 
     def read_card_bas(self, reader: str) -> str:
         """iReadCardBas: the 11-field string; a card it cannot give raises with its code."""
         import sscard
+
         with self.keys.use() as (keys, terminal):
             with sscard.open(reader) as card:
                 identity = card.read_identity(keys=keys)
@@ -182,6 +213,7 @@ class Cards:
     def hsm_step1(self, reader: str, owner: object, held) -> Hold:
         """iReadCardBas_HSM_Step1: the card stays open (the worker holds it for `owner`)."""
         import sscard
+
         if held is not None:  # Step 1 again: start over on a fresh connection
             held[0].close()
         card = sscard.open(reader)
@@ -190,16 +222,23 @@ class Cards:
         except BaseException:
             card.close()
             raise
-        return Hold(owner, (card, step1), lambda r: r[0].close(), self.config.hsm_timeout,
-                    result=step1.to_string())
+        return Hold(
+            owner,
+            (card, step1),
+            lambda r: r[0].close(),
+            self.config.hsm_timeout,
+            result=step1.to_string(),
+        )
 
     @staticmethod
     def hsm_step2(held, answer: str) -> Unhold:
         """iReadCardBas_HSM_Step2 on the card held since Step 1; the hold ends here unless the
         answer was refused before anything reached the card (the page may correct it)."""
         if held is None:
-            raise errors.HsmChallengeLost("no Step 1 is pending on this connection (never "
-                                          "run, timed out or already used); run Step 1 again")
+            raise errors.HsmChallengeLost(
+                "no Step 1 is pending on this connection (never "
+                "run, timed out or already used); run Step 1 again"
+            )
         card, step1 = held
         try:
             identity = card.hsm_step2(step1, answer)
@@ -217,6 +256,7 @@ class Cards:
         """iReadICCardNum: the bank application's PAN (one GPO: the card's ATC goes up)."""
         import sscard
         from sscard.bank.results import AppState
+
         with sscard.open(reader) as card:
             bank = card.read_bank(records=True)
         if bank.records is not None and bank.records.pan:
@@ -239,4 +279,5 @@ class NationalFailure(errors.SscardError):
 def render_identity(identity, source: dict, reveal: bool) -> dict:
     from sscard.cli import render
     from sscard.spec import load_spec
+
     return render.to_document(load_spec(), identity, reveal=reveal, source=source)

@@ -78,8 +78,11 @@ async def _answer(text: str | None, service, owner: object, state: dict) -> dict
         name = request["function"][:64]
         out = await _call(name, request, service, owner, state)
         log.info("compat %s: 1", _loggable(name))
-        return {"functionName": STEP2 if name in STEP2_ALIASES else name,
-                "success": "1", "pOutInfo": out}
+        return {
+            "functionName": STEP2 if name in STEP2_ALIASES else name,
+            "success": "1",
+            "pOutInfo": out,
+        }
     except _Refused as e:
         code, message = e.code, e.message
     except NationalFailure as e:
@@ -87,8 +90,11 @@ async def _answer(text: str | None, service, owner: object, state: dict) -> dict
     except errors.SscardError as e:
         code, message = problems.national_code(e)
     log.info("compat %s: %d", _loggable(name), code)
-    return {"functionName": STEP2 if name in STEP2_ALIASES else name,
-            "success": str(code), "pOutInfo": message}
+    return {
+        "functionName": STEP2 if name in STEP2_ALIASES else name,
+        "success": str(code),
+        "pOutInfo": message,
+    }
 
 
 def _loggable(name: str) -> str:
@@ -107,6 +113,7 @@ def _itype(request: dict) -> int:
 
 async def _reader_for(request: dict, service) -> str:
     import asyncio
+
     itype = _itype(request)
     return await asyncio.to_thread(service.cards.choose_by_type, itype)
 
@@ -117,15 +124,15 @@ async def _call(name: str, request: dict, service, owner: object, state: dict) -
         _drop_hold(service, owner, state)  # a new read: a pending Step 1 is abandoned
     if name == READ:
         reader = await _reader_for(request, service)
-        return await service.run_on_reader(reader, lambda _held: cards.read_card_bas(reader),
-                                           owner)
+        return await service.run_on_reader(reader, lambda _held: cards.read_card_bas(reader), owner)
     if name == STEP1:
         reader = await _reader_for(request, service)
         if state["hsm_reader"] != reader:  # a new Step 1 elsewhere ends the old
             _drop_hold(service, owner, state)
         state["hsm_reader"] = reader
         return await service.run_on_reader(
-            reader, lambda held: cards.hsm_step1(reader, owner, held), owner)
+            reader, lambda held: cards.hsm_step1(reader, owner, held), owner
+        )
     if name in STEP2_ALIASES:
         answer = request.get("pKey", request.get("pkey"))
         if not isinstance(answer, str) or not answer or len(answer) > 1024:
@@ -135,15 +142,17 @@ async def _call(name: str, request: dict, service, owner: object, state: dict) -
             state["hsm_reader"] = None
             raise errors.HsmChallengeLost("no Step 1 is pending on this connection")
         try:
-            return await service.run_on_reader(reader, lambda held: cards.hsm_step2(held, answer),
-                                               owner)
+            return await service.run_on_reader(
+                reader, lambda held: cards.hsm_step2(held, answer), owner
+            )
         finally:
             if service.workers.get(reader).holder is not owner:
                 state["hsm_reader"] = None
     if name == BANK_NUMBER and service.config.allow_bank_records:
         reader = await _reader_for(request, service)
-        return await service.run_on_reader(reader, lambda _held: cards.bank_card_number(reader),
-                                           owner)
+        return await service.run_on_reader(
+            reader, lambda _held: cards.bank_card_number(reader), owner
+        )
     raise _Refused(*NOT_SUPPORTED)
 
 

@@ -43,11 +43,16 @@ class ServiceConfig:
             raise errors.InvalidArgument(
                 f"--host {self.host} is not a loopback address: any machine on that network "
                 "could read cards; add --allow-remote-host to accept that",
-                zh="非回环地址：同一网络中的任何机器都能读卡；确需如此请加 --allow-remote-host")
-        if not (math.isfinite(self.hsm_timeout) and math.isfinite(self.request_timeout)) \
-                or self.hsm_timeout <= 0 or self.request_timeout <= 0:
-            raise errors.InvalidArgument("timeouts must be positive numbers of seconds",
-                                         zh="超时必须为正数秒")
+                zh="非回环地址：同一网络中的任何机器都能读卡；确需如此请加 --allow-remote-host",
+            )
+        if (
+            not (math.isfinite(self.hsm_timeout) and math.isfinite(self.request_timeout))
+            or self.hsm_timeout <= 0
+            or self.request_timeout <= 0
+        ):
+            raise errors.InvalidArgument(
+                "timeouts must be positive numbers of seconds", zh="超时必须为正数秒"
+            )
 
     def host_names(self, port: int) -> frozenset[str]:
         """The `Host` header values this service answers to (DNS rebinding defence)."""
@@ -88,10 +93,12 @@ def parse_origin(text: str) -> str:
         raise errors.InvalidArgument(
             f"--allow-origin {text!r}: give an origin exactly as browsers send it, "
             "scheme://host[:port] in lower case, no path (or null for file:// pages)",
-            zh="--allow-origin 应为 scheme://host[:port]（小写，无路径），或 null")
+            zh="--allow-origin 应为 scheme://host[:port]（小写，无路径），或 null",
+        )
     scheme, host, port = m.groups()
     if port and int(port) == {"http": 80, "https": 443}[scheme]:
-        raise errors.InvalidArgument(f"--allow-origin {text!r}: browsers omit the default "
-                                     f"port; write {scheme}://{host}",
-                                     zh="--allow-origin：浏览器不带默认端口，请省略端口")
+        raise errors.InvalidArgument(
+            f"--allow-origin {text!r}: browsers omit the default port; write {scheme}://{host}",
+            zh="--allow-origin：浏览器不带默认端口，请省略端口",
+        )
     return value

@@ -43,9 +43,11 @@ class EventHub:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         from sscard.watch import CardWatcher
+
         self._loop = loop
-        self._watcher = CardWatcher(list(self.service.config.readers) or None, initial=True,
-                                    on_event=self._from_watcher).start()
+        self._watcher = CardWatcher(
+            list(self.service.config.readers) or None, initial=True, on_event=self._from_watcher
+        ).start()
 
     def stop(self) -> None:
         if self._watcher is not None:
@@ -72,9 +74,12 @@ class EventHub:
             pcsc = "running"
         except errors.ServiceUnavailable:
             readers, pcsc = [], "unavailable"
-        return {"event": "state", "pcsc": pcsc,
-                "readers": [{"reader": r.name, "card": r.card, "atr": r.atr} for r in readers],
-                "time": _now()}
+        return {
+            "event": "state",
+            "pcsc": pcsc,
+            "readers": [{"reader": r.name, "card": r.card, "atr": r.atr} for r in readers],
+            "time": _now(),
+        }
 
     def _served(self, name: str) -> bool:
         return self.service.cards._served(name) and name != self.service.psam_reader_name()
@@ -110,6 +115,7 @@ class EventHub:
 
     def _on_event(self, event) -> None:
         from sscard import watch
+
         data = event.to_dict()
         reader = event.reader
         if reader is not None and not self._served(reader):
@@ -123,9 +129,11 @@ class EventHub:
     async def _read_after_insertion(self, reader: str) -> None:
         from sscard.service.cards import render_identity
         from sscard.service.problems import describe
+
         try:
             identity, source = await self.service.run_on_reader(
-                reader, lambda _held: self.service.cards.identity(reader))
+                reader, lambda _held: self.service.cards.identity(reader)
+            )
         except errors.SscardError as e:
             _status, body = describe(e)
             self.publish(ERROR, {"event": ERROR, "reader": reader, "time": _now(), **body})
@@ -133,8 +141,7 @@ class EventHub:
         revealed = render_identity(identity, source, True)
         masked = render_identity(identity, source, False)
         base = {"event": IDENTITY, "reader": reader, "time": _now()}
-        self.publish(IDENTITY, {**base, "identity": revealed},
-                     masked={**base, "identity": masked})
+        self.publish(IDENTITY, {**base, "identity": revealed}, masked={**base, "identity": masked})
 
 
 def _now() -> str:

@@ -17,8 +17,9 @@ from sscard.service.workers import ReaderBusy
 class ServiceError(errors.SscardError):
     """A request the service refuses by itself (not the card's answer)."""
 
-    def __init__(self, code: str, status: int, message: str, zh: str,
-                 national_code: int = -14) -> None:
+    def __init__(
+        self, code: str, status: int, message: str, zh: str, national_code: int = -14
+    ) -> None:
         super().__init__(message, zh=zh)
         self.code, self.status, self.national_code = code, status, national_code
 
@@ -65,8 +66,13 @@ _TABLE: list[tuple[type[errors.SscardError], str, int]] = [
     (errors.CardError, "card_error", 502),
 ]
 
-INTERNAL = {"code": "internal_error", "national_code": -4, "en": "Internal error.",
-            "zh": "内部错误", "exit_code": errors.ExitCode.FAILURE}
+INTERNAL = {
+    "code": "internal_error",
+    "national_code": -4,
+    "en": "Internal error.",
+    "zh": "内部错误",
+    "exit_code": errors.ExitCode.FAILURE,
+}
 
 
 def describe(error: errors.SscardError) -> tuple[int, dict]:
@@ -74,11 +80,19 @@ def describe(error: errors.SscardError) -> tuple[int, dict]:
     if isinstance(error, ServiceError):
         code, status, national = error.code, error.status, error.national_code
     else:
-        code, status = next(((c, s) for cls, c, s in _TABLE if isinstance(error, cls)),
-                            ("error", 500))
+        code, status = next(
+            ((c, s) for cls, c, s in _TABLE if isinstance(error, cls)), ("error", 500)
+        )
         national = national_code(error)[0]
-    return status, {"error": {"code": code, "national_code": national, "en": error.message,
-                              "zh": error.zh, "exit_code": error.exit_code}}
+    return status, {
+        "error": {
+            "code": code,
+            "national_code": national,
+            "en": error.message,
+            "zh": error.zh,
+            "exit_code": error.exit_code,
+        }
+    }
 
 
 def national_code(error: errors.SscardError) -> tuple[int, str]:

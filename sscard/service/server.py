@@ -28,8 +28,9 @@ def bind(config: ServiceConfig) -> socket.socket:
         sock.bind((host, config.port))
     except OSError as e:
         sock.close()
-        raise errors.InvalidArgument(f"cannot listen on {config.host}:{config.port}: "
-                                     f"{e.strerror}", zh="无法监听该地址和端口") from None
+        raise errors.InvalidArgument(
+            f"cannot listen on {config.host}:{config.port}: {e.strerror}", zh="无法监听该地址和端口"
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -64,27 +65,47 @@ def run(config: ServiceConfig, *, debug: bool = False) -> int:
     import uvicorn
 
     from sscard.service.app import create_app
+
     configure_logging(debug)
     if not is_loopback(config.host):
-        print(f"warning: listening on {config.host}, which is not a loopback address: other "
-              "machines on that network can reach the card service / 警告：非回环地址，"
-              "网络中其他机器可访问读卡服务", file=sys.stderr, flush=True)
+        print(
+            f"warning: listening on {config.host}, which is not a loopback address: other "
+            "machines on that network can reach the card service / 警告：非回环地址，"
+            "网络中其他机器可访问读卡服务",
+            file=sys.stderr,
+            flush=True,
+        )
     if "null" in config.origins:
-        print("WARNING: --allow-origin null: a sandboxed iframe on ANY web site sends Origin: "
-              "null, so any site the kiosk browser opens can read cards / 警告：已允许 null "
-              "来源，浏览器打开的任何网站都可通过沙箱 iframe 读卡", file=sys.stderr, flush=True)
+        print(
+            "WARNING: --allow-origin null: a sandboxed iframe on ANY web site sends Origin: "
+            "null, so any site the kiosk browser opens can read cards / 警告：已允许 null "
+            "来源，浏览器打开的任何网站都可通过沙箱 iframe 读卡",
+            file=sys.stderr,
+            flush=True,
+        )
     sock = bind(config)
     port = sock.getsockname()[1]
     app, _service = create_app(config, port)
+
     class Server(uvicorn.Server):
         def capture_signals(self):  # ours below: a clean stop exits 0, not by the signal
             return contextlib.nullcontext()
 
-    server = Server(uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", ws_max_size=config.max_message,
-        ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=3,
-        limit_concurrency=config.max_websockets + config.max_listeners + 64,
-        server_header=False, h11_max_incomplete_event_size=16 * 1024))
+    server = Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws_max_size=config.max_message,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            timeout_graceful_shutdown=3,
+            limit_concurrency=config.max_websockets + config.max_listeners + 64,
+            server_header=False,
+            h11_max_incomplete_event_size=16 * 1024,
+        )
+    )
 
     def stop() -> None:
         if server.should_exit:  # a second signal: do not wait for open connections
@@ -97,9 +118,12 @@ def run(config: ServiceConfig, *, debug: bool = False) -> int:
                 return
             await asyncio.sleep(0.01)
         shown = f"[{config.host.strip('[]')}]" if ":" in config.host else config.host
-        print(f"sscard serve: listening on http://{shown}:{port} (compat WebSocket "
-              f"ws://{shown}:{port}/, demo page http://{shown}:{port}/kiosk/) / 读卡服务已启动",
-              file=sys.stderr, flush=True)
+        print(
+            f"sscard serve: listening on http://{shown}:{port} (compat WebSocket "
+            f"ws://{shown}:{port}/, demo page http://{shown}:{port}/kiosk/) / 读卡服务已启动",
+            file=sys.stderr,
+            flush=True,
+        )
         notify_systemd("READY=1")
 
     async def main() -> None:

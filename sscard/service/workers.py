@@ -35,8 +35,14 @@ class Hold:
     """What a job returns to keep the worker for `owner` until release or `timeout` seconds.
     `resource` (e.g. the open card) is closed by `close` when the hold ends."""
 
-    def __init__(self, owner: object, resource: Any, close: Callable[[Any], None],
-                 timeout: float, result: Any = None) -> None:
+    def __init__(
+        self,
+        owner: object,
+        resource: Any,
+        close: Callable[[Any], None],
+        timeout: float,
+        result: Any = None,
+    ) -> None:
         self.owner, self.resource, self.close = owner, resource, close
         self.timeout, self.result = timeout, result
 
@@ -60,8 +66,9 @@ class ReaderWorker:
         self._held_jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self._holder: object | None = None
         self._lock = threading.Lock()  # holder changes vs. submissions
-        self._thread = threading.Thread(target=self._run, name=f"sscard-reader {reader}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"sscard-reader {reader}", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -77,8 +84,10 @@ class ReaderWorker:
             if held and owner is not None and owner is self._holder:
                 target = self._held_jobs
             elif held:
-                raise ReaderBusy("the reader is held by another client's two-step (HSM) read",
-                                 zh="读卡器忙：正被另一客户端的两步（加密机）读卡占用，请稍后再试")
+                raise ReaderBusy(
+                    "the reader is held by another client's two-step (HSM) read",
+                    zh="读卡器忙：正被另一客户端的两步（加密机）读卡占用，请稍后再试",
+                )
             else:
                 target = self._jobs
             try:

@@ -41,15 +41,18 @@ def spec_dir() -> str:
     if found is not None and found.submodule_search_locations:
         return list(found.submodule_search_locations)[0]
     # a source tree that was not installed: the folder next to the package
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))), "apdu_specs")
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "apdu_specs"
+    )
 
 
 @functools.cache
 def load_spec(directory: str | None = None) -> m.Spec:
     base = directory or spec_dir()
+
     def read(name: str) -> dict[str, Any]:
         return read_toml(os.path.join(base, name))
+
     tables = _code_tables(read("code_tables.toml"))
     return m.Spec(
         status_words=_status_words(read("status_words.toml")),
@@ -96,7 +99,9 @@ class Fields:
     def choice(self, key: str, allowed: set[str], default: Any = ...) -> Any:
         value = self.get(key, str, default)
         if value is not default and value not in allowed:
-            raise errors.SpecError(f"{self.where}: '{key}' = {value!r} is not one of {sorted(allowed)}")
+            raise errors.SpecError(
+                f"{self.where}: '{key}' = {value!r} is not one of {sorted(allowed)}"
+            )
         return value
 
     def hex(self, key: str, length: int | None = None, default: Any = ...) -> Any:
@@ -158,10 +163,19 @@ def _status_words(doc: dict) -> m.StatusWordTable:
                 raise errors.SpecError(f"{f.where}: unknown error class {error!r}") from None
         value = int("".join("0" if c in "xX" else c for c in pattern), 16)
         mask = int("".join("0" if c in "xX" else "F" for c in pattern), 16)
-        entries.append(m.StatusWord(
-            pattern=pattern.upper().replace("X", "x"), category=f.choice("category", CATEGORIES),
-            error=error, tries=f.get("tries", bool, False), en=f.get("en", str),
-            zh=f.get("zh", str), examples=examples(f), value_bits=value, mask_bits=mask))
+        entries.append(
+            m.StatusWord(
+                pattern=pattern.upper().replace("X", "x"),
+                category=f.choice("category", CATEGORIES),
+                error=error,
+                tries=f.get("tries", bool, False),
+                en=f.get("en", str),
+                zh=f.get("zh", str),
+                examples=examples(f),
+                value_bits=value,
+                mask_bits=mask,
+            )
+        )
         f.done()
     top.done()
     return m.StatusWordTable.of(tuple(entries))
@@ -186,13 +200,21 @@ def _commands(doc: dict) -> m.CommandSet:
         if case not in (1, 2, 3, 4):
             raise errors.SpecError(f"{f.where}: case must be 1..4")
         cmd = m.Command(
-            name=name, en=f.get("en", str), zh=f.get("zh", str),
-            cla=f.hex("cla", 1)[0], ins=f.hex("ins", 1)[0],
-            p1=_byte_or_var(f, "p1"), p2=_byte_or_var(f, "p2"),
-            sfi_in_p2=f.get("sfi_in_p2", bool, False), case=case,
-            sensitive=f.get("sensitive", bool, False), spends_try=f.get("spends_try", bool, False),
-            changes_card=f.get("changes_card", bool, False), examples=examples(f),
-            secret_response=f.get("secret_response", bool, False))
+            name=name,
+            en=f.get("en", str),
+            zh=f.get("zh", str),
+            cla=f.hex("cla", 1)[0],
+            ins=f.hex("ins", 1)[0],
+            p1=_byte_or_var(f, "p1"),
+            p2=_byte_or_var(f, "p2"),
+            sfi_in_p2=f.get("sfi_in_p2", bool, False),
+            case=case,
+            sensitive=f.get("sensitive", bool, False),
+            spends_try=f.get("spends_try", bool, False),
+            changes_card=f.get("changes_card", bool, False),
+            examples=examples(f),
+            secret_response=f.get("secret_response", bool, False),
+        )
         if cmd.sfi_in_p2 and cmd.p2 is None:
             raise errors.SpecError(f"{f.where}: sfi_in_p2 needs a fixed P2 base")
         if name in commands:
@@ -213,8 +235,14 @@ def _code_tables(doc: dict) -> dict[str, m.CodeTable]:
             code = e.get("code", str)
             entries[code] = m.CodeEntry(code, e.get("en", str), e.get("zh", str))
             e.done()
-        tables[key] = m.CodeTable(key, f.get("en", str), f.get("zh", str),
-                                  value_codec(f), m.frozen_map(entries), examples(f))
+        tables[key] = m.CodeTable(
+            key,
+            f.get("en", str),
+            f.get("zh", str),
+            value_codec(f),
+            m.frozen_map(entries),
+            examples(f),
+        )
         f.done()
     return m.frozen_map(tables)
 
@@ -241,15 +269,21 @@ def value_codec(f: Fields, length_required: bool = True) -> m.ValueCodec:
 def _check_alphabet(alphabet: str, where: str) -> None:
     """One regular-expression character class ("[0-9X]", "[^|]"), matching one character."""
     import re
+
     try:
         compiled = re.compile(alphabet)
     except re.error:
-        raise errors.SpecError(f"{where}: alphabet {alphabet!r} is not a regular expression") \
-            from None
-    if not (alphabet.startswith("[") and alphabet.endswith("]") and compiled.groups == 0
-            and not compiled.fullmatch("") and not compiled.fullmatch("ab")):
-        raise errors.SpecError(f"{where}: alphabet must be one character class such as "
-                               "\"[0-9X]\"")
+        raise errors.SpecError(
+            f"{where}: alphabet {alphabet!r} is not a regular expression"
+        ) from None
+    if not (
+        alphabet.startswith("[")
+        and alphabet.endswith("]")
+        and compiled.groups == 0
+        and not compiled.fullmatch("")
+        and not compiled.fullmatch("ab")
+    ):
+        raise errors.SpecError(f'{where}: alphabet must be one character class such as "[0-9X]"')
 
 
 def _values(f: Fields, tables: dict) -> str | None:
@@ -272,8 +306,17 @@ def _application(doc: dict, tables: dict) -> m.Application:
         key = f.get("key", str)
         f.where = f"ssse.toml fci {key}"
         path = tuple(int(t, 16) for t in f.get("path", list))
-        fci.append(m.FciItem(key, path, value_codec(f, length_required=False),
-                             _values(f, tables), f.get("en", str), f.get("zh", str), examples(f)))
+        fci.append(
+            m.FciItem(
+                key,
+                path,
+                value_codec(f, length_required=False),
+                _values(f, tables),
+                f.get("en", str),
+                f.get("zh", str),
+                examples(f),
+            )
+        )
         f.done()
 
     files = {}
@@ -283,8 +326,9 @@ def _application(doc: dict, tables: dict) -> m.Application:
             raise errors.SpecError(f"ssse.toml file {ef.key}: duplicate key, FID or SFI")
         files[ef.key] = ef
     top.done()
-    return m.Application(app_key, name, app_en, app_zh, app_examples, tuple(fci),
-                         m.frozen_map(files))
+    return m.Application(
+        app_key, name, app_en, app_zh, app_examples, tuple(fci), m.frozen_map(files)
+    )
 
 
 def _generations(f: Fields) -> tuple[int, ...]:
@@ -317,8 +361,10 @@ def _file(f: Fields, tables: dict) -> m.ElementaryFile:
         if any(set(i.generations) - set(generations) for i in items):
             raise errors.SpecError(f"{f.where}: an item is held by a generation the file is not")
         if "size" in f.table or "privacy" in f.table:
-            raise errors.SpecError(f"{f.where}: size and privacy apply to transparent files "
-                                   "(a record file's privacy is its items')")
+            raise errors.SpecError(
+                f"{f.where}: size and privacy apply to transparent files "
+                "(a record file's privacy is its items')"
+            )
     else:
         if "item" in f.table:
             raise errors.SpecError(f"{f.where}: a transparent file has no items")
@@ -327,10 +373,18 @@ def _file(f: Fields, tables: dict) -> m.ElementaryFile:
             raise errors.SpecError(f"{f.where}: size must be 1..0x7FFF")
         privacy = f.choice("privacy", PRIVACY)
     ef = m.ElementaryFile(
-        key=key, fid=int.from_bytes(f.hex("fid", 2), "big"), sfi=sfi,
-        en=f.get("en", str), zh=f.get("zh", str), read_access=m.frozen_map(access),
-        items=tuple(items), structure=structure, size=size, privacy=privacy,
-        generations=generations)
+        key=key,
+        fid=int.from_bytes(f.hex("fid", 2), "big"),
+        sfi=sfi,
+        en=f.get("en", str),
+        zh=f.get("zh", str),
+        read_access=m.frozen_map(access),
+        items=tuple(items),
+        structure=structure,
+        size=size,
+        privacy=privacy,
+        generations=generations,
+    )
     f.done()
     return ef
 
@@ -362,11 +416,19 @@ def _item(f: Fields, tables: dict) -> m.DataItem:
     if codec.encoding == "an" and codec.alphabet is None:
         # every text item says which characters it may hold: the rest is a decode error
         raise errors.SpecError(f"{f.where}: an item of encoding an needs an alphabet")
-    item = m.DataItem(tag=tag, key=key, codec=codec, generations=generations,
-                      values=_values(f, tables), privacy=privacy, mask=mask,
-                      en=f.get("en", str), zh=f.get("zh", str),
-                      examples=examples(f, errors_allowed=True),
-                      required=_required(f, generations))
+    item = m.DataItem(
+        tag=tag,
+        key=key,
+        codec=codec,
+        generations=generations,
+        values=_values(f, tables),
+        privacy=privacy,
+        mask=mask,
+        en=f.get("en", str),
+        zh=f.get("zh", str),
+        examples=examples(f, errors_allowed=True),
+        required=_required(f, generations),
+    )
     f.done()
     return item
 
@@ -378,10 +440,14 @@ def _atr(doc: dict) -> m.AtrLayout:
     factor = f.get("card_factor", list)
     if not 1 <= count <= 15:  # K is one nibble
         raise errors.SpecError(f"{f.where}: historical_bytes must be 1..15")
-    if len(factor) != 2 or not all(isinstance(n, int) and not isinstance(n, bool)
-                                   for n in factor) or not 1 <= factor[0] <= factor[1] <= count:
-        raise errors.SpecError(f"{f.where}: card_factor must be [first, last] within the "
-                               "historical bytes")
+    if (
+        len(factor) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in factor)
+        or not 1 <= factor[0] <= factor[1] <= count
+    ):
+        raise errors.SpecError(
+            f"{f.where}: card_factor must be [first, last] within the historical bytes"
+        )
     layout = m.AtrLayout(count, (factor[0], factor[1]), examples(f, errors_allowed=True))
     f.done()
     top.done()

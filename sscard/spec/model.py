@@ -31,6 +31,7 @@ class Example(NamedTuple):
 
 # --- status words ------------------------------------------------------------------
 
+
 class StatusWord(NamedTuple):
     pattern: str  # e.g. "63Cx"
     category: str  # ok | warning | more_data | retry_le | error
@@ -74,6 +75,7 @@ class StatusWordTable(NamedTuple):
 
 # --- commands ------------------------------------------------------------------------
 
+
 class Command(NamedTuple):
     name: str
     en: str
@@ -98,8 +100,15 @@ class Command(NamedTuple):
     def has_le(self) -> bool:
         return self.case in (2, 4)
 
-    def build(self, *, p1: int | None = None, p2: int | None = None, sfi: int = 0,
-              data: bytes = b"", le: int | None = None) -> CommandApdu:
+    def build(
+        self,
+        *,
+        p1: int | None = None,
+        p2: int | None = None,
+        sfi: int = 0,
+        data: bytes = b"",
+        le: int | None = None,
+    ) -> CommandApdu:
         """The APDU of this command with the caller's parameters (checked)."""
         for given, fixed, label in ((p1, self.p1, "P1"), (p2, self.p2, "P2")):
             if (given is None) == (fixed is None):
@@ -158,6 +167,7 @@ class CommandSet(NamedTuple):
 
 # --- code tables ---------------------------------------------------------------------
 
+
 class CodeEntry(NamedTuple):
     code: str
     en: str
@@ -177,6 +187,7 @@ class CodeTable(NamedTuple):
 
 
 # --- data items ------------------------------------------------------------------------
+
 
 class ValueCodec(NamedTuple):
     """How a value's bytes map to a Python value (str, date, or None when absent)."""
@@ -249,11 +260,13 @@ class DataItem(NamedTuple):
         """Decode one whole record (tag | len | value) of this item."""
         tlvs = tlv.parse_record(record, base)
         if len(tlvs) != 1:
-            raise DecodeError(f"expected one record with tag {self.tag:02X}, got {len(tlvs)}",
-                              offset=base)
+            raise DecodeError(
+                f"expected one record with tag {self.tag:02X}, got {len(tlvs)}", offset=base
+            )
         if tlvs[0].tag != self.tag:
-            raise DecodeError(f"record has tag {tlvs[0].tag:02X}, expected {self.tag:02X}",
-                              offset=base)
+            raise DecodeError(
+                f"record has tag {tlvs[0].tag:02X}, expected {self.tag:02X}", offset=base
+            )
         return self.codec.decode(tlvs[0].value, base + 2)
 
     def encode_record(self, value: str | _dt.date | None) -> bytes:
@@ -281,8 +294,11 @@ def _find_path(tlvs: tuple[tlv.Tlv, ...], path: tuple[int, ...]) -> tlv.Tlv | No
         if node is None:
             return None
         # a primitive object on the way (9F0C) holds TLVs in its value: parse them
-        children = node.children if node.children is not None else tlv.parse_ber(
-            node.value, node.offset + _header_length(node))
+        children = (
+            node.children
+            if node.children is not None
+            else tlv.parse_ber(node.value, node.offset + _header_length(node))
+        )
         node = next((t for t in children if t.tag == tag), None)
     return node
 
@@ -294,6 +310,7 @@ def _header_length(node: tlv.Tlv) -> int:
 
 
 # --- files and the application -----------------------------------------------------------
+
 
 class ElementaryFile(NamedTuple):
     key: str
@@ -357,6 +374,7 @@ class Application(NamedTuple):
 
 # --- the answer to reset ---------------------------------------------------------------
 
+
 class AtrLayout(NamedTuple):
     """What the social security card's ATR carries (apdu_specs/atr.toml), read through the
     one ISO/IEC 7816-3 parser (sscard.codec.atr)."""
@@ -376,11 +394,12 @@ class AtrLayout(NamedTuple):
         historical = atr_codec.parse_atr(raw).historical
         first, last = self.card_factor_bytes
         if len(historical) < last:
-            raise DecodeError(f"the ATR has {len(historical)} historical bytes: the card factor "
-                              f"(T{first:X}…T{last:X}) needs {last}",
-                              zh=f"ATR 只有 {len(historical)} 个历史字节，无卡片分散因子"
-                                 f"（T{first:X}…T{last:X}）")
-        return historical[first - 1:last]
+            raise DecodeError(
+                f"the ATR has {len(historical)} historical bytes: the card factor "
+                f"(T{first:X}…T{last:X}) needs {last}",
+                zh=f"ATR 只有 {len(historical)} 个历史字节，无卡片分散因子（T{first:X}…T{last:X}）",
+            )
+        return historical[first - 1 : last]
 
 
 class Spec(NamedTuple):
@@ -397,6 +416,7 @@ class Spec(NamedTuple):
         reading the SSSE alone does not pay for it; see sscard.spec.pboc."""
         from sscard.spec.loader import spec_dir
         from sscard.spec.pboc import load_pboc
+
         return load_pboc(self.base or spec_dir())
 
 

@@ -130,7 +130,8 @@ class DataObject(NamedTuple):
         if not self.min_length <= len(value) <= self.max_length:
             raise errors.DecodeError(
                 f"{self.tag_hex} has {len(value)} bytes, expected {self.min_length}..{self.max_length}",
-                offset=base)
+                offset=base,
+            )
         return fmt.decode(self.format, value, base)
 
     def encode(self, value: Any, length: int | None = None) -> bytes:
@@ -172,14 +173,16 @@ class Log(NamedTuple):
         if len(raw) != self.record_length(dol):
             raise errors.DecodeError(
                 f"{self.key} log record has {len(raw)} bytes, its format needs "
-                f"{self.record_length(dol)}", offset=0)
+                f"{self.record_length(dol)}",
+                offset=0,
+            )
         out: dict[str, Any] = {}
         pos = 0
         for p in self.prefix:
-            out[p.key] = fmt.decode(p.format, raw[pos:pos + p.length], pos)
+            out[p.key] = fmt.decode(p.format, raw[pos : pos + p.length], pos)
             pos += p.length
         for tag, n in dol:
-            out[f"{tag:X}"] = self.pboc.decode_dol_value(tag, raw[pos:pos + n], pos)
+            out[f"{tag:X}"] = self.pboc.decode_dol_value(tag, raw[pos : pos + n], pos)
             pos += n
         return out
 
@@ -229,8 +232,12 @@ class Pboc(NamedTuple):
     def tag(self, tag: int, aid: bytes | None = None) -> DataObject | None:
         """The declared object; with `aid`, None for a UnionPay-scoped tag of another scheme."""
         obj = self.tags.get(tag)
-        if obj is not None and aid is not None and obj.scope == "unionpay" \
-                and not self.scheme.owns(aid):
+        if (
+            obj is not None
+            and aid is not None
+            and obj.scope == "unionpay"
+            and not self.scheme.owns(aid)
+        ):
             return None
         return obj
 
@@ -252,8 +259,11 @@ class Pboc(NamedTuple):
             key = f"{child.tag:X}"
             if key in out:
                 previous = out[key]
-                out[key] = (previous if isinstance(previous, list) and self._is_template(child.tag)
-                            else [previous]) + [decoded]
+                out[key] = (
+                    previous
+                    if isinstance(previous, list) and self._is_template(child.tag)
+                    else [previous]
+                ) + [decoded]
             else:
                 out[key] = decoded
         return out
@@ -294,21 +304,29 @@ class Pboc(NamedTuple):
 
 # --- loading ---------------------------------------------------------------------------------
 
+
 @functools.cache
 def load_pboc(directory: str) -> Pboc:
     where = "pboc.toml"
     top = Fields(read_toml(os.path.join(directory, "pboc.toml")), where)
 
     s = Fields(top.get("scheme", dict), f"{where} [scheme]")
-    scheme = Scheme(s.get("key", str), s.hex("rid"), s.get("en", str), s.get("zh", str), examples(s))
+    scheme = Scheme(
+        s.get("key", str), s.hex("rid"), s.get("en", str), s.get("zh", str), examples(s)
+    )
     s.done()
 
     directories = {}
     for n, raw in enumerate(top.get("directory", list)):
         f = Fields(raw, f"{where} directory[{n}]")
-        d = Directory(f.get("key", str), f.get("name", str).encode("ascii"),
-                      f.choice("interface", set(INTERFACES)), f.get("en", str), f.get("zh", str),
-                      examples(f))
+        d = Directory(
+            f.get("key", str),
+            f.get("name", str).encode("ascii"),
+            f.choice("interface", set(INTERFACES)),
+            f.get("en", str),
+            f.get("zh", str),
+            examples(f),
+        )
         f.done()
         directories[d.key] = d
     if set(directories) != {"pse", "ppse"}:
@@ -323,18 +341,28 @@ def load_pboc(directory: str) -> Pboc:
             pdol = tuple(fmt.parse_dol(f.hex("typical_pdol")))
         except errors.DecodeError:
             raise errors.SpecError(f"{f.where}: typical_pdol is not a DOL") from None
-        interfaces[key] = Interface(key, directory_key, pdol, f.get("en", str), f.get("zh", str),
-                                    examples(f))
+        interfaces[key] = Interface(
+            key, directory_key, pdol, f.get("en", str), f.get("zh", str), examples(f)
+        )
         f.done()
 
     aids = []
     for n, raw in enumerate(top.get("aid", list)):
         f = Fields(raw, f"{where} aid[{n}]")
-        a = Aid(f.get("key", str), f.hex("aid"), f.get("partial", bool, False), f.get("label", str),
-                f.get("en", str), f.get("zh", str), examples(f))
+        a = Aid(
+            f.get("key", str),
+            f.hex("aid"),
+            f.get("partial", bool, False),
+            f.get("label", str),
+            f.get("en", str),
+            f.get("zh", str),
+            examples(f),
+        )
         f.done()
         if not 5 <= len(a.aid) <= 16 or not scheme.owns(a.aid):
-            raise errors.SpecError(f"{f.where}: an AID of 5..16 bytes under the scheme RID is required")
+            raise errors.SpecError(
+                f"{f.where}: an AID of 5..16 bytes under the scheme RID is required"
+            )
         aids.append(a)
     if len({a.key for a in aids}) != len(aids) or len({a.aid for a in aids}) != len(aids):
         raise errors.SpecError(f"{where}: duplicate AID key or value")
@@ -349,8 +377,9 @@ def load_pboc(directory: str) -> Pboc:
             code = e.get("code", str)
             entries[code] = CodeEntry(code, e.get("en", str), e.get("zh", str))
             e.done()
-        tables[key] = CodeTable(key, f.get("en", str), f.get("zh", str),
-                                MappingProxyType(entries), examples(f))
+        tables[key] = CodeTable(
+            key, f.get("en", str), f.get("zh", str), MappingProxyType(entries), examples(f)
+        )
         f.done()
 
     tags: dict[int, DataObject] = {}
@@ -365,8 +394,15 @@ def load_pboc(directory: str) -> Pboc:
     for n, raw in enumerate(top.get("log", list)):
         pending.append(_log(Fields(raw, f"{where} log[{n}]"), tags))
     top.done()
-    pboc = Pboc(scheme, MappingProxyType(directories), MappingProxyType(interfaces), tuple(aids),
-                MappingProxyType(tables), MappingProxyType(tags), MappingProxyType(logs))
+    pboc = Pboc(
+        scheme,
+        MappingProxyType(directories),
+        MappingProxyType(interfaces),
+        tuple(aids),
+        MappingProxyType(tables),
+        MappingProxyType(tags),
+        MappingProxyType(logs),
+    )
     for log in pending:
         logs[log.key] = log._replace(pboc=pboc)
     return pboc
@@ -383,8 +419,11 @@ def _data_object(f: Fields, tables: dict) -> DataObject:
     if constructed != (form == "template"):
         raise errors.SpecError(f"{f.where}: format template is for constructed tags, and only them")
     length = f.get("length", list)
-    if len(length) != 2 or not all(isinstance(x, int) for x in length) \
-            or not 0 <= length[0] <= length[1] <= 255:
+    if (
+        len(length) != 2
+        or not all(isinstance(x, int) for x in length)
+        or not 0 <= length[0] <= length[1] <= 255
+    ):
         raise errors.SpecError(f"{f.where}: length must be [min, max] within 0..255")
     where = f.get("where", list)
     if not where or not set(where) <= WHERE:
@@ -400,10 +439,22 @@ def _data_object(f: Fields, tables: dict) -> DataObject:
     if reader_value is not None and "terminal" not in where:
         raise errors.SpecError(f"{f.where}: reader_value is for terminal data only")
     obj = DataObject(
-        tag=tag, key=f.get("key", str), format=form, min_length=length[0], max_length=length[1],
-        where=frozenset(where), scope=f.choice("scope", set(SCOPES), "emv"),
-        elsewhere=f.get("elsewhere", str, ""), privacy=privacy, mask=mask, values=values,
-        reader_value=reader_value, en=f.get("en", str), zh=f.get("zh", str), examples=examples(f))
+        tag=tag,
+        key=f.get("key", str),
+        format=form,
+        min_length=length[0],
+        max_length=length[1],
+        where=frozenset(where),
+        scope=f.choice("scope", set(SCOPES), "emv"),
+        elsewhere=f.get("elsewhere", str, ""),
+        privacy=privacy,
+        mask=mask,
+        values=values,
+        reader_value=reader_value,
+        en=f.get("en", str),
+        zh=f.get("zh", str),
+        examples=examples(f),
+    )
     f.done()
     return obj
 
@@ -424,10 +475,27 @@ def _log(f: Fields, tags: dict) -> Log:
     prefix = []
     for n, raw in enumerate(f.get("prefix", list, [])):
         p = Fields(raw, f"{f.where} prefix[{n}]")
-        prefix.append(PrefixField(p.get("key", str), p.choice("format", set(fmt.FORMATS)),
-                                  p.get("length", int), p.get("en", str), p.get("zh", str)))
+        prefix.append(
+            PrefixField(
+                p.get("key", str),
+                p.choice("format", set(fmt.FORMATS)),
+                p.get("length", int),
+                p.get("en", str),
+                p.get("zh", str),
+            )
+        )
         p.done()
-    log = Log(key, entry_tag, format_tag, entry, dol, tuple(prefix), f.get("en", str),
-              f.get("zh", str), examples(f), None)
+    log = Log(
+        key,
+        entry_tag,
+        format_tag,
+        entry,
+        dol,
+        tuple(prefix),
+        f.get("en", str),
+        f.get("zh", str),
+        examples(f),
+        None,
+    )
     f.done()
     return log

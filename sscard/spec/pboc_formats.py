@@ -31,8 +31,26 @@ from typing import Any
 from sscard.codec.text import check_text
 from sscard.errors import DecodeError
 
-FORMATS = frozenset({"b", "n", "cn", "an", "ans", "text", "date", "time", "amount", "counter",
-                     "dol", "afl", "log_entry", "track2", "gpo_format1", "template"})
+FORMATS = frozenset(
+    {
+        "b",
+        "n",
+        "cn",
+        "an",
+        "ans",
+        "text",
+        "date",
+        "time",
+        "amount",
+        "counter",
+        "dol",
+        "afl",
+        "log_entry",
+        "track2",
+        "gpo_format1",
+        "template",
+    }
+)
 
 
 def _nibbles(raw: bytes, base: int, allow_f: bool) -> str:
@@ -56,6 +74,7 @@ def parse_dol(raw: bytes, base: int = 0) -> list[tuple[int, int]]:
     """(tag, length) pairs of a data object list: tag ‖ one-byte length, repeated, no values.
     The one DOL parser of sscard (the bank reader and the emulator both use it)."""
     from sscard.codec.tlv import read_tag
+
     raw = bytes(raw)
     out, pos = [], 0
     while pos < len(raw):
@@ -63,11 +82,13 @@ def parse_dol(raw: bytes, base: int = 0) -> list[tuple[int, int]]:
             raise DecodeError("invalid tag byte FF in a data object list", offset=base + pos)
         tag, pos = read_tag(raw, pos, base)
         if pos >= len(raw):
-            raise DecodeError(f"tag {tag:X} has no length in the data object list",
-                              offset=base + pos)
+            raise DecodeError(
+                f"tag {tag:X} has no length in the data object list", offset=base + pos
+            )
         if raw[pos] & 0x80:
-            raise DecodeError(f"length {raw[pos]:02X} of tag {tag:X} is not a one-byte length",
-                              offset=base + pos)
+            raise DecodeError(
+                f"length {raw[pos]:02X} of tag {tag:X} is not a one-byte length", offset=base + pos
+            )
         out.append((tag, raw[pos]))
         pos += 1
     return out
@@ -95,8 +116,9 @@ def decode(fmt: str, raw: bytes, base: int = 0) -> Any:
         try:
             decoded = text.decode(charset)
         except UnicodeDecodeError as e:
-            raise DecodeError(f"byte {text[e.start]:02X} is not {fmt} text",
-                              offset=base + e.start) from None
+            raise DecodeError(
+                f"byte {text[e.start]:02X} is not {fmt} text", offset=base + e.start
+            ) from None
         check_text(decoded, charset, base)  # the one rule for card text (sscard.codec.text)
         if fmt == "an":  # letters and digits only
             bad = next((i for i, c in enumerate(decoded) if not c.isalnum()), None)
@@ -127,9 +149,14 @@ def decode(fmt: str, raw: bytes, base: int = 0) -> Any:
             raise DecodeError("an AFL is a multiple of 4 bytes", offset=base)
         out = []
         for i in range(0, len(raw), 4):
-            sfi_byte, first, last, offline = raw[i:i + 4]
-            if sfi_byte & 0x07 or not 1 <= sfi_byte >> 3 <= 30 or first == 0 or last < first \
-                    or offline > last - first + 1:
+            sfi_byte, first, last, offline = raw[i : i + 4]
+            if (
+                sfi_byte & 0x07
+                or not 1 <= sfi_byte >> 3 <= 30
+                or first == 0
+                or last < first
+                or offline > last - first + 1
+            ):
                 raise DecodeError("invalid AFL entry", offset=base + i)
             out.append({"sfi": sfi_byte >> 3, "first": first, "last": last, "offline": offline})
         return out
@@ -143,7 +170,12 @@ def decode(fmt: str, raw: bytes, base: int = 0) -> Any:
         pan, rest = hexed.rstrip("F").split("D")
         if not (pan.isdigit() and rest.isdigit() and len(rest) >= 7):
             raise DecodeError("invalid track 2 data", offset=base)
-        return {"pan": pan, "expiry": rest[:4], "service_code": rest[4:7], "discretionary": rest[7:]}
+        return {
+            "pan": pan,
+            "expiry": rest[:4],
+            "service_code": rest[4:7],
+            "discretionary": rest[7:],
+        }
     if fmt == "gpo_format1":
         if len(raw) < 6:
             raise DecodeError("format 1 needs an AIP and an AFL", offset=base)
@@ -174,7 +206,7 @@ def encode(fmt: str, value: Any, length: int | None = None) -> bytes:
             raise ValueError("a time of day is required")
         raw = bytes.fromhex(value.strftime("%H%M%S"))
     elif fmt == "amount":
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10 ** 12:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**12:
             raise ValueError("an amount is 0 to 999999999999 minor units")
         raw = bytes.fromhex(f"{value:012d}")
     elif fmt == "counter":

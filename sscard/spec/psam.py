@@ -94,8 +94,11 @@ def load_psam_spec(directory: str | None = None) -> PsamSpec:
         algorithms = tuple(f.get("algorithms", list))
         if not algorithms or not all(isinstance(a, str) and len(a) == 2 for a in algorithms):
             raise errors.SpecError(f"{f.where}: algorithms are two-digit codes")
-        environments.append(PsamEnvironment(key, f.hex("name"), algorithms, f.get("en", str),
-                                            f.get("zh", str), examples(f)))
+        environments.append(
+            PsamEnvironment(
+                key, f.hex("name"), algorithms, f.get("en", str), f.get("zh", str), examples(f)
+            )
+        )
         f.done()
     served = [a for e in environments for a in e.algorithms]
     if len(served) != len(set(served)):
@@ -107,9 +110,15 @@ def load_psam_spec(directory: str | None = None) -> PsamSpec:
         name = f.get("name", str)
         f.where = f"psam.toml key {name}"
         reference = f.hex("card_reference", 1, None)
-        key = PsamKey(name, f.hex("id", 1)[0], f.hex("usage", 1)[0],
-                      None if reference is None else reference[0], f.get("en", str),
-                      f.get("zh", str), examples(f))
+        key = PsamKey(
+            name,
+            f.hex("id", 1)[0],
+            f.hex("usage", 1)[0],
+            None if reference is None else reference[0],
+            f.get("en", str),
+            f.get("zh", str),
+            examples(f),
+        )
         if not 1 <= key.levels <= 3:
             raise errors.SpecError(f"{f.where}: the usage byte gives {key.levels} levels, not 1..3")
         if name in keys:

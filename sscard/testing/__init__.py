@@ -6,5 +6,9 @@ the pytest fixtures (`plugin`)."""
 import sys
 
 if "pytest" in sys.modules:  # loaded as a pytest plugin (or next to pytest): its fixtures
-    from sscard.testing.plugin import (pcsc_bench, pytest_addoption, virtual_reader,  # noqa: F401
-                                       virtual_readers)
+    from sscard.testing.plugin import (
+        pcsc_bench,
+        pytest_addoption,
+        virtual_reader,  # noqa: F401
+        virtual_readers,
+    )

@@ -25,9 +25,14 @@ class PcscObserver:
         self._cond = threading.Condition()
         self._states: dict[str, tuple[bool, int]] = {}
         self._error = ""
-        self._proc = subprocess.Popen([sys.executable, "-m", "sscard.testing.observer"], env=env,
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "sscard.testing.observer"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._thread = threading.Thread(target=self._read, name="pcsc-observer", daemon=True)
         self._thread.start()
 
@@ -68,22 +73,31 @@ class PcscObserver:
 
     def wait_readers(self, readers, timeout: float = 15.0) -> None:
         wanted = set(readers)
-        self._wait(lambda: True if wanted <= set(self._states) else None,
-                   f"pcscd did not list the readers {sorted(wanted - set(self._states))}", timeout)
+        self._wait(
+            lambda: True if wanted <= set(self._states) else None,
+            f"pcscd did not list the readers {sorted(wanted - set(self._states))}",
+            timeout,
+        )
 
-    def wait_state(self, reader: str, present: bool, after: int | None = None,
-                   timeout: float = 10.0) -> int:
+    def wait_state(
+        self, reader: str, present: bool, after: int | None = None, timeout: float = 10.0
+    ) -> int:
         """Wait until the card is (not) present and, if `after` is given, pcscd's event counter
         has moved past it; the counter.  A card pulled out is absent at once, but pcscd registers
         the removal at its next presence poll (0.4 s): a card inserted before that would be taken
         for the old one, so a removal waits for the counter."""
+
         def ready():
             state = self._states.get(reader)
             if state and state[0] == present and (after is None or state[1] != after):
                 return state[1]
             return None
-        return self._wait(ready, f"{reader}: card {'not ' if present else ''}seen by pcscd "
-                                 f"after {timeout:g} s", timeout)
+
+        return self._wait(
+            ready,
+            f"{reader}: card {'not ' if present else ''}seen by pcscd after {timeout:g} s",
+            timeout,
+        )
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -138,8 +152,11 @@ def main() -> None:  # runs in the child
             flags &= ~scard.SCARD_STATE_CHANGED
             if known.get(name) != flags:
                 known[name] = flags
-                say(reader=name, present=bool(flags & scard.SCARD_STATE_PRESENT),
-                    counter=flags >> 16)
+                say(
+                    reader=name,
+                    present=bool(flags & scard.SCARD_STATE_PRESENT),
+                    counter=flags >> 16,
+                )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,11 @@ VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 MAX_SLOTS = 16
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
 
-_WRAPPER = ('if [ "$PCSC_LISTEN_FD" != 3 ]; then exec 3<&"$PCSC_LISTEN_FD"; '
-            'eval "exec $PCSC_LISTEN_FD<&-"; fi; unset PCSC_LISTEN_FD; '
-            'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"')
+_WRAPPER = (
+    'if [ "$PCSC_LISTEN_FD" != 3 ]; then exec 3<&"$PCSC_LISTEN_FD"; '
+    'eval "exec $PCSC_LISTEN_FD<&-"; fi; unset PCSC_LISTEN_FD; '
+    'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"'
+)
 
 
 def stack_available() -> bool:
@@ -37,12 +39,17 @@ def stack_available() -> bool:
 
 def missing_reason() -> str:
     """Why a private stack cannot start here ('' when it can)."""
-    missing = [what for path, what in ((PCSCD, "pcscd"), (VPCD_DRIVER, "vsmartcard-vpcd"))
-               if not os.path.exists(path)]
+    missing = [
+        what
+        for path, what in ((PCSCD, "pcscd"), (VPCD_DRIVER, "vsmartcard-vpcd"))
+        if not os.path.exists(path)
+    ]
     if not missing:
         return ""
-    return (f"{' and '.join(missing)} not installed ({', '.join((PCSCD, VPCD_DRIVER))}); "
-            "on Debian: apt-get install pcscd vsmartcard-vpcd")
+    return (
+        f"{' and '.join(missing)} not installed ({', '.join((PCSCD, VPCD_DRIVER))}); "
+        "on Debian: apt-get install pcscd vsmartcard-vpcd"
+    )
 
 
 def reader_name(slot: int) -> str:
@@ -85,8 +92,13 @@ class PrivatePcscd:
     `socket_path` puts pcscd's socket where the programs under test expect it.
     """
 
-    def __init__(self, port: int | None = None, debug: bool = False, slots: int = 2,
-                 socket_path: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        debug: bool = False,
+        slots: int = 2,
+        socket_path: str | None = None,
+    ) -> None:
         if not 1 <= slots <= MAX_SLOTS:
             raise ValueError(f"slots must be 1 to {MAX_SLOTS}")
         self.slots = slots
@@ -118,10 +130,12 @@ class PrivatePcscd:
         os.makedirs(self.conf_dir, exist_ok=True)
         with open(os.path.join(self.conf_dir, "vpcd"), "w") as f:
             for pair, port in enumerate(self.pair_ports):
-                f.write(f'FRIENDLYNAME "{_friendly_name(pair)}"\n'
-                        f"DEVICENAME   /dev/null:{port}\n"
-                        f"LIBPATH      {self._driver(pair)}\n"
-                        f"CHANNELID    {port}\n\n")
+                f.write(
+                    f'FRIENDLYNAME "{_friendly_name(pair)}"\n'
+                    f"DEVICENAME   /dev/null:{port}\n"
+                    f"LIBPATH      {self._driver(pair)}\n"
+                    f"CHANNELID    {port}\n\n"
+                )
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if os.path.exists(self.sock_path):
             os.unlink(self.sock_path)
@@ -133,10 +147,15 @@ class PrivatePcscd:
             args.append("--debug")
         env = dict(os.environ, PCSC_LISTEN_FD=str(listener.fileno()))
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(["/bin/bash", "-c", _WRAPPER, "pcscd-wrapper", *args],
-                                     env=env, pass_fds=(listener.fileno(),),
-                                     stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["/bin/bash", "-c", _WRAPPER, "pcscd-wrapper", *args],
+            env=env,
+            pass_fds=(listener.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         listener.close()  # pcscd holds its own copy
         return self
 

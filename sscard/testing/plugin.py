@@ -42,6 +42,7 @@ def _require_stack() -> None:
 def pcsc_bench(request):
     """A private pcscd with `sscard_slots` vpcd readers, for the whole session."""
     from sscard.testing.stack import BenchStack
+
     _require_stack()
     slots = int(request.config.getini("sscard_slots"))
     stack = BenchStack(slots).start()

@@ -56,8 +56,9 @@ class VirtualReader:
     def reset(self) -> None:
         self._step("reset")
 
-    def fault(self, kind: str, at: int, *, seconds: float | None = None,
-              sw: str | None = None) -> None:
+    def fault(
+        self, kind: str, at: int, *, seconds: float | None = None, sw: str | None = None
+    ) -> None:
         """Arm a fault for APDU number `at` of the card in this reader: "mute" (for ever, or
         `seconds`), "pull" (the card leaves), "answer" (status word `sw`, e.g. "6A82")."""
         fields = {"at": at}
@@ -95,8 +96,9 @@ class BenchStack:
     def __init__(self, slots: int = 2) -> None:
         self.daemon = PrivatePcscd(slots=slots)
         self.log = EventLog()
-        self.bench = Bench(list(self.daemon.readers),
-                           [self.daemon.slot_port(s) for s in range(slots)], self.log)
+        self.bench = Bench(
+            list(self.daemon.readers), [self.daemon.slot_port(s) for s in range(slots)], self.log
+        )
         self.observer: PcscObserver | None = None
         self._first_event = 0
         self.readers = [VirtualReader(self, s) for s in self.bench.slots]

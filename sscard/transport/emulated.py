@@ -19,6 +19,7 @@ class EmulatorTransport:
     @classmethod
     def from_persona(cls, persona: str, **options) -> EmulatorTransport:
         from sscard.emulator import SocialSecurityCard
+
         card = SocialSecurityCard.from_persona(persona, **options)
         return cls(card, f"emulator: {persona}")
 

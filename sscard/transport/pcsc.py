@@ -33,14 +33,19 @@ SCARD_W_REMOVED_CARD = 0x80100069
 # polls a reader without card-change interrupts (vpcd, some serial readers) every 0.4 s, so
 # a card pulled out mid-command still looks present for up to that long
 REMOVAL_SETTLE = 1.0
-BUSY_MESSAGE = ("the card is in use by another program (close other card software, e.g. a "
-                "vendor reader service, and try again)")
+BUSY_MESSAGE = (
+    "the card is in use by another program (close other card software, e.g. a "
+    "vendor reader service, and try again)"
+)
 
 # PC/SC result codes (winscard.h) -> (error class, message or None for the class default)
 _HRESULTS = {
     0x8010001D: (errors.ServiceUnavailable, None),  # SCARD_E_NO_SERVICE
     0x8010001E: (errors.ServiceUnavailable, None),  # SCARD_E_SERVICE_STOPPED
-    0x80100003: (errors.ServiceUnavailable, "the PC/SC context is no longer valid"),  # INVALID_HANDLE
+    0x80100003: (
+        errors.ServiceUnavailable,
+        "the PC/SC context is no longer valid",
+    ),  # INVALID_HANDLE
     SCARD_E_NO_READERS_AVAILABLE: (errors.NoReader, None),
     0x80100009: (errors.ReaderGone, None),  # SCARD_E_UNKNOWN_READER
     0x80100017: (errors.ReaderGone, None),  # SCARD_E_READER_UNAVAILABLE
@@ -121,13 +126,19 @@ class Context:
         if not names:
             return []
         hresult, states = s.SCardGetStatusChange(
-            self.handle, 0, [(n, s.SCARD_STATE_UNAWARE) for n in names])
+            self.handle, 0, [(n, s.SCARD_STATE_UNAWARE) for n in names]
+        )
         if hresult not in (SCARD_S_SUCCESS, SCARD_E_TIMEOUT):
             _check(hresult)
-        return [ReaderState(name, bool(flags & s.SCARD_STATE_PRESENT),
-                            bytes(atr) if flags & s.SCARD_STATE_PRESENT and atr else None,
-                            bool(flags & s.SCARD_STATE_EXCLUSIVE))
-                for name, flags, atr in states]
+        return [
+            ReaderState(
+                name,
+                bool(flags & s.SCARD_STATE_PRESENT),
+                bytes(atr) if flags & s.SCARD_STATE_PRESENT and atr else None,
+                bool(flags & s.SCARD_STATE_EXCLUSIVE),
+            )
+            for name, flags, atr in states
+        ]
 
     def wait_for_card(self, names: list[str], timeout: float | None) -> str:
         """Block until one of `names` holds a card; its name.  NoCard on timeout."""
@@ -166,8 +177,9 @@ def list_readers() -> list[ReaderState]:
         return ctx.states()
 
 
-def choose_readers(names: list[str], states: list[ReaderState] | None,
-                   choice: str | int | None) -> list[str]:
+def choose_readers(
+    names: list[str], states: list[ReaderState] | None, choice: str | int | None
+) -> list[str]:
     """Readers matching `choice`: an index, a name substring or an ATR prefix (any even
     number of hex digits, spaces or colons allowed: "3B6D", "3B 6D 00"); all if None.
 
@@ -181,8 +193,10 @@ def choose_readers(names: list[str], states: list[ReaderState] | None,
     if text.isdigit() and len(text) <= 3:
         if int(text) < len(names):
             return [names[int(text)]]
-        raise errors.ReaderNotFound(f"there is no reader {text} (readers: {listing})",
-                                    zh=f"没有第 {text} 个读卡器（读卡器：{listing}）")
+        raise errors.ReaderNotFound(
+            f"there is no reader {text} (readers: {listing})",
+            zh=f"没有第 {text} 个读卡器（读卡器：{listing}）",
+        )
     matches = [n for n in names if text.lower() in n.lower()]
     prefix = atr_prefix(text)
     if not matches and states and prefix is not None:
@@ -190,10 +204,14 @@ def choose_readers(names: list[str], states: list[ReaderState] | None,
     if len(matches) == 1:
         return matches
     if not matches:
-        raise errors.ReaderNotFound(f"no reader matches {text!r} (readers: {listing})",
-                                    zh=f"没有与 {text!r} 匹配的读卡器（读卡器：{listing}）")
-    raise errors.InvalidArgument(f"{text!r} matches several readers (readers: {listing})",
-                                 zh=f"{text!r} 与多个读卡器匹配（读卡器：{listing}）")
+        raise errors.ReaderNotFound(
+            f"no reader matches {text!r} (readers: {listing})",
+            zh=f"没有与 {text!r} 匹配的读卡器（读卡器：{listing}）",
+        )
+    raise errors.InvalidArgument(
+        f"{text!r} matches several readers (readers: {listing})",
+        zh=f"{text!r} 与多个读卡器匹配（读卡器：{listing}）",
+    )
 
 
 def ignored(name: str, ignore) -> bool:
@@ -220,6 +238,7 @@ def _listing(names: list[str], states: list[ReaderState] | None) -> str:
         if not state.card_present:
             return " (no card / 无卡)"
         return f" (ATR {state.atr.hex().upper()})" if state.atr else " (card, ATR unknown)"
+
     return "; ".join(f"{i}: {n}{card(n)}" for i, n in enumerate(names)) or "none / 无"
 
 
@@ -244,12 +263,12 @@ class PcscTransport:
         """pcscd's count of card insertions and removals in this reader (the high 16 bits
         of its reader state); None where the stack does not tell."""
         s = self._scard
-        context = getattr(getattr(self._connection, "component", self._connection),
-                          "hcontext", None)
+        context = getattr(
+            getattr(self._connection, "component", self._connection), "hcontext", None
+        )
         if context is None or not hasattr(s, "SCardGetStatusChange"):
             return None
-        hresult, states = s.SCardGetStatusChange(context, 0, [(self.reader,
-                                                              s.SCARD_STATE_UNAWARE)])
+        hresult, states = s.SCardGetStatusChange(context, 0, [(self.reader, s.SCARD_STATE_UNAWARE)])
         return states[0][1] >> 16 if hresult == SCARD_S_SUCCESS and states else None
 
     def _bind_handle(self) -> None:
@@ -260,8 +279,15 @@ class PcscTransport:
         self._pci = self._scard.SCARD_PCI_T1 if t1 else self._scard.SCARD_PCI_T0
 
     @classmethod
-    def open(cls, choice: str | int | None = None, *, shared: bool = False,
-             wait: float | None = None, ignore=(), wanted=None) -> PcscTransport:
+    def open(
+        cls,
+        choice: str | int | None = None,
+        *,
+        shared: bool = False,
+        wait: float | None = None,
+        ignore=(),
+        wanted=None,
+    ) -> PcscTransport:
         """Connect to the chosen reader's card (default: the first reader holding one, passing
         over readers whose name contains a part of `ignore`).
 
@@ -275,8 +301,12 @@ class PcscTransport:
             try:
                 present = cls._present(choice, ignore, wait, deadline)
                 break
-            except (errors.ServiceUnavailable, errors.NoReader, errors.ReaderNotFound,
-                    errors.ReaderGone) as e:
+            except (
+                errors.ServiceUnavailable,
+                errors.NoReader,
+                errors.ReaderNotFound,
+                errors.ReaderGone,
+            ) as e:
                 left = None if deadline is None else deadline - time.monotonic()
                 if not wait or (left is not None and left <= 0):
                     raise
@@ -291,9 +321,11 @@ class PcscTransport:
                 transport = cls(_connect(reader, shared), reader, shared)
                 if choosing and not wanted(transport):
                     transport.close()
-                    last = errors.NoCard(f"no card to read: the card in {reader!r} is a PSAM "
-                                         "(the terminal's security module)",
-                                         zh=f"无可读的卡：{reader} 中是 PSAM 卡（终端安全模块）")
+                    last = errors.NoCard(
+                        f"no card to read: the card in {reader!r} is a PSAM "
+                        "(the terminal's security module)",
+                        zh=f"无可读的卡：{reader} 中是 PSAM 卡（终端安全模块）",
+                    )
                     log.info(_LOG, "reader %r holds a PSAM: passed over", reader)
                     continue
             except errors.CardBusy as e:
@@ -319,8 +351,10 @@ class PcscTransport:
             if choice is None and ignore:
                 candidates = [n for n in candidates if not ignored(n, ignore)]
                 if not candidates:
-                    raise errors.NoReader("no reader besides the ignored ones "
-                                          "($SSCARD_READER_IGNORE)", zh="除忽略的读卡器外无读卡器")
+                    raise errors.NoReader(
+                        "no reader besides the ignored ones ($SSCARD_READER_IGNORE)",
+                        zh="除忽略的读卡器外无读卡器",
+                    )
             present = [s.name for s in states if s.name in candidates and s.card_present]
             if not present and wait:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -358,16 +392,21 @@ class PcscTransport:
         self._worker().put(job)
         if not job.done.wait(seconds):
             self._stuck = job
-            log.warning(_LOG, "%r: the card did not answer within %.3g s; connection given up",
-                        self.reader, seconds)
+            log.warning(
+                _LOG,
+                "%r: the card did not answer within %.3g s; connection given up",
+                self.reader,
+                seconds,
+            )
             raise TimeoutError
         return job.outcome()
 
     def _worker(self) -> queue.Queue:
         if self._jobs is None:
             self._jobs = queue.Queue()
-            threading.Thread(target=_serve, args=(self._jobs,), name="sscard-transmit",
-                             daemon=True).start()
+            threading.Thread(
+                target=_serve, args=(self._jobs,), name="sscard-transmit", daemon=True
+            ).start()
         return self._jobs
 
     def _after_failure(self, error: errors.SscardError) -> errors.SscardError:
@@ -387,19 +426,21 @@ class PcscTransport:
         counter moved (pulled out and put back), waiting up to REMOVAL_SETTLE."""
         s = self._scard
         hresult, _reader, state, _protocol, _atr = s.SCardStatus(self._hcard)
-        if hresult in (SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD) \
-                or (hresult == SCARD_S_SUCCESS and not state & SCARD_PRESENT):
+        if hresult in (SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD) or (
+            hresult == SCARD_S_SUCCESS and not state & SCARD_PRESENT
+        ):
             return True  # a physical reader knows at once
-        context = getattr(getattr(self._connection, "component", self._connection),
-                          "hcontext", None)
+        context = getattr(
+            getattr(self._connection, "component", self._connection), "hcontext", None
+        )
         if context is None or not hasattr(s, "SCardGetStatusChange"):
             return False
         deadline = time.monotonic() + REMOVAL_SETTLE
         known = s.SCARD_STATE_UNAWARE
         while True:
             hresult, states = s.SCardGetStatusChange(
-                context, max(0, int((deadline - time.monotonic()) * 1000)),
-                [(self.reader, known)])
+                context, max(0, int((deadline - time.monotonic()) * 1000)), [(self.reader, known)]
+            )
             if hresult != SCARD_S_SUCCESS:  # timeout: the card is still there; or the
                 return False  # reader went away with it: that error stands
             _name, flags, _atr = states[0]
@@ -423,10 +464,12 @@ class PcscTransport:
             self._worker().put(job)
             if not job.done.wait(BEGIN_TIMEOUT):
                 self._stuck = job  # given up like a mute card: close() releases after it
-                log.warning(_LOG, "%r: another program held the card for %g s", self.reader,
-                            BEGIN_TIMEOUT)
-                raise errors.CardBusy(_busy_for(BEGIN_TIMEOUT),
-                                      zh=f"卡片被其他程序占用超过 {BEGIN_TIMEOUT:g} 秒")
+                log.warning(
+                    _LOG, "%r: another program held the card for %g s", self.reader, BEGIN_TIMEOUT
+                )
+                raise errors.CardBusy(
+                    _busy_for(BEGIN_TIMEOUT), zh=f"卡片被其他程序占用超过 {BEGIN_TIMEOUT:g} 秒"
+                )
             hresult = job.outcome()
         else:  # exclusive: no other program can hold a transaction
             hresult = scard.SCardBeginTransaction(hcard)
@@ -445,6 +488,7 @@ class PcscTransport:
         All security state on the card is lost with the reset: callers re-select.
         """
         from smartcard import scard
+
         mode = scard.SCARD_SHARE_SHARED if self.shared else scard.SCARD_SHARE_EXCLUSIVE
         try:
             self._connection.reconnect(mode=mode, disposition=scard.SCARD_LEAVE_CARD)
@@ -465,8 +509,12 @@ class PcscTransport:
         is SCARD_LEAVE_CARD after recover_from_reset(): so it is set here, every time."""
         _unpower_on_release(self._connection)
         if self._stuck is not None:  # the release would wait for the blocked transmit
-            threading.Thread(target=_release_after, args=(self._stuck, self._connection),
-                             name="sscard-release", daemon=True).start()
+            threading.Thread(
+                target=_release_after,
+                args=(self._stuck, self._connection),
+                name="sscard-release",
+                daemon=True,
+            ).start()
             log.debug(_LOG, "%r: released once the card answers or leaves", self.reader)
         else:
             _release(self._connection)
@@ -511,6 +559,7 @@ def _release_after(job: _Job, connection) -> None:
 def _connect(reader: str, shared: bool):
     from smartcard.pcsc.PCSCReader import PCSCReader
     from smartcard import scard
+
     mode = scard.SCARD_SHARE_SHARED if shared else scard.SCARD_SHARE_EXCLUSIVE
     for delay in (*BUSY_RETRIES, None):
         connection = PCSCReader(reader).createConnection()
@@ -538,8 +587,9 @@ def _connect_within(connection, mode: int, seconds: float) -> None:
     job = _Job(lambda: connection.connect(mode=mode))
     threading.Thread(target=job.run, name="sscard-connect", daemon=True).start()
     if not job.done.wait(seconds):
-        threading.Thread(target=_release_after, args=(job, connection), name="sscard-release",
-                         daemon=True).start()
+        threading.Thread(
+            target=_release_after, args=(job, connection), name="sscard-release", daemon=True
+        ).start()
         raise errors.CardBusy(_busy_for(seconds), zh=f"卡片被其他程序占用超过 {seconds:g} 秒")
     job.outcome()
 
@@ -550,6 +600,7 @@ def _busy_for(seconds: float) -> str:
 
 def _unpower_on_release(connection) -> None:
     from smartcard import scard
+
     raw = getattr(connection, "component", connection)  # createConnection()'s decorator
     raw.disposition = scard.SCARD_UNPOWER_CARD
 

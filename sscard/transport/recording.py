@@ -85,8 +85,11 @@ class RecordingTransport:
         """Write the trace to `path`, readable by its owner only (0600: it holds the card's
         data).  An existing regular file is replaced only with `overwrite`; a device or a
         pipe is written to.  A failed write leaves no partial file behind."""
-        doc = {"format": "sscard.trace/1", "atr": self.atr.hex().upper(),
-               "exchanges": [{"command": c, "response": r} for c, r in self.exchanges]}
+        doc = {
+            "format": "sscard.trace/1",
+            "atr": self.atr.hex().upper(),
+            "exchanges": [{"command": c, "response": r} for c, r in self.exchanges],
+        }
         if self.command is not None:  # which CLI command made it, for `sscard replay`
             doc["sscard_command"] = self.command
         write_private(path, (json.dumps(doc, indent=1) + "\n").encode(), overwrite=overwrite)
@@ -103,8 +106,10 @@ def write_private(path: str | Path, data: bytes, *, overwrite: bool = False) -> 
         raise _failed(path, e) from None
     regular = existing is None or stat.S_ISREG(existing.st_mode)
     if existing is not None and regular and not overwrite:
-        raise RecordingFailed(f"cannot write the recording: {path} exists (not overwritten)",
-                              zh=f"无法写入 APDU 记录文件：{path} 已存在（未覆盖）")
+        raise RecordingFailed(
+            f"cannot write the recording: {path} exists (not overwritten)",
+            zh=f"无法写入 APDU 记录文件：{path} 已存在（未覆盖）",
+        )
     if existing is None:  # O_EXCL: never through a symlink or a file created meanwhile
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     elif regular:
@@ -120,7 +125,7 @@ def write_private(path: str | Path, data: bytes, *, overwrite: bool = False) -> 
             os.fchmod(fd, 0o600)  # an overwritten file loses wider permissions too
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except OSError as e:
         os.close(fd)
         if regular:
@@ -132,5 +137,7 @@ def write_private(path: str | Path, data: bytes, *, overwrite: bool = False) -> 
 
 def _failed(path: str, e: OSError) -> RecordingFailed:
     reason = e.strerror or type(e).__name__
-    return RecordingFailed(f"cannot write the recording to {path}: {reason}",
-                           zh=f"无法写入 APDU 记录文件 {path}（{reason}）")
+    return RecordingFailed(
+        f"cannot write the recording to {path}: {reason}",
+        zh=f"无法写入 APDU 记录文件 {path}（{reason}）",
+    )

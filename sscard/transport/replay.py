@@ -35,8 +35,9 @@ def _parse_response(text: str, where: str) -> bytes | None:
 
 
 class ReplayTransport:
-    def __init__(self, atr: bytes, exchanges: list[tuple[str, bytes | None]],
-                 description: str = "replay") -> None:
+    def __init__(
+        self, atr: bytes, exchanges: list[tuple[str, bytes | None]], description: str = "replay"
+    ) -> None:
         self._atr = atr
         self._exchanges = list(exchanges)
         self.position = 0
@@ -48,16 +49,22 @@ class ReplayTransport:
         """A recording: a regular file of at most MAX_RECORDING bytes (never a FIFO or a
         device), any failure an InvalidArgument."""
         from sscard import inputs
+
         text = inputs.read_text_file(path, limit=MAX_RECORDING, what="the recording")
         doc = inputs.parse_json(text, "the recording")
         try:
             atr = _parse_hex(doc["atr"], "atr")
-            items = [(str(e["command"]).upper().replace(" ", ""),
-                      _parse_response(e["response"], f"response {n}"))
-                     for n, e in enumerate(doc["exchanges"])]
+            items = [
+                (
+                    str(e["command"]).upper().replace(" ", ""),
+                    _parse_response(e["response"], f"response {n}"),
+                )
+                for n, e in enumerate(doc["exchanges"])
+            ]
             command = doc.get("sscard_command")
-            if command is not None and not (isinstance(command, dict)
-                                            and isinstance(command.get("name"), str)):
+            if command is not None and not (
+                isinstance(command, dict) and isinstance(command.get("name"), str)
+            ):
                 raise ValueError("sscard_command")
         except (ValueError, KeyError, TypeError, AttributeError):
             raise errors.InvalidArgument("recording is not a valid sscard trace") from None
@@ -81,16 +88,19 @@ class ReplayTransport:
         if self.position >= len(self._exchanges):
             raise errors.UnexpectedCommand(
                 f"command {self.position + 1} was not recorded (the recording has "
-                f"{len(self._exchanges)} exchanges)")
+                f"{len(self._exchanges)} exchanges)"
+            )
         expected, response = self._exchanges[self.position]
         if not _matches(expected, apdu.hex().upper()):
             raise errors.UnexpectedCommand(
-                f"command {self.position + 1} differs from the recording")
+                f"command {self.position + 1} differs from the recording"
+            )
         self.position += 1
         if response is None:
             raise errors.UnexpectedCommand(
                 f"the answer to command {self.position} was not recorded (a cryptogram): "
-                "this recording cannot be replayed past it")
+                "this recording cannot be replayed past it"
+            )
         return response
 
     def transaction(self):
