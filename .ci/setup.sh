@@ -6,7 +6,7 @@
 #     serve`) installed (a regular install: an editable one adds ~25 ms to every start of
 #     `sscard`; developers may `pip install -e .` instead).
 # Usage: bash .ci/setup.sh [--test] [--link]
-#   --test adds the test dependencies, .venv-emvtool and Debian's chromium + chromium-driver
+#   --test adds the test and lint dependencies, .venv-emvtool and Debian's chromium + chromium-driver
 #   for the kiosk page's browser test; --link puts `sscard` on PATH (a symlink in
 #   /usr/local/bin as root, else ~/.local/bin; see .ci/after-setup.sh).
 # Idempotent: packages already installed are not fetched again.
@@ -23,7 +23,7 @@ for arg in "$@"; do
   esac
 done
 extras="[service]"
-if [ -n "$testing" ]; then extras="[service,test]"; fi
+if [ -n "$testing" ]; then extras="[service,test,lint]"; fi
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

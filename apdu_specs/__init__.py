@@ -1,1 +1,3 @@
-"""Declarative specification of the social security card (TOML data; installed as sscard.apdu_specs)."""
+"""Declarative specification of the social security card.
+
+TOML data; installed as sscard.apdu_specs."""

@@ -52,7 +52,7 @@ def main() -> None:
         card = SocialSecurityCard.from_persona(persona)
 
         class Spy(EmulatorTransport):
-            def transmit(self, apdu):
+            def transmit(self, apdu, recorded=recorded):
                 recorded.append(bytes(apdu))
                 return super().transmit(apdu)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from pcsc_stack import PrivatePcscd, reader_state, stack_available, wait_state  # noqa: E402
+from pcsc_stack import PrivatePcscd, stack_available, wait_state  # noqa: E402
 
 READER = "Virtual PCD 00 00"
 # the installed console script, as a user runs it (not the source tree)
@@ -94,7 +94,7 @@ def overhead(apdus: int) -> tuple[float, float, float]:
                 second()
     r, o = statistics.median(raw_times), statistics.median(ours)
     # the median of the ratios of neighbouring blocks: robust to the VM's drifting speed
-    return r, o, statistics.median(b / a for a, b in zip(raw_times, ours))
+    return r, o, statistics.median(b / a for a, b in zip(raw_times, ours, strict=False))
 
 
 def first_apdu_latency(starts: int, env: dict) -> tuple[float, float]:

@@ -141,7 +141,7 @@ def bench_status(port: int, wire: WireModel, rounds: int) -> dict:
 
 
 def ratio(times: list[float], base: list[float]) -> float:
-    return statistics.median(t / b for t, b in zip(times, base))
+    return statistics.median(t / b for t, b in zip(times, base, strict=False))
 
 
 def main() -> None:

@@ -45,8 +45,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from sscard.card import Card
-    from sscard.errors import SscardError
-    from sscard.results import Identity
+    from sscard.errors import SscardError  # noqa: F401  (annotations of the lazy names)
+    from sscard.results import Identity  # noqa: F401
 
 
 def open(
@@ -57,7 +57,7 @@ def open(
     trace=None,
     timeout: float | None = None,
     ignore=(),
-) -> "Card":
+) -> Card:
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
 
     reader  index, name substring or ATR prefix (hex); default: the first reader holding a card
@@ -74,9 +74,9 @@ def open(
     With `wait`, the PC/SC service and the reader may also appear meanwhile.
     """
     from sscard.card import Card
+    from sscard.psam import user_card
     from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
-    from sscard.psam import user_card
 
     timeout = check_timeout(timeout)  # before the reader is taken
     return Card(
@@ -88,7 +88,7 @@ def open(
 
 def open_emulator(
     persona: str = "gen2", *, trace=None, timeout: float | None = None, **options
-) -> "Card":
+) -> Card:
     """Connect to a built-in emulated card (a persona name or a persona TOML path)."""
     from sscard.card import Card
     from sscard.transport.emulated import EmulatorTransport

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from sscard import errors, log
 from sscard.results import Identity

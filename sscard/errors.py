@@ -110,7 +110,8 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
         "`status --bank-records`: ID number or name mismatch — the bank "
         "application's ID number (`9F61`) or name differs from the social "
         "security application's",
-        "`status --bank-records`：证件号码或姓名不符——金融应用的证件号码（`9F61`）或姓名与社保应用不同",
+        "`status --bank-records`：证件号码或姓名不符——"
+        "金融应用的证件号码（`9F61`）或姓名与社保应用不同",
     ),
     (
         ExitCode.NOT_OFFERED,

@@ -6,8 +6,8 @@ import datetime as _dt
 from dataclasses import dataclass
 
 from sscard.codec import card_number as card_number_codec
-from sscard.codec.card_id import MOHRSS_RID
 from sscard.codec import gb11643
+from sscard.codec.card_id import MOHRSS_RID
 from sscard.results import CardIdentification, Finding, HolderInfo, IssuerInfo
 
 # code: (severity, English, Chinese)

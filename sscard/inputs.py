@@ -5,8 +5,8 @@ A path may name anything: a FIFO that never ends (or never opens), a symlink to 
 a 700 MB file, a TOML or JSON document nested deeper than the parser's recursion.  So the
 file is opened without blocking, must be a regular file (after symlinks), and is read only
 up to a limit that is checked before and while reading; a document nested deeper than the
-parser's recursion allows is a typed error like any malformed one.  Messages never quote the content (a key file holds
-keys).
+parser's recursion allows is a typed error like any malformed one.  Messages never quote the
+content (a key file holds keys).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sscard import errors
 

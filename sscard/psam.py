@@ -19,7 +19,8 @@ needed it, so a missing PSAM or key never costs a card try.  The terminal number
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from sscard import errors
 from sscard.crypto import Algorithm, card_factor, city_factor, province_factor
@@ -124,7 +125,8 @@ class PsamKeys:
             block = response.data
             if algorithm.block == 8:
                 return block
-            return bytes(a ^ b for a, b in zip(block[:8], block[8:]))  # SPEC-P4 §9.3.2
+            # SPEC-P4 §9.3.2
+            return bytes(a ^ b for a, b in zip(block[:8], block[8:], strict=False))
 
         return self._operation(compute)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class HolderInfo:
     birth_date: _dt.date | None
 
 
-class HolderStatus(str, Enum):
+class HolderStatus(StrEnum):
     READ = "read"  # EF06 read completely
     LOCKED = "locked"  # needs a key (RKSSSE on gen 3) the caller did not provide
     ABSENT = "absent"  # the card has no EF06 (e.g. Shanghai-style layout)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from sscard import errors
 from sscard.budget import DEFAULT_TIMEOUT, Budget

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from sscard import errors
 from sscard.codec import tlv
@@ -419,7 +420,7 @@ def _decode_range(items: tuple[DataItem, ...], data: bytes) -> dict | None:
     if len(records) != len(items):
         return None
     values = {}
-    for item, record in zip(items, records):
+    for item, record in zip(items, records, strict=False):
         if record.tag != item.tag or len(record.value) != item.length:
             return None
         try:

@@ -11,7 +11,7 @@ and marked.  Anything that cannot be classified is hidden (default deny).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sscard.codec import tlv
 from sscard.codec.apdu import CommandApdu

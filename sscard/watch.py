@@ -24,11 +24,11 @@ import contextlib
 import datetime as _dt
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sscard import errors, log
-from sscard.budget import DEFAULT_TIMEOUT
 
 PNP_READER = "\\\\?PnP?\\Notification"
 WAKE_MS = 1000  # also bounds how long stop() takes
@@ -49,7 +49,7 @@ class CardEvent:
     #            service_restored | read
     reader: str | None = None
     atr: bytes | None = None
-    time: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
+    time: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.UTC))
     result: Any = field(default=None, repr=False, compare=False)  # read: what `read` returned
     error: errors.SscardError | None = field(default=None, compare=False)  # read: its failure
 

@@ -59,6 +59,7 @@ def reader_state(reader: str) -> tuple[bool, int]:
     """(card present, pcscd's event counter) — the counter (high 16 bits of the state)
     moves only when pcscd's own event thread has registered an insertion or removal."""
     from smartcard import scard
+
     from sscard.transport.pcsc import Context
 
     with Context() as ctx:

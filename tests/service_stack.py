@@ -74,10 +74,12 @@ class Service:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as timed_out:
                 self.proc.kill()
                 self.proc.wait(5)
-                raise AssertionError(f"sscard serve did not stop on SIGTERM: {self.log()}")
+                raise AssertionError(
+                    f"sscard serve did not stop on SIGTERM: {self.log()}"
+                ) from timed_out
         rc = self.proc.returncode
         self.proc = None
         return rc
@@ -155,6 +157,7 @@ class EventStream:
 
     def __init__(self, service: Service, query: str = "", origin: str | None = None) -> None:
         import queue
+
         import httpx
 
         self.events: queue.Queue = queue.Queue()
@@ -219,6 +222,7 @@ def require_service_dependencies() -> None:
     """Skip a module whose venv predates the `service` extra (pip install -e '.[test]' again);
     CI, which installs it through .ci/setup.sh, fails instead."""
     import importlib.util
+
     import pytest
 
     missing = [

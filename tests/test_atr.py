@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import PERSONA_DIR, TODAY, FaultyTransport, persona_toml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import PERSONA_DIR, TODAY, FaultyTransport, persona_toml
 from sscard import errors, ireadcardbas
 from sscard.card import Card
 from sscard.cli.main import run

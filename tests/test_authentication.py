@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
-
 from conftest import TODAY, FaultyTransport, persona_toml
+
 from sscard import errors
 from sscard.card import Card
 from sscard.cli.main import run
@@ -237,7 +237,8 @@ def test_cli_gen3_without_keys_still_locked(capsys, monkeypatch):
 @pytest.mark.parametrize(
     "text",
     [
-        '[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEEFF"\n[keys.0011223344556677]\n"03" = "00"\n',
+        '[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEEFF"\n'
+        '[keys.0011223344556677]\n"03" = "00"\n',
         '[keys.RKSSSE]\n00112233445566778899AABBCCDDEEFF = "03"\n',
         "00112233445566778899AABBCCDDEEFF = 1\n[keys.RKSSSE]\n",
         '[keys]\nRKSSSE = "00112233445566778899AABBCCDDEEFF"\n',

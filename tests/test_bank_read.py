@@ -8,8 +8,8 @@ import json
 import tomllib
 
 import pytest
-
 from conftest import PERSONA_DIR, TODAY, FaultyTransport
+
 from sscard import errors
 from sscard.bank.results import AppState, RecordsStatus
 from sscard.card import Card
@@ -510,7 +510,7 @@ def _padded_records(index, apdu, response):
         return None
     (template,) = parse_ber(data)
     bounds = [c.offset for c in template.children] + [len(data)]
-    objects = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    objects = [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
     return encode_ber(0x70, b"\x00" + b"\x00".join(objects) + b"\x00\x00") + sw
 
 

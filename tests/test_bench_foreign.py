@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_bench_scenario import Emulate, _require_stack, _scenario, _stop_leftover_benches  # noqa: F401
+
 from sscard.testing.client import BenchClient
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,9 @@ import textwrap
 import pytest
 
 KIOSK = textwrap.dedent('''
-    """A kiosk-style pyscard program: wait for a card, read EF05's card number, say what happened."""
+    """A kiosk-style pyscard program.
+
+    It waits for a card, reads EF05's card number and says what happened."""
     import json, sys
     from smartcard.CardRequest import CardRequest
     from smartcard.CardType import AnyCardType
@@ -30,7 +32,8 @@ KIOSK = textwrap.dedent('''
             return bytes(data), (sw1 << 8) | sw2
         _, sw = send("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00")  # SELECT SSSE
         if sw != 0x9000:
-            print(json.dumps({"result": "not a social security card", "sw": f"{sw:04X}"})); sys.exit(4)
+            print(json.dumps({"result": "not a social security card", "sw": f"{sw:04X}"}))
+            sys.exit(4)
         _, sw = send("00A4020002EF05")
         data, sw = send("00B2070000")  # record 07: card number (tag 07, 9 bytes)
         if sw != 0x9000 or len(data) < 11:

@@ -264,7 +264,8 @@ connection.connect()
 for apdu in sys.argv[2:]:
     try:
         data, sw1, sw2 = connection.transmit(list(bytes.fromhex(apdu)))
-        print(json.dumps({"sw": f"{sw1:02X}{sw2:02X}", "data": bytes(data).hex().upper()}), flush=True)
+        answer = {"sw": f"{sw1:02X}{sw2:02X}", "data": bytes(data).hex().upper()}
+        print(json.dumps(answer), flush=True)
     except SmartcardException as e:
         print(json.dumps({"error": type(e).__name__}), flush=True)
         sys.exit(3)
@@ -322,13 +323,12 @@ class Emulate:
             )
 
         with self._cond:
-            found = self._cond.wait_for(
+            self._cond.wait_for(
                 lambda: find() or any(e["event"] == "<exit>" for e in self.events), timeout
             )
             result = find()
-        assert result, (
-            f"no {event} {fields} in {self.events}; stderr: {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
-        )
+        stderr = self.proc.stderr.read() if self.proc.poll() is not None else ""
+        assert result, f"no {event} {fields} in {self.events}; stderr: {stderr}"
         return result
 
     def host(self, slot: int, *apdus: str) -> tuple[int, list[dict]]:

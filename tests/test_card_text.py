@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import PERSONA_DIR
+
 from sscard import errors
 from sscard.cli.main import run
 from sscard.codec import fields, text

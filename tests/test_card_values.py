@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import PERSONA_DIR, emulator, read
 
-from conftest import PERSONA_DIR, TODAY, emulator, read
 from sscard import errors, ireadcardbas
 from sscard.cli.main import run
 from sscard.errors import ExitCode

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import persona_toml
+
 from sscard.cli.main import run
 from sscard.emulator.persona import list_personas
 

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import TODAY, FaultyTransport
 
-from conftest import TODAY, FaultyTransport, persona_toml
 from sscard import errors
 from sscard.card import Card
 from sscard.cli.main import run

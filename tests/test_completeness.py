@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import TODAY, FaultyTransport, emulator, read
+
 from sscard import errors
 from sscard.card import Card
 from sscard.cli.main import run
@@ -204,6 +204,8 @@ def test_two_threads_sharing_a_card_never_interleave_apdus():
     first.join(30)
     second.join(30)
     assert failures == [] and results == [clean, clean]
-    switches = sum(1 for a, b in zip(transport.senders, transport.senders[1:]) if a != b)
+    switches = sum(
+        1 for a, b in zip(transport.senders, transport.senders[1:], strict=False) if a != b
+    )
     assert switches == 1  # all of one read, then all of the other
     card.close()

@@ -56,7 +56,9 @@ def cbc_last_block(name, key, data, block):
     """CBC written out by hand: chain each block through ECB."""
     chain = bytes(block)
     for i in range(0, len(data), block):
-        chain = ecb(name, key, bytes(a ^ b for a, b in zip(chain, data[i : i + block])))
+        chain = ecb(
+            name, key, bytes(a ^ b for a, b in zip(chain, data[i : i + block], strict=True))
+        )
     return chain
 
 
@@ -79,7 +81,7 @@ def second_auth(name, key, random8, original8):
         return ecb("DES", session, original8)
     session = ecb("SM4", key, random8 + bytes(8))
     out = ecb("SM4", session, original8 + bytes(8))
-    return bytes(x ^ y for x, y in zip(out[:8], out[8:]))
+    return bytes(x ^ y for x, y in zip(out[:8], out[8:], strict=True))
 
 
 ALGS = [(Algorithm.DES3, "DES"), (Algorithm.SM4, "SM4")]
@@ -133,7 +135,8 @@ def test_mac_matches_a_second_computation(algorithm, name, data, key16):
         last[:4]
         if block == 8
         else bytes(
-            a ^ b ^ c ^ d for a, b, c, d in zip(last[0:4], last[4:8], last[8:12], last[12:16])
+            a ^ b ^ c ^ d
+            for a, b, c, d in zip(last[0:4], last[4:8], last[8:12], last[12:16], strict=True)
         )
     )
     assert mac(algorithm, key, data) == expected

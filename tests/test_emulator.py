@@ -201,8 +201,10 @@ def test_persona_declares_the_read_record_forms_of_its_cos():
 
 
 def test_read_record_forms_are_checked_when_the_persona_loads(tmp_path):
-    import pytest
     from pathlib import Path
+
+    import pytest
+
     from sscard.errors import SpecError
 
     source = Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen2-no-range.toml"

@@ -277,7 +277,7 @@ def test_extra_application_has_its_own_label_and_counter():
     assert sw(c, get_data("9F4D")) == "6A88"  # no log on this one
 
 
-# --- GET PROCESSING OPTIONS ------------------------------------------------------------------------
+# --- GET PROCESSING OPTIONS -----------------------------------------------------------------------
 
 
 def test_gpo_format_1_and_the_afl_records_hold_the_persona_values():
@@ -558,7 +558,7 @@ def test_unused_application_has_an_empty_log():
     assert sw(c, read(1, 5)) == "6A82"
 
 
-# --- T=0, Le and the other application on the chip --------------------------------------------------
+# --- T=0, Le and the other application on the chip ------------------------------------------------
 
 
 def test_t0_select_and_gpo_announce_61xx():
@@ -678,6 +678,6 @@ def test_custom_record_layout(tmp_path):
     c = SocialSecurityCard.from_persona(path)
     ok(c, select(DEBIT))
     afl = afl_of(c)
-    assert [(s, f, l) for s, f, l, _ in afl_entries(afl)] == [(1, 1, 2)]
+    assert [(s, f, last) for s, f, last, _ in afl_entries(afl)] == [(1, 1, 2)]
     assert ok(c, read(1, 1)) == tlv("70", tlv("5A", pan_cn("6212340000000000012")))
     assert find(ok(c, read(2, 1)), "70", "9F61") == b"110101199003071233".hex().upper()

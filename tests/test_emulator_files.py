@@ -11,12 +11,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import PERSONA_DIR, persona_toml
+from test_emulator import SELECT_SSSE, card, ok, sw, tx
+
 from sscard import errors
 from sscard.crypto import Algorithm, authentication_data, derive_card_key
 from sscard.emulator import SocialSecurityCard
-from test_emulator import SELECT_SSSE, card, ok, sw, tx
 
 SPEC_FILES = {
     f["key"]: f

@@ -51,7 +51,7 @@ def gb11643_ok(number: str) -> bool:
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     if len(number) != 18 or not number[:17].isdigit():
         return False
-    total = sum(int(c) * w for c, w in zip(number[:17], weights))
+    total = sum(int(c) * w for c, w in zip(number[:17], weights, strict=True))
     return number[17] == "10X98765432"[total % 11]
 
 
@@ -60,7 +60,7 @@ def card_number_ok(number: str) -> bool:
     if len(number) != 9 or not number[0].isupper() or not number[1:8].isdigit():
         return False
     value = lambda c: ord(c) - ord("A") + 10 if c.isalpha() else int(c)  # noqa: E731
-    check = 11 - sum(value(c) * w for c, w in zip(number[:8], weights)) % 11
+    check = 11 - sum(value(c) * w for c, w in zip(number[:8], weights, strict=True)) % 11
     return number[8] == {10: "X", 11: "0"}.get(check, str(check))
 
 

@@ -44,9 +44,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import persona_toml
 from pcsc_stack import READERS, PrivatePcscd, own_pcscd, require_stack, wait_state_in_child
+
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
 from sscard.emulator.vpcd import VpcdLink
@@ -210,8 +210,9 @@ try:
         aip, afl = res.data[Tag.RMTF2][0x82], res.data[Tag.RMTF2][0x94]
     out["aip"], out["afl"] = hexs(aip), hexs(afl)
     records = card.get_application_data(afl)
+    # plain values, not DOL objects
     out["records"] = {"%X" % (t.id if isinstance(t.id, int) else int(hexs(t.id), 16)): hexs(v)
-                      for t, v in records.items() if type(v) is list}  # plain values, not DOL objects
+                      for t, v in records.items() if type(v) is list}
 except ErrorResponse as e:
     out["gpo_sw"] = "%02X%02X" % (e.sw1, e.sw2)
 out["metadata"] = card.get_metadata()
@@ -249,7 +250,7 @@ def tables(out: str) -> list[tuple[str, list[list[str]]]]:
             cells = [c.strip(" ") for c in line.split(_CELL)[1:-1]]
             rows = found[-1][1]
             if rows and not cells[0] and len(rows[-1]) == len(cells):
-                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells)]
+                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
             else:
                 rows.append(cells)
     return found
@@ -414,7 +415,8 @@ def test_python_emv_cannot_parse_log_records(stack):
         plain = emvtool(stack, "--redact", "info")
         wrapped = emvtool(stack, "--redact", "info", tolerant_logs=True)
     assert plain.returncode != 0 and "IndexError" in plain.stderr, (
-        "python-emv now copes with bank-used's log record 1: is the log-record wrapper still needed?"
+        "python-emv now copes with bank-used's log record 1: "
+        "is the log-record wrapper still needed?"
     )
     assert wrapped.returncode == 0, wrapped.stderr
     assert "[harness] SFI 11 record 1 is not BER-TLV" in wrapped.stdout

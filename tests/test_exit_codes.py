@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 import pytest
+from conftest import FaultyTransport
 
 import sscard
-from conftest import FaultyTransport
 from sscard import errors
 from sscard.card import Card
 from sscard.cli.main import run

@@ -110,7 +110,7 @@ def test_social_security_records(item, value, exact_length, base):
 @given(st.binary(max_size=80))
 def test_social_security_fci(data):
     for item in SPEC.ssse.fci:
-        decoded_or_rejected(lambda: item.extract(data), data)
+        decoded_or_rejected(lambda item=item: item.extract(data), data)
 
 
 @FUZZ
@@ -229,6 +229,7 @@ def _hostile(data: bytes, position: int, payload: bytes) -> bytes:
 )
 def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position, payload):
     from conftest import TODAY, FaultyTransport, emulator
+
     from sscard.card import Card
     from sscard.errors import SscardError
     from sscard.keysource import load_keys
@@ -260,6 +261,7 @@ def test_any_atr_gives_a_read_or_a_finding(atr):
     """A card whose ATR is anything: the read still gives a typed identity (or an sscard
     error), and the outputs stay clean."""
     from conftest import TODAY, emulator
+
     from sscard.card import Card
 
     class WithAtr:
@@ -300,6 +302,7 @@ def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offse
     """Structure-aware: the payload lands inside the value of one text item, wherever the
     card sends that record (a range read or a read by tag)."""
     from conftest import TODAY, FaultyTransport, emulator
+
     from sscard.card import Card
     from sscard.errors import SscardError
     from sscard.keysource import load_keys

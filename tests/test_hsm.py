@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import TODAY, FaultyTransport, persona_toml
+
 from sscard import errors
 from sscard.card import Card
 from sscard.crypto import Algorithm, authentication_data, derive_card_key

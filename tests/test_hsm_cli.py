@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import persona_toml
-from sscard.cli.main import run
 from test_hsm import hsm
+
+from sscard.cli.main import run
 
 SSCARD = str(Path(sys.executable).with_name("sscard"))
 

@@ -12,12 +12,12 @@ import subprocess
 import sys
 
 import pytest
-
 from pcsc_stack import READERS, own_pcscd, run_in_child, wait_state_in_child
-from sscard.emulator import SocialSecurityCard
-from sscard.emulator.vpcd import RESET, VpcdLink
 from test_hsm import hsm
 from test_hsm_cli import expected_ireadcardbas
+
+from sscard.emulator import SocialSecurityCard
+from sscard.emulator.vpcd import RESET, VpcdLink
 
 SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]
 

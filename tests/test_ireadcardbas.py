@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-
 from conftest import emulator, read
+
 from sscard import errors, ireadcardbas
 from sscard.cli.main import run
 from sscard.results import CardIdentification, Coded, HolderInfo, HolderStatus, Identity, IssuerInfo

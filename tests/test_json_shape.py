@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import persona_toml
+
 from sscard.cli.main import run
 from sscard.emulator.persona import list_personas
 
@@ -31,7 +31,7 @@ def compare(masked, revealed, path="$"):
             compare(masked[key], revealed[key], f"{path}.{key}")
     elif isinstance(revealed, list):
         assert isinstance(masked, list) and len(masked) == len(revealed), path
-        for i, (m, r) in enumerate(zip(masked, revealed)):
+        for i, (m, r) in enumerate(zip(masked, revealed, strict=True)):
             compare(m, r, f"{path}[{i}]")
     elif masked is None:
         assert revealed is None, f"{path}: masked as null"

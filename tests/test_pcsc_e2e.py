@@ -15,7 +15,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import TODAY
 from pcsc_stack import (
     READERS,
@@ -25,6 +24,7 @@ from pcsc_stack import (
     stack_available,
     wait_state,
 )
+
 from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
@@ -284,9 +284,10 @@ def test_cli_exits_8_when_the_card_is_pulled_out(insert, capsys, command):
 
 
 def test_reset_by_another_program_is_recovered_once(insert):
-    import sscard
     from smartcard.pcsc.PCSCReader import PCSCReader
     from smartcard.scard import SCARD_RESET_CARD, SCARD_SHARE_SHARED
+
+    import sscard
 
     insert("gen2")
     with sscard.open(SLOT0, shared=True) as card:

@@ -17,13 +17,13 @@ GB11643_WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
 
 
 def _gb11643_ok(number: str) -> bool:
-    total = sum(int(c) * w for c, w in zip(number[:17], GB11643_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(number[:17], GB11643_WEIGHTS, strict=True))
     return "10X98765432"[total % 11] == number[17]
 
 
 def _card_number_ok(number: str) -> bool:
     values = ["0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(c) for c in number[:8]]
-    check = 11 - sum(v * w for v, w in zip(values, (3, 7, 9, 10, 5, 8, 4, 2))) % 11
+    check = 11 - sum(v * w for v, w in zip(values, (3, 7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
     return {10: "X", 11: "0"}.get(check, str(check)) == number[8]
 
 

@@ -8,8 +8,8 @@ import logging
 
 import click
 import pytest
-
 from conftest import FaultyTransport
+
 from sscard import errors, pin
 from sscard.card import Card
 from sscard.cli.main import run

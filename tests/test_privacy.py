@@ -14,8 +14,8 @@ import json
 import logging
 
 import pytest
-
 from conftest import persona_toml
+
 from sscard import errors, privacy
 from sscard.cli.main import run
 from sscard.codec.card_number import check_character

@@ -13,16 +13,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import TODAY, FaultyTransport, persona_toml
 from test_crypto import second_auth, second_derivation
+
 from sscard import errors, ireadcardbas
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.codec.apdu import CommandApdu
 from sscard.crypto import Algorithm
-from sscard.emulator import SocialSecurityCard
-from sscard.emulator import psam_card
+from sscard.emulator import SocialSecurityCard, psam_card
 from sscard.emulator.card_keys import TEST_KEYS
 from sscard.emulator.psam_card import PsamCard, load_profile
 from sscard.keysource import AuthContext, load_keys
@@ -138,7 +137,7 @@ def test_psam_cryptogram_matches_a_second_computation(code, name, env, region):
     assert apdu(card, f"BFDE670A{len(data):02X}{data.hex()}") == b"\x90\x00"
     out = fetch(card, apdu(card, f"80FA0000{block:02X}{original.ljust(block, bytes(1)).hex()}"))
     assert out[-2:] == b"\x90\x00" and len(out) == block + 2
-    got = out[:8] if block == 8 else bytes(a ^ b for a, b in zip(out[:8], out[8:16]))
+    got = out[:8] if block == 8 else bytes(a ^ b for a, b in zip(out[:8], out[8:16], strict=True))
     card_key = second_derivation(name, bytes.fromhex(ROOTS["RKSSSE"][code]), region, atr)
     assert got == second_auth(name, card_key, random, original)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from conftest import persona_toml
 from pcsc_stack import READERS
+
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.psam_card import PsamCard
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import FaultyTransport, RecordingTransport, emulator, read
+
 from sscard import errors
 from sscard.transport.replay import ReplayTransport
 

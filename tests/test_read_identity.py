@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
+from conftest import FaultyTransport, emulator, persona_toml, read
 
-from conftest import TODAY, FaultyTransport, emulator, persona_toml, read
 from sscard import errors
 from sscard.results import HolderStatus
 

@@ -1,11 +1,12 @@
-"""Random card answers: only sscard errors may come out of the reader, the APDU parser and the tracer."""
+"""Random card answers: only sscard errors may come out of the reader, the APDU parser and
+the tracer."""
 
 from __future__ import annotations
 
+from conftest import FaultyTransport, emulator, read
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FaultyTransport, emulator, read
 from sscard import errors
 from sscard.codec.apdu import CommandApdu
 from sscard.results import Identity

@@ -7,8 +7,8 @@ import os
 import stat
 
 import pytest
-
 from conftest import emulator, read
+
 from sscard import errors
 from sscard.card import Card
 from sscard.cli.main import run
@@ -87,6 +87,7 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
     HSM's result): recorded as wildcards, also when it comes through GET RESPONSE (T=0),
     and hidden in the trace."""
     from conftest import persona_toml
+
     from sscard.crypto import algorithm_from_id
     from sscard.keysource import AuthContext, load_keys
 

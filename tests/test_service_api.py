@@ -14,7 +14,6 @@ import sys
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
-
 from pcsc_stack import READERS, own_pcscd
 from service_stack import EventStream, Service, Slots
 

@@ -15,7 +15,6 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 
 import pytest  # noqa: E402
-
 from pcsc_stack import own_pcscd  # noqa: E402
 from service_stack import Service, Slots  # noqa: E402
 

@@ -15,11 +15,10 @@ import threading
 import time
 
 import pytest
-from websockets.sync.client import connect
-
 from pcsc_stack import own_pcscd
 from service_stack import Service, Slots
 from test_hsm import hsm
+from websockets.sync.client import connect
 
 SSCARD = os.path.join(os.path.dirname(sys.executable), "sscard")
 READ = {"function": "iReadCardBas", "iType": 3}
@@ -301,6 +300,7 @@ def test_psam_in_the_second_reader(daemon, slots):
     """--psam: generation-3 cards read in full, the PSAM's terminal number in field 10, and the
     PSAM's reader is not offered as a card reader."""
     import httpx
+
     from sscard.emulator.psam_card import PsamCard
 
     slots.insert(PsamCard.from_file(), slot=1)
@@ -327,8 +327,9 @@ def test_psam_in_the_second_reader(daemon, slots):
 
 
 def test_clients_gone_mid_request_leave_the_service_working(service, slots):
-    import httpx
     import socket
+
+    import httpx
 
     slots.insert("gen2")
     for _ in range(5):  # a page closed while its read runs

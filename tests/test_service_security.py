@@ -15,7 +15,6 @@ import re
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
-
 from pcsc_stack import own_pcscd
 from service_stack import Service, Slots, upgrade
 
@@ -124,7 +123,7 @@ def test_allowed_origin_gets_its_own_origin_back_never_a_wildcard(service, slots
         "http://KIOSK.example:8080",
         "http://kiosk.example:8080/",
         "http://kiosk.example:8080.evil.example",
-        f"http://127.0.0.1:1",
+        "http://127.0.0.1:1",
         "file://",
         "*",
     ],
@@ -332,9 +331,9 @@ def test_log_holds_no_personal_data(service, slots):
 
 
 def test_non_loopback_host_needs_the_explicit_flag(daemon):
+    import os
     import subprocess
     import sys
-    import os
 
     sscard = os.path.join(os.path.dirname(sys.executable), "sscard")
     done = subprocess.run(

@@ -77,7 +77,6 @@ def test_readiness_and_stopping_are_told_to_systemd(tmp_path):
 
     require_service_dependencies()
     import httpx
-
     from pcsc_stack import PrivatePcscd, require_stack
     from service_stack import Service
 

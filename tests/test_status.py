@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import TODAY, FaultyTransport, persona_toml
+
 from sscard import errors
 from sscard.bank.results import AppState, RecordsStatus
 from sscard.card import Card
@@ -207,7 +207,7 @@ def test_garbage_answers_to_bank_commands_are_typed_errors(persona):
         pass
 
 
-# --- the command line ------------------------------------------------------------------------------
+# --- the command line -----------------------------------------------------------------------------
 
 
 def test_card_without_a_pin_is_not_reported_as_unknown_tries(capsys):

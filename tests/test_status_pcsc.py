@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import TODAY
 from pcsc_stack import own_pcscd, run_in_child
+
 from sscard.card import Card
 from sscard.emulator import SocialSecurityCard
 from sscard.transport.emulated import EmulatorTransport

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import emulator, persona_toml, read
+
 from sscard.spec import load_spec
 from sscard.trace import Tracer
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 from pcsc_stack import READERS, PrivatePcscd, require_stack, wait_readers_in_child
+
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.vpcd import VpcdLink
 

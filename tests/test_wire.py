@@ -7,8 +7,7 @@ import struct
 
 import pytest
 
-from sscard.emulator import SocialSecurityCard
-from sscard.emulator import vpcd
+from sscard.emulator import SocialSecurityCard, vpcd
 from sscard.emulator.wire import WireModel
 
 
@@ -43,7 +42,9 @@ def test_vpcd_link_holds_each_answer_back_by_the_model(monkeypatch):
             exchanged.append((apdu, peer.recv(length, socket.MSG_WAITALL)))
         assert exchanged[1][1][-2:] == b"\x90\x00" and len(exchanged[1][1]) == 66
         started = [0.0, 1.0]  # the fake clock's reading when each command arrived
-        assert held == [s + wire.seconds(a, r) for s, (a, r) in zip(started, exchanged)]
+        assert held == [
+            s + wire.seconds(a, r) for s, (a, r) in zip(started, exchanged, strict=True)
+        ]
     finally:
         link.remove()
         peer.close()

@@ -10,7 +10,8 @@ A DOL is tag + one-byte length, repeated, with no values.  Building its data:
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from sscard.errors import DecodeError
 from sscard.spec import pboc_formats

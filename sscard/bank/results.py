@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from sscard.results import Coded, Finding
 
 
-class AppState(str, Enum):
+class AppState(StrEnum):
     """What SELECT told about an application (pboc.md §4, ssc-card.md §7)."""
 
     ABSENT = "absent"  # 6A82 / not listed anywhere
@@ -18,7 +18,7 @@ class AppState(str, Enum):
     CARD_BLOCKED = "card_blocked"  # 6A81
 
 
-class RecordsStatus(str, Enum):
+class RecordsStatus(StrEnum):
     NOT_REQUESTED = "not_requested"  # no GPO sent (the default: it changes the card)
     READ = "read"
     REFUSED = "refused"  # GPO answered 6985: nothing read

@@ -1261,7 +1261,7 @@ def _wants_json(argv: list[str]) -> bool:
     return (
         "--json" in args
         or "--format=json" in args
-        or any(a == "--format" and b == "json" for a, b in zip(args, args[1:]))
+        or any(a == "--format" and b == "json" for a, b in zip(args, args[1:], strict=False))
     )
 
 

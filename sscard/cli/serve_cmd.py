@@ -60,7 +60,8 @@ def command(reader_options, debug_option) -> click.Command:
         multiple=True,
         help="A web origin allowed to use the service, exactly as the browser "
         "sends it: scheme://host[:port] (repeatable); `null` for file:// "
-        "pages (with --accept-null-origin-risk).  Pages served by the service itself are always allowed.",
+        "pages (with --accept-null-origin-risk).  Pages served by the service "
+        "itself are always allowed.",
     )(f)
     f = click.option(
         "--accept-null-origin-risk",

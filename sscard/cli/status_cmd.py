@@ -11,7 +11,6 @@ import datetime as _dt
 
 import click
 
-
 SCHEMA = "sscard.status/1"
 
 
@@ -59,8 +58,9 @@ def status(
     Per application: present, usable, blocked, expired; PIN tries left (social
     security PIN: an empty VERIFY, which spends no try; bank PIN: GET DATA 9F17,
     never a VERIFY); for the bank application a usage hint (transaction counters;
-    with --logs also e-cash amounts and the logs).  Cross-checks the social security number, name and expiry against the
-    bank application when its records were read (--bank-records).
+    with --logs also e-cash amounts and the logs).  Cross-checks the social
+    security number, name and expiry against the bank application when its
+    records were read (--bank-records).
     Without --bank-records nothing on the card changes.
     Whether the bank activated the account, and whether the social security
     bureau enabled the card, is not recorded on the chip: sscard says where to ask.

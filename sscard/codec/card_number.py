@@ -14,7 +14,7 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 def check_character(body8: str) -> str | None:
     if not isinstance(body8, str) or len(body8) != 8 or any(c not in _ALPHABET for c in body8):
         return None
-    check = 11 - sum(_ALPHABET.index(c) * w for c, w in zip(body8, WEIGHTS)) % 11
+    check = 11 - sum(_ALPHABET.index(c) * w for c, w in zip(body8, WEIGHTS, strict=False)) % 11
     return {10: "X", 11: "0"}.get(check, str(check))
 
 

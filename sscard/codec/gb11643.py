@@ -57,7 +57,7 @@ EARLIEST_BIRTH = _dt.date(1850, 1, 1)
 def check_character(body17: str) -> str:
     if len(body17) != 17 or not body17.isascii() or not body17.isdigit():
         raise ValueError("the body of an ID number is 17 digits")
-    return CHECK[sum(int(c) * w for c, w in zip(body17, WEIGHTS)) % 11]
+    return CHECK[sum(int(c) * w for c, w in zip(body17, WEIGHTS, strict=False)) % 11]
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ class Tlv:
     tag: int
     value: bytes
     offset: int  # absolute offset of the first tag byte
-    children: tuple["Tlv", ...] | None = None  # None for primitive objects
+    children: tuple[Tlv, ...] | None = None  # None for primitive objects
 
-    def find(self, tag: int) -> "Tlv | None":
+    def find(self, tag: int) -> Tlv | None:
         return next((c for c in self.children or () if c.tag == tag), None)
 
-    def find_path(self, *tags: int) -> "Tlv | None":
+    def find_path(self, *tags: int) -> Tlv | None:
         node: Tlv | None = self
         for tag in tags:
             node = node.find(tag) if node is not None else None

@@ -86,4 +86,4 @@ def authentication_data(
     if algorithm.block == 8:
         return encrypt_ecb(algorithm, key, bytes(original))
     block = encrypt_ecb(algorithm, key, bytes(original) + bytes(8))
-    return bytes(a ^ b for a, b in zip(block[:8], block[8:]))
+    return bytes(a ^ b for a, b in zip(block[:8], block[8:], strict=False))

@@ -19,5 +19,5 @@ def mac(algorithm: Algorithm, key: bytes, data: bytes, iv: bytes | None = None) 
     words = [last[i : i + 4] for i in range(0, 16, 4)]
     out = bytearray(4)
     for word in words:
-        out = bytearray(a ^ b for a, b in zip(out, word))
+        out = bytearray(a ^ b for a, b in zip(out, word, strict=False))
     return bytes(out)

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from sscard.errors import SpecError
 from sscard.spec.loader import Fields

@@ -5,8 +5,8 @@ card receives (numbered from 1 at each insertion), and fires the faults armed on
 host sends APDU number `at`: mute (no answer for some seconds, or until removed), pull (the
 card leaves the reader; that APDU gets no answer), answer (a status word instead of the card's
 answer); `slow` holds every answer of the slot back as the wire of a real card would
-(sscard.emulator.wire.WireModel, the benchmarks' wire model, applied by the vpcd link).  Events go to
-`emit` as dicts, one per insertion, removal, APDU, fault and mark.
+(sscard.emulator.wire.WireModel, the benchmarks' wire model, applied by the vpcd link).
+Events go to `emit` as dicts, one per insertion, removal, APDU, fault and mark.
 
 Whether pcscd has registered an insertion or removal is asked of `presence` (an object with
 `wait_state(reader, present, after, timeout)`), which the caller supplies: the emulator never
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sscard.emulator.scenario import PSAM, Scenario, Step, check_steps
 from sscard.emulator.vpcd import VpcdLink
@@ -266,7 +266,7 @@ class Bench:
         self._start = time.monotonic()
         self.slots = [
             BenchSlot(n, r, host, p, self.emit, presence)
-            for n, (r, p) in enumerate(zip(readers, ports))
+            for n, (r, p) in enumerate(zip(readers, ports, strict=False))
         ]
         self._personas: dict[tuple[str, str], object] = {}
         self._signals: list[str] = []

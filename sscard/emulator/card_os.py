@@ -7,7 +7,7 @@ application (files, PIN, ...) lives in a subclass that fills `handlers`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sscard.codec.apdu import CommandApdu
 from sscard.errors import DecodeError

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, Union
 
 from sscard.codec.atr import parse_atr
 from sscard.emulator.bank_persona import BankPersona, load_bank
@@ -37,7 +37,7 @@ READ_RECORD_FORMS = frozenset(
 READ_RECORD_REFUSALS = frozenset({0x6A86, 0x6B00, 0x6A81, 0x6D00, 0x6E00})
 GENERATION_OF_VERSION = {"1": 1, "2": 2, "3": 3}
 
-Value = Union[str, _dt.date]
+Value = str | _dt.date
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,19 +3,19 @@
 A scenario file (TOML) is a list of steps, run in order:
 
     description = "card mute at its 4th APDU"
-    slots = 2                      # optional: how many vpcd slots it needs (default: highest used + 1)
+    slots = 2              # optional: how many vpcd slots it needs (default: highest used + 1)
 
     [[step]]
-    action = "insert"              # insert | remove | swap | reset | mute | pull | answer | slow | wait
+    action = "insert"      # insert | remove | swap | reset | mute | pull | answer | slow | wait
     slot = 0
-    persona = "gen3"               # a built-in persona, "psam", or a persona file (relative to this file)
+    persona = "gen3"       # a built-in persona, "psam", or a persona file (relative to it)
 
     [[step]]
     action = "mute"
     slot = 0
-    at = 4                         # the 4th APDU the card receives after its insertion
-    seconds = 5                    # omitted: mute for ever (until removed)
-    mark = "armed"                 # any step: a {"event": "mark"} line once it is done
+    at = 4                 # the 4th APDU the card receives after its insertion
+    seconds = 5            # omitted: mute for ever (until removed)
+    mark = "armed"         # any step: a {"event": "mark"} line once it is done
 
 The same steps arrive as JSON objects on the bench's control channel.  Everything that can be
 known before the first card goes in is checked here (unknown keys and actions, wrong types,

@@ -81,7 +81,6 @@ def _segment(marker: int, payload: bytes) -> bytes:
 def _stream(seed: str, length: int) -> bytes:
     """`length` pseudo-random bytes: SHA-256 in counter mode over the seed."""
     blocks = (
-        hashlib.sha256(f"{seed}/{n}".encode("utf-8")).digest()
-        for n in range((max(length, 0) + 31) // 32)
+        hashlib.sha256(f"{seed}/{n}".encode()).digest() for n in range((max(length, 0) + 31) // 32)
     )
     return b"".join(blocks)[: max(length, 0)]

@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sscard.errors import ServiceUnavailable
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -64,7 +64,7 @@ class Service:
         future = self.workers.get(reader).submit(job, owner)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.config.request_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise problems.RequestTimeout() from None
 
     def close(self) -> None:
@@ -92,7 +92,7 @@ class Reader(BaseModel):
     index: int
     name: str
     card: bool
-    atr: Optional[str]
+    atr: str | None
     contactless: bool
 
 
@@ -207,7 +207,7 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
 
     @app.get("/v1/identity", response_model=dict[str, Any], responses=_ERRORS, tags=["cards"])
     async def identity(
-        reader: Optional[str] = READER_QUERY,
+        reader: str | None = READER_QUERY,
         masked: bool = Query(
             False, description="Mask personal data as the CLI does without --reveal"
         ),
@@ -222,7 +222,7 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
         )
 
     @app.get("/v1/status", response_model=dict[str, Any], responses=_ERRORS, tags=["cards"])
-    async def status(reader: Optional[str] = READER_QUERY):
+    async def status(reader: str | None = READER_QUERY):
         """The state of the card's applications: the `sscard status --json --reveal` document
         (schema sscard.status/1).  Changes nothing on the card."""
         name = await service.choose(reader)
@@ -234,7 +234,7 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
 
     @app.post("/v1/status", response_model=dict[str, Any], responses=_ERRORS, tags=["cards"])
     async def status_with_records(
-        reader: Optional[str] = READER_QUERY,
+        reader: str | None = READER_QUERY,
         bank_records: bool = Query(
             False,
             description=(
@@ -285,7 +285,7 @@ def create_app(config: ServiceConfig, port: int) -> tuple[Any, Service]:
                 while not listener.dropped:
                     try:
                         item = await asyncio.wait_for(listener.queue.get(), KEEPALIVE)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         if await request.is_disconnected():
                             return
                         yield b": keepalive\n\n"

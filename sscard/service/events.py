@@ -145,7 +145,7 @@ class EventHub:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def sse(event_id: int | None, kind: str, payload: dict) -> bytes:

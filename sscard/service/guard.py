@@ -14,8 +14,8 @@ The browser is the threat: any page the kiosk browser opens can send requests to
   (an `<img>` or `<script>` load, which browsers send without `Origin`): 403.
 - Request bodies are bounded (413).
 
-One log line per request: method, path, status, time (control characters escaped).  Never the query string's values,
-bodies or messages (they may carry personal data or an HSM answer).
+One log line per request: method, path, status, time (control characters escaped).  Never the
+query string's values, bodies or messages (they may carry personal data or an HSM answer).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ import concurrent.futures
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sscard import errors, log
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import tomllib
 import importlib.util
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sscard import errors, inputs
 from sscard.spec import model as m
@@ -29,7 +29,8 @@ LAYOUTS = {"ssse", "mf"}  # the SSSE selected by name | EF05 directly under the 
 
 
 def spec_dir() -> str:
-    """apdu_specs/ as installed (sscard/apdu_specs in the wheel, the top-level folder in a checkout).
+    """apdu_specs/ as installed: sscard/apdu_specs in the wheel, the top-level folder in a
+    checkout.
 
     Found with find_spec and os.path: importlib.resources and pathlib would cost more start-up
     time than reading the whole spec.

@@ -10,8 +10,9 @@ of `sscard read` (everything here is imported before the first APDU).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from sscard.codec import atr as atr_codec
 from sscard.codec import fields, tlv

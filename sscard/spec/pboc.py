@@ -9,7 +9,7 @@ How code reads it::
     pboc.aid("debit").aid                     # by key
     pboc.aid_entry(bytes.fromhex("A000000333010101"))   # the Aid of a card AID, or None
     pboc.tag(0x9F79)                          # DataObject: .key .format .en .zh .personal .mask …
-    pboc.tag(0x9F61, aid=selected_aid)        # None when that AID's scheme gives 9F61 another meaning
+    pboc.tag(0x9F61, aid=selected_aid)  # None when that AID's scheme gives 9F61 another meaning
     pboc.tag(0x9F79).decode(b"\\x00\\x00\\x00\\x01\\x00\\x00")   # 10000 (minor units)
     pboc.decode(0x6F, fci_value)              # templates decode to {child tag hex: value}
     pboc.code_table("id_type").entries["00"].zh                 # "身份证"
@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from sscard import errors
 from sscard.codec import tlv
@@ -129,7 +130,8 @@ class DataObject(NamedTuple):
             raise errors.DecodeError(f"{self.tag_hex} is a template: use Pboc.decode", offset=base)
         if not self.min_length <= len(value) <= self.max_length:
             raise errors.DecodeError(
-                f"{self.tag_hex} has {len(value)} bytes, expected {self.min_length}..{self.max_length}",
+                f"{self.tag_hex} has {len(value)} bytes, "
+                f"expected {self.min_length}..{self.max_length}",
                 offset=base,
             )
         return fmt.decode(self.format, value, base)
@@ -295,7 +297,9 @@ class Pboc(NamedTuple):
         return fmt.decode(obj.format, raw, base)
 
     def encode_dol_value(self, tag: int, value: Any, length: int) -> bytes:
-        """`length` bytes for a DOL entry; an unknown tag or absent value is zeros (JR/T 0025.4 §5.3)."""
+        """`length` bytes for a DOL entry.
+
+        An unknown tag or absent value is zeros (JR/T 0025.4 §5.3)."""
         obj = self.tags.get(tag)
         if obj is None or value is None or obj.format == "template":
             return bytes(length)

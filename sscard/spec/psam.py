@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from sscard import errors
 from sscard.spec import model as m

@@ -6,9 +6,9 @@ the pytest fixtures (`plugin`)."""
 import sys
 
 if "pytest" in sys.modules:  # loaded as a pytest plugin (or next to pytest): its fixtures
-    from sscard.testing.plugin import (
+    from sscard.testing.plugin import (  # noqa: F401  (re-exported for `-p sscard.testing`)
         pcsc_bench,
         pytest_addoption,
-        virtual_reader,  # noqa: F401
+        virtual_reader,
         virtual_readers,
     )

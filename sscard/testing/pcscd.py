@@ -53,7 +53,9 @@ def missing_reason() -> str:
 
 
 def reader_name(slot: int) -> str:
-    """pcscd's name of vpcd slot `slot` in a PrivatePcscd (slots 0 and 1 keep vpcd's usual names)."""
+    """pcscd's name of vpcd slot `slot` in a PrivatePcscd.
+
+    Slots 0 and 1 keep vpcd's usual names."""
     pair, within = divmod(slot, 2)
     return f"{_friendly_name(pair)} 00 {within:02d}"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ContextManager, Protocol, runtime_checkable
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -20,7 +21,7 @@ class Transport(Protocol):
 
     def transmit(self, apdu: bytes) -> bytes: ...
 
-    def transaction(self) -> ContextManager[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """Exclusive access for one logical operation (a PC/SC transaction)."""
 
     def recover_from_reset(self) -> bytes:

@@ -557,8 +557,8 @@ def _release_after(job: _Job, connection) -> None:
 
 
 def _connect(reader: str, shared: bool):
-    from smartcard.pcsc.PCSCReader import PCSCReader
     from smartcard import scard
+    from smartcard.pcsc.PCSCReader import PCSCReader
 
     mode = scard.SCARD_SHARE_SHARED if shared else scard.SCARD_SHARE_EXCLUSIVE
     for delay in (*BUSY_RETRIES, None):

@@ -2,8 +2,9 @@
 
 Recordings are JSON (written by sscard.transport.recording, `sscard read --record`):
 {"format": "sscard.trace/1", "atr": hex, "exchanges": [{"command": hex, "response": hex}, ...],
-"sscard_command": {"name": "read | status", "bank_records": bool, "logs": bool}} (the last: which CLI
-command made it, for `sscard replay`; absent in recordings made by the library).
+"sscard_command": {"name": "read | status", "bank_records": bool, "logs": bool}}
+(the last: which CLI command made it, for `sscard replay`; absent in recordings made by the
+library).
 A command recorded as a pattern with "*" bytes (e.g. a VERIFY body, never recorded in clear)
 matches any byte at those positions.  A response recorded with "*" bytes (a cryptogram, e.g.
 the answer to INTERNAL AUTHENTICATE) cannot be played back: reaching it is an error.
@@ -116,4 +117,4 @@ class ReplayTransport:
 def _matches(pattern: str, actual: str) -> bool:
     if len(pattern) != len(actual):
         return False
-    return all(p == a or p == "*" for p, a in zip(pattern, actual))
+    return all(p == a or p == "*" for p, a in zip(pattern, actual, strict=False))
