@@ -19,25 +19,25 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Card": "sscard.card",
     "CardSession": "sscard.session",
-    "Identity": "sscard.results",
-    "IssuerInfo": "sscard.results",
-    "HolderInfo": "sscard.results",
-    "HolderStatus": "sscard.results",
-    "Finding": "sscard.results",
-    "Coded": "sscard.results",
-    "CardIdentification": "sscard.results",
+    "Identity": "sscard.ssse.results",
+    "IssuerInfo": "sscard.ssse.results",
+    "HolderInfo": "sscard.ssse.results",
+    "HolderStatus": "sscard.ssse.results",
+    "Finding": "sscard.ssse.results",
+    "Coded": "sscard.ssse.results",
+    "CardIdentification": "sscard.ssse.results",
     "SscardError": "sscard.errors",
     "errors": "sscard.errors",
     "load_spec": "sscard.spec",
     "list_readers": "sscard.transport.pcsc",
     "ReaderState": "sscard.transport.pcsc",
-    "CardWatcher": "sscard.watch",
-    "CardEvent": "sscard.watch",
-    "HsmStep1": "sscard.hsm",
-    "HsmAnswer": "sscard.hsm",
-    "open_psam": "sscard.psam",
-    "open_psam_emulator": "sscard.psam",
-    "PsamKeys": "sscard.psam",
+    "CardWatcher": "sscard.transport.watch",
+    "CardEvent": "sscard.transport.watch",
+    "HsmStep1": "sscard.auth.hsm",
+    "HsmAnswer": "sscard.auth.hsm",
+    "open_psam": "sscard.auth.psam",
+    "open_psam_emulator": "sscard.auth.psam",
+    "PsamKeys": "sscard.auth.psam",
     "Status": "sscard.status",
     "BankReading": "sscard.bank.results",
     "AppState": "sscard.bank.results",
@@ -46,7 +46,7 @@ _EXPORTS = {
 if TYPE_CHECKING:  # pragma: no cover
     from sscard.card import Card
     from sscard.errors import SscardError  # noqa: F401  (annotations of the lazy names)
-    from sscard.results import Identity  # noqa: F401
+    from sscard.ssse.results import Identity  # noqa: F401
 
 
 def open(
@@ -73,8 +73,8 @@ def open(
 
     With `wait`, the PC/SC service and the reader may also appear meanwhile.
     """
+    from sscard.auth.psam import user_card
     from sscard.card import Card
-    from sscard.psam import user_card
     from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
 

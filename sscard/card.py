@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sscard import errors, log
-from sscard.results import Identity
 from sscard.session import CardSession
 from sscard.spec import Spec
+from sscard.ssse.results import Identity
 from sscard.transport.base import Transport
 
 T = TypeVar("T")
@@ -55,12 +55,12 @@ class Card:
     def read_identity(self, *, today: _dt.date | None = None, keys=None) -> Identity:
         """Read the social security application: issuer data always, holder data when readable.
 
-        `keys` (a sscard.keysource key source) authenticates the card: `Identity.authentic`,
+        `keys` (a sscard.auth.keysource key source) authenticates the card: `Identity.authentic`,
         and on generation-3 cards the holder data behind RKSSSE.  A read with keys may send an
         EXTERNAL AUTHENTICATE, which spends a try when it fails, so it is not repeated after a
         card reset; a read without keys is.
         """
-        from sscard.ssse import read_identity
+        from sscard.ssse.reader import read_identity
 
         return self._logged(
             self.operation(
@@ -87,19 +87,19 @@ class Card:
         return identity
 
     def pin_tries(self):
-        """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.pin."""
-        from sscard import pin
+        """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.ssse.pin."""
+        from sscard.ssse import pin
 
         return self.operation(lambda: pin.query_tries(self.session), read_only=True)
 
     def verify_pin(self, value: str, *, floor: int = 1, force_last_try: bool = False):
         """Verify the PIN once, refusing when the tries left are at or below `floor`.
 
-        Returns a `sscard.pin.PinVerification`: its `outcome` is VerifyOutcome.VERIFIED only
+        Returns a `sscard.ssse.pin.PinVerification`: its `outcome` is VerifyOutcome.VERIFIED only
         when the PIN was sent and accepted; NOT_SENT when the card needs no PIN now (nothing
         was sent, the PIN is unchecked).  It has no truth value, so it cannot be mistaken
         for a success in an `if`."""
-        from sscard import pin
+        from sscard.ssse import pin
 
         return self.operation(
             lambda: pin.verify(self.session, value, floor=floor, force_last_try=force_last_try),
@@ -110,7 +110,7 @@ class Card:
         self, old: str, new: str, *, floor: int = 1, force_last_try: bool = False
     ) -> None:
         """Change the PIN once (old ‖ FF ‖ new), guarded like verify_pin()."""
-        from sscard import pin
+        from sscard.ssse import pin
 
         self.operation(
             lambda: pin.change(self.session, old, new, floor=floor, force_last_try=force_last_try),
@@ -118,14 +118,14 @@ class Card:
         )
 
     def hsm_step1(self, *, today: _dt.date | None = None):
-        """Step 1 of a read with a platform HSM (see sscard.hsm): EF05, the card's INTERNAL
+        """Step 1 of a read with a platform HSM (see sscard.auth.hsm): EF05, the card's INTERNAL
         AUTHENTICATE answer and, on generation-3 cards, the live challenge.  Returns an
         immutable `HsmStep1`; `.to_string()` is the national Step 1 string for the HSM.
 
         Spends nothing, so it is re-run after a card reset like any read.  Until
         `hsm_step2()`, send nothing else to the card: any operation, a reset or a power-off
         loses the challenge."""
-        from sscard import hsm
+        from sscard.auth import hsm
 
         today = today or _dt.date.today()
         with self._lock:  # no other thread's operation between the challenge and its record
@@ -146,7 +146,7 @@ class Card:
             return self._hsm_step2(step1, answer, today)
 
     def _hsm_step2(self, step1, answer, today):
-        from sscard import hsm
+        from sscard.auth import hsm
 
         today = today or _dt.date.today()
         if not isinstance(answer, hsm.HsmAnswer):
@@ -220,8 +220,8 @@ class Card:
         )
 
     def probe(self) -> str:
-        """Whether the card answers as a social security card (see sscard.ssse.probe)."""
-        from sscard.ssse import probe
+        """Whether the card answers as a social security card (see sscard.ssse.reader.probe)."""
+        from sscard.ssse.reader import probe
 
         return self.operation(lambda: probe(self.session), read_only=True)
 

@@ -152,7 +152,7 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
 # status word; the classes below carry the exit codes, by this rule (tests hold both to it):
 #   blocked for good (6283 and 9303 application, 6A81 card, 6983 PIN or key)  -> 6
 #   authentication needed or failed (6982, 63Cx, 9302)                        -> 7
-#     (63Cx answering a VERIFY is a wrong PIN: 10; sscard.pin)
+#     (63Cx answering a VERIFY is a wrong PIN: 10; sscard.ssse.pin)
 #   every other status word the spec lists as an error                        -> 17
 #   a status word the spec does not know                                      -> 9
 # SELECT of the social security application is the one place where a refusal other than
@@ -539,7 +539,7 @@ class InvalidPin(InvalidArgument):
     zh = "密码应为 4 至 16 位数字"
 
 
-# --- two-step read with a platform HSM (sscard.hsm) -------------------------------
+# --- two-step read with a platform HSM (sscard.auth.hsm) -------------------------------
 # Messages never quote the HSM's answer: it holds cryptograms.
 
 
@@ -598,7 +598,7 @@ class NotOffered(SscardError):
     zh = "本卡不提供所请求的功能或数据"
 
 
-# --- PSAM (the terminal's security access module; sscard.psam) ------------------------
+# --- PSAM (the terminal's security access module; sscard.auth.psam) ------------------------
 # Raised before the card command that needed the PSAM, so a PSAM problem never costs a
 # card try.  Messages never quote what the PSAM computed.
 

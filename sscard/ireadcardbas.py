@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from sscard import errors
-from sscard.results import HolderStatus, Identity
+from sscard.ssse.results import HolderStatus, Identity
 
 NO_PSAM_TERMINAL = "000000000000"
 # a record the spec requires is absent (6A83, "record not found", negated as the interface
@@ -110,7 +110,7 @@ def join_fields(fields: list[str]) -> str:
     return "".join(f"{f}{DELIMITER}" for f in fields)
 
 
-# the two-step HSM read (sscard.hsm), checked before the classes they derive from
+# the two-step HSM read (sscard.auth.hsm), checked before the classes they derive from
 _HSM_CODES: list[tuple[type[errors.SscardError], int, str]] = [
     (errors.HsmNotNeeded, -2204, "不需要加密机认证"),
     (errors.HsmAnswerInvalid, -23, "传入数据不合法"),

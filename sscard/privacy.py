@@ -47,6 +47,6 @@ def card_ref(card_identification: str | None, atr: bytes | str | None = None) ->
 
 
 def identity_ref(identity) -> str:
-    """The card reference of a read `sscard.results.Identity`."""
+    """The card reference of a read `sscard.ssse.results.Identity`."""
     cid = identity.issuer.card_identification
     return card_ref(cid.hex if cid else None, identity.atr)

@@ -63,7 +63,7 @@ class CardSession:
         self.bytes_sent = 0
         self.bytes_received = 0
         # READ RECORD of a whole file by SFI (P1 to last): False once this card refused it,
-        # so it is tried at most once per card (sscard.ssse)
+        # so it is tried at most once per card (sscard.ssse.reader)
         self.record_ranges = True
         self._deadline: float | None = None  # of the running operation (monotonic)
         self._budget: Budget | None = None

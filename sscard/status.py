@@ -20,8 +20,8 @@ from sscard.bank.crosscheck import CrossCheck, cross_check
 from sscard.bank.reader import ATC_MAX, read_bank
 from sscard.bank.results import AppState, BankReading, RecordsStatus
 from sscard.errors import ExitCode
-from sscard.results import Finding, Identity
 from sscard.session import CardSession
+from sscard.ssse.results import Finding, Identity
 
 BANK_ACTIVATION = (
     "not recorded on the chip: ask the issuing bank (counter, mobile banking app or hotline)",
@@ -222,8 +222,8 @@ def _counters(session: CardSession) -> tuple[int, int]:
 
 
 def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
-    from sscard import pin
-    from sscard.ssse import read_identity
+    from sscard.ssse import pin
+    from sscard.ssse.reader import read_identity
 
     no_pin = PinState(None, False, "none")
     try:

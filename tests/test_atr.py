@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sscard import errors, ireadcardbas
+from sscard.auth.keysource import load_keys
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.codec.atr import parse_atr, with_tck
@@ -19,8 +20,7 @@ from sscard.crypto import card_factor, derive_card_key
 from sscard.crypto.ciphers import Algorithm
 from sscard.emulator import SocialSecurityCard
 from sscard.errors import ExitCode
-from sscard.keysource import load_keys
-from sscard.results import HolderStatus
+from sscard.ssse.results import HolderStatus
 from sscard.transport.emulated import EmulatorTransport
 
 GEN3 = persona_toml("gen3")
@@ -171,8 +171,8 @@ def test_a_gen3_card_authenticates_whatever_its_atr_announces(name):
 def test_a_psam_derives_the_same_card_key_whatever_the_atr(name):
     """The PSAM gets the card factor from the reader (DELIVERY SESSION KEY): T6…TD, never
     the TCK, so the card proves itself and EF06 opens."""
+    from sscard.auth.psam import PsamKeys
     from sscard.emulator.psam_card import PsamCard
-    from sscard.psam import PsamKeys
 
     emulated, transport = _gen3_as(name)
     psam = PsamKeys(EmulatorTransport(PsamCard.from_file(), "psam"))

@@ -10,12 +10,12 @@ import pytest
 from conftest import TODAY, FaultyTransport, persona_toml
 
 from sscard import errors
+from sscard.auth.keysource import SoftwareKeys, load_keys, parse_key_file
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import Auth
-from sscard.keysource import SoftwareKeys, load_keys, parse_key_file
-from sscard.results import HolderStatus
+from sscard.ssse.results import HolderStatus
 from sscard.transport.emulated import EmulatorTransport
 
 OTHER_KEYS = """

@@ -476,7 +476,7 @@ def _watch_readers(monkeypatch, names):
 
 def test_watch_reader_index_is_that_reader_only(monkeypatch):
     from sscard.cli.main import _watch_filters
-    from sscard.watch import CardWatcher
+    from sscard.transport.watch import CardWatcher
 
     names = ["Virtual PCD 00 00", "Virtual PCD 00 01"]
     _watch_readers(monkeypatch, names)
@@ -598,7 +598,7 @@ def _readme_bullet(start: str) -> str:
 def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(capsys, monkeypatch):
     from sscard.cli import main
     from sscard.transport import pcsc
-    from sscard.watch import CardEvent
+    from sscard.transport.watch import CardEvent
 
     monkeypatch.setattr(
         pcsc,

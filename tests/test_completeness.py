@@ -11,13 +11,13 @@ import pytest
 from conftest import TODAY, FaultyTransport, emulator, read
 
 from sscard import errors
+from sscard.auth.keysource import load_keys
 from sscard.card import Card
 from sscard.cli.main import run
-from sscard.completeness import item_value, missing_required
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import load_persona
-from sscard.keysource import load_keys
 from sscard.spec import load_spec
+from sscard.ssse.completeness import item_value, missing_required
 from sscard.transport.emulated import EmulatorTransport
 
 PER_ITEM = "gen2-no-range"  # refuses the range form: one READ RECORD per item, by its tag

@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from sscard import errors
+from sscard.auth.keysource import load_keys
 from sscard.cli.main import run
 from sscard.emulator.persona import load_persona
-from sscard.keysource import load_keys
 from sscard.transport.replay import ReplayTransport
 
 DEPTH = 30_000  # far beyond any parser's recursion, yet inside every size limit

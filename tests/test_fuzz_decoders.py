@@ -230,9 +230,9 @@ def _hostile(data: bytes, position: int, payload: bytes) -> bytes:
 def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position, payload):
     from conftest import TODAY, FaultyTransport, emulator
 
+    from sscard.auth.keysource import load_keys
     from sscard.card import Card
     from sscard.errors import SscardError
-    from sscard.keysource import load_keys
 
     def fault(i, apdu, response):
         if i != index or len(response) <= 2:
@@ -303,9 +303,9 @@ def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offse
     card sends that record (a range read or a read by tag)."""
     from conftest import TODAY, FaultyTransport, emulator
 
+    from sscard.auth.keysource import load_keys
     from sscard.card import Card
     from sscard.errors import SscardError
-    from sscard.keysource import load_keys
 
     header = bytes((item.tag, item.length))
     start = offset % item.length

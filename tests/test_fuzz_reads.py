@@ -20,8 +20,8 @@ from sscard import errors
 from sscard.budget import bank_budget, ssse_budget
 from sscard.card import Card
 from sscard.emulator import SocialSecurityCard
-from sscard.results import HolderStatus, Identity
 from sscard.spec import load_spec
+from sscard.ssse.results import HolderStatus, Identity
 from sscard.transport.emulated import EmulatorTransport
 
 SPEC = load_spec()
@@ -137,7 +137,7 @@ OPERATIONS = {
 
 
 def _test_keys():
-    from sscard.keysource import load_keys
+    from sscard.auth.keysource import load_keys
 
     return load_keys("test")
 

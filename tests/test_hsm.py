@@ -14,12 +14,12 @@ import pytest
 from conftest import TODAY, FaultyTransport, persona_toml
 
 from sscard import errors
+from sscard.auth.hsm import HsmAnswer, parse_answer
 from sscard.card import Card
 from sscard.crypto import Algorithm, authentication_data, derive_card_key
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import Auth
-from sscard.hsm import HsmAnswer, parse_answer
-from sscard.results import HolderStatus
+from sscard.ssse.results import HolderStatus
 from sscard.transport.emulated import EmulatorTransport
 
 TEST_KEYS = Path(__file__).resolve().parents[1] / "sscard" / "emulator" / "test_keys.toml"

@@ -346,7 +346,7 @@ def test_closing_powers_the_card_down_even_after_a_reset_recovery(insert, recove
     program without keys must find it powered down and read nothing — also when a reset
     recovery reconnected during the session (pyscard then keeps SCARD_LEAVE_CARD)."""
     import sscard
-    from sscard.keysource import load_keys
+    from sscard.auth.keysource import load_keys
 
     link = insert("gen3")
     with sscard.open(SLOT0, shared=True) as card:

@@ -10,11 +10,12 @@ import click
 import pytest
 from conftest import FaultyTransport
 
-from sscard import errors, pin
+from sscard import errors
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import Pin
+from sscard.ssse import pin
 from sscard.transport.emulated import EmulatorTransport
 
 CANARY = "975310"  # a PIN that must never show up anywhere

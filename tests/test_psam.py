@@ -17,6 +17,8 @@ from conftest import TODAY, FaultyTransport, persona_toml
 from test_crypto import second_auth, second_derivation
 
 from sscard import errors, ireadcardbas
+from sscard.auth.keysource import AuthContext, load_keys
+from sscard.auth.psam import PsamKeys, open_psam_emulator
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.codec.apdu import CommandApdu
@@ -24,8 +26,6 @@ from sscard.crypto import Algorithm
 from sscard.emulator import SocialSecurityCard, psam_card
 from sscard.emulator.card_keys import TEST_KEYS
 from sscard.emulator.psam_card import PsamCard, load_profile
-from sscard.keysource import AuthContext, load_keys
-from sscard.psam import PsamKeys, open_psam_emulator
 from sscard.spec.psam import load_psam_spec
 from sscard.transport.emulated import EmulatorTransport
 

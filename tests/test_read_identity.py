@@ -8,7 +8,7 @@ import pytest
 from conftest import FaultyTransport, emulator, persona_toml, read
 
 from sscard import errors
-from sscard.results import HolderStatus
+from sscard.ssse.results import HolderStatus
 
 GEN2_EF05 = [
     "card_identification",

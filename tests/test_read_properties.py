@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from sscard import errors
 from sscard.codec.apdu import CommandApdu
-from sscard.results import Identity
 from sscard.spec import load_spec
+from sscard.ssse.results import Identity
 from sscard.trace import Tracer
 
 SPEC = load_spec()

@@ -88,8 +88,8 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
     and hidden in the trace."""
     from conftest import persona_toml
 
+    from sscard.auth.keysource import AuthContext, load_keys
     from sscard.crypto import algorithm_from_id
-    from sscard.keysource import AuthContext, load_keys
 
     lines = []
     transport = emulator(persona)

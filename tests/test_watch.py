@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from sscard.watch import PNP_READER, CardWatcher
+from sscard.transport.watch import PNP_READER, CardWatcher
 
 ATR_A = [0x3B, 0x6D, 0x00, 0x00, 0x01]
 ATR_B = [0x3B, 0x6D, 0x00, 0x00, 0x02]
@@ -193,7 +193,7 @@ def test_iteration_ends_when_stopped():
 
 
 def test_a_card_that_never_answers_delays_no_event_and_no_other_read(monkeypatch):
-    import sscard.watch as watch
+    import sscard.transport.watch as watch
     from sscard import errors
 
     monkeypatch.setattr(watch, "READ_GRACE", 0.0)

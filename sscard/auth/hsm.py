@@ -26,18 +26,16 @@ import string
 from dataclasses import dataclass, field
 
 from sscard import errors
-from sscard.ireadcardbas import join_fields
-from sscard.results import Finding, Identity
-from sscard.session import CardSession
-from sscard.ssse import (
+from sscard.auth.flow import (
     AuthExchange,
-    IssuerPart,
     begin_authentication,
     finish_authentication,
-    finish_identity,
     key_context,
-    read_issuer,
 )
+from sscard.ireadcardbas import join_fields
+from sscard.session import CardSession
+from sscard.ssse.reader import IssuerPart, finish_identity, read_issuer
+from sscard.ssse.results import Finding, Identity
 
 RK_REFERENCE = 0x0A  # RKSSSE, the card-side key reference of EXTERNAL AUTHENTICATE (§6.1)
 PKEY_MAX = 128  # the interface's pKey buffer

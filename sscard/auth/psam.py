@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from sscard import errors
+from sscard.auth.keysource import AuthContext
 from sscard.crypto import Algorithm, card_factor, city_factor, province_factor
-from sscard.keysource import AuthContext
 from sscard.session import CardSession, Response
 from sscard.spec import Spec
 from sscard.spec.psam import PsamKey, PsamSpec, load_psam_spec
@@ -283,7 +283,7 @@ def user_card(transport) -> bool:
     security module), which is never the card to read.  One SELECT on a social security
     card, which the read repeats; the PSAM names only for a card that is not one."""
     from sscard.session import CardSession
-    from sscard.ssse import probe
+    from sscard.ssse.reader import probe
 
     session = CardSession(transport)
     return probe(session) != "no" or not is_psam(session)

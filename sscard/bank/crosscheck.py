@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sscard.bank.results import BankReading, RecordsStatus
 from sscard.codec import gb11643
 from sscard.findings import finding
-from sscard.results import Finding, HolderStatus, Identity
+from sscard.ssse.results import Finding, HolderStatus, Identity
 
 ID_CARD = "00"  # 9F62: 身份证
 

@@ -36,8 +36,8 @@ from sscard.bank.results import (
 )
 from sscard.codec.tlv import parse_ber
 from sscard.findings import finding
-from sscard.results import Coded, Finding
 from sscard.session import CardSession
+from sscard.ssse.results import Coded, Finding
 
 MAX_DIRECTORY_RECORDS = 16
 MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, bounded

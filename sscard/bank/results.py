@@ -6,7 +6,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sscard.results import Coded, Finding
+from sscard.ssse.results import Coded, Finding
 
 
 class AppState(StrEnum):

@@ -187,7 +187,7 @@ def _open_card(
     else:
         try:
             if besides is not None and reader is None:  # not the PSAM's reader
-                from sscard.psam import card_reader_besides
+                from sscard.auth.psam import card_reader_besides
 
                 reader, wait = card_reader_besides(besides, wait), None
             card = sscard.open(reader, wait=wait, shared=shared, ignore=_reader_ignore())
@@ -298,7 +298,7 @@ def _psam_is_no_card(card) -> None:
     transport = card.transport
     if not getattr(getattr(transport, "inner", transport), "chosen_by_default", False):
         return
-    from sscard import psam
+    from sscard.auth import psam
 
     try:
         found = card.operation(lambda: psam.is_psam(card.session), read_only=True)
@@ -328,10 +328,10 @@ def _save_recording() -> str | None:
 def _key_source(keys_choice: str | None, psam_reader: str | None, shared: bool):
     """--keys (software keys) or --psam (a PSAM in a reader, or the built-in one)."""
     if psam_reader is None:
-        from sscard.keysource import load_keys
+        from sscard.auth.keysource import load_keys
 
         return load_keys(keys_choice)
-    from sscard import psam
+    from sscard.auth import psam
 
     if psam_reader == psam.EMULATOR:
         return psam.open_psam_emulator(trace=_trace_sink())
@@ -820,7 +820,7 @@ def watch(reader_filter, as_json, no_read, reveal, count, seconds) -> int:
     """
     import time
 
-    from sscard.watch import INSERTED, READ, CardWatcher
+    from sscard.transport.watch import INSERTED, READ, CardWatcher
 
     deadline = None if seconds is None else time.monotonic() + seconds
     counted = INSERTED if no_read else READ  # each insertion ends in exactly one read event
@@ -1041,8 +1041,8 @@ def pin_verify(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     or verified already by another program) gets nothing and the command exits 14: the
     PIN was not checked.
     """
-    from sscard import pin as pin_rules
-    from sscard.pin import VerifyOutcome
+    from sscard.ssse import pin as pin_rules
+    from sscard.ssse.pin import VerifyOutcome
 
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with _using(card):
@@ -1064,7 +1064,7 @@ def pin_change(emulator, reader, wait, shared, pin_stdin, floor, force_last_try)
     """Change the PIN (CHANGE PIN: old PIN, then the new one twice).
 
     The card and its tries left are checked before the PINs are asked for."""
-    from sscard import pin as pin_rules
+    from sscard.ssse import pin as pin_rules
 
     card, _ = _open_card(emulator, None, reader, wait, shared)
     with _using(card):

@@ -10,8 +10,8 @@ import datetime as _dt
 from dataclasses import asdict, replace
 
 from sscard.cli.masking import mask
-from sscard.results import CardIdentification, Coded, Identity
 from sscard.spec import Spec
+from sscard.ssse.results import CardIdentification, Coded, Identity
 
 SCHEMA = "sscard.identity/1"
 

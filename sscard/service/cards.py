@@ -49,7 +49,7 @@ class KeySource:
         self.psam_choice = psam
         self.software = None
         if psam is None:
-            from sscard.keysource import load_keys
+            from sscard.auth.keysource import load_keys
 
             self.software = load_keys(keys_choice)
         self._psam = None
@@ -63,7 +63,7 @@ class KeySource:
 
     def psam_reader(self, names: list[str]) -> str | None:
         """The PSAM's reader among `names` (excluded from card readers)."""
-        from sscard import psam
+        from sscard.auth import psam
 
         if self.psam_choice in (None, psam.EMULATOR):
             return None
@@ -80,7 +80,7 @@ class KeySource:
         if self.psam_choice is None:
             yield self.software, ireadcardbas.NO_PSAM_TERMINAL
             return
-        from sscard import psam
+        from sscard.auth import psam
 
         with self._lock:
             if self._psam is None:

@@ -1,5 +1,5 @@
-"""Live events for /v1/events: the library's supervised watcher (sscard.watch), fanned out to
-every listener, plus the card read after each insertion.
+"""Live events for /v1/events: the library's supervised watcher (sscard.transport.watch),
+fanned out to every listener, plus the card read after each insertion.
 
 The watcher survives pcscd restarts and reader unplugs and reports them; its callbacks run on
 its own dispatcher thread and are handed to the event loop here.  The read after an insertion
@@ -42,7 +42,7 @@ class EventHub:
         self._reads: set[asyncio.Task] = set()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        from sscard.watch import CardWatcher
+        from sscard.transport.watch import CardWatcher
 
         self._loop = loop
         self._watcher = CardWatcher(
@@ -114,7 +114,7 @@ class EventHub:
                 pass
 
     def _on_event(self, event) -> None:
-        from sscard import watch
+        from sscard.transport import watch
 
         data = event.to_dict()
         reader = event.reader

@@ -1,4 +1,4 @@
-"""apdu_specs/psam.toml → the PSAM facts shared by the terminal side (sscard.psam) and the
+"""apdu_specs/psam.toml → the PSAM facts shared by the terminal side (sscard.auth.psam) and the
 emulated PSAM: key environments by card algorithm, key ids and usages, the terminal number.
 
 Loaded on its own (not part of `load_spec()`), so reading a card without a PSAM pays nothing.

@@ -16,17 +16,18 @@ the read, so a half-read card is never returned as complete.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sscard import errors
 from sscard.codec import tlv
 from sscard.codec.card_id import split_card_id
-from sscard.completeness import missing_required
-from sscard.findings import card_number_check, check_holder, check_issuer, finding
-from sscard.results import (
+from sscard.findings import finding
+from sscard.session import CardSession
+from sscard.spec.model import DataItem, ElementaryFile
+from sscard.ssse.checks import card_number_check, check_holder, check_issuer
+from sscard.ssse.completeness import missing_required
+from sscard.ssse.results import (
     CardIdentification,
     Coded,
     Finding,
@@ -35,14 +36,11 @@ from sscard.results import (
     Identity,
     IssuerInfo,
 )
-from sscard.session import CardSession
-from sscard.spec.model import DataItem, ElementaryFile
 
 if TYPE_CHECKING:  # a plain read needs no key machinery: imported where authentication starts
-    from sscard.keysource import AuthContext, KeySource
+    from sscard.auth.keysource import KeySource
 
 P1_REFUSED = (0x6A86, 0x6B00)  # "wrong P1/P2": the only answers that justify a second SELECT form
-CHALLENGE_LENGTH = 8  # GET CHALLENGE Le; the challenge feeds EXTERNAL AUTHENTICATE as is
 SW_SECURITY = 0x6982  # access condition not met: the file's answer, whatever the read form
 
 
@@ -60,25 +58,6 @@ class IssuerPart:
     card_factor: bytes | None = field(default=None, repr=False)  # None: no key can be derived
 
 
-@dataclass(frozen=True)
-class AuthExchange:
-    """The card's half of an authentication, taken before any key is consulted.
-
-    INTERNAL AUTHENTICATE over two terminal randoms (the card's answer is kept, to be
-    compared with what the key holder expects) and, when EF06 needs the read key, two
-    GET CHALLENGEs: the original data and the live challenge (the process factor) that
-    the one EXTERNAL AUTHENTICATE must answer.  No command may reach the card between
-    this and that EXTERNAL AUTHENTICATE: it would cost the live challenge.
-    """
-
-    context: AuthContext
-    internal_random: bytes
-    internal_original: bytes
-    card_answer: bytes | None = field(repr=False)  # None: the card refused INTERNAL AUTHENTICATE
-    external_original: bytes | None = None  # None: EF06 needs no key on this card
-    external_challenge: bytes | None = None
-
-
 def read_identity(
     session: CardSession, *, today: _dt.date | None = None, keys: KeySource | None = None
 ) -> Identity:
@@ -90,22 +69,9 @@ def read_identity(
     findings = list(part.findings)
     authentic, opened = "not checked", set()
     if keys is not None:
-        context = key_context(session, part, findings)
-        if context is not None:
-            exchange = begin_authentication(session, part, context, findings)
-            expected = keys.internal_expected(
-                context, exchange.internal_random, exchange.internal_original
-            )
-            authentic, opened = finish_authentication(
-                session,
-                exchange,
-                expected,
-                lambda: keys.external_cryptogram(
-                    context, exchange.external_challenge, exchange.external_original
-                ),
-                keys.rk_reference,
-                findings,
-            )
+        from sscard.auth.flow import authenticate  # a plain read needs no key machinery
+
+        authentic, opened = authenticate(session, part, keys, findings)
     return finish_identity(session, part, findings, today, authentic, opened)
 
 
@@ -198,113 +164,6 @@ def finish_identity(
 def holder_needs_key(session: CardSession, generation: int | None) -> bool:
     """Whether EF06 must be opened by EXTERNAL AUTHENTICATE (an unknown generation: as gen 3)."""
     return not session.spec.ssse.file("ef06").free_to_read(generation or 3)
-
-
-def key_context(
-    session: CardSession, part: IssuerPart, findings: list[Finding], *, any_algorithm: bool = False
-) -> AuthContext | None:
-    """What a key holder needs to know about the card, or None (with a finding) when
-    this card cannot be authenticated.  `any_algorithm`: the key holder computes SSF33
-    too (an HSM or a PSAM); software keys cannot."""
-    from sscard.crypto.ciphers import Algorithm, algorithm_from_id
-    from sscard.keysource import AuthContext
-
-    algorithm, _assumed = algorithm_from_id(part.algorithm_code)
-    cid = part.issuer.card_identification
-    if part.layout != "ssse" or cid is None or not cid.region.isdigit():
-        findings.append(finding("auth_not_checked"))
-        return None
-    if algorithm is Algorithm.SSF33 and not any_algorithm:
-        findings.append(finding("algorithm_unsupported"))
-        return None
-    if part.card_factor is None:
-        findings.append(
-            finding(
-                "auth_not_checked",
-                "atr",
-                "the ATR gives no card factor (historical bytes T6…TD) / ATR 中无卡片分散因子",
-            )
-        )
-        return None
-    return AuthContext(algorithm, cid.region, session.atr)
-
-
-def begin_authentication(
-    session: CardSession, part: IssuerPart, context: AuthContext, findings: list[Finding]
-) -> AuthExchange:
-    """The card's half (see AuthExchange); spends no try of anything."""
-    random, original = os.urandom(8), os.urandom(8)
-    response = session.send("internal_authenticate", p2=0x00, data=random + original, le=0)
-    answer = None
-    if response.ok and len(response.data) == 8:
-        answer = response.data
-    else:
-        findings.append(finding("auth_not_checked", detail=f"SW {response.sw:04X}"))
-    if not holder_needs_key(session, part.generation):
-        return AuthExchange(context, random, original, answer)
-    external_original = _challenge(session)
-    challenge = _challenge(session)
-    return AuthExchange(context, random, original, answer, external_original, challenge)
-
-
-def _challenge(session: CardSession) -> bytes:
-    """One 8-byte GET CHALLENGE; any other length is the card's fault, not the caller's."""
-    data = session.check(session.send("get_challenge", le=CHALLENGE_LENGTH), "GET CHALLENGE")
-    if len(data) != CHALLENGE_LENGTH:
-        raise errors.DecodeError(
-            f"the card answered GET CHALLENGE with {len(data)} bytes, not {CHALLENGE_LENGTH}",
-            zh="卡片返回的随机数长度错误",
-        )
-    return data
-
-
-def finish_authentication(
-    session: CardSession,
-    exchange: AuthExchange,
-    internal_expected: bytes | None,
-    external_cryptogram: Callable[[], bytes],
-    rk_reference: int,
-    findings: list[Finding],
-) -> tuple[str, set[str]]:
-    """(authentic, keys opened).  The card proves itself before a try of its read key is
-    spent: a card whose INTERNAL AUTHENTICATE answer differs from the key holder's is a
-    copy or belongs to other keys, and one that did not answer at all proved nothing;
-    an EXTERNAL AUTHENTICATE with those keys could only count down its read key.  Then
-    at most one EXTERNAL AUTHENTICATE, never repeated.  `internal_expected` None: the
-    key holder cannot tell: then no try is spent either (a key source without IRK can only
-    tell whether the card is genuine by spending its read key's tries, never by itself)."""
-    authentic = "not checked"
-    if internal_expected is not None and exchange.card_answer is not None:
-        import hmac  # here, not at the top: it loads OpenSSL, which a plain read never needs
-
-        authentic = "yes" if hmac.compare_digest(exchange.card_answer, internal_expected) else "no"
-    if authentic == "no":
-        findings.append(finding("not_authentic"))
-        return authentic, set()
-    if exchange.external_challenge is None:
-        return authentic, set()  # nothing to open
-    if authentic != "yes":
-        findings.append(finding("external_auth_not_sent"))
-        return authentic, set()
-    cryptogram = external_cryptogram()
-    response = session.send(
-        "external_authenticate", p2=rk_reference, data=cryptogram + exchange.external_original
-    )
-    if response.ok:
-        return authentic, {"RKSSSE"}
-    if response.sw == 0x6983:
-        findings.append(finding("key_locked", sw=response.sw))
-    elif response.tries_left is not None:
-        findings.append(
-            finding(
-                "external_auth_failed",
-                sw=response.sw,
-                detail=f"{response.tries_left} tries left / 剩余 {response.tries_left} 次",
-            )
-        )
-    else:
-        raise session.error_for(response, "EXTERNAL AUTHENTICATE")
-    return authentic, set()
 
 
 def probe(session: CardSession) -> str:

@@ -86,7 +86,7 @@ class Identity:
     findings: tuple[Finding, ...] = field(default=())
     authentic: str = "not checked"  # "yes" / "no" (INTERNAL AUTHENTICATE with a key source)
     # keys of the items the spec requires on this card (its generation and layout) that are
-    # absent or empty: apdu_specs/ssse.toml `required`, sscard.completeness
+    # absent or empty: apdu_specs/ssse.toml `required`, sscard.ssse.completeness
     missing: tuple[str, ...] = ()
 
     @property

@@ -294,7 +294,7 @@ class PcscTransport:
         `wait`: seconds to wait for a card (0 = do not wait, None = not at all either;
         use float('inf') for ever) — and meanwhile for the PC/SC service and the reader
         to appear, when they are not there yet.  `wanted(transport)`: when choosing by
-        default among several cards, False passes a card over (a PSAM: sscard.psam.user_card).
+        default among several cards, False passes a card over (a PSAM: sscard.auth.psam.user_card).
         """
         deadline = None if not wait or wait == float("inf") else time.monotonic() + wait
         while True:
