@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A separate virtualenv .venv-emvtool with python-emv (PyPI `emv`, command `emvtool`), the
-# independent EMV reader that tests/test_emvtool.py points at the emulated bank application.
+# independent EMV reader that tests/pcsc/test_emvtool.py points at the emulated bank application.
 # python-emv pins pyscard==2.0.0 and click==7.1.2, which must not meet the project's .venv.
 #
 # pyscard 2.0.0 has no wheel for Python 3.11: it builds from source with swig, gcc, the

@@ -18,7 +18,7 @@ from test_bench_scenario import Emulate, _require_stack, _scenario, _stop_leftov
 
 from sscard.testing.client import BenchClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EMVTOOL = ROOT / ".venv-emvtool" / "bin" / "emvtool"
 KIOSK = ROOT / "examples" / "kiosk" / "kiosk.py"
 SELECT_SSSE = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"

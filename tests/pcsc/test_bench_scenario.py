@@ -227,7 +227,7 @@ def test_a_refused_scenario_leaves_nothing_behind(tmp_path):
 
 def test_a_persona_file_is_found_next_to_the_scenario(tmp_path):
     (tmp_path / "cards").mkdir()
-    source = Path(__file__).resolve().parents[1] / "sscard/emulator/personas/gen3.toml"
+    source = Path(__file__).resolve().parents[2] / "sscard/emulator/personas/gen3.toml"
     (tmp_path / "cards" / "mine.toml").write_text(
         source.read_text("utf-8").replace('description = "', 'unknown_key = 1\ndescription = "'),
         encoding="utf-8",

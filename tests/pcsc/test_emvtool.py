@@ -51,7 +51,7 @@ from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
 from sscard.emulator.vpcd import VpcdLink
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-emvtool"
 EMVTOOL = VENV / "bin" / "emvtool"
 EMV_PYTHON = VENV / "bin" / "python"

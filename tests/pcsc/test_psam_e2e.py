@@ -19,7 +19,7 @@ from pcsc_stack import READERS
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.psam_card import PsamCard
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PSAM_TOML = tomllib.loads((ROOT / "sscard" / "emulator" / "psam.toml").read_text("utf-8"))
 CARD_READER, PSAM_READER = "PCD 00 00", "PCD 00 01"  # name parts, as a user types them
 
