@@ -231,10 +231,9 @@ class Card:
         return ssse_budget(self.session.spec)
 
     def _bank_budget(self):
-        from sscard.bank.reader import pboc_spec
         from sscard.budget import bank_budget
 
-        return bank_budget(pboc_spec(self.session))
+        return bank_budget(self.session.spec.pboc)
 
     def operation(self, fn: Callable[[], T], *, read_only: bool, budget=None) -> T:
         """Run one logical operation in one transaction, within the card's timeout and

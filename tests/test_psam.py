@@ -21,12 +21,10 @@ from sscard.auth.keysource import AuthContext, load_keys
 from sscard.auth.psam import PsamKeys, open_psam_emulator
 from sscard.card import Card
 from sscard.cli.main import run
-from sscard.codec.apdu import CommandApdu
 from sscard.crypto import Algorithm
 from sscard.emulator import SocialSecurityCard, psam_card
 from sscard.emulator.card_keys import TEST_KEYS
 from sscard.emulator.psam_card import PsamCard, load_profile
-from sscard.spec.psam import load_psam_spec
 from sscard.transport.emulated import EmulatorTransport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,39 +59,6 @@ def gen3_card(**overrides):
 
 def sent_ins(transport, ins: int) -> int:
     return sum(1 for a in transport.sent if a[1] == ins)
-
-
-# --- apdu_specs/psam.toml --------------------------------------------------------------------
-
-
-def test_psam_spec_examples_both_ways():
-    spec = load_psam_spec()
-    for env in spec.environments:
-        for example in env.examples:
-            assert example.raw == env.name
-            text = example.decoded
-            assert (
-                bytes.fromhex(text)
-                if all(c in "0123456789ABCDEF" for c in text)
-                else text.encode("gbk")
-            ) == example.raw
-    for key in spec.keys.values():
-        for example in key.examples:
-            parsed = CommandApdu.parse(example.raw)
-            assert (parsed.cla, parsed.ins) == (0xBF, 0xDE)
-            d = example.decoded
-            assert (
-                (parsed.p1, parsed.p2)
-                == (int(d["usage"], 16), int(d["id"], 16))
-                == (key.usage, key.id)
-            )
-            assert (key.levels, key.type) == (d["levels"], d["type"])
-    ef = spec.terminal_number
-    for example in ef.examples:
-        assert ef.codec.decode(example.raw) == example.decoded
-        assert ef.codec.encode(example.decoded) == example.raw
-    assert spec.environment_for("03").name == SM4_ENV and spec.environment_for("01").name == DES_ENV
-    assert spec.keys["RKSSSE"].card_reference == 0x0A
 
 
 # --- the software PSAM --------------------------------------------------------------------------

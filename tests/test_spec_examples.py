@@ -49,6 +49,12 @@ def _all_items():
     ):
         for item in group:
             yield f"pboc {type(item).__name__} {getattr(item, 'key', '')}", item
+    psam = SPEC.psam
+    yield "psam terminal_number", psam.terminal_number
+    for env in psam.environments:
+        yield f"psam environment {env.key}", env
+    for key in psam.keys.values():
+        yield f"psam key {key.name}", key
 
 
 @pytest.mark.parametrize(
@@ -251,6 +257,42 @@ def test_pboc_rejects_malformed_values(raw):
         PBOC.decode(parsed.tag, parsed.value)
 
 
+# --- the social security PSAM (apdu_specs/psam.toml) ---------------------------------------
+
+SM4_ENV = bytes.fromhex("7378332E73682EC9E7BBE1B1A3D5CF")
+DES_ENV = bytes.fromhex("D15600000590")
+
+
+def test_psam_spec_examples_both_ways():
+    spec = SPEC.psam
+    for env in spec.environments:
+        for example in env.examples:
+            assert example.raw == env.name
+            text = example.decoded
+            assert (
+                bytes.fromhex(text)
+                if all(c in "0123456789ABCDEF" for c in text)
+                else text.encode("gbk")
+            ) == example.raw
+    for key in spec.keys.values():
+        for example in key.examples:
+            parsed = CommandApdu.parse(example.raw)
+            assert (parsed.cla, parsed.ins) == (0xBF, 0xDE)
+            d = example.decoded
+            assert (
+                (parsed.p1, parsed.p2)
+                == (int(d["usage"], 16), int(d["id"], 16))
+                == (key.usage, key.id)
+            )
+            assert (key.levels, key.type) == (d["levels"], d["type"])
+    ef = spec.terminal_number
+    for example in ef.examples:
+        assert ef.codec.decode(example.raw) == example.decoded
+        assert ef.codec.encode(example.decoded) == example.raw
+    assert spec.environment_for("03").name == SM4_ENV and spec.environment_for("01").name == DES_ENV
+    assert spec.keys["RKSSSE"].card_reference == 0x0A
+
+
 def test_dates_decode_to_dates():
     item = SPEC.ssse.file("ef06").item("birth_date")
     assert item.decode_record(bytes.fromhex("0D0419900307")) == _dt.date(1990, 3, 7)
@@ -347,12 +389,66 @@ def _edit(path, old, new):
             'read_access = { gen3 = "RKSSSE" }',
             "missing key 'gen2'",
         ),
+        ("psam.toml", 'name = "IRK"', 'name = "IRK"\ncolour = "red"', "psam.toml key IRK: unknown"),
+        ("psam.toml", 'usage = "67"', 'usage = "07"', "levels"),
     ],
 )
 def test_loader_rejects(spec_copy, file, old, new, message):
     _edit(spec_copy / file, old, new)
     with pytest.raises(errors.SpecError, match=message):
-        _ = load_spec.__wrapped__(str(spec_copy)).pboc
+        load_spec.__wrapped__(str(spec_copy)).load_all()
+
+
+def test_parts_are_read_on_first_access_only(spec_copy, monkeypatch):
+    """One door, paid per part: making the Spec reads the four shared files; ssse.toml,
+    pboc.toml and psam.toml are each read and validated on first access, once."""
+    from sscard.spec import loader
+
+    read = []
+    real = loader.read_toml
+    monkeypatch.setattr(
+        loader, "read_toml", lambda path: read.append(Path(path).name) or real(path)
+    )
+    for module in ("sscard.spec.pboc", "sscard.spec.psam"):  # they import read_toml by name
+        monkeypatch.setattr(f"{module}.read_toml", loader.read_toml)
+    spec = load_spec.__wrapped__(str(spec_copy))
+    assert sorted(read) == ["atr.toml", "code_tables.toml", "commands.toml", "status_words.toml"]
+    for part in ("ssse", "pboc", "psam"):
+        read.clear()
+        first = getattr(spec, part)
+        assert read == [f"{part}.toml"]
+        assert getattr(spec, part) is first and read == [f"{part}.toml"]  # kept, not re-read
+
+
+def test_a_broken_part_fails_alone_and_on_every_access(spec_copy):
+    _edit(spec_copy / "pboc.toml", 'format = "amount"', 'format = "money"')
+    (spec_copy / "psam.toml").unlink()
+    spec = load_spec.__wrapped__(str(spec_copy))
+    assert spec.ssse.file("ef05").sfi == 5  # the social security part does not need them
+    for _ in range(2):
+        with pytest.raises(errors.SpecError, match="pboc.toml tag .*format"):
+            _ = spec.pboc
+        with pytest.raises(errors.SpecError, match="psam.toml"):
+            _ = spec.psam
+    with pytest.raises(errors.SpecError, match="pboc.toml"):
+        spec.load_all()
+
+
+def test_reading_a_card_never_reads_the_bank_or_psam_spec(spec_copy):
+    """`sscard read` pays for the social security application only: a read through a Spec
+    whose pboc.toml and psam.toml are gone still succeeds."""
+    from sscard.card import Card
+    from sscard.transport.emulated import EmulatorTransport
+
+    card_side = EmulatorTransport.from_persona("gen2")  # the emulator, on the full spec
+    (spec_copy / "pboc.toml").unlink()
+    (spec_copy / "psam.toml").unlink()
+    spec = load_spec.__wrapped__(str(spec_copy))
+    with Card(card_side, spec=spec) as card:
+        identity = card.read_identity()
+    assert identity.issuer.card_number
+    with pytest.raises(errors.SpecError, match="pboc.toml"):
+        _ = spec.pboc
 
 
 def test_loader_rejects_broken_toml(spec_copy):
@@ -362,6 +458,8 @@ def test_loader_rejects_broken_toml(spec_copy):
 
 
 def test_spec_is_immutable():
+    with pytest.raises(AttributeError):
+        SPEC.ssse = None
     with pytest.raises(TypeError):
         SPEC.ssse.files["ef07"] = None
     with pytest.raises(AttributeError):

@@ -27,7 +27,7 @@ from sscard.auth.keysource import AuthContext
 from sscard.crypto import Algorithm, card_factor, city_factor, province_factor
 from sscard.session import CardSession, Response
 from sscard.spec import Spec
-from sscard.spec.psam import PsamKey, PsamSpec, load_psam_spec
+from sscard.spec.psam import PsamKey, PsamSpec
 from sscard.transport.base import Transport
 
 EMULATOR = "emulator"  # the CLI's name for the built-in software PSAM
@@ -57,11 +57,11 @@ class PsamKeys:
         psam_spec: PsamSpec | None = None,
     ) -> None:
         self.transport = transport
-        self.psam_spec = psam_spec or load_psam_spec()
         self.reader = getattr(transport, "reader", None)
         self.description = description or f"PSAM in {transport.description}"
         sink = None if trace is None else (lambda line: trace("PSAM " + line))
         self.session = CardSession(transport, spec, sink)
+        self.psam_spec = psam_spec or self.session.spec.psam
         self._keys: dict[str, PsamKey] = {}
         for name, key in self.psam_spec.keys.items():
             key = key._replace(
@@ -274,7 +274,7 @@ def is_psam(session) -> bool:
     card only: a user card never holds these names."""
     return any(
         session.send("select_by_name", data=env.name, le=0).ok
-        for env in load_psam_spec().environments
+        for env in session.spec.psam.environments
     )
 
 

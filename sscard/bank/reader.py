@@ -61,17 +61,6 @@ CMD_GET_DATA = "get_data"
 CMD_GPO = "get_processing_options"
 
 
-def pboc_spec(session: CardSession):
-    spec = session.spec
-    pboc = getattr(spec, "pboc", None)
-    if pboc is None:
-        from sscard.spec.loader import spec_dir
-        from sscard.spec.pboc import load_pboc
-
-        pboc = load_pboc(spec_dir())
-    return pboc
-
-
 def read_bank(
     session: CardSession,
     *,
@@ -80,7 +69,7 @@ def read_bank(
     today: _dt.date | None = None,
 ) -> BankReading:
     today = today or _dt.date.today()
-    pboc = pboc_spec(session)
+    pboc = session.spec.pboc
     findings: list[Finding] = []
     selection, entries, card_blocked = _discover(session, pboc, findings)
     candidates = tuple(

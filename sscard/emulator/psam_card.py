@@ -26,8 +26,9 @@ from sscard.crypto import Algorithm, algorithm_from_id, diversify, encrypt_ecb, 
 from sscard.emulator.card_keys import test_root_keys
 from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.errors import DecodeError, SpecError
+from sscard.spec import load_spec
 from sscard.spec.loader import Fields, read_toml
-from sscard.spec.psam import PsamEnvironment, PsamSpec, load_psam_spec, usage_levels
+from sscard.spec.psam import PsamEnvironment, PsamSpec, usage_levels
 
 PSAM_FILE = Path(__file__).resolve().parent / "psam.toml"
 MF_FID = 0x3F00
@@ -88,7 +89,7 @@ class PsamCard(CardOS):
         psam_spec: PsamSpec | None = None,
         roots: dict[str, dict[str, bytes]] | None = None,
     ) -> None:
-        self.psam_spec = psam_spec or load_psam_spec()
+        self.psam_spec = psam_spec or load_spec().psam
         self.profile = profile
         self.atr = profile.atr
         self.environments = self._load_environments(

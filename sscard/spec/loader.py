@@ -49,20 +49,26 @@ def spec_dir() -> str:
 
 @functools.cache
 def load_spec(directory: str | None = None) -> m.Spec:
+    """The spec in `directory` (default: the installed apdu_specs/), made once per folder.
+
+    The one entry point: the SSSE, PBOC and PSAM parts are read on first access (see Spec)."""
     base = directory or spec_dir()
 
     def read(name: str) -> dict[str, Any]:
         return read_toml(os.path.join(base, name))
 
-    tables = _code_tables(read("code_tables.toml"))
     return m.Spec(
         status_words=_status_words(read("status_words.toml")),
         commands=_commands(read("commands.toml")),
-        code_tables=tables,
-        ssse=_application(read("ssse.toml"), tables),
+        code_tables=_code_tables(read("code_tables.toml")),
         atr=_atr(read("atr.toml")),
         base=base,
     )
+
+
+def load_ssse(base: str, tables: Mapping[str, m.CodeTable]) -> m.Application:
+    """ssse.toml (Spec.ssse reads it on first access); its items name code tables."""
+    return _application(read_toml(os.path.join(base, "ssse.toml")), tables)
 
 
 MAX_TOML = 1024 * 1024  # a spec, persona, scenario or PSAM file; the largest today: 30 KB
@@ -287,14 +293,14 @@ def _check_alphabet(alphabet: str, where: str) -> None:
         raise errors.SpecError(f'{where}: alphabet must be one character class such as "[0-9X]"')
 
 
-def _values(f: Fields, tables: dict) -> str | None:
+def _values(f: Fields, tables: Mapping[str, m.CodeTable]) -> str | None:
     name = f.get("values", str, None)
     if name is not None and name not in tables:
         raise errors.SpecError(f"{f.where}: unknown code table {name!r}")
     return name
 
 
-def _application(doc: dict, tables: dict) -> m.Application:
+def _application(doc: dict, tables: Mapping[str, m.CodeTable]) -> m.Application:
     top = Fields(doc, "ssse.toml")
     a = Fields(top.get("application", dict), "ssse.toml [application]")
     app_key, name = a.get("key", str), a.hex("name")
@@ -339,7 +345,7 @@ def _generations(f: Fields) -> tuple[int, ...]:
     return generations
 
 
-def _file(f: Fields, tables: dict) -> m.ElementaryFile:
+def _file(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.ElementaryFile:
     key = f.get("key", str)
     f.where = f"ssse.toml file {key}"
     generations = _generations(f)
@@ -404,7 +410,7 @@ def _required(f: Fields, generations: tuple[int, ...]) -> Mapping[int, frozenset
     return m.frozen_map(required)
 
 
-def _item(f: Fields, tables: dict) -> m.DataItem:
+def _item(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.DataItem:
     tag = f.hex("tag", 1)[0]
     key = f.get("key", str)
     f.where = f"ssse.toml item {key}"

@@ -1,4 +1,5 @@
-"""Immutable model of apdu_specs/: status words, commands, code tables, the SSSE.
+"""Immutable model of apdu_specs/: status words, commands, code tables, the SSSE, and the
+`Spec` that opens every part (the PBOC and PSAM parts are modelled in their own modules).
 
 The loader (`sscard.spec.loader`) builds these from TOML; nothing here reads files.
 Both the reader and the emulator work from this model, so a fact about the card is
@@ -9,15 +10,20 @@ of `sscard read` (everything here is imported before the first APDU).
 
 from __future__ import annotations
 
+import _thread
 import datetime as _dt
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sscard.codec import atr as atr_codec
 from sscard.codec import fields, tlv
 from sscard.codec.apdu import CommandApdu
 from sscard.errors import DecodeError
+
+if TYPE_CHECKING:
+    from sscard.spec.pboc import Pboc
+    from sscard.spec.psam import PsamSpec
 
 
 class Example(NamedTuple):
@@ -403,22 +409,109 @@ class AtrLayout(NamedTuple):
         return historical[first - 1 : last]
 
 
-class Spec(NamedTuple):
+class Spec:
+    """The card as declared in apdu_specs/: the one door to every part of the spec.
+
+    The status words, commands, code tables and ATR layout are read and validated when the
+    Spec is made (every card operation needs them).  The parts below are each read and
+    validated on first access, then kept, so a command pays only for what it uses
+    (`sscard read` never parses pboc.toml or psam.toml):
+
+    ssse   the social security application (ssse.toml)        -> Application
+    pboc   the UnionPay PBOC application (pboc.toml)          -> sscard.spec.pboc.Pboc
+    psam   the social security PSAM (psam.toml)               -> sscard.spec.psam.PsamSpec
+
+    A part that fails validation raises its SpecError on every access, never half-loaded.
+    `load_all()` reads every part now (a spec check).  Immutable, like the parts.
+    """
+
+    __slots__ = ("status_words", "commands", "code_tables", "atr", "base", "_parts", "_lock")
+
     status_words: StatusWordTable
     commands: CommandSet
     code_tables: Mapping[str, CodeTable]
-    ssse: Application
     atr: AtrLayout
-    base: str = ""  # the apdu_specs/ folder it was read from
+    base: str  # the apdu_specs/ folder it was read from
+    _parts: dict[str, Any]  # the parts read so far
+    _lock: _thread.LockType
+
+    PARTS = ("ssse", "pboc", "psam")
+
+    def __init__(
+        self,
+        status_words: StatusWordTable,
+        commands: CommandSet,
+        code_tables: Mapping[str, CodeTable],
+        atr: AtrLayout,
+        base: str,
+    ) -> None:
+        for name, value in (
+            ("status_words", status_words),
+            ("commands", commands),
+            ("code_tables", code_tables),
+            ("atr", atr),
+            ("base", base),
+            ("_parts", {}),
+            ("_lock", _thread.allocate_lock()),  # one load per part, even across threads
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Spec is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Spec is immutable: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Spec(base={self.base!r}, loaded={sorted(self._parts)})"
 
     @property
-    def pboc(self):
-        """The UnionPay PBOC application (apdu_specs/pboc.toml), read on first use so that
-        reading the SSSE alone does not pay for it; see sscard.spec.pboc."""
-        from sscard.spec.loader import spec_dir
+    def ssse(self) -> Application:
+        """The social security application (apdu_specs/ssse.toml)."""
+        part: Application = self._part("ssse")
+        return part
+
+    @property
+    def pboc(self) -> Pboc:
+        """The UnionPay PBOC application (apdu_specs/pboc.toml); see sscard.spec.pboc."""
+        part: Pboc = self._part("pboc")
+        return part
+
+    @property
+    def psam(self) -> PsamSpec:
+        """The social security PSAM (apdu_specs/psam.toml); see sscard.spec.psam."""
+        part: PsamSpec = self._part("psam")
+        return part
+
+    def load_all(self) -> Spec:
+        """Read and validate every part now; the first invalid one raises its SpecError."""
+        for name in self.PARTS:
+            self._part(name)
+        return self
+
+    def _part(self, name: str) -> Any:
+        parts = self._parts
+        if name in parts:
+            return parts[name]
+        with self._lock:
+            if name not in parts:
+                parts[name] = _load_part(name, self)
+            return parts[name]
+
+
+def _load_part(name: str, spec: Spec) -> Any:
+    # imported here: the model is loaded before any part, and a part's module only when used
+    if name == "ssse":
+        from sscard.spec.loader import load_ssse
+
+        return load_ssse(spec.base, spec.code_tables)
+    if name == "pboc":
         from sscard.spec.pboc import load_pboc
 
-        return load_pboc(self.base or spec_dir())
+        return load_pboc(spec.base)
+    from sscard.spec.psam import load_psam
+
+    return load_psam(spec.base)
 
 
 def frozen_map(d: dict) -> Mapping:

@@ -24,7 +24,6 @@ SpecError naming the item.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -309,8 +308,8 @@ class Pboc(NamedTuple):
 # --- loading ---------------------------------------------------------------------------------
 
 
-@functools.cache
 def load_pboc(directory: str) -> Pboc:
+    """pboc.toml in `directory`; Spec.pboc calls this once, on first access."""
     where = "pboc.toml"
     top = Fields(read_toml(os.path.join(directory, "pboc.toml")), where)
 

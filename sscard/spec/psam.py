@@ -1,19 +1,18 @@
 """apdu_specs/psam.toml → the PSAM facts shared by the terminal side (sscard.auth.psam) and the
 emulated PSAM: key environments by card algorithm, key ids and usages, the terminal number.
 
-Loaded on its own (not part of `load_spec()`), so reading a card without a PSAM pays nothing.
+Read through `load_spec().psam` on first access, so reading a card without a PSAM pays nothing.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from sscard import errors
 from sscard.spec import model as m
-from sscard.spec.loader import Fields, examples, read_toml, spec_dir, value_codec
+from sscard.spec.loader import Fields, examples, read_toml, value_codec
 
 LEVEL_SHIFT = 5  # usage byte: bits 8–6 = diversification levels, bits 5–1 = key type
 TYPE_MASK = 0x1F
@@ -74,9 +73,9 @@ def usage_levels(usage: int) -> int:
     return usage >> LEVEL_SHIFT
 
 
-@functools.cache
-def load_psam_spec(directory: str | None = None) -> PsamSpec:
-    doc = read_toml(os.path.join(directory or spec_dir(), "psam.toml"))
+def load_psam(directory: str) -> PsamSpec:
+    """psam.toml in `directory`; Spec.psam calls this once, on first access."""
+    doc = read_toml(os.path.join(directory, "psam.toml"))
     top = Fields(doc, "psam.toml")
 
     t = Fields(top.get("terminal_number", dict), "psam.toml [terminal_number]")
