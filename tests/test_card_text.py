@@ -12,9 +12,9 @@ from conftest import PERSONA_DIR
 from sscard import errors
 from sscard.cli.main import run
 from sscard.codec import fields, text
+from sscard.codec import pboc_formats as fmt
 from sscard.errors import ExitCode
 from sscard.spec import load_spec
-from sscard.spec import pboc_formats as fmt
 from sscard.transport.emulated import EmulatorTransport
 
 UNSAFE = [

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
+from sscard.codec import pboc_formats
 from sscard.errors import DecodeError
-from sscard.spec import pboc_formats
 
 MAX_DOL_DATA = 252  # the value of a GPO 83 template must fit a short APDU with its header
 # formats (apdu_specs/pboc.toml) that are numeric n in the DOL sense: right-justified BCD

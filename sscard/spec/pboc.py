@@ -30,8 +30,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sscard import errors
+from sscard.codec import pboc_formats as fmt
 from sscard.codec import tlv
-from sscard.spec import pboc_formats as fmt
 from sscard.spec.loader import Fields, examples, read_toml
 from sscard.spec.model import CodeEntry, Example
 
