@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sscard.codec import card_id, card_number, fields, gb11643, tlv
+from sscard.codec import bcd, card_id, card_number, dol, fields, gb11643, pboc_formats, tlv
 from sscard.errors import DecodeError
 
 REAL_FCI = bytes.fromhex("6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C03860103")
@@ -240,3 +240,67 @@ def test_record_and_ber_round_trip(items):
     primitive = [(t, v) for t, v in items if t & 0x1F != 0x1F and not t & 0x20]
     ber = b"".join(tlv.encode_ber(t, v) for t, v in primitive)
     assert [(r.tag, r.value) for r in tlv.parse_ber(ber)] == primitive
+
+
+# --- one codec family: the BCD walker, the text padding and the DOL parser shared -------------
+
+
+@pytest.mark.parametrize(
+    "raw,f_padding,digits",
+    [("000123", False, "000123"), ("6212FF", True, "6212"), ("FFFF", True, ""), ("", True, "")],
+)
+def test_bcd_walker_layouts(raw, f_padding, digits):
+    assert bcd.decode_digits(bytes.fromhex(raw), f_padding=f_padding) == digits
+    if raw:
+        size = len(raw) // 2
+        assert bcd.encode_digits(digits, size, f_padding=f_padding).hex().upper() == raw
+
+
+@pytest.mark.parametrize(
+    "raw,f_padding,message,offset",
+    [
+        ("12A4", False, "invalid BCD nibble A", 11),
+        ("12F4", False, "invalid BCD nibble F", 11),
+        ("1F23", True, "digit after F padding", 11),  # the byte of the digit, not of the F
+        ("1F2A", True, "digit after F padding", 11),  # the first problem, walking forward
+        ("FFA0", True, "invalid BCD nibble A", 11),
+    ],
+)
+def test_bcd_walker_errors_are_the_same_in_both_families(raw, f_padding, message, offset):
+    """The social security cn codec and the PBOC n / cn formats walk digits one way, so the
+    same bad value gives the same error at the same offset in both."""
+    decoders = [lambda: bcd.decode_digits(bytes.fromhex(raw), 10, f_padding=f_padding)]
+    decoders.append(lambda: pboc_formats.decode("cn" if f_padding else "n", bytes.fromhex(raw), 10))
+    if f_padding:
+        decoders.append(lambda: fields.decode_cn(bytes.fromhex(raw), 10))
+    for decode in decoders:
+        with pytest.raises(DecodeError, match=message) as info:
+            decode()
+        assert info.value.offset == offset
+
+
+@pytest.mark.parametrize("fmt", ["an", "ans", "text"])
+def test_pboc_text_padding_is_the_social_security_rule(fmt):
+    assert pboc_formats.decode(fmt, b"AB12\x00\x00") == "AB12"
+    assert pboc_formats.decode(fmt, bytes(3)) == ""
+    for codec in (
+        lambda: pboc_formats.decode(fmt, b"AB\x00C\x00", 4),
+        lambda: fields.decode_an(b"AB\x00C\x00", "ascii", 4),
+    ):
+        with pytest.raises(DecodeError, match="data after 00 padding") as info:
+            codec()
+        assert info.value.offset == 7
+
+
+def test_one_dol_parser():
+    entries = dol.parse_dol(bytes.fromhex("9F02065F2A02BF0101"))
+    assert entries == ((0x9F02, 6), (0x5F2A, 2), (0xBF01, 1))
+    assert [e.constructed for e in entries] == [False, False, True]
+    assert dol.encode_dol(entries).hex().upper() == "9F02065F2A02BF0101"
+    assert pboc_formats.decode("dol", bytes.fromhex("9F0206")) == [{"tag": "9F02", "length": 6}]
+    from sscard.bank import dol as bank_dol
+
+    assert bank_dol.parse_dol is dol.parse_dol and bank_dol.DolEntry is dol.DolEntry
+    with pytest.raises(DecodeError, match="one-byte length") as info:
+        dol.parse_dol(bytes.fromhex("9F0281"), 5)
+    assert info.value.offset == 7

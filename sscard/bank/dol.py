@@ -1,5 +1,5 @@
-"""Data object lists (PDOL 9F38, log formats 9F4F / DF4F): parsing, and building the
-value field a DOL asks for by the rules of JR/T 0025.4 §5.3 (pboc.md §2.2).
+"""Data object lists (PDOL 9F38, log formats 9F4F / DF4F): building the value field a DOL
+asks for by the rules of JR/T 0025.4 §5.3 (pboc.md §2.2).  Parsing is sscard.codec.dol's.
 
 A DOL is tag + one-byte length, repeated, with no values.  Building its data:
   unknown, constructed or unavailable tag → that many 00 bytes;
@@ -11,28 +11,15 @@ A DOL is tag + one-byte length, repeated, with no values.  Building its data:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
-from sscard.codec import pboc_formats
+from sscard.codec.dol import DolEntry, parse_dol
 from sscard.errors import DecodeError
+
+__all__ = ["MAX_DOL_DATA", "DolEntry", "build_dol_data", "data_length", "fit", "parse_dol"]
 
 MAX_DOL_DATA = 252  # the value of a GPO 83 template must fit a short APDU with its header
 # formats (apdu_specs/pboc.toml) that are numeric n in the DOL sense: right-justified BCD
 NUMERIC_FORMATS = frozenset({"n", "date", "time", "amount"})
-
-
-class DolEntry(NamedTuple):
-    tag: int
-    length: int
-
-    @property
-    def constructed(self) -> bool:
-        first = self.tag >> (8 * ((self.tag.bit_length() - 1) // 8))
-        return bool(first & 0x20)
-
-
-def parse_dol(data: bytes, base: int = 0) -> tuple[DolEntry, ...]:
-    return tuple(DolEntry(tag, length) for tag, length in pboc_formats.parse_dol(data, base))
 
 
 def data_length(dol: tuple[DolEntry, ...]) -> int:

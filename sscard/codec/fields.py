@@ -11,24 +11,13 @@ import datetime as _dt
 import functools
 import re
 
-from sscard.codec.text import check_text
+from sscard.codec import bcd
+from sscard.codec.text import check_text, strip_padding
 from sscard.errors import DecodeError
 
 
 def decode_cn(value: bytes, base: int = 0) -> str | None:
-    digits = []
-    padding = False
-    for i, byte in enumerate(bytes(value)):
-        for nibble in (byte >> 4, byte & 0x0F):
-            if nibble == 0xF:
-                padding = True
-            elif nibble > 9:
-                raise DecodeError(f"invalid BCD nibble {nibble:X}", offset=base + i)
-            elif padding:
-                raise DecodeError("digit after F padding", offset=base + i)
-            else:
-                digits.append(str(nibble))
-    return "".join(digits) or None
+    return bcd.decode_digits(value, base, f_padding=True) or None
 
 
 def encode_cn(digits: str | None, length: int) -> bytes:
@@ -37,22 +26,11 @@ def encode_cn(digits: str | None, length: int) -> bytes:
         raise DecodeError("cn value must be decimal digits")
     if len(digits) > 2 * length:
         raise DecodeError(f"cn value longer than {length} bytes")
-    return bytes.fromhex(digits.ljust(2 * length, "F"))
-
-
-def _strip_padding(value: bytes, base: int) -> bytes:
-    end = value.find(b"\x00")
-    if end < 0:
-        return value
-    tail = value[end:]
-    if tail.count(0) != len(tail):
-        bad = end + next(i for i, b in enumerate(tail) if b)
-        raise DecodeError("data after 00 padding", offset=base + bad)
-    return value[:end]
+    return bcd.encode_digits(digits, length, f_padding=True)
 
 
 def decode_an(value: bytes, charset: str = "ascii", base: int = 0) -> str | None:
-    text = _strip_padding(bytes(value), base)
+    text = strip_padding(bytes(value), base)
     if not text:
         return None
     if charset not in ("ascii", "gbk"):

@@ -28,7 +28,9 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from sscard.codec.text import check_text
+from sscard.codec import bcd
+from sscard.codec.dol import encode_dol, parse_dol
+from sscard.codec.fields import decode_an
 from sscard.errors import DecodeError
 
 FORMATS = frozenset(
@@ -53,93 +55,35 @@ FORMATS = frozenset(
 )
 
 
-def _nibbles(raw: bytes, base: int, allow_f: bool) -> str:
-    text = raw.hex().upper()
-    for i, c in enumerate(text):
-        if not (c.isdigit() or (allow_f and c == "F")):
-            raise DecodeError(f"invalid BCD nibble {c}", offset=base + i // 2)
-    return text
-
-
-def _strip_nul(raw: bytes, base: int) -> bytes:
-    end = len(raw)
-    while end and raw[end - 1] == 0:
-        end -= 1
-    if 0 in raw[:end]:
-        raise DecodeError("00 byte inside text", offset=base + raw.index(0))
-    return raw[:end]
-
-
-def parse_dol(raw: bytes, base: int = 0) -> list[tuple[int, int]]:
-    """(tag, length) pairs of a data object list: tag ‖ one-byte length, repeated, no values.
-    The one DOL parser of sscard (the bank reader and the emulator both use it)."""
-    from sscard.codec.tlv import read_tag
-
-    raw = bytes(raw)
-    out, pos = [], 0
-    while pos < len(raw):
-        if raw[pos] == 0xFF:
-            raise DecodeError("invalid tag byte FF in a data object list", offset=base + pos)
-        tag, pos = read_tag(raw, pos, base)
-        if pos >= len(raw):
-            raise DecodeError(
-                f"tag {tag:X} has no length in the data object list", offset=base + pos
-            )
-        if raw[pos] & 0x80:
-            raise DecodeError(
-                f"length {raw[pos]:02X} of tag {tag:X} is not a one-byte length", offset=base + pos
-            )
-        out.append((tag, raw[pos]))
-        pos += 1
-    return out
-
-
-def encode_dol(entries: list[tuple[int, int]]) -> bytes:
-    return b"".join(t.to_bytes((t.bit_length() + 7) // 8, "big") + bytes((n,)) for t, n in entries)
-
-
 def decode(fmt: str, raw: bytes, base: int = 0) -> Any:
     raw = bytes(raw)
     if fmt == "b":
         return raw.hex().upper()
-    if fmt == "n":
-        return _nibbles(raw, base, allow_f=False)
-    if fmt == "cn":
-        text = _nibbles(raw, base, allow_f=True)
-        digits = text.rstrip("F")
-        if "F" in digits:
-            raise DecodeError("digit after F padding", offset=base + digits.index("F") // 2)
-        return digits
+    if fmt in ("n", "cn"):
+        return bcd.decode_digits(raw, base, f_padding=fmt == "cn")
     if fmt in ("an", "ans", "text"):
-        text = _strip_nul(raw, base)
-        charset = "gbk" if fmt == "text" else "ascii"
-        try:
-            decoded = text.decode(charset)
-        except UnicodeDecodeError as e:
-            raise DecodeError(
-                f"byte {text[e.start]:02X} is not {fmt} text", offset=base + e.start
-            ) from None
-        check_text(decoded, charset, base)  # the one rule for card text (sscard.codec.text)
+        # the one text decoder (00 padding, the rule for card text): sscard.codec.fields
+        decoded = decode_an(raw, "gbk" if fmt == "text" else "ascii", base) or ""
         if fmt == "an":  # letters and digits only
             bad = next((i for i, c in enumerate(decoded) if not c.isalnum()), None)
             if bad is not None:
-                raise DecodeError(f"byte {text[bad]:02X} is not an text", offset=base + bad)
+                raise DecodeError(f"byte {raw[bad]:02X} is not an text", offset=base + bad)
         return decoded
     if fmt == "date":
-        d = _nibbles(_fixed(raw, 3, base), base, allow_f=False)
+        d = bcd.decode_digits(_fixed(raw, 3, base), base, f_padding=False)
         year = int(d[:2])
         try:
             return _dt.date(2000 + year if year < 50 else 1900 + year, int(d[2:4]), int(d[4:]))
         except ValueError:
             raise DecodeError("invalid calendar date", offset=base) from None
     if fmt == "time":
-        d = _nibbles(_fixed(raw, 3, base), base, allow_f=False)
+        d = bcd.decode_digits(_fixed(raw, 3, base), base, f_padding=False)
         try:
             return _dt.time(int(d[:2]), int(d[2:4]), int(d[4:]))
         except ValueError:
             raise DecodeError("invalid time of day", offset=base) from None
     if fmt == "amount":
-        return int(_nibbles(_fixed(raw, 6, base), base, allow_f=False))
+        return int(bcd.decode_digits(_fixed(raw, 6, base), base, f_padding=False))
     if fmt == "counter":
         return int.from_bytes(raw, "big")
     if fmt == "dol":
@@ -189,10 +133,10 @@ def encode(fmt: str, value: Any, length: int | None = None) -> bytes:
         raw = bytes.fromhex(value)
     elif fmt in ("n", "cn"):  # n: right-justified, 0-padded; cn: left-justified, F-padded
         _digits(value)
-        width = 2 * length if length else len(value) + len(value) % 2
-        if len(value) > width:
+        size = length or (len(value) + 1) // 2  # bytes: the given length, else the natural one
+        if len(value) > 2 * size:
             raise ValueError("numeric value too long")
-        raw = bytes.fromhex(value.rjust(width, "0") if fmt == "n" else value.ljust(width, "F"))
+        raw = bcd.encode_digits(value, size, f_padding=fmt == "cn")
     elif fmt in ("an", "ans", "text"):
         raw = value.encode("gbk" if fmt == "text" else "ascii")
         if decode(fmt, raw) != value:  # rejects NUL, control and non-an characters

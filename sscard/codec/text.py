@@ -14,6 +14,9 @@ could act on instead of showing:
 
 Rejecting rather than escaping keeps one meaning for a value everywhere (human, JSON,
 iReadCardBas, masked or not): a card that carries such text is a card that answers garbage.
+
+Text is stored left-aligned and padded with 00 bytes in every format; `strip_padding` is the
+one place that removes that padding.
 """
 
 from __future__ import annotations
@@ -34,6 +37,19 @@ def unsafe_index(text: str) -> int | None:
         if category[0] == "C" or category in _UNSAFE_SEPARATORS:
             return i
     return None  # only spaces such as U+3000 (ideographic space) made isprintable() false
+
+
+def strip_padding(raw: bytes, base: int = 0) -> bytes:
+    """Text without its trailing 00 padding (every text format pads with 00); a byte other
+    than 00 after the padding began is a DecodeError at its offset."""
+    end = raw.find(b"\x00")
+    if end < 0:
+        return raw
+    tail = raw[end:]
+    if tail.count(0) != len(tail):
+        bad = end + next(i for i, b in enumerate(tail) if b)
+        raise DecodeError("data after 00 padding", offset=base + bad)
+    return raw[:end]
 
 
 def describe(char: str) -> str:

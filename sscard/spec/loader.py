@@ -236,22 +236,22 @@ def _code_tables(doc: dict) -> dict[str, m.CodeTable]:
     tables = {}
     for key, raw in doc.items():
         f = Fields(raw, f"code_tables.toml [{key}]")
-        entries = {}
-        for n, entry in enumerate(f.get("entries", list)):
-            e = Fields(entry, f"{f.where} entry {n}")
-            code = e.get("code", str)
-            entries[code] = m.CodeEntry(code, e.get("en", str), e.get("zh", str))
-            e.done()
-        tables[key] = m.CodeTable(
-            key,
-            f.get("en", str),
-            f.get("zh", str),
-            value_codec(f),
-            m.frozen_map(entries),
-            examples(f),
-        )
+        tables[key] = code_table(f, key, value_codec(f))
         f.done()
     return m.frozen_map(tables)
+
+
+def code_table(f: Fields, key: str, codec: m.ValueCodec | None = None) -> m.CodeTable:
+    """The entries, names and examples of one code table (social security or PBOC)."""
+    entries = {}
+    for n, entry in enumerate(f.get("entries", list)):
+        e = Fields(entry, f"{f.where} entry {n}")
+        code = e.get("code", str)
+        entries[code] = m.CodeEntry(code, e.get("en", str), e.get("zh", str))
+        e.done()
+    return m.CodeTable(
+        key, f.get("en", str), f.get("zh", str), m.frozen_map(entries), examples(f), codec
+    )
 
 
 def value_codec(f: Fields, length_required: bool = True) -> m.ValueCodec:

@@ -182,12 +182,17 @@ class CodeEntry(NamedTuple):
 
 
 class CodeTable(NamedTuple):
+    """A code table of either application: codes and their meanings.
+
+    Social security tables (code_tables.toml) say how a code is stored on the card (`codec`);
+    a PBOC table's code is the text its data object's format decodes to (codec None)."""
+
     key: str
     en: str
     zh: str
-    codec: ValueCodec  # how a code is stored on the card
     entries: Mapping[str, CodeEntry]
     examples: tuple[Example, ...]
+    codec: ValueCodec | None = None  # how a code is stored on the card
 
     def get(self, code: str | None) -> CodeEntry | None:
         return self.entries.get(code) if code is not None else None

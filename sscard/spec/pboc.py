@@ -32,8 +32,9 @@ from typing import Any, NamedTuple
 from sscard import errors
 from sscard.codec import pboc_formats as fmt
 from sscard.codec import tlv
-from sscard.spec.loader import Fields, examples, read_toml
-from sscard.spec.model import CodeEntry, Example
+from sscard.codec.dol import parse_dol
+from sscard.spec.loader import Fields, code_table, examples, read_toml
+from sscard.spec.model import CodeTable, Example
 
 SCOPES = frozenset({"emv", "unionpay"})
 WHERE = frozenset({"directory", "fci", "gpo", "record", "get_data", "log", "terminal"})
@@ -82,20 +83,6 @@ class Aid(NamedTuple):
 
     def matches(self, card_aid: bytes) -> bool:
         return card_aid == self.aid or (self.partial and card_aid.startswith(self.aid))
-
-
-class CodeTable(NamedTuple):
-    """A code table of the bank application (entries as in sscard.spec.model; the code is
-    the value's text as its data object's format decodes it)."""
-
-    key: str
-    en: str
-    zh: str
-    entries: Mapping[str, CodeEntry]
-    examples: tuple[Example, ...]
-
-    def get(self, code: str | None) -> CodeEntry | None:
-        return self.entries.get(code) if code is not None else None
 
 
 class DataObject(NamedTuple):
@@ -341,7 +328,7 @@ def load_pboc(directory: str) -> Pboc:
         key = f.choice("key", set(INTERFACES))
         directory_key = f.choice("directory", set(directories))
         try:
-            pdol = tuple(fmt.parse_dol(f.hex("typical_pdol")))
+            pdol = parse_dol(f.hex("typical_pdol"))
         except errors.DecodeError:
             raise errors.SpecError(f"{f.where}: typical_pdol is not a DOL") from None
         interfaces[key] = Interface(
@@ -374,15 +361,7 @@ def load_pboc(directory: str) -> Pboc:
     for n, raw in enumerate(top.get("code_table", list)):
         f = Fields(raw, f"{where} code_table[{n}]")
         key = f.get("key", str)
-        entries = {}
-        for k, entry in enumerate(f.get("entries", list)):
-            e = Fields(entry, f"{f.where} entry {k}")
-            code = e.get("code", str)
-            entries[code] = CodeEntry(code, e.get("en", str), e.get("zh", str))
-            e.done()
-        tables[key] = CodeTable(
-            key, f.get("en", str), f.get("zh", str), MappingProxyType(entries), examples(f)
-        )
+        tables[key] = code_table(f, key)
         f.done()
 
     tags: dict[int, DataObject] = {}
@@ -472,7 +451,7 @@ def _log(f: Fields, tags: dict) -> Log:
             raise errors.SpecError(f"{f.where}: {t:X} must be a declared {wanted} tag")
     entry = fmt.decode("log_entry", f.hex("recommended_entry", 2))
     try:
-        dol = tuple(fmt.parse_dol(f.hex("recommended_format")))
+        dol = parse_dol(f.hex("recommended_format"))
     except errors.DecodeError:
         raise errors.SpecError(f"{f.where}: recommended_format is not a DOL") from None
     prefix = []
