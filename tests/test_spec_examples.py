@@ -124,6 +124,38 @@ def test_application_name_example():
 def test_fci_examples(item):
     for example in item.examples:
         assert item.extract(example.raw) == _absent(example.decoded)
+        # the other way: the whole FCI, built from the declaration and the values it holds
+        values = SPEC.ssse.decode_fci(example.raw)
+        assert values[item.key] == _absent(example.decoded)
+        assert SPEC.ssse.encode_fci(values).hex().upper() == example.hex
+
+
+def test_fci_encoding_leaves_out_what_is_absent():
+    name = SPEC.ssse.name.hex()
+    assert SPEC.ssse.encode_fci({"df_name": name}) == tlv.encode_ber(
+        0x6F, tlv.encode_ber(0x84, SPEC.ssse.name)
+    )
+    with_sfi = SPEC.ssse.encode_fci({"df_name": name, "dir_sfi": "1E", "algorithm": None})
+    assert with_sfi.hex().upper().endswith("A50388011E")
+    with pytest.raises(ValueError, match="colour"):
+        SPEC.ssse.encode_fci({"df_name": name, "colour": "red"})
+
+
+def test_the_emulator_answers_select_with_the_declared_fci(spec_copy):
+    """The emulated card's FCI comes from the declaration: move the algorithm identifier in
+    ssse.toml and the emulator's answer moves with it."""
+    from sscard.emulator import SocialSecurityCard, load_persona
+
+    persona = load_persona("gen3")
+    select = CommandApdu(0x00, 0xA4, 0x04, 0x00, SPEC.ssse.name, 0).to_bytes()
+    answer = SocialSecurityCard(SPEC, persona).execute(select)
+    assert answer[-2:] == b"\x90\x00"
+    assert SPEC.ssse.decode_fci(answer[:-2])["algorithm"] == persona.algorithm.hex().upper()
+    _edit(spec_copy / "ssse.toml", 'path = ["6F", "A5", "9F0C", "86"]', 'path = ["6F", "A5", "87"]')
+    moved = load_spec.__wrapped__(str(spec_copy))
+    answer = SocialSecurityCard(moved, persona).execute(select)[:-2]
+    assert tlv.parse_ber(answer)[0].find_path(0xA5, 0x87).value == persona.algorithm
+    assert b"\x9f\x0c" not in answer
 
 
 @pytest.mark.parametrize(
@@ -389,6 +421,9 @@ def _edit(path, old, new):
             'read_access = { gen3 = "RKSSSE" }',
             "missing key 'gen2'",
         ),
+        ("ssse.toml", 'path = ["6F", "A5", "88"]', 'path = ["6F", "84", "88"]', "one inside"),
+        ("ssse.toml", 'path = ["6F", "A5", "88"]', 'path = ["6F", "A5", "8"]', "path must"),
+        ("ssse.toml", 'path = ["6F", "A5", "88"]', "path = []", "path must"),
         ("psam.toml", 'name = "IRK"', 'name = "IRK"\ncolour = "red"', "psam.toml key IRK: unknown"),
         ("psam.toml", 'usage = "67"', 'usage = "07"', "levels"),
     ],

@@ -175,7 +175,7 @@ class SocialSecurityCard(CardOS):
         self._enter_df(self.ssse)
         if apdu.p2 == 0x0C:  # "no response data requested"
             return SW_OK
-        return self.respond(apdu, ssse_fci(self.spec.ssse.name, self.persona.algorithm))
+        return self.respond(apdu, ssse_fci(self.spec.ssse, self.persona.algorithm))
 
     # --- READ RECORD ---------------------------------------------------------------------
 

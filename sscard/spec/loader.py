@@ -312,7 +312,7 @@ def _application(doc: dict, tables: Mapping[str, m.CodeTable]) -> m.Application:
         f = Fields(raw, f"ssse.toml fci[{n}]")
         key = f.get("key", str)
         f.where = f"ssse.toml fci {key}"
-        path = tuple(int(t, 16) for t in f.get("path", list))
+        path = _fci_path(f)
         fci.append(
             m.FciItem(
                 key,
@@ -325,6 +325,7 @@ def _application(doc: dict, tables: Mapping[str, m.CodeTable]) -> m.Application:
             )
         )
         f.done()
+    _check_fci_paths(fci)
 
     files = {}
     for n, raw in enumerate(top.get("file", list)):
@@ -336,6 +337,31 @@ def _application(doc: dict, tables: Mapping[str, m.CodeTable]) -> m.Application:
     return m.Application(
         app_key, name, app_en, app_zh, app_examples, tuple(fci), m.frozen_map(files)
     )
+
+
+def _fci_path(f: Fields) -> tuple[int, ...]:
+    """Tags from the FCI template (6F) down to the item, each 1 to 3 bytes of hex."""
+    raw = f.get("path", list)
+    hex_digits = "0123456789abcdefABCDEF"
+    if not raw or not all(
+        isinstance(t, str) and len(t) in (2, 4, 6) and all(c in hex_digits for c in t) for t in raw
+    ):
+        raise errors.SpecError(f"{f.where}: path must list tags of 1 to 3 bytes in hex")
+    return tuple(int(t, 16) for t in raw)
+
+
+def _check_fci_paths(fci: list[m.FciItem]) -> None:
+    """Unique keys, and no item inside another item's value: the FCI can be built from them."""
+    for n, item in enumerate(fci):
+        for other in fci[:n]:
+            if item.key == other.key:
+                raise errors.SpecError(f"ssse.toml fci {item.key}: duplicate key")
+            shorter = min(len(item.path), len(other.path))
+            if item.path[:shorter] == other.path[:shorter]:
+                raise errors.SpecError(
+                    f"ssse.toml fci {item.key}: its path and that of {other.key} "
+                    "hold one inside the other"
+                )
 
 
 def _generations(f: Fields) -> tuple[int, ...]:

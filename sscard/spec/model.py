@@ -376,12 +376,42 @@ class Application(NamedTuple):
     def file(self, key: str) -> ElementaryFile:
         return self.files[key]
 
+    def decode_fci(self, fci: bytes) -> dict[str, str | _dt.date | None]:
+        """Every declared FCI item of `fci`, by key (None when absent)."""
+        return {item.key: item.extract(fci) for item in self.fci}
+
+    def encode_fci(self, values: Mapping[str, str | _dt.date | None]) -> bytes:
+        """The FCI holding `values` (by FCI item key), laid out as the declaration says: each
+        value at its path, in declaration order; a template with no value in it is left out.
+        The inverse of decode_fci, and what the emulator answers to SELECT."""
+        unknown = set(values) - {item.key for item in self.fci}
+        if unknown:
+            raise ValueError(f"not FCI items of {self.key}: {sorted(unknown)}")
+        tree: dict[int, Any] = {}  # tag -> value bytes (a leaf) or the tree inside it
+        for item in self.fci:
+            value = values.get(item.key)
+            if value is None:
+                continue
+            node = tree
+            for tag in item.path[:-1]:
+                node = node.setdefault(tag, {})
+            node[item.path[-1]] = item.codec.encode(value)
+        return _encode_tree(tree)
+
     def item_by_tag(self, tag: int) -> DataItem | None:
         for f in self.files.values():
             for i in f.items:
                 if i.tag == tag:
                     return i
         return None
+
+
+def _encode_tree(tree: Mapping[int, Any]) -> bytes:
+    # a primitive object may hold TLVs too (9F0C): nesting follows the paths, not the tag bits
+    return b"".join(
+        tlv.encode_ber(tag, _encode_tree(inner) if isinstance(inner, dict) else inner)
+        for tag, inner in tree.items()
+    )
 
 
 # --- the answer to reset ---------------------------------------------------------------
