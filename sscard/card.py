@@ -220,8 +220,8 @@ class Card:
         )
 
     def probe(self) -> str:
-        """Whether the card answers as a social security card (see sscard.ssse.reader.probe)."""
-        from sscard.ssse.reader import probe
+        """Whether the card answers as a social security card (see sscard.ssse.select.probe)."""
+        from sscard.ssse.select import probe
 
         return self.operation(lambda: probe(self.session), read_only=True)
 

@@ -283,7 +283,7 @@ def user_card(transport) -> bool:
     security module), which is never the card to read.  One SELECT on a social security
     card, which the read repeats; the PSAM names only for a card that is not one."""
     from sscard.session import CardSession
-    from sscard.ssse.reader import probe
+    from sscard.ssse.select import probe
 
     session = CardSession(transport)
     return probe(session) != "no" or not is_psam(session)

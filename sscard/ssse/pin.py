@@ -81,7 +81,7 @@ def encode_pin(pin: str) -> bytes:
 def _select(session: CardSession) -> str:
     """The application holding the PIN, by the same rule as an identity read: the SSSE, or
     the MF of a Shanghai-style card (EF05 under the MF); its layout."""
-    from sscard.ssse.reader import select_application
+    from sscard.ssse.select import select_application
 
     layout, _fci = select_application(session)
     return layout

@@ -36,6 +36,7 @@ from sscard.ssse.results import (
     Identity,
     IssuerInfo,
 )
+from sscard.ssse.select import select_application
 
 if TYPE_CHECKING:  # a plain read needs no key machinery: imported where authentication starts
     from sscard.auth.keysource import KeySource
@@ -166,70 +167,11 @@ def holder_needs_key(session: CardSession, generation: int | None) -> bool:
     return not session.spec.ssse.file("ef06").free_to_read(generation or 3)
 
 
-def probe(session: CardSession) -> str:
-    """Does the card answer as a social security card?  One SELECT, nothing read.
-
-    "yes", "blocked" (application blocked), "card blocked", "mf" (no SSSE name but an
-    EF05 under the MF: Shanghai-style), or "no".
-    """
-    response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
-    if response.ok:
-        return "yes"
-    blocked = _blocked_error(session, response)
-    if isinstance(blocked, errors.CardBlocked):
-        return "card blocked"
-    if blocked is not None:
-        return "blocked"
-    if response.sw == 0x6A82:
-        ef05 = session.spec.ssse.file("ef05").fid.to_bytes(2, "big")
-        if session.send("select_child_ef", data=ef05).ok:
-            return "mf"
-    return "no"
-
-
 def generation_of(version: str | None) -> int | None:
     """SC-RW §10.2: the first character of the spec version decides; empty means 1.0."""
     if not version:
         return 1
     return {"1": 1, "2": 2, "3": 3}.get(version[0])
-
-
-def select_application(session: CardSession) -> tuple[str, bytes]:
-    """Select the SSSE; fall back to an MF-level EF05 (Shanghai-style) on 6A82.  The one
-    rule for every command (read, status, pin): ("ssse", FCI) or ("mf", b"") with the MF
-    the current DF, or NotSocialSecurityCard."""
-    response = session.send("select_by_name", data=session.spec.ssse.name, le=0)
-    if response.ok:
-        df_name = (
-            next(i for i in session.spec.ssse.fci if i.key == "df_name").extract(response.data)
-            if response.data
-            else None
-        )
-        if df_name is not None and bytes.fromhex(df_name) != session.spec.ssse.name:
-            raise errors.NotSocialSecurityCard("the card selected an application with another name")
-        return "ssse", response.data
-    if response.sw == 0x6A82:
-        probe = session.send(
-            "select_child_ef", data=session.spec.ssse.file("ef05").fid.to_bytes(2, "big")
-        )
-        if probe.ok:
-            return "mf", b""
-    raise select_refused(session, response)
-
-
-def _blocked_error(session: CardSession, response) -> errors.CommandError | None:
-    error = session.error_for(response, "SELECT social security application")
-    return error if error.sw_class == "blocked" else None
-
-
-def select_refused(session: CardSession, response) -> errors.SscardError:
-    """The error for a refused SELECT of the social security application (the rule in
-    sscard.errors): a blocked answer (6283, 9303, 6A81) is the blocked application or card;
-    any other means the card has no social security application."""
-    blocked = _blocked_error(session, response)
-    if blocked is not None:
-        return blocked
-    return errors.NotSocialSecurityCard(f"no social security application (SW {response.sw:04X})")
 
 
 def _select_ef(session: CardSession, ef: ElementaryFile, *, required: bool) -> bool:
