@@ -23,8 +23,8 @@ _EXPORTS = {
     "IssuerInfo": "sscard.ssse.results",
     "HolderInfo": "sscard.ssse.results",
     "HolderStatus": "sscard.ssse.results",
-    "Finding": "sscard.ssse.results",
-    "Coded": "sscard.ssse.results",
+    "Finding": "sscard.results",
+    "Coded": "sscard.results",
     "CardIdentification": "sscard.ssse.results",
     "SscardError": "sscard.errors",
     "errors": "sscard.errors",
@@ -40,7 +40,7 @@ _EXPORTS = {
     "PsamKeys": "sscard.auth.psam",
     "Status": "sscard.status",
     "BankReading": "sscard.bank.results",
-    "AppState": "sscard.bank.results",
+    "AppState": "sscard.results",
 }
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sscard.ssse.results import Finding
+from sscard.results import Finding
 
 # code: (severity, English, Chinese)
 MESSAGES = {

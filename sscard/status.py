@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from sscard import errors
 from sscard.bank.crosscheck import CrossCheck, cross_check
 from sscard.bank.reader import ATC_MAX, read_bank
-from sscard.bank.results import AppState, BankReading, RecordsStatus
+from sscard.bank.results import BankReading, RecordsStatus
 from sscard.errors import ExitCode
+from sscard.results import AppState, Finding
 from sscard.session import CardSession
-from sscard.ssse.results import Finding, Identity
+from sscard.ssse.results import Identity
 
 BANK_ACTIVATION = (
     "not recorded on the chip: ask the issuing bank (counter, mobile banking app or hotline)",

@@ -11,11 +11,12 @@ import pytest
 from conftest import PERSONA_DIR, TODAY, FaultyTransport
 
 from sscard import errors
-from sscard.bank.results import AppState, RecordsStatus
+from sscard.bank.results import RecordsStatus
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.emulator import SocialSecurityCard
 from sscard.errors import ExitCode
+from sscard.results import AppState
 from sscard.transport.emulated import EmulatorTransport
 
 # the SSSE part of gen2 (its own [bank] section, if any, is replaced by each test's)

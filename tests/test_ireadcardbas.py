@@ -9,14 +9,8 @@ from conftest import emulator, read
 
 from sscard import errors, ireadcardbas
 from sscard.cli.main import run
-from sscard.ssse.results import (
-    CardIdentification,
-    Coded,
-    HolderInfo,
-    HolderStatus,
-    Identity,
-    IssuerInfo,
-)
+from sscard.results import Coded
+from sscard.ssse.results import CardIdentification, HolderInfo, HolderStatus, Identity, IssuerInfo
 
 # SC-RW §1.1.2's example output, byte for byte
 SPEC_EXAMPLE = (

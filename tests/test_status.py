@@ -9,12 +9,13 @@ import pytest
 from conftest import TODAY, FaultyTransport, persona_toml
 
 from sscard import errors
-from sscard.bank.results import AppState, RecordsStatus
+from sscard.bank.results import RecordsStatus
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
 from sscard.errors import ExitCode
+from sscard.results import AppState
 from sscard.transport.emulated import EmulatorTransport
 
 GPO = b"\x80\xa8"

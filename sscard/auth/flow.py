@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from sscard import errors
 from sscard.findings import finding
+from sscard.results import Finding
 from sscard.session import CardSession
 from sscard.ssse.reader import IssuerPart, holder_needs_key
-from sscard.ssse.results import Finding
 
 if TYPE_CHECKING:
     from sscard.auth.keysource import AuthContext, KeySource

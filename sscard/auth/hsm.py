@@ -33,9 +33,10 @@ from sscard.auth.flow import (
     key_context,
 )
 from sscard.ireadcardbas import join_fields
+from sscard.results import Finding
 from sscard.session import CardSession
 from sscard.ssse.reader import IssuerPart, finish_identity, read_issuer
-from sscard.ssse.results import Finding, Identity
+from sscard.ssse.results import Identity
 
 RK_REFERENCE = 0x0A  # RKSSSE, the card-side key reference of EXTERNAL AUTHENTICATE (§6.1)
 PKEY_MAX = 128  # the interface's pKey buffer

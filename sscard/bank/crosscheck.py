@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sscard.bank.results import BankReading, RecordsStatus
 from sscard.codec import gb11643
 from sscard.findings import finding
-from sscard.ssse.results import Finding, HolderStatus, Identity
+from sscard.results import Finding
+from sscard.ssse.results import HolderStatus, Identity
 
 ID_CARD = "00"  # 9F62: 身份证
 

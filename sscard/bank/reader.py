@@ -24,7 +24,6 @@ from sscard.bank import records as records_codec
 from sscard.bank.dol import DolEntry, parse_dol
 from sscard.bank.fci import AdfFci, DirectoryEntry, LogLocation, by_priority
 from sscard.bank.results import (
-    AppState,
     BankCandidate,
     BankReading,
     BankRecords,
@@ -36,8 +35,8 @@ from sscard.bank.results import (
 )
 from sscard.codec.tlv import parse_ber
 from sscard.findings import finding
+from sscard.results import AppState, Coded, Finding
 from sscard.session import CardSession
-from sscard.ssse.results import Coded, Finding
 
 MAX_DIRECTORY_RECORDS = 16
 MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, bounded

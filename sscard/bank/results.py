@@ -6,16 +6,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sscard.ssse.results import Coded, Finding
-
-
-class AppState(StrEnum):
-    """What SELECT told about an application (pboc.md §4, ssc-card.md §7)."""
-
-    ABSENT = "absent"  # 6A82 / not listed anywhere
-    READY = "ready"  # selected with 9000
-    APPLICATION_BLOCKED = "application_blocked"  # SSSE 9303, bank 6283
-    CARD_BLOCKED = "card_blocked"  # 6A81
+from sscard.results import AppState, Coded, Finding
 
 
 class RecordsStatus(StrEnum):

@@ -255,7 +255,7 @@ class Cards:
     def bank_card_number(reader: str) -> str:
         """iReadICCardNum: the bank application's PAN (one GPO: the card's ATC goes up)."""
         import sscard
-        from sscard.bank.results import AppState
+        from sscard.results import AppState
 
         with sscard.open(reader) as card:
             bank = card.read_bank(records=True)

@@ -9,7 +9,8 @@ from sscard.codec import card_number as card_number_codec
 from sscard.codec import gb11643
 from sscard.codec.card_id import MOHRSS_RID
 from sscard.findings import finding
-from sscard.ssse.results import CardIdentification, Finding, HolderInfo, IssuerInfo
+from sscard.results import Finding
+from sscard.ssse.results import CardIdentification, HolderInfo, IssuerInfo
 
 
 def check_issuer(issuer: IssuerInfo, today: _dt.date) -> list[Finding]:

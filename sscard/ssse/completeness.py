@@ -8,8 +8,9 @@ item is named in `Identity.missing`, so a partial identity is never taken for a 
 
 from __future__ import annotations
 
+from sscard.results import Coded
 from sscard.spec import Spec
-from sscard.ssse.results import Coded, HolderInfo, IssuerInfo
+from sscard.ssse.results import HolderInfo, IssuerInfo
 
 # the result attribute holding a spec item's value, where its name differs from the key
 _ATTRIBUTE = {"name": "name_record"}  # HolderInfo.name is tag 09 + tag 4E, for display

@@ -23,19 +23,12 @@ from sscard import errors
 from sscard.codec import tlv
 from sscard.codec.card_id import split_card_id
 from sscard.findings import finding
+from sscard.results import Coded, Finding
 from sscard.session import CardSession
 from sscard.spec.model import DataItem, ElementaryFile
 from sscard.ssse.checks import card_number_check, check_holder, check_issuer
 from sscard.ssse.completeness import missing_required
-from sscard.ssse.results import (
-    CardIdentification,
-    Coded,
-    Finding,
-    HolderInfo,
-    HolderStatus,
-    Identity,
-    IssuerInfo,
-)
+from sscard.ssse.results import CardIdentification, HolderInfo, HolderStatus, Identity, IssuerInfo
 from sscard.ssse.select import select_application
 
 if TYPE_CHECKING:  # a plain read needs no key machinery: imported where authentication starts

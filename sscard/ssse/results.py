@@ -1,4 +1,4 @@
-"""Typed, immutable results of reading a card."""
+"""Typed, immutable results of reading the social security application."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-@dataclass(frozen=True)
-class Coded:
-    """A coded value with its meaning (None when the code table does not know it)."""
-
-    code: str | None
-    en: str | None = None
-    zh: str | None = None
+from sscard.results import Coded, Finding
 
 
 @dataclass(frozen=True)
@@ -59,15 +52,6 @@ class HolderStatus(StrEnum):
     READ = "read"  # EF06 read completely
     LOCKED = "locked"  # needs a key (RKSSSE on gen 3) the caller did not provide
     ABSENT = "absent"  # the card has no EF06 (e.g. Shanghai-style layout)
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    severity: str  # info | warning
-    field: str | None
-    en: str
-    zh: str
 
 
 @dataclass(frozen=True)
