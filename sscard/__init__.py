@@ -57,6 +57,7 @@ def open(
     trace=None,
     timeout: float | None = None,
     ignore=(),
+    exclude=(),
 ) -> Card:
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
 
@@ -67,6 +68,7 @@ def open(
     timeout seconds one operation on the card may take (default sscard.budget.DEFAULT_TIMEOUT,
             20 s); a card that does not answer in time raises sscard.errors.CardMute
     ignore  name parts of readers to pass over when choosing by default (a PSAM's slot, …)
+    exclude full names of readers never to use, whatever the choice (a PSAM's reader in use)
 
     Choosing by default, a card that answers as a social security PSAM is passed over
     (a kiosk's PSAM slot is a reader too); a PSAM alone is "no card" (NoCard).
@@ -80,7 +82,9 @@ def open(
 
     timeout = check_timeout(timeout)  # before the reader is taken
     return Card(
-        PcscTransport.open(reader, shared=shared, wait=wait, ignore=ignore, wanted=user_card),
+        PcscTransport.open(
+            reader, shared=shared, wait=wait, ignore=ignore, wanted=user_card, exclude=exclude
+        ),
         trace=trace,
         timeout=timeout,
     )

@@ -287,20 +287,3 @@ def user_card(transport) -> bool:
 
     session = CardSession(transport)
     return probe(session) != "no" or not is_psam(session)
-
-
-def card_reader_besides(psam_reader: str, wait: float | None = None) -> str:
-    """The reader to read the card from when the PSAM sits in `psam_reader`: the first other
-    reader holding a card (waiting `wait` seconds for one, float('inf'): for ever)."""
-    from sscard.transport.pcsc import Context
-
-    with Context() as ctx:
-        names = [n for n in ctx.readers() if n != psam_reader]
-        if not names:
-            raise errors.NoReader("no reader besides the PSAM's")
-        present = [s.name for s in ctx.states(names) if s.card_present]
-        if not present and wait:
-            present = [ctx.wait_for_card(names, None if wait == float("inf") else wait)]
-    if not present:
-        raise errors.NoCard()
-    return present[0]

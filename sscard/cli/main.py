@@ -186,11 +186,10 @@ def _open_card(
         source = {"kind": "emulator", "name": emulator}
     else:
         try:
-            if besides is not None and reader is None:  # not the PSAM's reader
-                from sscard.auth.psam import card_reader_besides
-
-                reader, wait = card_reader_besides(besides, wait), None
-            card = sscard.open(reader, wait=wait, shared=shared, ignore=_reader_ignore())
+            exclude = (besides,) if besides is not None and reader is None else ()  # the PSAM's
+            card = sscard.open(
+                reader, wait=wait, shared=shared, ignore=_reader_ignore(), exclude=exclude
+            )
             source = {"kind": "reader", "name": card.description}
         except (errors.NoReader, errors.ServiceUnavailable, errors.NoCard) as e:
             if not emulator_fallback:

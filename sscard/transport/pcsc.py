@@ -287,9 +287,11 @@ class PcscTransport:
         wait: float | None = None,
         ignore=(),
         wanted=None,
+        exclude=(),
     ) -> PcscTransport:
         """Connect to the chosen reader's card (default: the first reader holding one, passing
-        over readers whose name contains a part of `ignore`).
+        over readers whose name contains a part of `ignore`).  `exclude`: full names of
+        readers never used, whatever the choice (the reader of a PSAM in use).
 
         `wait`: seconds to wait for a card (0 = do not wait, None = not at all either;
         use float('inf') for ever) — and meanwhile for the PC/SC service and the reader
@@ -299,7 +301,7 @@ class PcscTransport:
         deadline = None if not wait or wait == float("inf") else time.monotonic() + wait
         while True:
             try:
-                present = cls._present(choice, ignore, wait, deadline)
+                present = cls._present(choice, ignore, wait, deadline, exclude)
                 break
             except (
                 errors.ServiceUnavailable,
@@ -340,14 +342,17 @@ class PcscTransport:
         raise last
 
     @staticmethod
-    def _present(choice, ignore, wait, deadline) -> list[str]:
+    def _present(choice, ignore, wait, deadline, exclude=()) -> list[str]:
         """The chosen readers holding a card (waiting for one until `deadline` if `wait`)."""
         with Context() as ctx:
             names = ctx.readers()
             if not names:
                 raise errors.NoReader()
             states = ctx.states(names)
-            candidates = choose_readers(names, states, choice)
+            candidates = [n for n in choose_readers(names, states, choice) if n not in exclude]
+            if not candidates:
+                listed = ", ".join(map(repr, exclude))
+                raise errors.NoReader(f"no reader besides {listed}", zh=f"除 {listed} 外无读卡器")
             if choice is None and ignore:
                 candidates = [n for n in candidates if not ignored(n, ignore)]
                 if not candidates:

@@ -135,3 +135,35 @@ def test_emulate_command_serves_the_card_and_the_psam(pcsc_bench, virtual_reader
         assert emulate.wait(10) == 0
     for slot, counter in enumerate(counters):
         watch.wait_state(READERS[slot], False, after=counter)
+
+
+def test_open_excludes_the_psams_reader_whatever_it_holds(pcsc_bench, virtual_readers):
+    """`sscard.open(exclude=…)` (what `--psam` without `-r` uses): the excluded reader is
+    never chosen, even when it holds a user card the default choice would take first."""
+    virtual_readers[0].insert(SocialSecurityCard.from_persona("gen2"))
+    virtual_readers[1].insert(SocialSecurityCard.from_persona("gen3"))
+    script = (
+        "import sys, sscard\n"
+        "try:\n"
+        "    with sscard.open(exclude=sys.argv[1:]) as card:\n"
+        "        print(card.description, card.read_identity().issuer.card_number)\n"
+        "except sscard.errors.NoReader as e:\n"
+        "    print('NoReader', e.message, e.zh)\n"
+    )
+
+    def opened(*exclude: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", script, *exclude],
+            env=pcsc_bench.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    number = {p: persona_toml(p)["ef05"]["card_number"] for p in ("gen2", "gen3")}
+    assert opened() == f"{READERS[0]} {number['gen2']}"
+    assert opened(READERS[0]) == f"{READERS[1]} {number['gen3']}"
+    listed = f"{READERS[0]!r}, {READERS[1]!r}"
+    assert opened(*READERS) == f"NoReader no reader besides {listed} 除 {listed} 外无读卡器"
