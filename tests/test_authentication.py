@@ -85,9 +85,9 @@ def test_foreign_keys_fail_internal_authentication_and_spend_nothing():
 
 
 def _test_roots() -> dict:
-    from sscard.emulator.card_keys import test_root_keys
+    from sscard.crypto.key_file import published_roots
 
-    return test_root_keys()
+    return published_roots()
 
 
 def test_wrong_read_key_costs_one_try_reports_it_and_is_not_retried():

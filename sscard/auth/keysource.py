@@ -16,6 +16,7 @@ from typing import NamedTuple, Protocol
 
 from sscard import errors
 from sscard.crypto import Algorithm, authentication_data, derive_card_key
+from sscard.crypto.key_file import MAX_KEY_FILE, parse_key_file, published_roots
 
 ENV_FILE = "SSCARD_KEYS_FILE"  # path of a key file
 ENV_INLINE = "SSCARD_KEYS"  # the key file's content itself
@@ -74,50 +75,6 @@ class SoftwareKeys:
         return None if key is None else authentication_data(card.algorithm, key, random, original)
 
 
-KEY_NAMES = ("IRK", "RKSSSE")  # the keys an identity read uses
-ALGORITHM_CODES = ("01", "02", "03")
-MAX_KEY_FILE = 64 * 1024
-
-
-def parse_key_file(text: str, where: str) -> dict[str, dict[str, bytes]]:
-    """[keys.NAME] "alg id" = "hex" tables, strictly checked.  An error names only what is
-    known to be no secret (the key names and algorithm identifiers above): in a malformed
-    file any other word may be a key typed in the wrong place."""
-    from sscard import inputs
-
-    if len(text) > MAX_KEY_FILE:
-        raise errors.InvalidArgument(
-            f"{where} is larger than {MAX_KEY_FILE // 1024} KiB: not a key file"
-        )
-    doc = inputs.parse_toml(text, where, invalid=f"{where} is not a valid key file (TOML)")
-    layout = (
-        f"{where}: a key file holds only [keys.NAME] tables (NAME: "
-        f'{", ".join(KEY_NAMES)}) of "algorithm id" = "32 hex digits" lines '
-        f"(algorithm id: {', '.join(ALGORITHM_CODES)})"
-    )
-    keys = doc.get("keys")
-    if set(doc) != {"keys"} or not isinstance(keys, dict):
-        raise errors.InvalidArgument(layout)
-    out = {}
-    for name, per_algorithm in keys.items():
-        if name not in KEY_NAMES or not isinstance(per_algorithm, dict):
-            raise errors.InvalidArgument(layout)
-        out[name] = {}
-        for code, value in per_algorithm.items():
-            if code not in ALGORITHM_CODES:
-                raise errors.InvalidArgument(layout)
-            try:
-                key = bytes.fromhex(value) if isinstance(value, str) else b""
-            except ValueError:
-                key = b""
-            if len(key) != 16:
-                raise errors.InvalidArgument(
-                    f'{where}: [keys.{name}] "{code}" must be 32 hex digits (16 bytes)'
-                )
-            out[name][code] = key
-    return out
-
-
 def _read_key_file(path: str) -> str:
     """A regular file of at most MAX_KEY_FILE bytes (never a FIFO or a device)."""
     from sscard import inputs
@@ -125,20 +82,11 @@ def _read_key_file(path: str) -> str:
     return inputs.read_text_file(path, limit=MAX_KEY_FILE, what="the key file")
 
 
-def _test_keys_path() -> str:
-    # the emulator's data file, found without importing the emulator
-    import importlib.util
-
-    package = importlib.util.find_spec("sscard.emulator")
-    return os.path.join(list(package.submodule_search_locations)[0], "test_keys.toml")
-
-
 def load_keys(choice: str | None) -> SoftwareKeys | None:
     """A key source: `choice` is a key file path or "test"; None falls back to the environment
     (SSCARD_KEYS_FILE, then SSCARD_KEYS), and to no keys at all."""
     if choice == TEST:
-        with open(_test_keys_path(), encoding="utf-8") as f:
-            return SoftwareKeys(parse_key_file(f.read(), "test keys"), "published TEST keys")
+        return SoftwareKeys(published_roots(), "published TEST keys")
     path = choice or os.environ.get(ENV_FILE)
     if path:
         return SoftwareKeys(

@@ -3,29 +3,11 @@
 
 from __future__ import annotations
 
-import functools
-import os
-
 from sscard.crypto import Algorithm, algorithm_from_id, derive_card_key
+from sscard.crypto.key_file import TEST_KEYS, published_roots
 from sscard.errors import SpecError
-from sscard.spec.loader import Fields, read_toml
 
-TEST_KEYS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_keys.toml")
-
-
-@functools.cache
-def test_root_keys() -> dict[str, dict[str, bytes]]:
-    """key name -> algorithm identifier -> root key."""
-    top = Fields(read_toml(TEST_KEYS), "test_keys.toml")
-    keys = Fields(top.get("keys", dict), "test_keys.toml [keys]")
-    out = {}
-    for name in list(keys.table):
-        per_algorithm = Fields(keys.get(name, dict), f"test_keys.toml [keys.{name}]")
-        out[name] = {code: per_algorithm.hex(code) for code in list(per_algorithm.table)}
-        per_algorithm.done()
-    keys.done()
-    top.done()
-    return out
+__all__ = ["TEST_KEYS", "card_keys"]
 
 
 def card_keys(
@@ -38,7 +20,7 @@ def card_keys(
     algorithm, _ = algorithm_from_id(algorithm_code.hex().upper())
     if algorithm is Algorithm.SSF33:
         return None
-    roots = test_root_keys()
+    roots = published_roots()
     try:
         return algorithm, {
             name: derive_card_key(algorithm, by_alg[algorithm.code], region, atr)

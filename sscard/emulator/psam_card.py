@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sscard.codec.apdu import CommandApdu
 from sscard.crypto import Algorithm, algorithm_from_id, diversify, encrypt_ecb, session_key
-from sscard.emulator.card_keys import test_root_keys
+from sscard.crypto.key_file import published_roots
 from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.errors import DecodeError, SpecError
 from sscard.spec import load_spec
@@ -93,7 +93,7 @@ class PsamCard(CardOS):
         self.profile = profile
         self.atr = profile.atr
         self.environments = self._load_environments(
-            roots if roots is not None else test_root_keys()
+            roots if roots is not None else published_roots()
         )
         self.terminal_ef = self.psam_spec.terminal_number
         self.terminal_content = self.terminal_ef.codec.encode(profile.terminal_number)
