@@ -406,6 +406,14 @@ def test_verify_format_errors_spend_nothing():
     assert sw(c, "0020000004123456FF") == "9000"
 
 
+def test_verify_pin_digits_walk_as_cn():
+    """The PIN is cn: F only as trailing padding, never all padding, no A-E nibble."""
+    c = card()
+    for bad in ("0020000002FFFF", "00200000031F2345", "0020000003123F45", "002000000312A456"):
+        assert sw(c, bad) == "6A80", bad
+    assert sw(c, "0020000004123456FF") == "9000"
+
+
 def test_verify_without_pin_configured():
     c = card("gen1")
     assert sw(c, "00200000") == "9000"

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sscard.codec import bcd
 from sscard.codec.apdu import CommandApdu
 from sscard.crypto import authentication_data
 from sscard.emulator.bank_applet import BankApplet
@@ -19,6 +20,7 @@ from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.emulator.fci import ssse_fci
 from sscard.emulator.persona import Persona, load_persona, persona_records
 from sscard.emulator.transparent_files import transparent_contents
+from sscard.errors import DecodeError
 from sscard.spec import Spec, load_spec
 from sscard.spec.model import ElementaryFile
 
@@ -395,9 +397,11 @@ class SocialSecurityCard(CardOS):
 
 
 def bcd_pin(data: bytes) -> str:
-    """PIN digits from BCD padded with F nibbles; anything else is 6A80."""
-    text = data.hex().upper()
-    digits = text.rstrip("F")
-    if not digits.isdigit():
+    """PIN digits from BCD padded with F nibbles (the cn walker); anything else is 6A80."""
+    try:
+        digits = bcd.decode_digits(data, f_padding=True)
+    except DecodeError:
+        raise SwError(0x6A80) from None
+    if not digits:
         raise SwError(0x6A80)
     return digits
