@@ -166,6 +166,11 @@ SW_RULE: tuple[tuple[str, int], ...] = (
 )
 
 
+def _summary(cls: type) -> str:
+    """The default message of an error class: the first line of its docstring."""
+    return (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+
+
 class SscardError(Exception):
     """Base of every error raised by sscard."""
 
@@ -173,7 +178,7 @@ class SscardError(Exception):
     zh = "操作失败"
 
     def __init__(self, message: str | None = None, *, zh: str | None = None) -> None:
-        self.message = message or self.__class__.__doc__.strip().splitlines()[0]
+        self.message = message or _summary(type(self))
         if zh is not None:
             self.zh = zh
         super().__init__(self.message)
@@ -360,7 +365,7 @@ class CommandError(SscardError):
     """The card refused a command."""
 
     exit_code = ExitCode.CARD_REFUSED
-    sw_class = "refused"  # SW_RULE
+    sw_class: str | None = "refused"  # SW_RULE; None: raised by sscard, never for a status word
     zh = "卡片拒绝了指令"
 
     def __init__(
@@ -375,7 +380,7 @@ class CommandError(SscardError):
         self.sw = sw
         self.command = command
         self.tries_left = tries_left
-        parts = [message or self.__class__.__doc__.strip().splitlines()[0]]
+        parts = [message or _summary(type(self))]
         if command:
             parts.append(f"during {command}")
         if sw is not None:
@@ -646,9 +651,10 @@ class PsamKeyUsage(PsamError):
     zh = "PSAM卡密钥用途或分散级数不符"
 
 
-def error_class(name: str) -> type[SscardError]:
-    """Resolve an error class named in apdu_specs/ (validated at spec load time)."""
+def error_class(name: str) -> type[CommandError]:
+    """Resolve the error class a status word names in apdu_specs/ (validated at spec load time):
+    a refusal of the card, so a `CommandError` that carries the status word and the command."""
     cls = globals().get(name)
-    if not (isinstance(cls, type) and issubclass(cls, SscardError)):
+    if not (isinstance(cls, type) and issubclass(cls, CommandError)):
         raise KeyError(name)
     return cls

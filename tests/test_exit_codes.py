@@ -93,6 +93,23 @@ def test_every_status_word_exits_by_the_rule():
         assert errors.error_class(found.error).sw_class == "blocked", blocked
 
 
+def test_a_status_word_names_a_refusal_class(tmp_path):
+    # a status word's error is raised with its SW and command: only a CommandError takes them
+    assert errors.error_class("WrongLength") is errors.WrongLength
+    with pytest.raises(KeyError):
+        errors.error_class("CardRemoved")
+    from sscard.spec.loader import spec_dir
+
+    for f in Path(spec_dir()).glob("*.toml"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    words = tmp_path / "status_words.toml"
+    text = words.read_text(encoding="utf-8")
+    assert 'error = "NotFound"' in text
+    words.write_text(text.replace('error = "NotFound"', 'error = "CardRemoved"', 1), "utf-8")
+    with pytest.raises(errors.SpecError, match="unknown error class 'CardRemoved'"):
+        load_spec.__wrapped__(str(tmp_path))
+
+
 def faulty_card(persona, fault):
     transport = FaultyTransport(
         EmulatorTransport(SocialSecurityCard.from_persona(persona), persona), fault
