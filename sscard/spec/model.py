@@ -120,8 +120,9 @@ class Command(NamedTuple):
         for given, fixed, label in ((p1, self.p1, "P1"), (p2, self.p2, "P2")):
             if (given is None) == (fixed is None):
                 raise ValueError(f"{self.name}: {label} must be given exactly when it is variable")
-        real_p1 = self.p1 if self.p1 is not None else p1
-        real_p2 = self.p2 if self.p2 is not None else p2
+        real_p1 = self.p1 if p1 is None else p1
+        real_p2 = self.p2 if p2 is None else p2
+        assert real_p1 is not None and real_p2 is not None  # exactly one given: checked above
         if self.sfi_in_p2:
             if not 0 <= sfi <= 30:
                 raise ValueError(f"{self.name}: SFI {sfi} out of range")
@@ -158,8 +159,20 @@ class Command(NamedTuple):
         return decoded
 
 
-class CommandSet(NamedTuple):
+class CommandSet:
+    """The commands of commands.toml by name: `spec.commands["verify"]` is a `Command`.
+
+    A plain class, not a NamedTuple: a tuple's `__getitem__` takes an index, so overriding it
+    with a name would hide every command's type behind the tuple's."""
+
+    __slots__ = ("commands",)
     commands: Mapping[str, Command]
+
+    def __init__(self, commands: Mapping[str, Command]) -> None:
+        object.__setattr__(self, "commands", commands)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __getitem__(self, name: str) -> Command:
         return self.commands[name]
