@@ -21,6 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sscard.spec import Spec
+    from sscard.spec.pboc import Pboc
 
 DEFAULT_TIMEOUT = 20.0  # seconds for one operation; a real read takes 0.5-3 s at 9600 bit/s
 EXCHANGES_PER_COMMAND = 3  # command, one re-send after 6Cxx, one GET RESPONSE after 61xx
@@ -53,7 +58,7 @@ class Budget:
         return Budget(f"{self.what} and {other.what}", self.commands + other.commands)
 
 
-def ssse_budget(spec) -> Budget:
+def ssse_budget(spec: Spec) -> Budget:
     """Any operation on the social security application: its SELECT (and the MF-level
     fallback's probe), for every file of the spec two SELECTs (P1 04, then P1 00) and a
     READ for every 256 bytes (transparent files), or one READ RECORD of the whole file and,
@@ -69,7 +74,7 @@ def ssse_budget(spec) -> Budget:
     return Budget("the social security application", commands)
 
 
-def bank_budget(pboc) -> Budget:
+def bank_budget(pboc: Pboc) -> Budget:
     """The bank application: discovery (PSE and its directory records, PPSE, every listed
     AID with its next occurrences), the SELECT, the GET DATAs, both logs at their largest,
     one GET PROCESSING OPTIONS and the records its AFL may name."""

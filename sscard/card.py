@@ -5,13 +5,21 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sscard import errors, log
 from sscard.session import CardSession
 from sscard.spec import Spec
 from sscard.ssse.results import Identity
 from sscard.transport.base import Transport
+
+if TYPE_CHECKING:  # imported when first used, so `sscard read` loads only what it runs
+    from sscard.bank.results import BankReading
+    from sscard.budget import Budget
+    from sscard.auth.hsm import HsmAnswer, HsmStep1
+    from sscard.auth.keysource import KeySource
+    from sscard.ssse.pin import PinTries, PinVerification
+    from sscard.status import Status
 
 T = TypeVar("T")
 _LOG = "sscard.card"
@@ -41,7 +49,7 @@ class Card:
     ) -> None:
         self.transport = transport
         self.session = CardSession(transport, spec, trace, timeout=timeout)
-        self._hsm_pending = None  # the Step 1 whose challenge is live on the card
+        self._hsm_pending: HsmStep1 | None = None  # the Step 1 whose challenge is live on the card
         self._lock = threading.RLock()  # one operation at a time (re-entered by hsm_step2)
 
     @property
@@ -52,7 +60,9 @@ class Card:
     def atr(self) -> bytes:
         return self.transport.atr
 
-    def read_identity(self, *, today: _dt.date | None = None, keys=None) -> Identity:
+    def read_identity(
+        self, *, today: _dt.date | None = None, keys: KeySource | None = None
+    ) -> Identity:
         """Read the social security application: issuer data always, holder data when readable.
 
         `keys` (a sscard.auth.keysource key source) authenticates the card: `Identity.authentic`,
@@ -86,13 +96,15 @@ class Card:
             )
         return identity
 
-    def pin_tries(self):
+    def pin_tries(self) -> PinTries:
         """The PIN tries left (an empty VERIFY: spends nothing).  See sscard.ssse.pin."""
         from sscard.ssse import pin
 
         return self.operation(lambda: pin.query_tries(self.session), read_only=True)
 
-    def verify_pin(self, value: str, *, floor: int = 1, force_last_try: bool = False):
+    def verify_pin(
+        self, value: str, *, floor: int = 1, force_last_try: bool = False
+    ) -> PinVerification:
         """Verify the PIN once, refusing when the tries left are at or below `floor`.
 
         Returns a `sscard.ssse.pin.PinVerification`: its `outcome` is VerifyOutcome.VERIFIED only
@@ -117,7 +129,7 @@ class Card:
             read_only=False,
         )
 
-    def hsm_step1(self, *, today: _dt.date | None = None):
+    def hsm_step1(self, *, today: _dt.date | None = None) -> HsmStep1:
         """Step 1 of a read with a platform HSM (see sscard.auth.hsm): EF05, the card's INTERNAL
         AUTHENTICATE answer and, on generation-3 cards, the live challenge.  Returns an
         immutable `HsmStep1`; `.to_string()` is the national Step 1 string for the HSM.
@@ -133,7 +145,9 @@ class Card:
             self._hsm_pending = step1
         return step1
 
-    def hsm_step2(self, step1, answer, *, today: _dt.date | None = None) -> Identity:
+    def hsm_step2(
+        self, step1: HsmStep1, answer: str | HsmAnswer, *, today: _dt.date | None = None
+    ) -> Identity:
         """Step 2: `answer` is the HSM's pKey (a string or a parsed `HsmAnswer`).
 
         Refused before anything is sent when the answer is malformed (HsmAnswerInvalid) or
@@ -145,12 +159,13 @@ class Card:
         with self._lock:  # the checks and the operation as one, against other threads
             return self._hsm_step2(step1, answer, today)
 
-    def _hsm_step2(self, step1, answer, today):
+    def _hsm_step2(
+        self, step1: HsmStep1, answer: str | HsmAnswer, today: _dt.date | None
+    ) -> Identity:
         from sscard.auth import hsm
 
-        today = today or _dt.date.today()
-        if not isinstance(answer, hsm.HsmAnswer):
-            answer = hsm.parse_answer(answer)
+        day = today or _dt.date.today()
+        parsed = answer if isinstance(answer, hsm.HsmAnswer) else hsm.parse_answer(answer)
         if not isinstance(step1, hsm.HsmStep1) or step1._owner is not self.session:
             raise errors.HsmCardMismatch(
                 "this Step 1 was taken on another card or connection; nothing was sent"
@@ -165,13 +180,13 @@ class Card:
                 "ran on the card since: its challenge is gone; run "
                 "Step 1 again"
             )
-        hsm.check_answer(step1, answer)
+        hsm.check_answer(step1, parsed)
         self._hsm_pending = None  # one Step 2 per Step 1, whatever happens next
         sent = self.session.apdu_count
         try:
             return self._logged(
                 self.operation(
-                    lambda: hsm.step2(self.session, step1, answer, today),
+                    lambda: hsm.step2(self.session, step1, parsed, day),
                     read_only=False,
                     budget=self._ssse_budget(),
                 )
@@ -192,7 +207,7 @@ class Card:
 
     def read_status(
         self, *, bank_records: bool = False, logs: bool = False, today: _dt.date | None = None
-    ):
+    ) -> Status:
         """The state of the social security and bank applications (sscard.status.Status).
 
         Without `bank_records` nothing on the card changes and the read is repeated after a
@@ -208,7 +223,7 @@ class Card:
             budget=self._ssse_budget() + self._bank_budget(),
         )
 
-    def read_bank(self, *, records: bool = False, today: _dt.date | None = None):
+    def read_bank(self, *, records: bool = False, today: _dt.date | None = None) -> BankReading:
         """The bank (UnionPay PBOC) application alone (sscard.bank.results.BankReading);
         `records=True` sends one GPO (ATC + 1), as read_status(bank_records=True)."""
         from sscard.bank.reader import read_bank
@@ -225,17 +240,17 @@ class Card:
 
         return self.operation(lambda: probe(self.session), read_only=True)
 
-    def _ssse_budget(self):
+    def _ssse_budget(self) -> Budget:
         from sscard.budget import ssse_budget
 
         return ssse_budget(self.session.spec)
 
-    def _bank_budget(self):
+    def _bank_budget(self) -> Budget:
         from sscard.budget import bank_budget
 
         return bank_budget(self.session.spec.pboc)
 
-    def operation(self, fn: Callable[[], T], *, read_only: bool, budget=None) -> T:
+    def operation(self, fn: Callable[[], T], *, read_only: bool, budget: Budget | None = None) -> T:
         """Run one logical operation in one transaction, within the card's timeout and
         `budget` (default: that of the social security application; sscard.budget).
 
@@ -246,12 +261,12 @@ class Card:
         with self._lock:
             return self._operation(fn, read_only, budget)
 
-    def _operation(self, fn: Callable[[], T], read_only: bool, budget) -> T:
+    def _operation(self, fn: Callable[[], T], read_only: bool, budget: Budget | None) -> T:
         self._hsm_pending = None  # any command may cost the live challenge of an HSM Step 1
-        budget = budget or self._ssse_budget()
+        limit = budget or self._ssse_budget()
         for attempt in (1, 2):
             try:
-                with self.transport.transaction(), self.session.operation(budget):
+                with self.transport.transaction(), self.session.operation(limit):
                     return fn()
             except errors.CardReset:
                 if not read_only or attempt == 2:
@@ -271,5 +286,5 @@ class Card:
     def __enter__(self) -> Card:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

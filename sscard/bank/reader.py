@@ -16,6 +16,7 @@ application, never twice in one read, never when the ATC is unknown or at 65534 
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING
 
 from sscard import errors
 from sscard.bank import fci as fci_codec
@@ -37,6 +38,9 @@ from sscard.codec.tlv import parse_ber
 from sscard.findings import finding
 from sscard.results import AppState, Coded, Finding
 from sscard.session import CardSession
+
+if TYPE_CHECKING:
+    from sscard.spec.pboc import Pboc
 
 MAX_DIRECTORY_RECORDS = 16
 MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, bounded
