@@ -16,7 +16,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 from sscard import errors
-from sscard.bank.crosscheck import CrossCheck, cross_check
+from sscard.bank.crosscheck import CrossCheck, Outcome, cross_check
 from sscard.bank.reader import ATC_MAX, read_bank
 from sscard.bank.results import BankReading, RecordsStatus
 from sscard.errors import ExitCode
@@ -121,7 +121,9 @@ class Status:
     def identity_mismatch(self) -> bool:
         """The bank application names another person: its ID number (9F61) or name
         (5F20/9F0B) differs from the social security application's."""
-        return any(c.outcome == "mismatch" and c.item in IDENTITY_CHECKS for c in self.cross_checks)
+        return any(
+            c.outcome is Outcome.MISMATCH and c.item in IDENTITY_CHECKS for c in self.cross_checks
+        )
 
     @property
     def advice(self) -> tuple[tuple[str, str, str], ...]:
