@@ -14,10 +14,10 @@ from sscard.ssse.results import Identity
 from sscard.transport.base import Transport
 
 if TYPE_CHECKING:  # imported when first used, so `sscard read` loads only what it runs
-    from sscard.bank.results import BankReading
-    from sscard.budget import Budget
     from sscard.auth.hsm import HsmAnswer, HsmStep1
     from sscard.auth.keysource import KeySource
+    from sscard.bank.results import BankReading
+    from sscard.budget import Budget
     from sscard.ssse.pin import PinTries, PinVerification
     from sscard.status import Status
 

@@ -190,7 +190,7 @@ class CardStatusFinding(Finding):
     """A finding caused by a card's answer, with its status word as 4 hex digits (e.g.
     "63C2" after a failed EXTERNAL AUTHENTICATE), for interfaces that report it."""
 
-    sw: str | None = None
+    sw: str
 
 
 def finding(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from sscard import errors
+from sscard.findings import CardStatusFinding
 from sscard.ssse.results import HolderStatus, Identity
 
 NO_PSAM_TERMINAL = "000000000000"
@@ -126,7 +127,7 @@ def _auth_code(identity: Identity, hsm: bool) -> tuple[int, str] | None:
         return (-25, "内部认证与加密机不一致") if hsm else (-21, "内部认证失败(用户卡不合法)")
     if identity.holder_status is not HolderStatus.LOCKED:
         return None
-    sw = next((int(f.sw, 16) for f in identity.findings if getattr(f, "sw", None)), None)
+    sw = next((int(f.sw, 16) for f in identity.findings if isinstance(f, CardStatusFinding)), None)
     if sw is not None and sw & 0xFFF0 == 0x63C0:
         return -sw, f"外部认证失败，剩余可尝试次数{sw & 0x0F}次"
     if sw is not None:

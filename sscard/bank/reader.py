@@ -40,7 +40,7 @@ from sscard.results import AppState, Coded, Finding
 from sscard.session import CardSession
 
 if TYPE_CHECKING:
-    from sscard.spec.pboc import Pboc
+    pass
 
 MAX_DIRECTORY_RECORDS = 16
 MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, bounded

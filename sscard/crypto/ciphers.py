@@ -55,7 +55,7 @@ def _cipher(algorithm: Algorithm, key: bytes):
     try:
         from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
     except ImportError:  # cryptography < 43
-        TripleDES = algorithms.TripleDES
+        TripleDES = algorithms.TripleDES  # type: ignore[misc]  # the same class, older home
     # K1 K2 K1 for a double-length key, K K K for single DES: the same cipher, stated in the
     # 24-byte form that cryptography keeps supporting
     full = key * 3 if len(key) == 8 else key + key[:8] if len(key) == 16 else key

@@ -141,8 +141,8 @@ class BankApplet:
         if self.selected == "pse":
             if sfi != PSE_DIRECTORY_SFI:
                 raise SwError(0x6A82)
-            records = [encode_ber(0x70, b"".join(self._entry(s.app) for s in self.apps))]
-            return _pick(records, number)
+            directory = [encode_ber(0x70, b"".join(self._entry(s.app) for s in self.apps))]
+            return _pick(directory, number)
         app = self.app
         if app is None:
             raise SwError(0x6A82)  # the PPSE has no files
@@ -191,7 +191,7 @@ class BankApplet:
             raise SwError(0x6985)
         self.gpo_done = True
         aip = bytes.fromhex(state.app.value("aip"))
-        afl = self.pboc.tag(0x94).encode(self.afl())
+        afl = self.pboc.tags[0x94].encode(self.afl())
         if self.persona.gpo_format == 1:
             return encode_ber(0x80, aip + afl)
         return encode_ber(

@@ -314,7 +314,8 @@ def _app(f: Fields, pboc: Pboc, by_key: dict, where: str, base: dict, primary: b
             "discretionary": "0000000000",
         }
         _checked(by_key["track2"], values["track2"], f"{where}: track2")
-    tlog = llog = ()
+    tlog: tuple[Mapping[str, Any], ...] = ()
+    llog: tuple[Mapping[str, Any], ...] = ()
     if primary:
         # every primary application keeps a transaction log (maybe empty); a load log
         # only when it has entries or declares one

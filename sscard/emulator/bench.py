@@ -19,11 +19,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from sscard.emulator.scenario import PSAM, Scenario, Step, check_steps
 from sscard.emulator.vpcd import VpcdLink
 from sscard.emulator.wire import WireModel
 from sscard.errors import InvalidArgument, SpecError, SscardError
+
+if TYPE_CHECKING:
+    from sscard.emulator.persona import Persona
+
+T = TypeVar("T")
 
 SEEN_TIMEOUT_S = 10.0  # pcscd polls vpcd every 0.4 s
 UNWATCHED_SETTLE_S = 0.9  # without a presence watcher: two pcscd polls and a margin
@@ -190,21 +196,23 @@ class BenchSlot:
     def reset(self) -> None:
         """The card loses its volatile state (selection, authentication), as after a reset the
         host was not told about."""
-        self.link.card.reset()
+        if self.link is not None:
+            self.link.card.reset()
         self.emit("reset", slot=self.index)
 
     # --- faults ----------------------------------------------------------------------------
 
     def arm(self, step: Step) -> None:
+        at = _given(step.at, step, "at")
         with self._cond:
-            if step.at <= len(self._apdus):
+            if at <= len(self._apdus):
                 raise ScenarioFailed(
                     f"slot {self.index}: {step.action} at APDU {step.at}, but "
                     f"the card has already received {len(self._apdus)}"
                 )
-            if step.at in self._faults:
-                raise ScenarioFailed(f"slot {self.index}: APDU {step.at} already has a fault")
-            self._faults[step.at] = step
+            if at in self._faults:
+                raise ScenarioFailed(f"slot {self.index}: APDU {at} already has a fault")
+            self._faults[at] = step
 
     def take_answer_fault(self) -> int | None:
         with self._cond:
@@ -224,18 +232,21 @@ class BenchSlot:
         if fault is None:
             return
         fired = {"slot": self.index, "fault": fault.action, "at": number}
+        link = self.link  # set while a card is in, and a card is in while it answers
         if fault.action == "answer":
             with self._cond:
                 self._answer_now = fault.sw
             self.emit("fault", **fired, sw=f"{fault.sw:04X}")
         elif fault.action == "pull":
             self.emit("fault", **fired)
-            self.link.remove()  # from this thread: the APDU gets no answer
+            if link is not None:
+                link.remove()  # from this thread: the APDU gets no answer
             self.emit("removed", slot=self.index, reader=self.reader, reason="pull", apdus=number)
         elif fault.action == "mute":
             self.emit("fault", **fired, seconds=fault.seconds)
             if self.gone.wait(fault.seconds):
-                self.link.remove()  # removed while mute: the APDU never gets its answer
+                if link is not None:
+                    link.remove()  # removed while mute: the APDU never gets its answer
             elif fault.seconds is not None:
                 self.emit("unmuted", slot=self.index, at=number)
 
@@ -268,7 +279,7 @@ class Bench:
             BenchSlot(n, r, host, p, self.emit, presence)
             for n, (r, p) in enumerate(zip(readers, ports, strict=False))
         ]
-        self._personas: dict[tuple[str, str], object] = {}
+        self._personas: dict[tuple[str, str], Persona | str] = {}  # or PSAM
         self._signals: list[str] = []
         self._signal_cond = threading.Condition()
         self._step_lock = threading.Lock()
@@ -309,7 +320,7 @@ class Bench:
     def new_card(self, persona: str, base: Path | None = None):
         self.load_persona(persona, base)
         loaded = self._personas[self._persona_key(persona, base)]
-        if loaded == PSAM:
+        if isinstance(loaded, str):  # PSAM
             from sscard.emulator.psam_card import PsamCard
 
             return PsamCard.from_file()
@@ -344,21 +355,26 @@ class Bench:
         else:
             with self._step_lock:
                 if action == "insert":
-                    slot.insert(self.new_card(step.persona, base), step.persona)
+                    persona = _given(step.persona, step, "persona")
+                    _given(slot, step, "slot").insert(self.new_card(persona, base), persona)
                 elif action == "remove":
-                    slot.remove()
+                    _given(slot, step, "slot").remove()
                 elif action == "swap":
-                    card = self.new_card(step.persona, base)
-                    slot.remove(reason="swap")
-                    slot.insert(card, step.persona)
+                    persona = _given(step.persona, step, "persona")
+                    card = self.new_card(persona, base)
+                    _given(slot, step, "slot").remove(reason="swap")
+                    _given(slot, step, "slot").insert(card, persona)
                 elif action == "reset":
                     self._need_card(slot, action).reset()
                 elif action in ("mute", "pull", "answer"):
-                    self._need_card(slot, action).arm(step)
-                    self.emit("armed", slot=slot.index, fault=action, at=step.at)
+                    armed = self._need_card(slot, action)
+                    armed.arm(step)
+                    self.emit("armed", slot=armed.index, fault=action, at=step.at)
                 elif action == "slow":
                     wire = (
-                        WireModel(step.ms, step.bit_rate or 0) if step.ms or step.bit_rate else None
+                        WireModel(step.ms or 0, step.bit_rate or 0)
+                        if step.ms or step.bit_rate
+                        else None
                     )
                     for s in [slot] if slot is not None else self.slots:
                         s.set_wire(wire)
@@ -367,7 +383,9 @@ class Bench:
             self.emit("mark", mark=step.mark)
 
     @staticmethod
-    def _need_card(slot: BenchSlot, action: str) -> BenchSlot:
+    def _need_card(slot: BenchSlot | None, action: str) -> BenchSlot:
+        if slot is None:
+            raise ScenarioFailed(f"{action}: no slot named")
         if not slot.occupied:
             raise ScenarioFailed(f"{action}: slot {slot.index} holds no card")
         return slot
@@ -376,14 +394,13 @@ class Bench:
         if step.seconds is not None:
             time.sleep(step.seconds)
         elif step.apdus is not None:
-            slot.wait_apdus(step.apdus, step.timeout)
+            _given(slot, step, "slot").wait_apdus(step.apdus, step.timeout)
         else:
+            signal = _given(step.signal, step, "signal")
             with self._signal_cond:
-                if not self._signal_cond.wait_for(
-                    lambda: step.signal in self._signals, step.timeout
-                ):
-                    raise ScenarioFailed(f"no signal '{step.signal}' within {step.timeout:g} s")
-                self._signals.remove(step.signal)
+                if not self._signal_cond.wait_for(lambda: signal in self._signals, step.timeout):
+                    raise ScenarioFailed(f"no signal '{signal}' within {step.timeout:g} s")
+                self._signals.remove(signal)
 
     def signal(self, name: str) -> None:
         with self._signal_cond:
@@ -401,3 +418,10 @@ class Bench:
                 slot.remove(reason="end")
             except (SscardError, TimeoutError, RuntimeError):
                 pass
+
+
+def _given(value: T | None, step: Step, key: str) -> T:
+    """A key the step's action requires (scenario.ACTIONS, checked when it was parsed)."""
+    if value is None:
+        raise ScenarioFailed(f"{step.action}: no '{key}'")
+    return value

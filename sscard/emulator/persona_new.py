@@ -136,7 +136,9 @@ def new_persona(generation: int, region: str, seed: int, bank: str = "used", spe
     body = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
         rng.choice("0123456789") for _ in range(7)
     )
-    card_number = body + card_number_check_character(body)
+    check = card_number_check_character(body)
+    assert check is not None  # the body is 8 characters of the card number's alphabet
+    card_number = body + check
     city = region[:4] + "00"
     ef05 = {
         "card_identification": city
@@ -213,8 +215,8 @@ def _bank(rng: random.Random, state: str, id_number: str, issue: _dt.date, expir
             effective_date=effective,
             expiry_date=_month_end(issue.replace(day=1) - _dt.timedelta(days=40)),
         )
-        values.update(atc=rng.randint(10, 80))
-        values["last_online_atc"] = values["atc"] - 1
+        atc = rng.randint(10, 80)
+        values.update(atc=atc, last_online_atc=atc - 1)
     else:  # used
         atc = rng.randint(5, 120)
         values.update(atc=atc, last_online_atc=atc - rng.randint(0, 2), pin_try_counter=3)

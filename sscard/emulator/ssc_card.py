@@ -18,7 +18,7 @@ from sscard.emulator.bank_applet import BankApplet
 from sscard.emulator.card_keys import card_keys
 from sscard.emulator.card_os import CardOS, SwError, sw_bytes
 from sscard.emulator.fci import ssse_fci
-from sscard.emulator.persona import Persona, load_persona, persona_records
+from sscard.emulator.persona import Persona, Pin, load_persona, persona_records
 from sscard.emulator.transparent_files import transparent_contents
 from sscard.errors import DecodeError
 from sscard.spec import Spec, load_spec
@@ -114,8 +114,9 @@ class SocialSecurityCard(CardOS):
 
     def clear_volatile(self) -> None:
         super().clear_volatile()
-        if getattr(self, "bank", None) is not None:
-            self.bank.reset()
+        bank: BankApplet | None = getattr(self, "bank", None)  # None also while constructing
+        if bank is not None:
+            bank.reset()
         self.current_df = self.mf  # the MF is implicitly selected after reset
         self.current_ef: EmulatedEF | None = None
         self.current_record = 0  # 0 = none (for next/previous-occurrence reads)
@@ -182,10 +183,11 @@ class SocialSecurityCard(CardOS):
     # --- READ RECORD ---------------------------------------------------------------------
 
     def read_record(self, apdu: CommandApdu) -> bytes:
-        if self.current_df is self.bank_df:
+        bank = self._selected_bank()
+        if bank is not None:
             if apdu.data:
                 raise SwError(0x6700)
-            return self.respond(apdu, self.bank.read_record(apdu))
+            return self.respond(apdu, bank.read_record(apdu))
         sfi, mode = apdu.p2 >> 3, apdu.p2 & 0x07
         if sfi == 0x1F or mode == 0b111:  # reserved codings
             raise SwError(0x6A86)
@@ -200,7 +202,8 @@ class SocialSecurityCard(CardOS):
             self._make_current(ef)  # an SFI read selects the EF
         elif self.current_ef is None:
             raise SwError(0x6986)
-        ef = self.current_ef
+        else:
+            ef = self.current_ef
         if ef.spec.transparent:
             raise SwError(0x6981)  # command incompatible with the file structure
         self._check_read_access(ef)
@@ -291,11 +294,11 @@ class SocialSecurityCard(CardOS):
         digits = bcd_pin(apdu.data)
         if pin is None:
             raise SwError(0x6A88)
-        self._check_pin(digits)
+        self._check_pin(pin, digits)
         self.security.add("PIN")
         return SW_OK
 
-    def _check_pin(self, digits: str) -> None:
+    def _check_pin(self, pin: Pin, digits: str) -> None:
         """Compare with the PIN: a wrong one spends a try (63Cx, 6983 once blocked)."""
         if self.pin_tries_left == 0:
             raise SwError(0x6983)
@@ -303,7 +306,7 @@ class SocialSecurityCard(CardOS):
             self.pin_tries_left -= 1
             self.security.discard("PIN")
             raise SwError(0x63C0 | self.pin_tries_left)
-        self.pin_tries_left = self.persona.pin.max_tries
+        self.pin_tries_left = pin.max_tries
 
     def change_pin(self, apdu: CommandApdu) -> bytes:
         """CHANGE PIN 80 5E 01 00: old PIN ‖ FF ‖ new PIN, each BCD padded with F (LD/T 32.5)."""
@@ -317,11 +320,12 @@ class SocialSecurityCard(CardOS):
         if not (2 <= len(old) <= 8 and 2 <= len(new) <= 8):
             raise SwError(0x6700)
         old_digits, new_digits = bcd_pin(old), bcd_pin(new)
-        if self.persona.pin is None:
+        pin = self.persona.pin
+        if pin is None:
             raise SwError(0x6A88)
         if not 4 <= len(new_digits) <= 16:
             raise SwError(0x6A80)
-        self._check_pin(old_digits)
+        self._check_pin(pin, old_digits)
         self.pin_value = new_digits
         return SW_OK
 
@@ -382,18 +386,24 @@ class SocialSecurityCard(CardOS):
     def get_processing_options(self, apdu: CommandApdu) -> bytes:
         if apdu.cla != 0x80:
             raise SwError(0x6D00)  # a proprietary instruction: unknown in the ISO class
-        if self.current_df is not self.bank_df:
+        bank = self._selected_bank()
+        if bank is None:
             raise SwError(0x6985)  # no payment application selected
-        return self.respond(apdu, self.bank.get_processing_options(apdu))
+        return self.respond(apdu, bank.get_processing_options(apdu))
 
     def get_data(self, apdu: CommandApdu) -> bytes:
         if apdu.cla != 0x80:
             raise SwError(0x6D00)
         if apdu.data:
             raise SwError(0x6700)
-        if self.current_df is not self.bank_df:
+        bank = self._selected_bank()
+        if bank is None:
             raise SwError(0x6A88)
-        return self.respond(apdu, self.bank.get_data(apdu))
+        return self.respond(apdu, bank.get_data(apdu))
+
+    def _selected_bank(self) -> BankApplet | None:
+        """The bank application when it is the current DF (bank_df stands for it)."""
+        return self.bank if self.current_df is self.bank_df else None
 
 
 def bcd_pin(data: bytes) -> str:

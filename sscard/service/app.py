@@ -115,7 +115,7 @@ def _document(document: dict) -> JSONResponse:
     return JSONResponse(document)
 
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {  # FastAPI's `responses`
     status: {"model": ErrorBody}
     for status in (400, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)
 }

@@ -15,8 +15,12 @@ import datetime as _dt
 import itertools
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from sscard import errors
+
+if TYPE_CHECKING:
+    from sscard.watch import CardWatcher
 
 log = logging.getLogger("sscard.service")
 LISTENER_QUEUE = 256
@@ -38,7 +42,7 @@ class EventHub:
         self.listeners: set[Listener] = set()
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._watcher = None
+        self._watcher: CardWatcher | None = None
         self._reads: set[asyncio.Task] = set()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:

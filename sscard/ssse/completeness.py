@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sscard.results import Coded
 from sscard.spec import Spec
+from sscard.spec.model import ElementaryFile
 from sscard.ssse.results import HolderInfo, IssuerInfo
 
 # the result attribute holding a spec item's value, where its name differs from the key
@@ -27,7 +28,7 @@ def missing_required(
 ) -> tuple[str, ...]:
     """Keys of the required items without a value: EF05's always, EF06's when it was read
     (a locked or absent EF06 is reported by the holder status, not here)."""
-    parts = [(spec.ssse.file("ef05"), issuer)]
+    parts: list[tuple[ElementaryFile, IssuerInfo | HolderInfo]] = [(spec.ssse.file("ef05"), issuer)]
     if holder is not None:
         parts.append((spec.ssse.file("ef06"), holder))
     return tuple(

@@ -37,6 +37,7 @@ class PcscObserver:
         self._thread.start()
 
     def _read(self) -> None:
+        assert self._proc.stdout is not None  # Popen(stdout=PIPE)
         for line in self._proc.stdout:
             try:
                 message = json.loads(line)
@@ -107,8 +108,9 @@ class PcscObserver:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(5)
-        self._proc.stdout.close()
-        self._proc.stderr.close()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
         self._thread.join(5)
 
 

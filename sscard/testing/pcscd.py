@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+from typing import IO
 
 PCSCD = "/usr/sbin/pcscd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
@@ -115,7 +116,7 @@ class PrivatePcscd:
         self.conf_dir = os.path.join(self.dir, "reader.conf.d")
         self.log_path = os.path.join(self.dir, "pcscd.log")
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def readers(self) -> tuple[str, ...]:

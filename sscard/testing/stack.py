@@ -61,7 +61,7 @@ class VirtualReader:
     ) -> None:
         """Arm a fault for APDU number `at` of the card in this reader: "mute" (for ever, or
         `seconds`), "pull" (the card leaves), "answer" (status word `sw`, e.g. "6A82")."""
-        fields = {"at": at}
+        fields: dict[str, float | str] = {"at": at}
         if seconds is not None:
             fields["seconds"] = seconds
         if sw is not None:

@@ -81,10 +81,11 @@ def map_pcsc_error(exc_or_code) -> errors.SscardError:
     code = exc_or_code if isinstance(exc_or_code, int) else hresult_of(exc_or_code)
     if code is not None:
         code &= 0xFFFFFFFF
-    cls, message = _HRESULTS.get(code, (None, None))
-    if cls is None:
+    known = _HRESULTS.get(code) if code is not None else None
+    if known is None:
         text = f"PC/SC error {code:#010x}" if code is not None else "PC/SC error"
         return errors.CardError(text)
+    cls, message = known
     return cls(message)
 
 
@@ -247,12 +248,15 @@ class PcscTransport:
 
     def __init__(self, connection, reader: str, shared: bool, scard=None) -> None:
         if scard is None:
-            from smartcard import scard
+            from smartcard import scard as pyscard_scard
+
+            scard = pyscard_scard
         self._scard = scard  # the module; injectable so tests can play PC/SC failures
         self._connection = connection
         self.description = reader
         self.reader = reader
         self.shared = shared
+        self.chosen_by_default = False  # open() took the first reader with a card: no choice
         self._atr = bytes(connection.getATR())
         self._bind_handle()
         self._stuck: _Job | None = None  # a transmit the card never answered
@@ -535,7 +539,8 @@ class _Job:
     def __init__(self, fn, *args) -> None:
         self.fn, self.args = fn, args
         self.done = threading.Event()
-        self.result = self.error = None
+        self.result: object = None
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:

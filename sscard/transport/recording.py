@@ -85,7 +85,7 @@ class RecordingTransport:
         """Write the trace to `path`, readable by its owner only (0600: it holds the card's
         data).  An existing regular file is replaced only with `overwrite`; a device or a
         pipe is written to.  A failed write leaves no partial file behind."""
-        doc = {
+        doc: dict[str, object] = {
             "format": "sscard.trace/1",
             "atr": self.atr.hex().upper(),
             "exchanges": [{"command": c, "response": r} for c, r in self.exchanges],
