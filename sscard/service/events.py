@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sscard import errors
 
 if TYPE_CHECKING:
-    from sscard.watch import CardWatcher
+    from sscard.transport.watch import CardWatcher
 
 log = logging.getLogger("sscard.service")
 LISTENER_QUEUE = 256
