@@ -3,8 +3,8 @@
     python bench/vendor_sequence.py [READER]
 
 SELECT SSSE, SELECT EF05, READ RECORD of tags 01..07 by identifier with their exact Le,
-SELECT EF06 and READ RECORD of 08, 09, 4E, 0A..0D (ssc-card.md §5.1; TRACE-SC,
-TRACE-CD, U-YuanTu).  A generation-3 card's EF06 needs a key this script does not have:
+SELECT EF06 and READ RECORD of 08, 09, 4E, 0A..0D (docs/card-facts.md#identity-read-sequence:
+TRACE-SC, TRACE-CD, U-YuanTu).  A generation-3 card's EF06 needs a key this script does not have:
 it stops after EF05, as the vendor readers do without a PSAM.  No decoding, no checks
 beyond the status words: the baseline of bench/wire_bench.py.
 """

@@ -28,7 +28,7 @@ class Finding:
 
 
 class AppState(StrEnum):
-    """What SELECT told about an application (pboc.md §4, ssc-card.md §7)."""
+    """What SELECT told about an application (docs/card-facts.md#card-status, #bank-states)."""
 
     ABSENT = "absent"  # 6A82 / not listed anywhere
     READY = "ready"  # selected with 9000

@@ -7,7 +7,7 @@ never a VERIFY), and for the bank a usage hint (ATC, last online ATC, log).
 
 What the chip cannot say is said plainly: whether the bank activated the account
 (金融功能激活) and whether the social security bureau enabled the card (社保功能启用)
-are back-end facts (ssc-card.md §7, pboc.md §4).
+are back-end facts (docs/card-facts.md#card-status, #bank-states).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bank-application parsers on the hex vectors of pboc.md / ssc-card.md, the DOL rules of
+"""Bank-application parsers on public hex vectors (docs/card-facts.md), the DOL rules of
 JR/T 0025.4 §5.3 computed by hand, and random bytes (only sscard errors may come out)."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ PBOC = load_spec().pboc
 DEBIT = bytes.fromhex("A000000333010101")
 
 
-# --- PSE / directory (pboc.md §1.1, vector derived from perso-debit DGI 9102 + 0101) -----
+# --- PSE / directory (docs/card-facts.md#pse-and-ppse; vector derived from perso-debit
+# DGI 9102 + 0101)
 
 
 def test_pse_fci_names_directory_sfi():
@@ -57,7 +58,8 @@ def test_ppse_directory_inline():
 
 
 def test_adf_fci_with_pdol_and_log_entries():
-    # contact FCI of perso-debit (pboc.md §1.4): PDOL 9F7A01 9F0206 5F2A02, BF0C { 9F4D 0B0A }
+    # contact FCI of perso-debit (docs/card-facts.md#bank-fci):
+    # PDOL 9F7A01 9F0206 5F2A02, BF0C { 9F4D 0B0A }
     a5 = bytes.fromhex(
         "500A50424F432044454249548701019F38099F7A019F02065F2A025F2D027A68BF0C0A9F4D020B0ADF4D020C0A"
     )
@@ -86,7 +88,7 @@ def test_malformed_fci_is_a_decode_error(hex_fci, where):
         fci.parse_adf_fci(bytes.fromhex(hex_fci), PBOC)
 
 
-# --- GPO and AFL (ssc-card.md §9: Z390 sample answers; pboc.md §2.3 perso-debit AFL) -------
+# --- GPO and AFL (docs/card-facts.md#other-applications-on-the-chip, #afl-and-records) ---
 
 
 def test_gpo_format1_z390():
@@ -147,7 +149,8 @@ def test_dol_fit_rules():
 
 
 def test_contact_gpo_of_chinese_banks():
-    """ssc-card.md §9 (Z390): GPO data 83 09 00 000000000000 0156 for PDOL 9F7A01 9F0206 5F2A02."""
+    """Z390 (docs/card-facts.md#other-applications-on-the-chip): GPO data
+    83 09 00 000000000000 0156 for PDOL 9F7A01 9F0206 5F2A02."""
     pdol = dol.parse_dol(bytes.fromhex("9F7A019F02065F2A02"))
     data = gpo.command_data(pdol, PBOC, DEBIT, _dt.date(2026, 11, 30))
     assert data == bytes.fromhex("8309000000000000000156")
@@ -174,7 +177,7 @@ def test_unionpay_terminal_tags_are_zero_for_another_scheme():
     pdol = dol.parse_dol(bytes.fromhex("9F7A01DF69015F2A02"))
     pboc_value = PBOC.tag(0x9F7A).reader_value
     assert gpo.command_data(pdol, PBOC, visa, _dt.date(2026, 1, 1)) == bytes.fromhex("830400000156")
-    assert pboc_value == b"\x00"  # 9F7A = 00: no e-cash path (pboc.md §2.3)
+    assert pboc_value == b"\x00"  # 9F7A = 00: no e-cash path (docs/card-facts.md#pdol-values)
 
 
 @pytest.mark.parametrize("hex_dol", ["9F", "9F02", "9F0281", "00", "FF01", "9F8F8F0101"])
@@ -222,7 +225,7 @@ def test_blank_names(raw, expected):
 
 
 def test_gbk_merchant_name_pboc_vector():
-    # pboc.md §3.3 (nfsee V5): 9F4E GBK with 00 padding
+    # docs/card-facts.md#pboc-value-formats (nfsee): 9F4E GBK with 00 padding
     value = bytes.fromhex("B1B1BEA9B4F3D1A7BFDAC7BBD2BDD1A7D4BA0000")
     assert PBOC.decode_dol_value(0x9F4E, value) == "北京大学口腔医学院"
 

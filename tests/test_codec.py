@@ -156,7 +156,7 @@ def test_gb11643():
     [
         ("HA1046924", True),
         ("B07541184", True),
-        ("ET000077X", True),  # ssc-card.md §4.2
+        ("ET000077X", True),  # docs/card-facts.md#card-number-check-character
         ("A21472424", False),
         ("W49158758", False),  # real cards that fail the check
         ("A1234", None),

@@ -1,4 +1,5 @@
-"""The iReadCardBas string and error codes of the national reader interface (ssc-card.md §8)."""
+"""The iReadCardBas string and error codes of the national reader interface
+(docs/card-facts.md#reader-interface)."""
 
 from __future__ import annotations
 

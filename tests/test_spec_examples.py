@@ -339,7 +339,7 @@ def test_record_numbers_follow_generation():
 
 
 def test_transparent_files():
-    # ssc-card.md §3.3, §6.4: EF07 0x300 B (free on gen 1), EF08 0x1000 B from V2.0, RKSSSE
+    # docs/card-facts.md#ssse-files: EF07 0x300 B (free on gen 1), EF08 0x1000 B from V2.0, RKSSSE
     ef07, ef08 = SPEC.ssse.file("ef07"), SPEC.ssse.file("ef08")
     assert (ef07.fid, ef07.sfi, ef07.size, ef08.fid, ef08.sfi, ef08.size) == (
         0xEF07,
@@ -357,7 +357,7 @@ def test_transparent_files():
 
 
 def test_exact_le_of_identity_records():
-    # ssc-card.md §5.1: EF05 Le 12 03 06 0E 06 06 0B, EF06 14 20 16 03 03 05 06
+    # docs/card-facts.md#read-record: EF05 Le 12 03 06 0E 06 06 0B, EF06 14 20 16 03 03 05 06
     ef05, ef06 = SPEC.ssse.file("ef05"), SPEC.ssse.file("ef06")
     assert [i.record_length for i in ef05.items] == [0x12, 0x03, 0x06, 0x0E, 0x06, 0x06, 0x0B]
     assert [i.record_length for i in ef06.items] == [0x14, 0x20, 0x16, 0x03, 0x03, 0x05, 0x06]

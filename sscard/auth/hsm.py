@@ -1,4 +1,5 @@
-"""Two-step read with a platform HSM (加密机): iReadCardBas_HSM_Step1/2 (ssc-card.md §8.1, §8.3).
+"""Two-step read with a platform HSM (加密机): iReadCardBas_HSM_Step1/2
+(docs/card-facts.md#hsm-two-step-read).
 
 Kiosks without a PSAM let the card platform's HSM compute the cryptograms, which never
 needs the card keys outside the HSM:

@@ -1,7 +1,7 @@
 """A PSAM as key source: the terminal's security access module computes the cryptograms.
 
 Kiosks read generation-3 cards with a social security PSAM in a second reader; the card
-keys never leave it.  For each cryptogram (ssc-card.md §6.2, §6.3):
+keys never leave it.  For each cryptogram (docs/card-facts.md#psam):
 
 1. SELECT the PSAM key environment of the card's algorithm (apdu_specs/psam.toml:
    `D15600000590` for DES/SSF33, `sx3.sh.社会保障` for SM4);

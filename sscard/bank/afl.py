@@ -1,8 +1,8 @@
 """Application file locator (AFL, tag 94 / GPO format 1): which records to read.
 
-Four bytes per entry (pboc.md §2.5): SFI << 3, first record, last record, records
-taking part in offline data authentication.  An entry that cannot be real (SFI 0 or
-above 30, low bits set, record 0, last before first, more ODA records than records)
+Four bytes per entry (docs/card-facts.md#afl-and-records): SFI << 3, first record, last
+record, records taking part in offline data authentication.  An entry that cannot be real
+(SFI 0 or above 30, low bits set, record 0, last before first, more ODA records than records)
 is a DecodeError with its offset, never a guess; so is an AFL asking for more records
 than any card holds.
 """

@@ -4,7 +4,7 @@ Each check ends as `match`, `mismatch` or `not_done` (with the reason: EF06 lock
 generation-3 card without keys, bank records not read, a field not personalised, a
 non-ID-card document type…).  A mismatch is also a warning finding: never silent.
 A blank bank name (spaces, zeros, the recommended " /") means "not personalised", not
-a mismatch (pboc.md §3.1, §9.2).
+a mismatch (docs/card-facts.md#identity-cross-check).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Data object lists (PDOL 9F38, log formats 9F4F / DF4F): building the value field a DOL
-asks for by the rules of JR/T 0025.4 §5.3 (pboc.md §2.2).  Parsing is sscard.codec.dol's.
+asks for by the rules of JR/T 0025.4 §5.3 (docs/card-facts.md#dol).  Parsing is
+sscard.codec.dol's.
 
 A DOL is tag + one-byte length, repeated, with no values.  Building its data:
   unknown, constructed or unavailable tag → that many 00 bytes;

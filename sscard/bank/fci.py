@@ -1,5 +1,5 @@
 """File control information of the payment system environment (PSE / PPSE) and of a
-bank application (ADF), and the PSE directory records (pboc.md §1.1, §1.2, §1.4).
+bank application (ADF), and the PSE directory records (docs/card-facts.md#pse-and-ppse, #bank-fci).
 
 Structure errors (bad TLV, no 6F, a 6F without 84 or A5, a PSE without its directory
 SFI) are DecodeErrors with the byte offset; unknown tags are ignored as JR/T 0025.5

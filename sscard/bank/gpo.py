@@ -1,7 +1,7 @@
 """GET PROCESSING OPTIONS: the command data built from the card's PDOL, and the response.
 
 GPO starts a transaction in the card (ATC + 1; at 65535 the application dies), so the
-reader sends it only when asked, at most once per read (pboc.md §0.4, §2.1).  The
+reader sends it only when asked, at most once per read (docs/card-facts.md#gpo).  The
 terminal values (apdu_specs/pboc.toml `reader_value`) make a contact debit/credit read: no
 e-cash path (9F7A = 00), no SM (DF69 = 00), amount 0, CNY in China; plus today's date and
 a random unpredictable number.  Any other tag the PDOL asks for is sent as zeros.

@@ -1,11 +1,11 @@
 """Reading the bank (UnionPay PBOC) application of a social security card.
 
-Discovery (pboc.md §1): PSE `1PAY.SYS.DDF01` and its directory records, else PPSE
-`2PAY.SYS.DDF01`, else the UnionPay AID list with SELECT next occurrence (P2 02) until
-6A82.  Then SELECT of the chosen application (6283: blocked, its FCI still read), GET DATA
-of the counters and PIN try counter, and unless `usage=False` the e-cash amounts, the log
-formats and the transaction and load logs (readable even when the application is blocked).
-Each GET DATA object is asked for once.
+Discovery (docs/card-facts.md#pse-and-ppse): PSE `1PAY.SYS.DDF01` and its directory records,
+else PPSE `2PAY.SYS.DDF01`, else the UnionPay AID list with SELECT next occurrence (P2 02)
+until 6A82.  Then SELECT of the chosen application (6283: blocked, its FCI still read), GET
+DATA of the counters and PIN try counter, and unless `usage=False` the e-cash amounts, the
+log formats and the transaction and load logs (readable even when the application is
+blocked).  Each GET DATA object is asked for once.
 
 Only with `records=True`: one GET PROCESSING OPTIONS, which CHANGES THE CARD (ATC + 1), and
 the records its AFL names (PAN, dates, name, ID number).  Never sent to a blocked
@@ -46,12 +46,12 @@ MAX_DIRECTORY_RECORDS = 16
 MAX_OCCURRENCES = 8  # SELECT next occurrence: a card keeps answering → stop, bounded
 SW_OK, SW_BLOCKED, SW_CARD_BLOCKED, SW_NOT_FOUND = 0x9000, 0x6283, 0x6A81, 0x6A82
 SW_NO_RECORD, SW_GPO_REFUSED = 0x6A83, 0x6985
-# GET DATA answers meaning "the card does not give this object" (pboc.md §3.1: 6A88 per
-# JR/T 0025.5 §B.7, 6A81 "not supported" seen on cards, 6A83 "no such data", 6985 "not in
+# GET DATA answers meaning "the card does not give this object" (docs/card-facts.md#get-data:
+# 6A88 per JR/T 0025.5 §B.7, 6A81 "not supported" seen on cards, 6A83 "no such data", 6985 "not in
 # these conditions", which a blocked application may answer: its state is known already from
 # the 6283 of its SELECT); any other failure is an error, never an absent value
 SW_NOT_AVAILABLE = frozenset({0x6A88, 0x6A81, 0x6A83, 0x6985})
-ATC_MAX = 0xFFFF  # at this ATC the application is dead for good (pboc.md §2.1, §4)
+ATC_MAX = 0xFFFF  # at this ATC the application is dead for good (docs/card-facts.md#gpo)
 
 T_ATC, T_LAST_ONLINE_ATC, T_PIN_TRY_COUNTER = 0x9F36, 0x9F13, 0x9F17
 T_EC = (0x9F79, 0x9F77, 0x9F78, 0x9F6D)
@@ -133,7 +133,7 @@ def read_bank(
         raise session.error_for(response, "SELECT bank application")
     state = AppState.READY if sw == SW_OK else AppState.APPLICATION_BLOCKED
     # a blocked application still returns its FCI, except on T=0 readers that do not run
-    # the case-4-with-warning exchange (pboc.md §5.2): then only the SW is known
+    # the case-4-with-warning exchange (docs/card-facts.md#t0-transport): then only the SW is known
     adf = fci_codec.parse_adf_fci(response.data, pboc) if response.data else None
     if adf is None:
         findings.append(finding("bank_no_fci", "bank.log", f"SELECT answered {sw:04X}"))
@@ -299,8 +299,8 @@ def _choose(pboc, entries) -> DirectoryEntry | None:
 
 def _get_value(session: CardSession, tag: int):
     """The object of a GET DATA answer (the full TLV, checked); None when the card does not
-    give it (6A88 and the like — 6A81 here means "not supported", pboc.md §3.1).  Any other
-    failure is a typed error: a 6F00 to 9F17 must not read as "no PIN counter"."""
+    give it (6A88 and the like — 6A81 here means "not supported", docs/card-facts.md#get-data).
+    Any other failure is a typed error: a 6F00 to 9F17 must not read as "no PIN counter"."""
     response = session.send(CMD_GET_DATA, p1=tag >> 8, p2=tag & 0xFF, le=0)
     if response.sw in SW_NOT_AVAILABLE:
         return None

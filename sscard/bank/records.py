@@ -1,8 +1,8 @@
 """Records named by the AFL: 70 templates, merged into one tag → value map.
 
-Which record holds which tag differs between issuers (pboc.md §3.2), so every record
-is read and merged.  A tag met twice keeps its first value and is reported; records of
-SFI 11–30 are proprietary (not TLV) and are not merged.  00 bytes around the objects are
+Which record holds which tag differs between issuers (docs/card-facts.md#afl-and-records),
+so every record is read and merged.  A tag met twice keeps its first value and is reported;
+records of SFI 11–30 are proprietary (not TLV) and are not merged.  00 bytes around the objects are
 padding (EMV Book 3 Annex B) and are skipped.
 """
 

@@ -1,4 +1,5 @@
-"""Value formats of the PBOC / EMV data objects (JR/T 0025.5 annex A; pboc.md §3.3).
+"""Value formats of the PBOC / EMV data objects (JR/T 0025.5 annex A;
+docs/card-facts.md#pboc-value-formats).
 
 Each format turns a value field (no tag, no length) into a Python value and back:
 

@@ -1,5 +1,6 @@
-"""Cryptography of the social security card (LD/T 32.4, ssc-card.md §6): the block ciphers
-come from the `cryptography` package; here are only the card's rules for using them."""
+"""Cryptography of the social security card (LD/T 32.4; docs/card-facts.md#authentication):
+the block ciphers come from the `cryptography` package; here are only the card's rules for
+using them."""
 
 from sscard.crypto.ciphers import (
     Algorithm,

@@ -30,7 +30,7 @@ class Algorithm(enum.Enum):
 
 def algorithm_from_id(code: str | None) -> tuple[Algorithm, bool]:
     """The algorithm for an FCI identifier, and whether it was assumed (identifier absent:
-    DES/3DES, as the Great Wall reader does; ssc-card.md §14.3)."""
+    DES/3DES, as the Great Wall reader does; docs/card-facts.md#algorithm-identifier)."""
     if code is None:
         return Algorithm.DES3, True
     for algorithm in Algorithm:

@@ -1,4 +1,5 @@
-"""Key diversification, session keys and authentication data (ssc-card.md §6.2, §6.3).
+"""Key diversification, session keys and authentication data
+(docs/card-facts.md#key-diversification, #authentication).
 
 Card keys are diversified from a root key in three levels — province, city, card — with
 8-byte factors; a session key comes from the card key and a random (the card's last GET

@@ -1,4 +1,4 @@
-"""The MAC of LD/T 32.4 §8.2 (ssc-card.md §6.6): ISO 9797-1 padding method 2, CBC from a
+"""The MAC of LD/T 32.4 §8.2 (docs/card-facts.md#mac): ISO 9797-1 padding method 2, CBC from a
 zero IV; 8-byte blocks: the left 4 bytes of the last block; 16-byte blocks: the XOR of the
 last block's four 4-byte words."""
 

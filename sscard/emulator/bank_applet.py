@@ -1,4 +1,5 @@
-"""The card's UnionPay PBOC debit application (pboc.md §1–§4), from the spec and a persona.
+"""The card's UnionPay PBOC debit application (docs/card-facts.md#bank-application), from the
+spec and a persona.
 
 It answers what a terminal sends a bank application: SELECT of the PSE / PPSE / AIDs
 (exact or partial, P2 02 = next occurrence), READ RECORD (the PSE directory, the AFL

@@ -61,7 +61,8 @@ BUILT = frozenset(
 )
 
 # Personalisation of a plain debit application where the persona says nothing
-# (values as in the public perso-debit data set, pboc.md §3.1); personal data has no default.
+# (values as in the public perso-debit data set, docs/card-facts.md#pboc-data-objects);
+# personal data has no default.
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
         "language_preference": "zh",

@@ -1,4 +1,5 @@
-"""File control information returned by SELECT of the SSSE (ssc-card.md §3.1).
+"""File control information returned by SELECT of the SSSE
+(docs/card-facts.md#ssse-selection-and-fci).
 
 Built from the spec's FCI declaration (apdu_specs/ssse.toml [[fci]]: 6F { 84 DF name, A5 { 88
 DIR SFI, 9F0C { 86 algorithm } } }, LD/T 32.5 Table 36), the same declaration the reader

@@ -51,7 +51,7 @@ class Pin:
 class Auth:
     """EXTERNAL AUTHENTICATE with RKSSSE: the card-side key reference and its try counter."""
 
-    key_reference: int = 0x0A  # card P2 (ssc-card.md §6.1; configurable, §12 item 1)
+    key_reference: int = 0x0A  # card P2 (docs/card-facts.md#keys: configurable)
     tries_left: int = 3
     max_tries: int = 3
 

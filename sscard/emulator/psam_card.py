@@ -2,7 +2,7 @@
 
 It holds root keys (by default the published test roots of test_keys.toml) in key
 environments selected by name, and does what a kiosk asks of a PSAM when it reads a
-generation-3 card (ssc-card.md §6.2, §6.3):
+generation-3 card (docs/card-facts.md#psam):
 
 * DELIVERY SESSION KEY `BF DE <usage> <key id> Lc <factors card-level first> ‖ <session
   factor>`: diversify the root key with the factors (province first, so in reverse order),

@@ -339,7 +339,7 @@ class SocialSecurityCard(CardOS):
         self.challenge = os.urandom(apdu.le)
         return self.challenge + SW_OK
 
-    # --- EXTERNAL / INTERNAL AUTHENTICATE (LD/T 32.5 §6.4, §6.7; ssc-card.md §6.3) ----------
+    # --- EXTERNAL / INTERNAL AUTHENTICATE (LD/T 32.5 §6.4, §6.7; docs/card-facts.md#authentication)
 
     def _auth_data(self, apdu: CommandApdu) -> tuple[bytes, bytes]:
         if apdu.p1 != 0x00:

@@ -1,4 +1,5 @@
-"""Reading identity from the social security application (ssc-card.md §5.1).
+"""Reading identity from the social security application
+(docs/card-facts.md#identity-read-sequence).
 
 SELECT SSSE (parse the FCI: algorithm) → EF05 → generation from the spec version →
 unless EF06 needs a key this read does not have, EF06.  On a real card the wire, not
@@ -186,7 +187,7 @@ def _read_range(
     SFI (no SELECT EF): their values, or None when the per-item read must run instead.
 
     The SFI and the range codings of P2 are each in the card specification (LD/T 32.5
-    Table 32) and each seen on real cards (ssc-card.md §5, §14.2); a card that does not
+    Table 32) and each seen on real cards (docs/card-facts.md#read-record); a card that does not
     take them together costs this one APDU, once: the session remembers the refusal and
     never tries again.  Only the file exactly as the spec lays it out is used; the per-item
     read then gives the same values, findings and errors it always gave."""
