@@ -110,3 +110,24 @@ def test_no_citation_of_notes_outside_the_repository(stale):
         and stale in path.read_text(encoding="utf-8", errors="replace")
     ]
     assert not citing, f"{stale} is not in this repository; cite docs/card-facts.md: {citing}"
+
+
+PATH_IN_DOCS = re.compile(
+    r"`((?:sscard|apdu_specs|tests|bench|docs|examples|contrib|\.ci)/[^`\s]*)`"
+)
+
+
+def test_paths_named_in_the_docs_exist():
+    """A file or folder the documentation names in backticks is in the tree (globs match)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages += [page for page in (ROOT / "ARCHITECTURE.md", ROOT / "CHANGELOG.md") if page.exists()]
+    named = 0
+    missing = []
+    for page in pages:
+        for name in PATH_IN_DOCS.findall(page.read_text(encoding="utf-8")):
+            path = name.split("#")[0]
+            named += 1
+            if not (any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()):
+                missing.append(f"{page.name}: {name}")
+    assert named >= 10  # the pattern finds the paths at all
+    assert not missing, missing
