@@ -58,6 +58,7 @@ def open(
     timeout: float | None = None,
     ignore=(),
     exclude=(),
+    record: bool = False,
 ) -> Card:
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
 
@@ -69,6 +70,8 @@ def open(
             20 s); a card that does not answer in time raises sscard.errors.CardMute
     ignore  name parts of readers to pass over when choosing by default (a PSAM's slot, …)
     exclude full names of readers never to use, whatever the choice (a PSAM's reader in use)
+    record  keep every exchange: card.transport.save(path) then writes them as a replayable
+            trace (sscard.transport.recording; PINs and keys are never kept)
 
     Choosing by default, a card that answers as a social security PSAM is passed over
     (a kiosk's PSAM slot is a reader too); a PSAM alone is "no card" (NoCard).
@@ -81,23 +84,33 @@ def open(
     from sscard.transport.pcsc import PcscTransport
 
     timeout = check_timeout(timeout)  # before the reader is taken
-    return Card(
-        PcscTransport.open(
-            reader, shared=shared, wait=wait, ignore=ignore, wanted=user_card, exclude=exclude
-        ),
-        trace=trace,
-        timeout=timeout,
+    transport = PcscTransport.open(
+        reader, shared=shared, wait=wait, ignore=ignore, wanted=user_card, exclude=exclude
     )
+    return Card(_recording(transport) if record else transport, trace=trace, timeout=timeout)
 
 
 def open_emulator(
-    persona: str = "gen2", *, trace=None, timeout: float | None = None, **options
+    persona: str = "gen2",
+    *,
+    trace=None,
+    timeout: float | None = None,
+    record: bool = False,
+    **options,
 ) -> Card:
-    """Connect to a built-in emulated card (a persona name or a persona TOML path)."""
+    """Connect to a built-in emulated card (a persona name or a persona TOML path); `trace`,
+    `timeout` and `record` as for open()."""
     from sscard.card import Card
     from sscard.transport.emulated import EmulatorTransport
 
-    return Card(EmulatorTransport.from_persona(persona, **options), trace=trace, timeout=timeout)
+    transport = EmulatorTransport.from_persona(persona, **options)
+    return Card(_recording(transport) if record else transport, trace=trace, timeout=timeout)
+
+
+def _recording(transport):
+    from sscard.transport.recording import RecordingTransport
+
+    return RecordingTransport(transport)
 
 
 def __getattr__(name: str):

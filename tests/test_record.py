@@ -253,3 +253,15 @@ def test_recording_through_the_deadline_records_every_exchange():
     identity, _ = read(recorder)
     assert identity == read(emulator("gen2"))[0]
     assert len(recorder.exchanges) == len(answering.deadlines) == 3
+
+
+def test_the_library_records_what_replay_runs(tmp_path, capsys):
+    import sscard
+
+    path = tmp_path / "library.json"
+    with sscard.open_emulator("gen2", record=True) as card:
+        identity = card.read_identity()
+        card.transport.save(path)
+    assert run(["replay", str(path), "--json", "--reveal"]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert replayed["issuer"]["card_number"] == identity.issuer.card_number
