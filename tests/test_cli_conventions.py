@@ -180,7 +180,7 @@ def test_read_reads_english_then_chinese(capsys, persona):
 
 
 def test_readers_and_watch_lines_name_what_happened(capsys, monkeypatch):
-    from sscard.cli import main
+    from sscard.cli import readers_cmd, watch_cmd
     from sscard.transport import pcsc
 
     monkeypatch.setattr(
@@ -191,7 +191,7 @@ def test_readers_and_watch_lines_name_what_happened(capsys, monkeypatch):
             pcsc.ReaderState("Reader B", False, None, False),
         ],
     )
-    monkeypatch.setattr(main, "_probe", lambda reader: "mf")
+    monkeypatch.setattr(readers_cmd, "_probe", lambda reader: "mf")
     code, out, _ = cli(capsys, "readers")
     assert code == 0 and _english_only(out) == []
     assert "Shanghai-style" in out and "上海式卡" in out and "no card / 无卡" in out
@@ -200,7 +200,9 @@ def test_readers_and_watch_lines_name_what_happened(capsys, monkeypatch):
         ("reader_added", "reader added"),
         ("service_restored", "PC/SC service back"),
     ):
-        line = main._watch_line({"time": "t", "event": event, "reader": "Reader A", "atr": None})
+        line = watch_cmd._watch_line(
+            {"time": "t", "event": event, "reader": "Reader A", "atr": None}
+        )
         assert event not in line and words in line and CJK.search(line)
 
 
@@ -475,7 +477,7 @@ def _watch_readers(monkeypatch, names):
 
 
 def test_watch_reader_index_is_that_reader_only(monkeypatch):
-    from sscard.cli.main import _watch_filters
+    from sscard.cli.watch_cmd import _watch_filters
     from sscard.transport.watch import CardWatcher
 
     names = ["Virtual PCD 00 00", "Virtual PCD 00 01"]
@@ -596,7 +598,7 @@ def _readme_bullet(start: str) -> str:
 
 
 def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(capsys, monkeypatch):
-    from sscard.cli import main
+    from sscard.cli import readers_cmd
     from sscard.transport import pcsc
     from sscard.transport.watch import CardEvent
 
@@ -605,7 +607,7 @@ def test_readme_documents_the_json_of_readers_pin_personas_watch_and_errors(caps
         "list_readers",
         lambda: [pcsc.ReaderState("Reader A", True, bytes.fromhex("3B6D00"), False)],
     )
-    monkeypatch.setattr(main, "_probe", lambda reader: "yes")
+    monkeypatch.setattr(readers_cmd, "_probe", lambda reader: "yes")
     documented = {
         "`readers` lists": json.loads(cli(capsys, "readers", "--json")[1])[0],
         "`pin tries --json`": json.loads(
@@ -695,7 +697,7 @@ def test_one_user_card_costs_no_extra_apdu(monkeypatch, capsys):
 
 
 def test_watch_a_name_part_waits_when_there_is_no_reader_yet(monkeypatch, capsys):
-    from sscard.cli.main import _watch_filters
+    from sscard.cli.watch_cmd import _watch_filters
     from sscard.transport import pcsc
 
     def down():

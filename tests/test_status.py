@@ -262,25 +262,6 @@ def test_cli_conflicting_options(capsys):
     assert code == ExitCode.USAGE and "--emulator" in err
 
 
-def test_status_module_imports_on_its_own():
-    """The command module can be imported before sscard.cli.main (no import cycle)."""
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sscard.cli.status_cmd as s; "
-            "import sscard.cli.main as m; assert m.cli.get_command(None, 'status') is not None",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.mark.parametrize("persona", [p for p in list_personas() if "bank" in persona_toml(p)])
 def test_builtin_bank_expiry_cross_check_by_year_and_month(persona):
     """5F24 is a month's last day, EF05 a day: the TOML's year and month decide."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from sscard.cli.options import UsageError
+
 PSAM = "psam"  # the name under which `emulate` serves the software PSAM
 SYSTEM_SLOTS = 2  # vpcd's slots in the system pcscd's default reader.conf.d
 
@@ -95,8 +97,6 @@ def emulate(
     As a test bench (--scenario, --slots, --control) it prints one JSON object per line:
     ready, inserted, removed, apdu (count and header), armed, fault, mark, done or error.
     """
-    from sscard.cli.main import UsageError
-
     if with_psam and persona == PSAM:
         raise UsageError(
             "--psam inserts the PSAM next to a user card: give a persona",
@@ -142,8 +142,6 @@ def _single(persona, slot, with_psam, port, host, seconds, ready_timeout) -> int
     from sscard.emulator.vpcd import VpcdLink
 
     if slot >= SYSTEM_SLOTS:
-        from sscard.cli.main import UsageError
-
         raise UsageError(
             "--slot is 0 or 1 with the system's pcscd (--slots N for more)",
             "使用系统 pcscd 时 --slot 只能是 0 或 1（更多读卡器请用 --slots N）",
@@ -231,8 +229,3 @@ def _card(name: str):
     from sscard.emulator import SocialSecurityCard
 
     return SocialSecurityCard.from_persona(name)
-
-
-def command(reader_options, debug_option) -> click.Command:
-    """The command as sscard.cli.main registers it (the shared options are not used here)."""
-    return emulate

@@ -1,4 +1,5 @@
-"""`sscard personas new` (a synthetic persona file from a seed) and `sscard personas check FILE`."""
+"""`sscard personas`: the built-in emulated cards; `personas new` (a synthetic persona file from
+a seed) and `personas check FILE`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,28 @@ import click
 from sscard.errors import ExitCode
 
 
-@click.command()
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def personas(ctx, as_json) -> int:
+    """List the built-in emulated cards; `personas new` writes a synthetic one, `personas
+    check FILE` validates a persona file."""
+    if ctx.invoked_subcommand is not None:
+        return ExitCode.OK
+    from sscard.cli import output
+    from sscard.emulator.persona import list_personas, load_persona
+
+    rows = [(name, load_persona(name).description) for name in list_personas()]
+    if as_json:
+        click.echo(output.dumps([{"name": n, "description": d} for n, d in rows]))
+    else:
+        width = max(len(n) for n, _ in rows)
+        for name, description in rows:
+            click.echo(f"{name:<{width}}  {description}")
+    return ExitCode.OK
+
+
+@personas.command()
 @click.option(
     "--generation",
     type=click.IntRange(1, 3),
@@ -67,7 +89,7 @@ def new(generation, region, seed, bank, output) -> int:
     return ExitCode.OK
 
 
-@click.command()
+@personas.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def check(file) -> int:
     """Validate a persona file as the emulator loads it (one line: ok, or the error)."""

@@ -9,90 +9,88 @@ import math
 
 import click
 
-
-def command(reader_options, debug_option) -> click.Command:
-    """The `serve` command (sscard.cli.main passes the shared option decorators in; serve
-    takes -r several times, so it declares its own)."""
-    del reader_options
-    f = debug_option(serve)
-    f = click.option(
-        "--hsm-timeout",
-        type=click.FloatRange(min=1, max=600),
-        default=60.0,
-        show_default=True,
-        metavar="SECONDS",
-        help="How long the card of an HSM Step 1 stays held for its WebSocket "
-        "before Step 2 (other clients of that reader get 'busy' meanwhile).",
-    )(f)
-    f = click.option(
-        "--allow-bank-records",
-        is_flag=True,
-        help="Allow POST /v1/status?bank_records=true and the compat "
-        "iReadICCardNum: ONE GET PROCESSING OPTIONS each, which CHANGES THE "
-        "CARD (the bank application's ATC goes up by one).",
-    )(f)
-    f = click.option(
-        "--psam",
-        "psam_reader",
-        metavar="READER|emulator",
-        help="Authenticate cards with the PSAM in this reader (as `sscard read "
-        "--psam`); that reader is not served as a card reader.",
-    )(f)
-    f = click.option(
-        "--keys",
-        "keys_choice",
-        metavar="FILE|test",
-        help="Authenticate cards with software root keys (as `sscard read --keys`; "
-        "default: $SSCARD_KEYS_FILE or $SSCARD_KEYS).",
-    )(f)
-    f = click.option(
-        "-r",
-        "--reader",
-        "readers",
-        metavar="READER",
-        multiple=True,
-        help="Serve only readers whose name contains READER (repeatable; default: all readers).",
-    )(f)
-    f = click.option(
-        "--allow-origin",
-        "origins",
-        metavar="ORIGIN",
-        multiple=True,
-        help="A web origin allowed to use the service, exactly as the browser "
-        "sends it: scheme://host[:port] (repeatable); `null` for file:// "
-        "pages (with --accept-null-origin-risk).  Pages served by the service "
-        "itself are always allowed.",
-    )(f)
-    f = click.option(
-        "--accept-null-origin-risk",
-        is_flag=True,
-        help="Needed with --allow-origin null: a sandboxed iframe on ANY web site "
-        "also sends Origin: null, so every site could then read cards.",
-    )(f)
-    f = click.option(
-        "--allow-remote-host",
-        is_flag=True,
-        help="Accept a --host that is not a loopback address (other machines "
-        "could then read cards: a warning is printed).",
-    )(f)
-    f = click.option(
-        "--port",
-        type=click.IntRange(0, 65535),
-        default=12342,
-        show_default=True,
-        help="TCP port (12342: the port of the national-interface WebSocket "
-        "bridges; 0: any free port).",
-    )(f)
-    f = click.option(
-        "--host",
-        default="127.0.0.1",
-        show_default=True,
-        help="Address to listen on (loopback only unless --allow-remote-host).",
-    )(f)
-    return click.command("serve")(f)
+from sscard.cli.options import RunState, UsageError, debug_option, pass_state
 
 
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (loopback only unless --allow-remote-host).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=12342,
+    show_default=True,
+    help="TCP port (12342: the port of the national-interface WebSocket "
+    "bridges; 0: any free port).",
+)
+@click.option(
+    "--allow-remote-host",
+    is_flag=True,
+    help="Accept a --host that is not a loopback address (other machines "
+    "could then read cards: a warning is printed).",
+)
+@click.option(
+    "--accept-null-origin-risk",
+    is_flag=True,
+    help="Needed with --allow-origin null: a sandboxed iframe on ANY web site "
+    "also sends Origin: null, so every site could then read cards.",
+)
+@click.option(
+    "--allow-origin",
+    "origins",
+    metavar="ORIGIN",
+    multiple=True,
+    help="A web origin allowed to use the service, exactly as the browser "
+    "sends it: scheme://host[:port] (repeatable); `null` for file:// "
+    "pages (with --accept-null-origin-risk).  Pages served by the service "
+    "itself are always allowed.",
+)
+@click.option(
+    "-r",
+    "--reader",
+    "readers",
+    metavar="READER",
+    multiple=True,
+    help="Serve only readers whose name contains READER (repeatable; default: all readers).",
+)
+@click.option(
+    "--keys",
+    "keys_choice",
+    metavar="FILE|test",
+    help="Authenticate cards with software root keys (as `sscard read --keys`; "
+    "default: $SSCARD_KEYS_FILE or $SSCARD_KEYS).",
+)
+@click.option(
+    "--psam",
+    "psam_reader",
+    metavar="READER|emulator",
+    help="Authenticate cards with the PSAM in this reader (as `sscard read "
+    "--psam`); that reader is not served as a card reader.",
+)
+@click.option(
+    "--allow-bank-records",
+    is_flag=True,
+    help="Allow POST /v1/status?bank_records=true and the compat "
+    "iReadICCardNum: ONE GET PROCESSING OPTIONS each, which CHANGES THE "
+    "CARD (the bank application's ATC goes up by one).",
+)
+@click.option(
+    "--hsm-timeout",
+    type=click.FloatRange(min=1, max=600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the card of an HSM Step 1 stays held for its WebSocket "
+    "before Step 2 (other clients of that reader get 'busy' meanwhile).",
+)
+@debug_option
+@pass_state
 def serve(
+    state: RunState,
     host,
     port,
     allow_remote_host,
@@ -117,8 +115,6 @@ def serve(
     Pages from other origins get nothing unless --allow-origin names them.  No raw APDU and
     no PIN ever goes through the service.  SIGTERM or Ctrl-C stops it.
     """
-    from sscard.cli.main import UsageError
-
     if keys_choice and psam_reader:
         raise UsageError(
             "--keys and --psam are two key sources: give one",
@@ -147,7 +143,6 @@ def serve(
             "sscard serve needs the service extra: pip install 'sscard[service]'",
             zh="sscard serve 需要 service 组件：pip install 'sscard[service]'",
         ) from None
-    from sscard.cli.main import _state
     from sscard.service.config import ServiceConfig, parse_origin
     from sscard.service.server import run
 
@@ -162,4 +157,4 @@ def serve(
         allow_bank_records=allow_bank_records,
         hsm_timeout=hsm_timeout,
     )
-    return run(config, debug=_state["debug"])
+    return run(config, debug=state.debug)

@@ -11,47 +11,49 @@ import datetime as _dt
 
 import click
 
+from sscard.cli.options import (
+    CardSource,
+    RunState,
+    UsageError,
+    debug_option,
+    emulator_option,
+    open_card,
+    pass_state,
+    psam_is_no_card,
+    reader_options,
+    record_options,
+    takes_card_source,
+    using,
+)
+
 SCHEMA = "sscard.status/1"
 
 
-def command(reader_options, debug_option) -> click.Command:
-    """The `status` command with the options every card command shares (sscard.cli.main
-    passes them in: this module does not import main, so neither imports the other first)."""
-    f = debug_option(status)
-    from sscard.cli.main import _record_options
-
-    f = _record_options(f)
-    f = click.option("--reveal", is_flag=True, help="Show personal data unmasked.")(f)
-    f = click.option(
-        "--json", "as_json", is_flag=True, help="Print the sscard.status/1 JSON document."
-    )(f)
-    f = click.option(
-        "--logs",
-        is_flag=True,
-        help="Also read the bank application's usage data: e-cash amounts and "
-        "the transaction and load logs (no verdict needs them; each costs "
-        "APDUs on a slow card).",
-    )(f)
-    f = click.option(
-        "--bank-records",
-        is_flag=True,
-        help="Also read the bank application's records (PAN, dates, name, ID "
-        "number). This sends ONE GET PROCESSING OPTIONS, which CHANGES THE "
-        "CARD: the bank application's transaction counter (ATC) goes up by "
-        "one.  Never repeated.",
-    )(f)
-    f = reader_options(f)
-    f = click.option(
-        "--emulator",
-        metavar="PERSONA",
-        help="Use a built-in emulated card (see `sscard personas`) instead of a reader.",
-    )(f)
-    return click.command("status")(f)
-
-
-def status(
-    emulator, reader, wait, shared, bank_records, logs, as_json, reveal, record, overwrite_record
-) -> int:
+@click.command()
+@emulator_option("Use a built-in emulated card (see `sscard personas`) instead of a reader.")
+@reader_options
+@click.option(
+    "--bank-records",
+    is_flag=True,
+    help="Also read the bank application's records (PAN, dates, name, ID "
+    "number). This sends ONE GET PROCESSING OPTIONS, which CHANGES THE "
+    "CARD: the bank application's transaction counter (ATC) goes up by "
+    "one.  Never repeated.",
+)
+@click.option(
+    "--logs",
+    is_flag=True,
+    help="Also read the bank application's usage data: e-cash amounts and "
+    "the transaction and load logs (no verdict needs them; each costs "
+    "APDUs on a slow card).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the sscard.status/1 JSON document.")
+@click.option("--reveal", is_flag=True, help="Show personal data unmasked.")
+@record_options
+@debug_option
+@pass_state
+@takes_card_source
+def status(state: RunState, source: CardSource, bank_records, logs, as_json, reveal) -> int:
     """Show the state of the social security and bank applications.
 
     \b
@@ -71,26 +73,20 @@ def status(
     name is not the holder's; 13 none of these, but an application is expired;
     other codes as for every command (sscard --help).
     """
-    if emulator and (reader or wait is not None):
-        from sscard.cli.main import UsageError
-
+    if source.emulator and (source.reader or source.wait is not None):
         raise UsageError(
             "--emulator cannot be combined with --reader or --wait",
             "--emulator 不能与 --reader 或 --wait 同时使用",
         )
-    from sscard.cli.main import _open_card, _psam_is_no_card, _using
-
-    card, source = _open_card(
-        emulator, None, reader, wait, shared, record, overwrite_record=overwrite_record
-    )
-    with _using(card, record):
+    card, shown = open_card(state, source)
+    with using(card):
         result = card.read_status(bank_records=bank_records, logs=logs)
         if result.ssse.state.value == "absent" and result.bank.state.value == "absent":
-            _psam_is_no_card(card)  # a PSAM chosen by default is no card
-        source["description"] = card.description
+            psam_is_no_card(card)  # a PSAM chosen by default is no card
+        shown["description"] = card.description
     from sscard.spec import load_spec
 
-    document = to_document(load_spec().pboc, result, reveal=reveal, source=source)
+    document = to_document(load_spec().pboc, result, reveal=reveal, source=shown)
     from sscard.cli import output
     from sscard.cli.textwidth import terminal_width
 
