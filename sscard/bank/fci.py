@@ -27,7 +27,7 @@ class LogLocation(NamedTuple):
     """Where a log lives: SFI 11–30 and the number of records (9F4D / DF4D)."""
 
     sfi: int
-    count: int
+    records: int  # (not `count`, which would hide tuple.count)
 
 
 class DirectoryEntry(NamedTuple):
@@ -49,16 +49,24 @@ class AdfFci(NamedTuple):
     load_log: LogLocation | None  # DF4D in BF0C
 
 
-def _fci_template(data: bytes) -> Tlv:
+class _Fci(NamedTuple):
+    template: Tlv  # 6F
+    df_name: Tlv  # 84
+    proprietary: Tlv  # A5, a template
+
+
+def _fci_template(data: bytes) -> _Fci:
     tlvs = parse_ber(data, padding=True)
     if len(tlvs) != 1 or tlvs[0].tag != T_FCI:
         raise DecodeError("FCI is not one 6F template", offset=0)
     fci = tlvs[0]
-    if fci.find(T_DF_NAME) is None:
+    df_name = fci.find(T_DF_NAME)
+    if df_name is None:
         raise DecodeError("FCI has no DF name (84)", offset=fci.offset)
-    if fci.find(T_PROPRIETARY) is None or fci.find(T_PROPRIETARY).children is None:
+    a5 = fci.find(T_PROPRIETARY)
+    if a5 is None or a5.children is None:
         raise DecodeError("FCI has no proprietary template (A5)", offset=fci.offset)
-    return fci
+    return _Fci(fci, df_name, a5)
 
 
 def _text(pboc, node: Tlv | None) -> str | None:
@@ -101,11 +109,10 @@ def _log_location(node: Tlv | None, name: str) -> LogLocation | None:
 
 
 def parse_adf_fci(data: bytes, pboc) -> AdfFci:
-    fci = _fci_template(data)
-    aid = fci.find(T_DF_NAME).value
+    fci, df_name, a5 = _fci_template(data)
+    aid = df_name.value
     if not 5 <= len(aid) <= 16:
         raise DecodeError(f"DF name of {len(aid)} bytes (5–16 expected)", offset=fci.offset)
-    a5 = fci.find(T_PROPRIETARY)
     table_node = a5.find(T_CODE_TABLE)
     code_table = (
         int(pboc.decode(T_CODE_TABLE, table_node.value, value_offset(table_node)))
@@ -135,8 +142,8 @@ def parse_adf_fci(data: bytes, pboc) -> AdfFci:
 
 def parse_pse_fci(data: bytes) -> int:
     """The SFI of the PSE directory (88)."""
-    fci = _fci_template(data)
-    node = fci.find(T_PROPRIETARY).find(T_SFI)
+    fci, _, a5 = _fci_template(data)
+    node = a5.find(T_SFI)
     if node is None or len(node.value) != 1 or not 1 <= node.value[0] <= 10:
         raise DecodeError("PSE FCI has no valid directory SFI (88, 1–10)", offset=fci.offset)
     return node.value[0]
@@ -175,8 +182,8 @@ def parse_directory_record(data: bytes, pboc) -> tuple[DirectoryEntry, ...]:
 
 def parse_ppse_fci(data: bytes, pboc) -> tuple[DirectoryEntry, ...]:
     """The PPSE FCI: 6F { 84, A5 { BF0C { 61 … } } }."""
-    fci = _fci_template(data)
-    bf0c = fci.find(T_PROPRIETARY).find(T_DISCRETIONARY)
+    _, _, a5 = _fci_template(data)
+    bf0c = a5.find(T_DISCRETIONARY)
     if bf0c is None:
         return ()
     if bf0c.children is None:

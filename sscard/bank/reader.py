@@ -32,6 +32,7 @@ from sscard.bank.results import (
     ElectronicCash,
     Load,
     RecordsStatus,
+    Selection,
     Transaction,
 )
 from sscard.codec.tlv import parse_ber
@@ -193,7 +194,7 @@ def read_bank(
         currency=bank_records.currency if bank_records is not None else None,
         log_format=_dol_hex(log_format) if log_format is not None else None,
         transactions=tuple(t for t in transactions or () if isinstance(t, Transaction)),
-        log_records=adf.log.count if adf is not None and adf.log is not None else None,
+        log_records=adf.log.records if adf is not None and adf.log is not None else None,
         loads=tuple(loads or ()),
         records_status=records_status,
         records=bank_records,
@@ -208,14 +209,14 @@ def read_bank(
 
 def _discover(
     session: CardSession, pboc, findings: list[Finding]
-) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
+) -> tuple[Selection, tuple[DirectoryEntry, ...], bool]:
     """(how, applications, card blocked)."""
     response = session.send("select_by_name", data=pboc.pse.name, le=0)
     if response.sw == SW_CARD_BLOCKED:
-        return "pse", (), True
+        return Selection.PSE, (), True
     if response.sw == SW_OK:
         sfi = fci_codec.parse_pse_fci(response.data)
-        entries = []
+        entries: list[DirectoryEntry] = []
         for number in range(1, MAX_DIRECTORY_RECORDS + 1):
             record = session.send("read_record_by_number", p1=number, sfi=sfi, le=0)
             if record.sw in (SW_NO_RECORD, SW_NOT_FOUND):
@@ -232,21 +233,21 @@ def _discover(
                 )
             )
         if entries:
-            return "pse", tuple(entries), False
+            return Selection.PSE, tuple(entries), False
     # 6A82 no PSE, 6283 PSE blocked, or an empty directory: the contactless directory next
     response = session.send("select_by_name", data=pboc.ppse.name, le=0)
     if response.sw == SW_CARD_BLOCKED:
-        return "ppse", (), True
+        return Selection.PPSE, (), True
     if response.sw == SW_OK:
-        entries = fci_codec.parse_ppse_fci(response.data, pboc)
-        if entries:
-            return "ppse", entries, False
+        listed = fci_codec.parse_ppse_fci(response.data, pboc)
+        if listed:
+            return Selection.PPSE, listed, False
     return _aid_list(session, pboc, findings)
 
 
 def _aid_list(
     session: CardSession, pboc, findings: list[Finding]
-) -> tuple[str, tuple[DirectoryEntry, ...], bool]:
+) -> tuple[Selection, tuple[DirectoryEntry, ...], bool]:
     """Every card application under each list AID: SELECT first, then next occurrence."""
     found: list[DirectoryEntry] = []
     enumerated: list[bytes] = []  # partial AIDs the card answered: their range is done
@@ -259,7 +260,7 @@ def _aid_list(
         for _ in range(MAX_OCCURRENCES):
             response = session.send(command, data=listed.aid, le=0)
             if response.sw == SW_CARD_BLOCKED:
-                return "aid_list", tuple(found), True
+                return Selection.AID_LIST, tuple(found), True
             if response.sw not in (SW_OK, SW_BLOCKED):
                 break
             adf = fci_codec.parse_adf_fci(response.data, pboc) if response.data else None
@@ -285,7 +286,7 @@ def _aid_list(
                     f"{listed.aid.hex().upper()}, {MAX_OCCURRENCES} occurrences 个应用",
                 )
             )
-    return ("aid_list" if found else "none"), tuple(found), False
+    return (Selection.AID_LIST if found else Selection.NONE), tuple(found), False
 
 
 def _choose(pboc, entries) -> DirectoryEntry | None:
@@ -349,7 +350,7 @@ def _read_log(
     spec_log = pboc.log(key)
     pairs = tuple((e.tag, e.length) for e in dol)
     out = []
-    for number in range(1, where.count + 1):
+    for number in range(1, where.records + 1):
         response = session.send("read_record_by_number", p1=number, sfi=where.sfi, le=0)
         if response.sw in (SW_NO_RECORD, SW_NOT_FOUND):
             break
@@ -400,8 +401,8 @@ def _load(number: int, values: dict, dol) -> Load:
         number,
         g("9A"),
         g("9F21"),
-        g("balance_before"),
-        g("balance_after"),
+        values["balance_before"],  # the load log's prefix: in every record
+        values["balance_after"],
         f"{g('put_data_p1')}{g('put_data_p2')}",
         g("9F4E") or None,
         g("9F36"),
@@ -488,7 +489,7 @@ def _bank_records(
         id_number=value(T_ID_NUMBER, text=True),
         id_type=Coded(id_type, entry.en, entry.zh) if entry else Coded(id_type),
         aip=answer.aip.hex().upper(),
-        afl=tuple(tuple(e) for e in answer.afl),
+        afl=tuple((e.sfi, e.first, e.last, e.oda) for e in answer.afl),
         tags=tuple(f"{e.tag:X}" for e in merged.elements),
         currency=value(T_APP_CURRENCY),
     )

@@ -9,6 +9,15 @@ from enum import StrEnum
 from sscard.results import AppState, Coded, Finding
 
 
+class Selection(StrEnum):
+    """How the bank application was found."""
+
+    PSE = "pse"  # the contact directory (1PAY.SYS.DDF01)
+    PPSE = "ppse"  # the contactless directory (2PAY.SYS.DDF01)
+    AID_LIST = "aid_list"  # SELECT of each AID the spec lists
+    NONE = "none"  # not found
+
+
 class RecordsStatus(StrEnum):
     NOT_REQUESTED = "not_requested"  # no GPO sent (the default: it changes the card)
     READ = "read"
@@ -25,7 +34,7 @@ class BankCandidate:
     label: str | None
     preferred_name: str | None
     priority: int | None
-    source: str  # pse | ppse | aid_list
+    source: Selection  # never NONE
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ class BankRecords:
 class BankReading:
     state: AppState
     select_sw: str | None  # SW of SELECT of the application; None when nothing was selected
-    selection: str  # pse | ppse | aid_list | none: how the application was found
+    selection: Selection
     candidates: tuple[BankCandidate, ...]
     aid: str | None
     unionpay: bool  # RID A000000333: UnionPay meanings of 9F61/9F62/9F79… apply
