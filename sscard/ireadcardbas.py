@@ -18,7 +18,7 @@ import datetime as _dt
 
 from sscard import errors
 from sscard.findings import CardStatusFinding
-from sscard.ssse.results import HolderStatus, Identity
+from sscard.ssse.results import Authenticity, HolderStatus, Identity
 
 NO_PSAM_TERMINAL = "000000000000"
 # a record the spec requires is absent (6A83, "record not found", negated as the interface
@@ -123,7 +123,7 @@ _HSM_CODES: list[tuple[type[errors.SscardError], int, str]] = [
 
 def _auth_code(identity: Identity, hsm: bool) -> tuple[int, str] | None:
     """A failed authentication: the card was not genuine, or refused the external one."""
-    if identity.authentic == "no":
+    if identity.authentic is Authenticity.NO:
         return (-25, "内部认证与加密机不一致") if hsm else (-21, "内部认证失败(用户卡不合法)")
     if identity.holder_status is not HolderStatus.LOCKED:
         return None

@@ -22,7 +22,7 @@ from sscard.bank.results import BankReading, RecordsStatus
 from sscard.errors import ExitCode
 from sscard.results import AppState, Finding
 from sscard.session import CardSession
-from sscard.ssse.results import Identity
+from sscard.ssse.results import Identity, Layout
 
 BANK_ACTIVATION = (
     "not recorded on the chip: ask the issuing bank (counter, mobile banking app or hotline)",
@@ -239,7 +239,7 @@ def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
         return SsseState(AppState.ABSENT, None, None, None, no_pin)
     expiry = identity.issuer.expiry_date
     expired = None if expiry is None else expiry < today
-    select_sw = "9000" if identity.layout == "ssse" else None
+    select_sw = "9000" if identity.layout is Layout.SSSE else None
     try:  # the SSSE (or the MF of a Shanghai-style card) is still the current DF
         tries = pin.query_tries(session, select=False, layout=identity.layout)
     except errors.NotOffered:  # the MF of a Shanghai-style card keeps no PIN

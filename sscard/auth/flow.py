@@ -11,18 +11,26 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sscard import errors
 from sscard.findings import finding
 from sscard.results import Finding
 from sscard.session import CardSession
 from sscard.ssse.reader import IssuerPart, holder_needs_key
+from sscard.ssse.results import Authenticity, Layout
 
 if TYPE_CHECKING:
     from sscard.auth.keysource import AuthContext, KeySource
 
 CHALLENGE_LENGTH = 8  # GET CHALLENGE Le; the challenge feeds EXTERNAL AUTHENTICATE as is
+
+
+class ExternalChallenge(NamedTuple):
+    """The two GET CHALLENGEs that EXTERNAL AUTHENTICATE answers."""
+
+    original: bytes  # the first: the original data, sent back with the cryptogram
+    challenge: bytes  # the second, live on the card: the process factor
 
 
 @dataclass(frozen=True)
@@ -40,27 +48,24 @@ class AuthExchange:
     internal_random: bytes
     internal_original: bytes
     card_answer: bytes | None = field(repr=False)  # None: the card refused INTERNAL AUTHENTICATE
-    external_original: bytes | None = None  # None: EF06 needs no key on this card
-    external_challenge: bytes | None = None
+    external: ExternalChallenge | None = None  # None: EF06 needs no key on this card
 
 
 def authenticate(
     session: CardSession, part: IssuerPart, keys: KeySource, findings: list[Finding]
-) -> tuple[str, set[str]]:
+) -> tuple[Authenticity, set[str]]:
     """(authentic, keys opened) with a key source that answers at once (software keys, a
     PSAM): the card proves itself, then at most one EXTERNAL AUTHENTICATE try."""
     context = key_context(session, part, findings)
     if context is None:
-        return "not checked", set()
+        return Authenticity.NOT_CHECKED, set()
     exchange = begin_authentication(session, part, context, findings)
     expected = keys.internal_expected(context, exchange.internal_random, exchange.internal_original)
     return finish_authentication(
         session,
         exchange,
         expected,
-        lambda: keys.external_cryptogram(
-            context, exchange.external_challenge, exchange.external_original
-        ),
+        lambda external: keys.external_cryptogram(context, external.challenge, external.original),
         keys.rk_reference,
         findings,
     )
@@ -77,7 +82,7 @@ def key_context(
 
     algorithm, _assumed = algorithm_from_id(part.algorithm_code)
     cid = part.issuer.card_identification
-    if part.layout != "ssse" or cid is None or not cid.region.isdigit():
+    if part.layout is not Layout.SSSE or cid is None or not cid.region.isdigit():
         findings.append(finding("auth_not_checked"))
         return None
     if algorithm is Algorithm.SSF33 and not any_algorithm:
@@ -110,7 +115,9 @@ def begin_authentication(
         return AuthExchange(context, random, original, answer)
     external_original = _challenge(session)
     challenge = _challenge(session)
-    return AuthExchange(context, random, original, answer, external_original, challenge)
+    return AuthExchange(
+        context, random, original, answer, ExternalChallenge(external_original, challenge)
+    )
 
 
 def _challenge(session: CardSession) -> bytes:
@@ -128,10 +135,10 @@ def finish_authentication(
     session: CardSession,
     exchange: AuthExchange,
     internal_expected: bytes | None,
-    external_cryptogram: Callable[[], bytes],
+    external_cryptogram: Callable[[ExternalChallenge], bytes],
     rk_reference: int,
     findings: list[Finding],
-) -> tuple[str, set[str]]:
+) -> tuple[Authenticity, set[str]]:
     """(authentic, keys opened).  The card proves itself before a try of its read key is
     spent: a card whose INTERNAL AUTHENTICATE answer differs from the key holder's is a
     copy or belongs to other keys, and one that did not answer at all proved nothing;
@@ -139,22 +146,24 @@ def finish_authentication(
     at most one EXTERNAL AUTHENTICATE, never repeated.  `internal_expected` None: the
     key holder cannot tell: then no try is spent either (a key source without IRK can only
     tell whether the card is genuine by spending its read key's tries, never by itself)."""
-    authentic = "not checked"
+    authentic = Authenticity.NOT_CHECKED
     if internal_expected is not None and exchange.card_answer is not None:
         import hmac  # here, not at the top: it loads OpenSSL, which a plain read never needs
 
-        authentic = "yes" if hmac.compare_digest(exchange.card_answer, internal_expected) else "no"
-    if authentic == "no":
+        same = hmac.compare_digest(exchange.card_answer, internal_expected)
+        authentic = Authenticity.YES if same else Authenticity.NO
+    if authentic is Authenticity.NO:
         findings.append(finding("not_authentic"))
         return authentic, set()
-    if exchange.external_challenge is None:
+    external = exchange.external
+    if external is None:
         return authentic, set()  # nothing to open
-    if authentic != "yes":
+    if authentic is not Authenticity.YES:
         findings.append(finding("external_auth_not_sent"))
         return authentic, set()
-    cryptogram = external_cryptogram()
+    cryptogram = external_cryptogram(external)
     response = session.send(
-        "external_authenticate", p2=rk_reference, data=cryptogram + exchange.external_original
+        "external_authenticate", p2=rk_reference, data=cryptogram + external.original
     )
     if response.ok:
         return authentic, {"RKSSSE"}

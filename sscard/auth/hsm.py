@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from sscard import errors
 from sscard.auth.flow import (
     AuthExchange,
+    ExternalChallenge,
     begin_authentication,
     finish_authentication,
     key_context,
@@ -37,7 +38,7 @@ from sscard.ireadcardbas import join_fields
 from sscard.results import Finding
 from sscard.session import CardSession
 from sscard.ssse.reader import IssuerPart, finish_identity, read_issuer
-from sscard.ssse.results import Identity
+from sscard.ssse.results import Identity, Layout
 
 RK_REFERENCE = 0x0A  # RKSSSE, the card-side key reference of EXTERNAL AUTHENTICATE (§6.1)
 PKEY_MAX = 128  # the interface's pKey buffer
@@ -150,7 +151,8 @@ def check_answer(step1: HsmStep1, answer: HsmAnswer) -> None:
         raise errors.HsmAnswerMismatch(
             "the HSM answer carries external authentication data that Step 1 did not ask for"
         )
-    if step1.needs_external and answer.external_original.hex().upper() != step1.external_original:
+    external_original = (answer.external_original or b"").hex().upper()
+    if step1.needs_external and external_original != step1.external_original:
         raise errors.HsmAnswerMismatch(
             "the external-authentication original data of the HSM "
             "answer is not the one of this Step 1"
@@ -161,7 +163,7 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
     """SELECT SSSE, EF05, INTERNAL AUTHENTICATE and, when EF06 needs the read key, the two
     challenges.  Spends no try; the last command is the live GET CHALLENGE."""
     part = read_issuer(session, today)
-    if part.layout != "ssse":
+    if part.layout is not Layout.SSSE:
         raise errors.HsmNotNeeded(
             "this card keeps EF05 under the MF and has no social "
             "security application to authenticate: read it directly"
@@ -170,14 +172,15 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
     if part.card_factor is None:  # the HSM derives the card key from the ATR
         session.spec.atr.card_factor(session.atr)  # raises the DecodeError that says why
     context = key_context(session, part, findings, any_algorithm=True)
-    if context is None:
+    cid = part.issuer.card_identification
+    if context is None or cid is None or part.historical_bytes is None:  # both set with a context
         raise errors.DecodeError(
             "the card identification code has no 6-digit region code: "
             "an HSM cannot derive this card's keys",
             zh="卡识别码中无 6 位区划代码，加密机无法分散密钥",
         )
     exchange = begin_authentication(session, part, context, findings)
-    cid = part.issuer.card_identification
+    external = exchange.external
 
     def hex_(value: bytes | None) -> str:
         return value.hex().upper() if value else ""
@@ -189,8 +192,8 @@ def step1(session: CardSession, today: _dt.date) -> HsmStep1:
         card_identification=cid.hex.upper(),
         internal_factor=hex_(exchange.internal_random),
         internal_original=hex_(exchange.internal_original),
-        external_factor=hex_(exchange.external_challenge),
-        external_original=hex_(exchange.external_original),
+        external_factor=hex_(external.challenge if external else None),
+        external_original=hex_(external.original if external else None),
         atr=session.atr,
         _exchange=exchange,
         _part=part,
@@ -203,12 +206,13 @@ def step2(session: CardSession, step1: HsmStep1, answer: HsmAnswer, today: _dt.d
     """Compare, then at most one EXTERNAL AUTHENTICATE (the first command sent), then EF06.
     `check_answer` must have passed."""
     findings = list(step1._findings)
+
+    def cryptogram(_: ExternalChallenge) -> bytes:
+        if answer.external_cryptogram is None:  # check_answer refuses such an answer
+            raise errors.HsmAnswerMismatch("Step 1 asked for external authentication")
+        return answer.external_cryptogram
+
     authentic, opened = finish_authentication(
-        session,
-        step1._exchange,
-        answer.internal_result,
-        lambda: answer.external_cryptogram,
-        RK_REFERENCE,
-        findings,
+        session, step1._exchange, answer.internal_result, cryptogram, RK_REFERENCE, findings
     )
     return finish_identity(session, step1._part, findings, today, authentic, opened)

@@ -186,9 +186,10 @@ class PsamKeys:
         if not response.ok or len(response.data) != length:
             return None
         try:
-            return ef.codec.decode(response.data) or None
+            number = ef.codec.decode(response.data)
         except errors.DecodeError:
             return None
+        return number if isinstance(number, str) and number else None
 
     def _operation(self, fn: Callable[[], T]) -> T:
         """One PSAM transaction.  The PSAM spends nothing, so after a reset by another

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from sscard import errors
 from sscard.session import CardSession
+from sscard.ssse.results import Layout
 
 DEFAULT_FLOOR = 1
 MIN_DIGITS, MAX_DIGITS = 4, 16  # VERIFY Lc 02–08 (LD/T 32.5)
@@ -78,7 +79,7 @@ def encode_pin(pin: str) -> bytes:
     return bytes.fromhex(pin + "F" * (len(pin) % 2))
 
 
-def _select(session: CardSession) -> str:
+def _select(session: CardSession) -> Layout:
     """The application holding the PIN, by the same rule as an identity read: the SSSE, or
     the MF of a Shanghai-style card (EF05 under the MF); its layout."""
     from sscard.ssse.select import select_application
@@ -87,7 +88,9 @@ def _select(session: CardSession) -> str:
     return layout
 
 
-def query_tries(session: CardSession, *, select: bool = True, layout: str = "ssse") -> PinTries:
+def query_tries(
+    session: CardSession, *, select: bool = True, layout: Layout = Layout.SSSE
+) -> PinTries:
     """The PIN tries left, from an empty VERIFY (spends no try).
 
     On a Shanghai-style card (layout "mf": no SSSE, EF05 under the MF) the PIN is asked in
@@ -105,7 +108,7 @@ def query_tries(session: CardSession, *, select: bool = True, layout: str = "sss
         return PinTries(0, True, True, sw)
     if sw == 0x9000:
         return PinTries(None, False, False, sw)
-    if layout == "mf":
+    if layout is Layout.MF:
         raise errors.NotOffered(
             f"this card has no social security application (EF05 under the MF, Shanghai-style) "
             f"and answers the PIN query in its MF with SW {sw:04X}: it offers no PIN to query, "

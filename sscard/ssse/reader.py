@@ -17,6 +17,7 @@ the read, so a half-read card is never returned as complete.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,15 @@ from sscard.session import CardSession
 from sscard.spec.model import DataItem, ElementaryFile
 from sscard.ssse.checks import card_number_check, check_holder, check_issuer
 from sscard.ssse.completeness import missing_required
-from sscard.ssse.results import CardIdentification, HolderInfo, HolderStatus, Identity, IssuerInfo
+from sscard.ssse.results import (
+    Authenticity,
+    CardIdentification,
+    HolderInfo,
+    HolderStatus,
+    Identity,
+    IssuerInfo,
+    Layout,
+)
 from sscard.ssse.select import select_application
 
 if TYPE_CHECKING:  # a plain read needs no key machinery: imported where authentication starts
@@ -43,7 +52,7 @@ SW_SECURITY = 0x6982  # access condition not met: the file's answer, whatever th
 class IssuerPart:
     """The first half of an identity read: what the card shows without any key."""
 
-    layout: str
+    layout: Layout
     algorithm_code: str | None  # FCI 9F0C/86 as read; None when absent
     algorithm: Coded
     generation: int | None
@@ -62,7 +71,7 @@ def read_identity(
     today = today or _dt.date.today()
     part = read_issuer(session, today)
     findings = list(part.findings)
-    authentic, opened = "not checked", set()
+    authentic, opened = Authenticity.NOT_CHECKED, set[str]()
     if keys is not None:
         from sscard.auth.flow import authenticate  # a plain read needs no key machinery
 
@@ -79,15 +88,16 @@ def read_issuer(session: CardSession, today: _dt.date) -> IssuerPart:
     layout, fci = select_application(session)
     algorithm_code = None
     if fci:
-        algorithm_code = next(i for i in ssse.fci if i.key == "algorithm").extract(fci)
-    if layout == "ssse" and algorithm_code is None:
+        code = next(i for i in ssse.fci if i.key == "algorithm").extract(fci)
+        algorithm_code = code if isinstance(code, str) else None  # an "an" item: text or None
+    if layout is Layout.SSSE and algorithm_code is None:
         findings.append(finding("algorithm_absent"))
     algorithm = _coded(spec, "algorithm", algorithm_code, findings, "algorithm")
 
     ef05 = ssse.file("ef05")
-    values = _read_range(session, ef05, ef05.items) if layout == "ssse" else None
+    values = _read_range(session, ef05, ef05.items) if layout is Layout.SSSE else None
     if values is None:
-        if layout == "ssse":  # the MF-level fallback has already selected EF05
+        if layout is Layout.SSSE:  # the MF-level fallback has already selected EF05
             _select_ef(session, ef05, required=True)
         values = _read_items(session, ef05, ef05.items, findings)
     generation = generation_of(values.get("spec_version"))
@@ -131,8 +141,8 @@ def finish_identity(
     part: IssuerPart,
     findings: list[Finding],
     today: _dt.date,
-    authentic: str = "not checked",
-    opened: set[str] = frozenset(),
+    authentic: Authenticity = Authenticity.NOT_CHECKED,
+    opened: Set[str] = frozenset(),
 ) -> Identity:
     """The second half: EF06 when it is free or was opened, then the typed result."""
     holder, status, locked_by = _read_holder(
@@ -229,7 +239,7 @@ def _read_items(
     session: CardSession, ef: ElementaryFile, items: tuple[DataItem, ...], findings: list[Finding]
 ) -> dict:
     """Read each item by its tag with the exact Le; a missing record becomes a finding."""
-    values = {}
+    values: dict[str, object] = {}
     for item in items:
         response = session.send("read_record_by_tag", p1=item.tag, le=item.record_length)
         if response.sw == 0x6A83:
@@ -243,11 +253,11 @@ def _read_items(
 
 def _read_holder(
     session: CardSession,
-    layout: str,
+    layout: Layout,
     generation: int | None,
     findings: list[Finding],
     today: _dt.date,
-    opened: set[str],
+    opened: Set[str],
 ) -> tuple[HolderInfo | None, HolderStatus, str | None]:
     ef06 = session.spec.ssse.file("ef06")
     key_needed = ef06.read_access.get(generation) if generation else None
@@ -256,7 +266,7 @@ def _read_holder(
     # unknown generation: read what gen 3 holds; 4E missing on older cards is a finding
     items = ef06.items_for(generation or 3)
     try:
-        values = _read_range(session, ef06, items) if layout == "ssse" else None
+        values = _read_range(session, ef06, items) if layout is Layout.SSSE else None
         if values is None:
             if not _select_ef(session, ef06, required=False):
                 return None, HolderStatus.ABSENT, None

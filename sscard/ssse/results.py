@@ -9,6 +9,21 @@ from enum import StrEnum
 from sscard.results import Coded, Finding
 
 
+class Layout(StrEnum):
+    """Where the card keeps its social security data."""
+
+    SSSE = "ssse"  # the social security application, selected by name (the normal card)
+    MF = "mf"  # EF05 directly under the MF, no application name (Shanghai-style)
+
+
+class Authenticity(StrEnum):
+    """Whether the card proved itself (INTERNAL AUTHENTICATE, checked with a key source)."""
+
+    YES = "yes"
+    NO = "no"
+    NOT_CHECKED = "not checked"
+
+
 @dataclass(frozen=True)
 class CardIdentification:
     """卡识别码: region code ‖ RID ‖ serial ‖ authentication code, as raw hex."""
@@ -60,7 +75,7 @@ class Identity:
 
     atr: str
     historical_bytes: str | None  # of the parsed ATR; None when the ATR does not parse
-    layout: str  # "ssse" (normal) | "mf" (EF05 directly under the MF)
+    layout: Layout
     algorithm: Coded
     generation: int | None  # 1, 2, 3 from the spec version; None if unrecognised
     issuer: IssuerInfo
@@ -68,7 +83,7 @@ class Identity:
     holder_status: HolderStatus
     holder_locked_by: str | None  # key that protects EF06 when locked
     findings: tuple[Finding, ...] = field(default=())
-    authentic: str = "not checked"  # "yes" / "no" (INTERNAL AUTHENTICATE with a key source)
+    authentic: Authenticity = Authenticity.NOT_CHECKED
     # keys of the items the spec requires on this card (its generation and layout) that are
     # absent or empty: apdu_specs/ssse.toml `required`, sscard.ssse.completeness
     missing: tuple[str, ...] = ()

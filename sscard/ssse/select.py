@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sscard import errors
 from sscard.session import CardSession, Response
+from sscard.ssse.results import Layout
 
 SW_NOT_FOUND = 0x6A82  # the only refusal after which an MF-level EF05 is looked for
 
@@ -25,7 +26,7 @@ SW_NOT_FOUND = 0x6A82  # the only refusal after which an MF-level EF05 is looked
 class Selection:
     """The answer to selecting the social security application."""
 
-    layout: str | None  # "ssse", "mf" (EF05 under the MF, the MF the current DF) or None
+    layout: Layout | None  # MF: EF05 under the MF, the MF the current DF; None: refused
     fci: bytes  # the SELECT's answer data (the SSSE's FCI); b"" unless layout is "ssse"
     response: Response  # the answer to SELECT by name
     refusal: errors.SscardError | None = None  # why nothing was selected (layout None)
@@ -36,21 +37,21 @@ def select_ssse(session: CardSession) -> Selection:
     ssse = session.spec.ssse
     response = session.send("select_by_name", data=ssse.name, le=0)
     if response.ok:
-        return Selection("ssse", response.data, response)
+        return Selection(Layout.SSSE, response.data, response)
     if response.sw == SW_NOT_FOUND:
         ef05 = ssse.file("ef05").fid.to_bytes(2, "big")
         if session.send("select_child_ef", data=ef05).ok:
-            return Selection("mf", b"", response)
+            return Selection(Layout.MF, b"", response)
     return Selection(None, b"", response, select_refused(session, response))
 
 
-def select_application(session: CardSession) -> tuple[str, bytes]:
+def select_application(session: CardSession) -> tuple[Layout, bytes]:
     """The rule for every command that uses the application (read, status, PIN): ("ssse",
     FCI) or ("mf", b"") with the MF the current DF; otherwise the typed error."""
     selection = select_ssse(session)
     if selection.layout is None:
         raise selection.refusal or errors.NotSocialSecurityCard("no social security application")
-    if selection.layout == "ssse" and selection.fci:
+    if selection.layout is Layout.SSSE and selection.fci:
         ssse = session.spec.ssse
         df_name = next(i for i in ssse.fci if i.key == "df_name").extract(selection.fci)
         if isinstance(df_name, str) and bytes.fromhex(df_name) != ssse.name:
@@ -66,7 +67,7 @@ def probe(session: CardSession) -> str:
     """
     selection = select_ssse(session)
     if selection.layout is not None:
-        return "yes" if selection.layout == "ssse" else "mf"
+        return "yes" if selection.layout is Layout.SSSE else "mf"
     if isinstance(selection.refusal, errors.CardBlocked):
         return "card blocked"
     if isinstance(selection.refusal, errors.NotSocialSecurityCard):

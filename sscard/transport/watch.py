@@ -53,8 +53,8 @@ class CardEvent:
     result: Any = field(default=None, repr=False, compare=False)  # read: what `read` returned
     error: errors.SscardError | None = field(default=None, compare=False)  # read: its failure
 
-    def to_dict(self) -> dict:
-        out = {
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "event": self.kind,
             "reader": self.reader,
             "atr": self.atr.hex().upper() if self.atr else None,
@@ -247,7 +247,12 @@ class CardWatcher:
         self._events.put(event)
         if self.on_event is not None:
             self._callbacks.put(event)
-        if event.kind == INSERTED and self._reads is not None and not self._stop.is_set():
+        if (
+            event.kind == INSERTED
+            and event.reader is not None  # an insertion names its reader
+            and self._reads is not None
+            and not self._stop.is_set()
+        ):
             self._reads.start(event.reader, event.atr)  # after the event is out
 
     @property
@@ -260,8 +265,10 @@ class CardWatcher:
             event = self._callbacks.get()
             if event is None:
                 return
+            on_event = self.on_event  # set: this thread runs only with a callback
             try:
-                self.on_event(event)
+                if on_event is not None:
+                    on_event(event)
             except Exception as e:  # a failing callback must not stop the watcher
                 self.errors.append(e)
 
