@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from sscard import errors
 from sscard.bank.crosscheck import CrossCheck, Outcome, cross_check
@@ -77,10 +78,30 @@ class PinState:
     required: bool = True  # False: the empty VERIFY answered 9000 (no PIN set, or verified)
 
 
+class VerdictCode(StrEnum):
+    """One application's state in a word (`sscard status`, the JSON's `verdict.code`)."""
+
+    USABLE = "usable"
+    READY = "ready"  # the bank application: present and not blocked; nothing more is known
+    EXPIRED = "expired"
+    PIN_BLOCKED = "pin_blocked"
+    ATC_EXHAUSTED = "atc_exhausted"
+    APPLICATION_BLOCKED = "application_blocked"
+    CARD_BLOCKED = "card_blocked"
+    ABSENT = "absent"
+
+
+BLOCKED = (
+    VerdictCode.CARD_BLOCKED,
+    VerdictCode.APPLICATION_BLOCKED,
+    VerdictCode.PIN_BLOCKED,
+    VerdictCode.ATC_EXHAUSTED,
+)
+
+
 @dataclass(frozen=True)
 class Verdict:
-    code: str  # usable | ready | expired | pin_blocked | atc_exhausted | application_blocked
-    #            | card_blocked | absent
+    code: VerdictCode
     en: str
     zh: str
 
@@ -130,16 +151,20 @@ class Status:
         """(code, en, zh) of each piece of ADVICE the state calls for."""
         codes = []
         verdicts = (self.ssse_verdict.code, self.bank_verdict.code)
-        if "card_blocked" in verdicts:
+        if VerdictCode.CARD_BLOCKED in verdicts:
             codes.append("card_blocked")
-        if self.ssse_verdict.code in ("application_blocked", "pin_blocked"):
+        if self.ssse_verdict.code in (VerdictCode.APPLICATION_BLOCKED, VerdictCode.PIN_BLOCKED):
             codes.append("ssse_blocked")
-        if self.bank_verdict.code in ("application_blocked", "pin_blocked", "atc_exhausted"):
+        if self.bank_verdict.code in (
+            VerdictCode.APPLICATION_BLOCKED,
+            VerdictCode.PIN_BLOCKED,
+            VerdictCode.ATC_EXHAUSTED,
+        ):
             codes.append("bank_blocked")
         if (
             self.bank.state is AppState.READY
             and self.bank.used is False
-            and self.bank_verdict.code == "ready"
+            and self.bank_verdict.code is VerdictCode.READY
         ):
             codes.append("new_bank_account")
         return tuple((c, *ADVICE[c]) for c in codes)
@@ -153,35 +178,35 @@ class Status:
         codes = (self.ssse_verdict.code, self.bank_verdict.code)
         if self.ssse.state is AppState.ABSENT:
             return ExitCode.NOT_SSC
-        if any(
-            c in ("card_blocked", "application_blocked", "pin_blocked", "atc_exhausted")
-            for c in codes
-        ):
+        if any(c in BLOCKED for c in codes):
             return ExitCode.CARD_BLOCKED
         if self.identity_mismatch:
             return ExitCode.MISMATCH
-        if "expired" in codes:
+        if VerdictCode.EXPIRED in codes:
             return ExitCode.EXPIRED
         return ExitCode.OK
 
 
-_VERDICTS = {
-    "usable": ("usable", "可用"),
-    "ready": ("present, not blocked and not expired on the chip", "芯片上存在、未锁定且未过有效期"),
-    "expired": ("expired", "已过有效期"),
-    "pin_blocked": ("PIN blocked", "密码已锁定"),
-    "atc_exhausted": (
+_VERDICTS: dict[VerdictCode, tuple[str, str]] = {
+    VerdictCode.USABLE: ("usable", "可用"),
+    VerdictCode.READY: (
+        "present, not blocked and not expired on the chip",
+        "芯片上存在、未锁定且未过有效期",
+    ),
+    VerdictCode.EXPIRED: ("expired", "已过有效期"),
+    VerdictCode.PIN_BLOCKED: ("PIN blocked", "密码已锁定"),
+    VerdictCode.ATC_EXHAUSTED: (
         "unusable for good: its transaction counter (ATC) reached 65535, so the "
         "card refuses any further transaction",
         "永久不可用：应用交易计数器（ATC）已达 65535，卡片拒绝任何新交易",
     ),
-    "application_blocked": ("application blocked", "应用已锁定"),
-    "card_blocked": ("card blocked", "卡片已锁定"),
-    "absent": ("absent", "不存在"),
+    VerdictCode.APPLICATION_BLOCKED: ("application blocked", "应用已锁定"),
+    VerdictCode.CARD_BLOCKED: ("card blocked", "卡片已锁定"),
+    VerdictCode.ABSENT: ("absent", "不存在"),
 }
 
 
-def _verdict(code: str) -> Verdict:
+def _verdict(code: VerdictCode) -> Verdict:
     return Verdict(code, *_VERDICTS[code])
 
 
@@ -250,35 +275,35 @@ def _ssse_state(session: CardSession, today: _dt.date) -> SsseState:
 
 def _ssse_verdict(ssse: SsseState) -> Verdict:
     if ssse.state is not AppState.READY:
-        return _verdict(ssse.state.value)
+        return _verdict(VerdictCode(ssse.state.value))
     if ssse.expired:
-        return _verdict("expired")
+        return _verdict(VerdictCode.EXPIRED)
     if ssse.pin.blocked:
-        return _verdict("pin_blocked")
-    return _verdict("usable")
+        return _verdict(VerdictCode.PIN_BLOCKED)
+    return _verdict(VerdictCode.USABLE)
 
 
 def _bank_verdict(bank: BankReading, expired: bool | None) -> Verdict:
     if bank.state is not AppState.READY:
-        return _verdict(bank.state.value)
+        return _verdict(VerdictCode(bank.state.value))
     # SELECT still answers 9000 at ATC 65535, but every GPO is refused: blocked in effect
     if bank.counters.atc is not None and bank.counters.atc >= ATC_MAX:
-        return _verdict("atc_exhausted")
+        return _verdict(VerdictCode.ATC_EXHAUSTED)
     if expired:
-        return _verdict("expired")
+        return _verdict(VerdictCode.EXPIRED)
     if bank.counters.pin_tries_left == 0:
-        return _verdict("pin_blocked")
+        return _verdict(VerdictCode.PIN_BLOCKED)
     if expired is None:  # only the records (GPO) give the expiry date: never call it usable
         if bank.records_status is RecordsStatus.NOT_REQUESTED:
             return Verdict(
-                "ready",
+                VerdictCode.READY,
                 "present and not blocked on the chip, expiry unknown "
                 "without records (--bank-records reads them)",
                 "芯片上存在且未锁定；未读取记录，有效期未知（--bank-records 可读取）",
             )
         return Verdict(
-            "ready",
+            VerdictCode.READY,
             "present and not blocked on the chip, expiry unknown (no expiry date read)",
             "芯片上存在且未锁定；未读到有效期，是否过期未知",
         )
-    return _verdict("ready")
+    return _verdict(VerdictCode.READY)
