@@ -45,7 +45,7 @@ def decode_an(value: bytes, charset: str = "ascii", base: int = 0) -> str | None
 
 
 @functools.cache
-def _alphabet_re(alphabet: str) -> re.Pattern:
+def _alphabet_re(alphabet: str) -> re.Pattern[str]:
     return re.compile(alphabet)
 
 

@@ -74,7 +74,7 @@ def load_ssse(base: str, tables: Mapping[str, m.CodeTable]) -> m.Application:
 MAX_TOML = 1024 * 1024  # a spec, persona, scenario or PSAM file; the largest today: 30 KB
 
 
-def read_toml(path) -> dict[str, Any]:
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A spec, persona, scenario or PSAM file: a regular file of at most MAX_TOML bytes
     (never a FIFO or a device), any failure a SpecError (see sscard.inputs)."""
     name = os.path.basename(path)
@@ -154,7 +154,7 @@ def examples(f: Fields, errors_allowed: bool = False) -> tuple[m.Example, ...]:
     return tuple(out)
 
 
-def _status_words(doc: dict) -> m.StatusWordTable:
+def _status_words(doc: dict[str, Any]) -> m.StatusWordTable:
     top = Fields(doc, "status_words.toml")
     entries = []
     for n, raw in enumerate(top.get("sw", list)):
@@ -192,11 +192,11 @@ def _byte_or_var(f: Fields, key: str) -> int | None:
     text = f.get(key, str)
     if text == "var":
         return None
-    raw = f.hex(key, 1)
+    raw: bytes = f.hex(key, 1)
     return raw[0]
 
 
-def _commands(doc: dict) -> m.CommandSet:
+def _commands(doc: dict[str, Any]) -> m.CommandSet:
     top = Fields(doc, "commands.toml")
     commands: dict[str, m.Command] = {}
     for n, raw in enumerate(top.get("command", list)):
@@ -232,7 +232,7 @@ def _commands(doc: dict) -> m.CommandSet:
     return m.CommandSet(m.frozen_map(commands))
 
 
-def _code_tables(doc: dict) -> dict[str, m.CodeTable]:
+def _code_tables(doc: dict[str, Any]) -> Mapping[str, m.CodeTable]:
     tables = {}
     for key, raw in doc.items():
         f = Fields(raw, f"code_tables.toml [{key}]")
@@ -294,13 +294,13 @@ def _check_alphabet(alphabet: str, where: str) -> None:
 
 
 def _values(f: Fields, tables: Mapping[str, m.CodeTable]) -> str | None:
-    name = f.get("values", str, None)
+    name: str | None = f.get("values", str, None)
     if name is not None and name not in tables:
         raise errors.SpecError(f"{f.where}: unknown code table {name!r}")
     return name
 
 
-def _application(doc: dict, tables: Mapping[str, m.CodeTable]) -> m.Application:
+def _application(doc: dict[str, Any], tables: Mapping[str, m.CodeTable]) -> m.Application:
     top = Fields(doc, "ssse.toml")
     a = Fields(top.get("application", dict), "ssse.toml [application]")
     app_key, name = a.get("key", str), a.hex("name")
@@ -327,7 +327,7 @@ def _application(doc: dict, tables: Mapping[str, m.CodeTable]) -> m.Application:
         f.done()
     _check_fci_paths(fci)
 
-    files = {}
+    files: dict[str, m.ElementaryFile] = {}
     for n, raw in enumerate(top.get("file", list)):
         ef = _file(Fields(raw, f"ssse.toml file[{n}]"), tables)
         if ef.key in files or any(ef.fid == o.fid or ef.sfi == o.sfi for o in files.values()):
@@ -466,7 +466,7 @@ def _item(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.DataItem:
     return item
 
 
-def _atr(doc: dict) -> m.AtrLayout:
+def _atr(doc: dict[str, Any]) -> m.AtrLayout:
     top = Fields(doc, "atr.toml")
     f = Fields(top.get("atr", dict), "atr.toml [atr]")
     count = f.get("historical_bytes", int)

@@ -14,7 +14,7 @@ import _thread
 import datetime as _dt
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sscard.codec import atr as atr_codec
 from sscard.codec import fields, tlv
@@ -24,6 +24,10 @@ from sscard.errors import DecodeError
 if TYPE_CHECKING:
     from sscard.spec.pboc import Pboc
     from sscard.spec.psam import PsamSpec
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Example(NamedTuple):
@@ -239,14 +243,19 @@ class ValueCodec(NamedTuple):
 
     def encode(self, value: str | _dt.date | None) -> bytes:
         length = self.length if self.length is not None else 0
+        text_item = self.encoding in ("b", "an") or self.format != "date"
+        if not text_item:  # a date, or "" / None for none
+            if isinstance(value, str) and value:
+                raise DecodeError("a date value is required")
+            return fields.encode_date(value or None)
+        if isinstance(value, _dt.date):
+            raise DecodeError(f"a date is not a value of a {self.encoding} item")
         if self.encoding == "b":
             return fields.encode_b(value or "", length)
         if self.encoding == "an":
             if value and self.alphabet is not None:
                 fields.check_alphabet(value, self.alphabet, self.charset)
             return fields.encode_an(value or None, length, self.charset)
-        if self.format == "date":
-            return fields.encode_date(value or None)
         return fields.encode_cn(value or "", length)
 
 
@@ -562,5 +571,5 @@ def _load_part(name: str, spec: Spec) -> Any:
     return load_psam(spec.base)
 
 
-def frozen_map(d: dict) -> Mapping:
+def frozen_map(d: Mapping[K, V]) -> Mapping[K, V]:
     return MappingProxyType(dict(d))

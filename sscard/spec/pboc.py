@@ -25,7 +25,7 @@ SpecError naming the item.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -155,7 +155,9 @@ class Log(NamedTuple):
     def record_length(self, dol: tuple[tuple[int, int], ...]) -> int:
         return sum(p.length for p in self.prefix) + sum(n for _, n in dol)
 
-    def decode_record(self, raw: bytes, dol=None) -> dict[str, Any]:
+    def decode_record(
+        self, raw: bytes, dol: Iterable[tuple[int, int]] | None = None
+    ) -> dict[str, Any]:
         """{prefix key or tag hex: value}; a record whose length does not match is a DecodeError."""
         dol = self.recommended_format if dol is None else tuple(dol)
         if len(raw) != self.record_length(dol):
@@ -174,7 +176,9 @@ class Log(NamedTuple):
             pos += n
         return out
 
-    def encode_record(self, values: Mapping[str, Any], dol=None) -> bytes:
+    def encode_record(
+        self, values: Mapping[str, Any], dol: Iterable[tuple[int, int]] | None = None
+    ) -> bytes:
         dol = self.recommended_format if dol is None else tuple(dol)
         raw = b"".join(fmt.encode(p.format, values[p.key], p.length) for p in self.prefix)
         for tag, n in dol:
@@ -390,7 +394,7 @@ def load_pboc(directory: str) -> Pboc:
     return pboc
 
 
-def _data_object(f: Fields, tables: dict) -> DataObject:
+def _data_object(f: Fields, tables: Mapping[str, CodeTable]) -> DataObject:
     tag_bytes = f.hex("tag")
     if not 1 <= len(tag_bytes) <= 2:
         raise errors.SpecError(f"{f.where}: a tag is 1 or 2 bytes")
@@ -441,7 +445,7 @@ def _data_object(f: Fields, tables: dict) -> DataObject:
     return obj
 
 
-def _log(f: Fields, tags: dict) -> Log:
+def _log(f: Fields, tags: Mapping[int, DataObject]) -> Log:
     key = f.get("key", str)
     f.where = f"pboc.toml log {key}"
     entry_tag = int.from_bytes(f.hex("entry_tag"), "big")
