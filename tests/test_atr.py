@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PERSONA_DIR, TODAY, FaultyTransport, persona_toml
+from helpers import PERSONA_DIR, TODAY, FaultyTransport, persona_toml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

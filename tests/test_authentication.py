@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import TODAY, FaultyTransport, persona_toml
+from helpers import TODAY, FaultyTransport, card_of, persona_toml
 
 from sscard import errors
 from sscard.auth.keysource import SoftwareKeys, load_keys, parse_key_file
@@ -27,8 +27,7 @@ OTHER_KEYS = """
 
 
 def gen3(**overrides):
-    emulated = SocialSecurityCard.from_persona("gen3", **overrides)
-    transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), lambda *a: None)
+    _, transport, emulated = card_of("gen3", **overrides)
     return emulated, transport
 
 

@@ -8,16 +8,12 @@ import json
 import tomllib
 
 import pytest
-from conftest import PERSONA_DIR, TODAY, FaultyTransport
+from helpers import PERSONA_DIR, TODAY, card_of, cli
 
 from sscard import errors
 from sscard.bank.results import RecordsStatus
-from sscard.card import Card
-from sscard.cli.main import run
-from sscard.emulator import SocialSecurityCard
 from sscard.errors import ExitCode
 from sscard.results import AppState
-from sscard.transport.emulated import EmulatorTransport
 
 # the SSSE part of gen2 (its own [bank] section, if any, is replaced by each test's)
 GEN2 = (PERSONA_DIR / "gen2.toml").read_text(encoding="utf-8").split("\n[bank", 1)[0] + "\n"
@@ -59,19 +55,13 @@ def persona(tmp_path, bank: str = BANK, base: str = GEN2, name: str = "bank") ->
         return str(path), tomllib.load(f)
 
 
-def card_of(path: str, fault=None, **overrides):
-    emulated = SocialSecurityCard.from_persona(path, **overrides)
-    transport = FaultyTransport(EmulatorTransport(emulated, "bank"), fault or (lambda *a: None))
-    return Card(transport), transport
-
-
 def gpos(transport) -> int:
     return sum(1 for a in transport.sent if a[:2] == b"\x80\xa8")
 
 
 def test_used_application_without_records(tmp_path):
     path, toml = persona(tmp_path)
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     bank = card.read_bank(today=TODAY)
     b = toml["bank"]
     assert bank.state is AppState.READY and bank.select_sw == "9000" and bank.unionpay
@@ -117,7 +107,7 @@ last_online_atc = 0
 
 def test_records_match_the_persona_and_cost_one_atc(tmp_path):
     path, toml = persona(tmp_path)
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     status = card.read_status(bank_records=True, today=TODAY)
     b, r = toml["bank"], status.bank.records
     assert gpos(transport) == 1 and status.bank.gpo_sent
@@ -169,7 +159,7 @@ def test_blank_name_is_not_personalised_not_a_mismatch(tmp_path, name):
 
 def test_blocked_application(tmp_path):
     path, toml = persona(tmp_path, bank=BANK.replace("[bank]\n", '[bank]\nstate = "blocked"\n'))
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     status = card.read_status(bank_records=True, logs=True, today=TODAY)
     assert status.bank.state is AppState.APPLICATION_BLOCKED and status.bank.select_sw == "6283"
     assert gpos(transport) == 0 and status.bank.records_status is RecordsStatus.NOT_READ
@@ -198,7 +188,7 @@ def test_expired_bank_application(tmp_path):
 
 def test_bank_pin_tries_from_get_data_never_verify(tmp_path):
     path, _ = persona(tmp_path, bank=BANK.replace("atc = 7\n", "atc = 7\npin_try_counter = 0\n", 1))
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     status = card.read_status(today=TODAY)
     assert status.bank.counters.pin_tries_left == 0
     assert status.bank_verdict.code == "pin_blocked" and status.exit_code == ExitCode.CARD_BLOCKED
@@ -207,7 +197,7 @@ def test_bank_pin_tries_from_get_data_never_verify(tmp_path):
 
 def test_gpo_refused(tmp_path):
     path, _ = persona(tmp_path, bank=BANK.replace("[bank]\n", "[bank]\ngpo_refusal = true\n"))
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     status = card.read_status(bank_records=True, today=TODAY)
     assert gpos(transport) == 1
     assert status.bank.records_status is RecordsStatus.REFUSED and status.bank.records is None
@@ -242,7 +232,7 @@ priority = "02"
 """
     )
     path, _ = persona(tmp_path, bank=bank_text)
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     bank = card.read_bank(today=TODAY)
     assert bank.selection == "aid_list"
     assert {c.aid for c in bank.candidates} == {"A000000333010101", "A000000333010106"}
@@ -252,7 +242,7 @@ priority = "02"
 
 def test_no_bank_application(tmp_path):
     path, _ = persona(tmp_path, bank="")
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     bank = card.read_bank(records=True, today=TODAY)
     assert bank.state is AppState.ABSENT and bank.aid is None and bank.selection == "none"
     assert bank.records_status is RecordsStatus.NOT_READ and gpos(transport) == 0
@@ -315,7 +305,7 @@ def test_card_swapped_between_applications_never_yields_a_bank_record(tmp_path):
             raise errors.CardRemoved("card removed")
         return None
 
-    card, _ = card_of(path, fault)
+    card, _, _ = card_of(path, fault)
     with pytest.raises(errors.CardRemoved):
         card.read_status(bank_records=True, today=TODAY)
     assert fault_at
@@ -326,12 +316,6 @@ def a_pse(apdu: bytes) -> bool:
 
 
 # --- command line -----------------------------------------------------------------------------
-
-
-def cli(capsys, *args):
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_masks_bank_data_unless_revealed(capsys, tmp_path):
@@ -389,7 +373,7 @@ def test_aid_list_without_partial_selection(tmp_path):
     fault = _replace(
         lambda a: a[4 : 4 + len(partial)] == partial and len(a) == 4 + len(partial) + 1, "6A82"
     )
-    card, transport = card_of(path, fault)
+    card, transport, _ = card_of(path, fault)
     bank = card.read_bank(today=TODAY)
     assert bank.selection == "aid_list" and bank.aid == "A000000333010101"
     assert not any(a[:4] == bytes.fromhex("00A40402") for a in transport.sent)
@@ -405,7 +389,7 @@ def _with_atc(atc: int) -> str:
 @pytest.mark.parametrize("atc", [65534, 65535])
 def test_no_gpo_at_the_last_atc_values(tmp_path, capsys, atc):
     path, _ = persona(tmp_path, bank=_with_atc(atc))
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     status = card.read_status(bank_records=True, today=TODAY)
     assert gpos(transport) == 0 and not status.bank.gpo_sent
     assert status.bank.records_status is RecordsStatus.WITHHELD and status.bank.records is None
@@ -419,7 +403,7 @@ def test_no_gpo_at_the_last_atc_values(tmp_path, capsys, atc):
 
 def test_gpo_below_the_guard_still_reads(tmp_path):
     path, toml = persona(tmp_path, bank=_with_atc(65533))
-    card, transport = card_of(path)
+    card, transport, _ = card_of(path)
     status = card.read_status(bank_records=True, today=TODAY)
     assert gpos(transport) == 1 and status.bank.records.pan == toml["bank"]["pan"]
     assert card.read_bank(today=TODAY).counters.atc == 65534
@@ -427,7 +411,9 @@ def test_gpo_below_the_guard_still_reads(tmp_path):
 
 def test_no_gpo_when_the_atc_is_unknown(tmp_path):
     path, _ = persona(tmp_path)
-    card, transport = card_of(path, _replace(lambda a: a[:4] == bytes.fromhex("80CA9F36"), "6A88"))
+    card, transport, _ = card_of(
+        path, _replace(lambda a: a[:4] == bytes.fromhex("80CA9F36"), "6A88")
+    )
     status = card.read_status(bank_records=True, today=TODAY)
     assert status.bank.counters.atc is None
     assert gpos(transport) == 0 and status.bank.records_status is RecordsStatus.WITHHELD
@@ -460,7 +446,7 @@ GET_PIN_TRIES = bytes.fromhex("80CA9F17")
 @pytest.mark.parametrize("sw", ["6F00", "6581", "6700", "6E00", "6C05"])
 def test_get_data_failure_is_an_error_not_an_absent_value(tmp_path, capsys, sw):
     path, _ = persona(tmp_path, bank=PIN_BLOCKED)
-    card, _ = card_of(path, _replace(lambda a: a[:4] == GET_PIN_TRIES, sw))
+    card, _, _ = card_of(path, _replace(lambda a: a[:4] == GET_PIN_TRIES, sw))
     with pytest.raises(errors.CommandError) as info:
         card.read_status(today=TODAY)
     assert info.value.sw == int(sw, 16)
@@ -469,7 +455,7 @@ def test_get_data_failure_is_an_error_not_an_absent_value(tmp_path, capsys, sw):
 @pytest.mark.parametrize("sw", ["6A88", "6A81", "6A83"])
 def test_get_data_not_available_is_absent(tmp_path, sw):
     path, _ = persona(tmp_path, bank=PIN_BLOCKED)
-    card, _ = card_of(path, _replace(lambda a: a[:4] == GET_PIN_TRIES, sw))
+    card, _, _ = card_of(path, _replace(lambda a: a[:4] == GET_PIN_TRIES, sw))
     status = card.read_status(today=TODAY)
     assert status.bank.counters.pin_tries_left is None and status.bank_verdict.code == "ready"
 
@@ -517,7 +503,7 @@ def _padded_records(index, apdu, response):
 
 def test_padded_bank_records_read(tmp_path):
     path, toml = persona(tmp_path)
-    card, transport = card_of(path, _padded_records)
+    card, transport, _ = card_of(path, _padded_records)
     status = card.read_status(bank_records=True, today=TODAY)
     r, b = status.bank.records, toml["bank"]
     assert (
@@ -544,7 +530,7 @@ def test_pse_directory_cut_at_its_bound_is_a_finding(tmp_path):
             return first["record"]
         return None
 
-    card, transport = card_of(path, endless_directory)
+    card, transport, _ = card_of(path, endless_directory)
     bank = card.read_bank(today=TODAY)
     directory_reads = [a for a in transport.sent if a[:2] == b"\x00\xb2" and a[3] == 0x0C]
     assert len(directory_reads) == MAX_DIRECTORY_RECORDS
@@ -574,7 +560,7 @@ def test_select_next_cut_at_its_bound_is_a_finding(tmp_path):
         )
         return fci + b"\x90\x00"
 
-    card, transport = card_of(path, endless_applications)
+    card, transport, _ = card_of(path, endless_applications)
     bank = card.read_bank(today=TODAY)
     cut = [f for f in bank.findings if f.code == "bank_list_truncated"]
     assert len(cut) == 1 and "A0000003330101" in cut[0].en

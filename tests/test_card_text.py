@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PERSONA_DIR
+from helpers import PERSONA_DIR
 
 from sscard import errors
 from sscard.cli.main import run

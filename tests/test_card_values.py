@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import PERSONA_DIR, emulator, read
+from helpers import PERSONA_DIR, emulator, read
 
 from sscard import errors, ireadcardbas
 from sscard.cli.main import run
@@ -50,7 +50,8 @@ def _hostile_persona(tmp_path, item_key, value) -> str:
 
 @pytest.mark.parametrize("item_key,value", HOSTILE, ids=lambda x: x if isinstance(x, str) else "")
 def test_value_outside_the_alphabet_is_a_decode_error(tmp_path, item_key, value):
-    from conftest import EmulatorTransport, SocialSecurityCard
+    from sscard.emulator import SocialSecurityCard
+    from sscard.transport.emulated import EmulatorTransport
 
     path = _hostile_persona(tmp_path, item_key, value)
     with pytest.raises(errors.DecodeError, match="alphabet"):

@@ -7,17 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import persona_toml
+from helpers import cli, persona_toml
 
 from sscard.cli.main import run
 from sscard.emulator.persona import list_personas
-
-
-def cli(capsys, *args):
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 GEN2_SSN = "110101199003071233"
 

@@ -9,22 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TODAY, FaultyTransport
+from helpers import TODAY, FaultyTransport, cli
 
 from sscard import errors
 from sscard.card import Card
-from sscard.cli.main import run
 from sscard.emulator import SocialSecurityCard
 from sscard.errors import ExitCode
 from sscard.transport.emulated import EmulatorTransport
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-
-
-def cli(capsys, *args):
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def shanghai_with(tmp_path, extra: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TODAY, FaultyTransport, emulator, read
+from helpers import TODAY, FaultyTransport, emulator, read
 
 from sscard import errors
 from sscard.auth.keysource import load_keys

@@ -6,6 +6,8 @@ with plain Python (ASCII / GBK / hex), so a codec bug cannot hide in both sides.
 
 from __future__ import annotations
 
+from helpers import ok, sw, tx
+
 from sscard.emulator import SocialSecurityCard, load_persona
 
 SSSE_NAME = "7378312E73682EC9E7BBE1B1A3D5CF"
@@ -17,25 +19,6 @@ FCI_NO_ALG = "6F16840F" + SSSE_NAME + "A50388011E"
 
 def card(name: str = "gen2", **overrides) -> SocialSecurityCard:
     return SocialSecurityCard.from_persona(name, **overrides)
-
-
-def tx(c: SocialSecurityCard, apdu: str) -> tuple[str, str]:
-    """Send hex, get (data hex, SW hex), both upper case."""
-    r = c.execute(bytes.fromhex(apdu))
-    return r[:-2].hex().upper(), r[-2:].hex().upper()
-
-
-def ok(c: SocialSecurityCard, apdu: str) -> str:
-    data, sw = tx(c, apdu)
-    assert sw == "9000", f"{apdu} -> {sw}"
-    return data
-
-
-def sw(c: SocialSecurityCard, apdu: str) -> str:
-    data, status = tx(c, apdu)
-    if status != "9000" and not status.startswith("61"):
-        assert data == "", f"{apdu}: error {status} came with data"
-    return status
 
 
 def tlvs(hex_data: str) -> list[tuple[int, bytes]]:

@@ -12,7 +12,9 @@ import datetime as _dt
 import tomllib
 from pathlib import Path
 
+import helpers
 import pytest
+from helpers import ok, tx
 
 from sscard.emulator import SocialSecurityCard, load_persona
 from sscard.errors import SpecError
@@ -58,21 +60,9 @@ def card(name: str = "gen2", bank: dict | None = None, **overrides) -> SocialSec
     return SocialSecurityCard.from_persona(name, **overrides)
 
 
-def tx(c: SocialSecurityCard, apdu: str) -> tuple[str, str]:
-    r = c.execute(bytes.fromhex(apdu))
-    return r[:-2].hex().upper(), r[-2:].hex().upper()
-
-
-def ok(c: SocialSecurityCard, apdu: str) -> str:
-    data, status = tx(c, apdu)
-    assert status == "9000", f"{apdu} -> {status}"
-    return data
-
-
 def sw(c: SocialSecurityCard, apdu: str) -> str:
-    data, status = tx(c, apdu)
-    assert data == "" or status == "9000" or status == "6283", f"{apdu}: {status} with data"
-    return status
+    """The status word; data only with 9000, or with 6283 (a blocked application's FCI)."""
+    return helpers.sw(c, apdu, data_with=("9000", "6283"))
 
 
 def select(name_hex: str, p2: str = "00") -> str:

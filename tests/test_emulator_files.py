@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import PERSONA_DIR, persona_toml
+from helpers import PERSONA_DIR, persona_toml
 from test_emulator import SELECT_SSSE, card, ok, sw, tx
 
 from sscard import errors

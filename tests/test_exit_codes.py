@@ -13,25 +13,16 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import FaultyTransport
+from helpers import card_of, cli
 
 import sscard
 from sscard import errors
 from sscard.card import Card
-from sscard.cli.main import run
-from sscard.emulator import SocialSecurityCard
 from sscard.errors import ExitCode
 from sscard.spec import load_spec
-from sscard.transport.emulated import EmulatorTransport
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def cli(capsys, *args):
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- one table ------------------------------------------------------------------------------
@@ -111,10 +102,7 @@ def test_a_status_word_names_a_refusal_class(tmp_path):
 
 
 def faulty_card(persona, fault):
-    transport = FaultyTransport(
-        EmulatorTransport(SocialSecurityCard.from_persona(persona), persona), fault
-    )
-    return Card(transport)
+    return card_of(persona, fault).card
 
 
 def answer_select_ssse_with(sw: str):

@@ -228,7 +228,7 @@ def _hostile(data: bytes, position: int, payload: bytes) -> bytes:
     ),
 )
 def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position, payload):
-    from conftest import TODAY, FaultyTransport, emulator
+    from helpers import TODAY, FaultyTransport, emulator
 
     from sscard.auth.keysource import load_keys
     from sscard.card import Card
@@ -260,7 +260,7 @@ def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index,
 def test_any_atr_gives_a_read_or_a_finding(atr):
     """A card whose ATR is anything: the read still gives a typed identity (or an sscard
     error), and the outputs stay clean."""
-    from conftest import TODAY, emulator
+    from helpers import TODAY, emulator
 
     from sscard.card import Card
 
@@ -301,7 +301,7 @@ TEXT_ITEMS = [i for ef in SPEC.ssse.files.values() for i in ef.items if i.codec.
 def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offset, payload):
     """Structure-aware: the payload lands inside the value of one text item, wherever the
     card sends that record (a range read or a read by tag)."""
-    from conftest import TODAY, FaultyTransport, emulator
+    from helpers import TODAY, FaultyTransport, emulator
 
     from sscard.auth.keysource import load_keys
     from sscard.card import Card

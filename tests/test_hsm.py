@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TODAY, FaultyTransport, persona_toml
+from helpers import TODAY, FaultyTransport, card_of, persona_toml
 
 from sscard import errors
 from sscard.auth.hsm import HsmAnswer, parse_answer
@@ -62,12 +62,6 @@ def hsm(step1_line: str, *, spoil_internal=False, spoil_external=False) -> str:
     return pkey + "|"
 
 
-def card_of(persona="gen3", **overrides):
-    emulated = SocialSecurityCard.from_persona(persona, **overrides)
-    transport = FaultyTransport(EmulatorTransport(emulated, persona), lambda *a: None)
-    return emulated, transport, Card(transport)
-
-
 def ins_count(apdus, ins: int) -> int:
     return sum(1 for a in apdus if a[1] == ins)
 
@@ -76,7 +70,7 @@ def ins_count(apdus, ins: int) -> int:
 
 
 def test_gen3_identity_through_the_two_steps():
-    emulated, transport, card = card_of("gen3")
+    card, transport, emulated = card_of("gen3")
     raw = persona_toml("gen3")
     step1 = card.hsm_step1(today=TODAY)
     line = step1.to_string()
@@ -101,13 +95,13 @@ def test_gen3_identity_through_the_two_steps():
 
 
 def test_gen3_on_a_t0_card():
-    _, _, card = card_of("gen3", t0=True)
+    card, _, _ = card_of("gen3", t0=True)
     step1 = card.hsm_step1(today=TODAY)
     assert card.hsm_step2(step1, hsm(step1.to_string()), today=TODAY).complete
 
 
 def test_gen2_step1_has_no_external_items_and_step2_only_checks_authenticity():
-    emulated, transport, card = card_of("gen2")
+    card, transport, emulated = card_of("gen2")
     step1 = card.hsm_step1(today=TODAY)
     items = step1.to_string().split("|")
     assert items[2] == "01" and items[6] == items[7] == "" and not step1.needs_external
@@ -119,7 +113,7 @@ def test_gen2_step1_has_no_external_items_and_step2_only_checks_authenticity():
 
 
 def test_gen2_not_authentic_is_reported_and_the_free_data_still_read():
-    _, transport, card = card_of("gen2")
+    card, transport, _ = card_of("gen2")
     step1 = card.hsm_step1(today=TODAY)
     identity = card.hsm_step2(step1, hsm(step1.to_string(), spoil_internal=True), today=TODAY)
     assert identity.authentic == "no" and identity.complete
@@ -127,7 +121,7 @@ def test_gen2_not_authentic_is_reported_and_the_free_data_still_read():
 
 
 def test_gen2_answer_with_external_data_is_refused():
-    _, transport, card = card_of("gen2")
+    card, transport, _ = card_of("gen2")
     step1 = card.hsm_step1(today=TODAY)
     pkey = hsm(step1.to_string())[:-1] + "00" * 16 + "|"
     before = len(transport.sent)
@@ -140,7 +134,7 @@ def test_gen2_answer_with_external_data_is_refused():
 
 
 def test_wrong_internal_answer_means_not_authentic_and_no_try_spent():
-    emulated, transport, card = card_of("gen3")
+    card, transport, emulated = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     before = len(transport.sent)
     identity = card.hsm_step2(step1, hsm(step1.to_string(), spoil_internal=True), today=TODAY)
@@ -151,7 +145,7 @@ def test_wrong_internal_answer_means_not_authentic_and_no_try_spent():
 
 
 def test_wrong_external_cryptogram_costs_one_try_is_reported_and_never_retried():
-    emulated, transport, card = card_of("gen3")
+    card, transport, emulated = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     answer = hsm(step1.to_string(), spoil_external=True)
     identity = card.hsm_step2(step1, answer, today=TODAY)
@@ -165,7 +159,7 @@ def test_wrong_external_cryptogram_costs_one_try_is_reported_and_never_retried()
 
 
 def test_locked_read_key_is_reported():
-    emulated, transport, card = card_of("gen3", auth=Auth(tries_left=0))
+    card, transport, emulated = card_of("gen3", auth=Auth(tries_left=0))
     step1 = card.hsm_step1(today=TODAY)
     identity = card.hsm_step2(step1, hsm(step1.to_string()), today=TODAY)
     assert identity.holder_status is HolderStatus.LOCKED
@@ -174,7 +168,7 @@ def test_locked_read_key_is_reported():
 
 def test_card_that_refuses_internal_authentication_gets_no_try():
     # a card without an algorithm identifier has no keys in the emulator: 6A88 to INTERNAL
-    emulated, transport, card = card_of("gen3", algorithm=b"")
+    card, transport, emulated = card_of("gen3", algorithm=b"")
     step1 = card.hsm_step1(today=TODAY)
     assert step1.algorithm == "01"  # assumed, as the Great Wall reader does (§14.3)
     identity = card.hsm_step2(step1, hsm(step1.to_string()), today=TODAY)
@@ -230,7 +224,7 @@ def test_malformed_answers_are_typed_errors_that_never_quote_the_answer(text):
 
 
 def test_a_malformed_answer_sends_nothing_and_the_step_can_still_complete():
-    emulated, transport, card = card_of("gen3")
+    card, transport, emulated = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     before = len(transport.sent)
     with pytest.raises(errors.HsmAnswerInvalid):
@@ -240,7 +234,7 @@ def test_a_malformed_answer_sends_nothing_and_the_step_can_still_complete():
 
 
 def test_an_answer_for_another_step1_is_refused_before_anything_is_sent():
-    _, transport, card = card_of("gen3")
+    card, transport, _ = card_of("gen3")
     first = card.hsm_step1(today=TODAY)
     stale_answer = hsm(first.to_string())
     second = card.hsm_step1(today=TODAY)  # new randoms and challenges
@@ -254,7 +248,7 @@ def test_an_answer_for_another_step1_is_refused_before_anything_is_sent():
 
 
 def test_gen3_answer_without_external_data_is_refused():
-    _, transport, card = card_of("gen3")
+    card, transport, _ = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     internal_only = hsm(step1.to_string()).split("|")[0] + "||"
     with pytest.raises(errors.HsmAnswerMismatch, match="external"):
@@ -265,8 +259,8 @@ def test_gen3_answer_without_external_data_is_refused():
 
 
 def test_step1_of_another_card_is_refused_and_nothing_is_sent():
-    _, _, card_a = card_of("gen3")
-    emulated_b, transport_b, card_b = card_of("gen3")  # same persona: same ATR and 卡识别码
+    card_a, _, _ = card_of("gen3")
+    card_b, transport_b, emulated_b = card_of("gen3")  # same persona: same ATR and 卡识别码
     step1 = card_a.hsm_step1(today=TODAY)
     with pytest.raises(errors.HsmCardMismatch):
         card_b.hsm_step2(step1, hsm(step1.to_string()), today=TODAY)
@@ -339,7 +333,7 @@ def test_card_with_another_atr_is_refused_without_sending():
 
 
 def test_another_operation_between_the_steps_loses_the_challenge():
-    emulated, transport, card = card_of("gen3")
+    card, transport, emulated = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     assert card.probe() == "yes"
     with pytest.raises(errors.HsmChallengeLost):
@@ -364,13 +358,13 @@ def test_a_reset_during_step1_reruns_step1_from_the_start():
 
 
 def test_card_without_a_social_security_application_needs_no_hsm():
-    _, transport, card = card_of("shanghai")
+    card, transport, _ = card_of("shanghai")
     with pytest.raises(errors.HsmNotNeeded):
         card.hsm_step1(today=TODAY)
     assert ins_count(transport.sent, INS_INTERNAL) == 0
 
 
 def test_step1_repr_hides_the_card_identification():
-    _, _, card = card_of("gen3")
+    card, _, _ = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     assert step1.card_identification not in repr(step1)

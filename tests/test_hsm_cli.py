@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import persona_toml
+from helpers import persona_toml
 from test_hsm import hsm
 
 from sscard.cli.main import run

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from conftest import emulator, read
+from helpers import emulator, read
 
 from sscard import errors, ireadcardbas
 from sscard.cli.main import run

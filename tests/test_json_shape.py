@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import persona_toml
+from helpers import persona_toml
 
 from sscard.cli.main import run
 from sscard.emulator.persona import list_personas

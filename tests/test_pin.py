@@ -8,23 +8,18 @@ import logging
 
 import click
 import pytest
-from conftest import FaultyTransport
+from helpers import card_of, cli
 
 from sscard import errors
-from sscard.card import Card
 from sscard.cli.main import run
-from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import Pin
 from sscard.ssse import pin
-from sscard.transport.emulated import EmulatorTransport
 
 CANARY = "975310"  # a PIN that must never show up anywhere
 
 
 def card_with(tries_left: int, value: str = "123456", fault=None):
-    emulated = SocialSecurityCard.from_persona("gen2", pin=Pin(value, tries_left, 3))
-    transport = FaultyTransport(EmulatorTransport(emulated, "gen2"), fault or (lambda *a: None))
-    return Card(transport), transport, emulated
+    return card_of("gen2", fault, pin=Pin(value, tries_left, 3))
 
 
 def verifies(transport) -> list[str]:
@@ -184,15 +179,8 @@ def test_change_pin_is_not_sent_when_the_tries_are_unknown():
 # --- CLI ------------------------------------------------------------------------------------
 
 
-def cli(capsys, monkeypatch, stdin: str, *args):
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_pin_is_never_an_argument(capsys, monkeypatch):
-    code, _, err = cli(capsys, monkeypatch, "", "pin", "verify", "--emulator", "gen2", "123456")
+    code, _, err = cli(capsys, "pin", "verify", "--emulator", "gen2", "123456", stdin="")
     assert code == 2 and "--pin-stdin" in err
     assert "123456" not in err  # a PIN typed on the command line is never echoed
 
@@ -200,41 +188,30 @@ def test_pin_is_never_an_argument(capsys, monkeypatch):
 def test_cli_pin_flow_and_canary_in_every_channel(capsys, monkeypatch, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     code, out, err = cli(
-        capsys,
-        monkeypatch,
-        CANARY + "\n",
-        "pin",
-        "verify",
-        "--emulator",
-        "gen2",
-        "--pin-stdin",
-        "-d",
+        capsys, "pin", "verify", "--emulator", "gen2", "--pin-stdin", "-d", stdin=CANARY + "\n"
     )
     assert code == 10 and "2 tries left" in err and "剩余 2 次" in err
     assert "[3 bytes hidden]" in err  # the VERIFY was traced, its body hidden
     code2, out2, err2 = cli(
         capsys,
-        monkeypatch,
-        f"{CANARY}\n{CANARY}1\n{CANARY}1\n",
         "pin",
         "change",
         "--emulator",
         "gen2",
         "--pin-stdin",
         "-d",
+        stdin=f"{CANARY}\n{CANARY}1\n{CANARY}1\n",
     )
     assert code2 != 0
     everything = out + err + out2 + err2 + caplog.text
     assert CANARY not in everything
-    code, out, _ = cli(capsys, monkeypatch, "", "pin", "tries", "--emulator", "gen2", "--json")
+    code, out, _ = cli(capsys, "pin", "tries", "--emulator", "gen2", "--json", stdin="")
     assert code == 0 and '"tries_left": 3' in out
 
 
 def test_cli_refusal_at_the_floor(capsys, monkeypatch):
     code, out, err = cli(
         capsys,
-        monkeypatch,
-        "123456\n",
         "pin",
         "verify",
         "--emulator",
@@ -242,6 +219,7 @@ def test_cli_refusal_at_the_floor(capsys, monkeypatch):
         "--pin-stdin",
         "--floor",
         "3",
+        stdin="123456\n",
     )
     assert code == 11 and "floor" in err and err.count("\n") == 1
 
@@ -249,13 +227,12 @@ def test_cli_refusal_at_the_floor(capsys, monkeypatch):
 def test_cli_change_needs_matching_new_pins(capsys, monkeypatch):
     code, _, err = cli(
         capsys,
-        monkeypatch,
-        "123456\n888888\n888889\n",
         "pin",
         "change",
         "--emulator",
         "gen2",
         "--pin-stdin",
+        stdin="123456\n888888\n888889\n",
     )
     assert code == 2 and "differ" in err
 
@@ -408,5 +385,5 @@ def test_pin_like_arguments_are_never_echoed(capsys, monkeypatch, args):
 
 
 def test_cli_without_terminal_or_stdin_flag(capsys, monkeypatch):
-    code, _, err = cli(capsys, monkeypatch, "123456\n", "pin", "verify", "--emulator", "gen2")
+    code, _, err = cli(capsys, "pin", "verify", "--emulator", "gen2", stdin="123456\n")
     assert code == 2 and "--pin-stdin" in err

@@ -14,7 +14,7 @@ import json
 import logging
 
 import pytest
-from conftest import persona_toml
+from helpers import persona_toml
 
 from sscard import errors, privacy
 from sscard.cli.main import run

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TODAY, FaultyTransport, persona_toml
+from helpers import TODAY, FaultyTransport, persona_toml
 from test_crypto import second_auth, second_derivation
 
 from sscard import errors, ireadcardbas

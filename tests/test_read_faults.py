@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FaultyTransport, RecordingTransport, emulator, read
+from helpers import FaultyTransport, RecordingTransport, emulator, read
 
 from sscard import errors
 from sscard.transport.replay import ReplayTransport

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from conftest import FaultyTransport, emulator, persona_toml, read
+from helpers import FaultyTransport, emulator, persona_toml, read
 
 from sscard import errors
 from sscard.ssse.results import HolderStatus

@@ -3,7 +3,7 @@ the tracer."""
 
 from __future__ import annotations
 
-from conftest import FaultyTransport, emulator, read
+from helpers import FaultyTransport, emulator, read
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

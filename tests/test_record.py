@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from conftest import emulator, read
+from helpers import emulator, read
 
 from sscard import errors
 from sscard.card import Card
@@ -86,7 +86,7 @@ def test_internal_authentication_answer_is_neither_recorded_nor_traced(tmp_path,
     """The card's INTERNAL AUTHENTICATE answer proves its key (it equals the PSAM's or the
     HSM's result): recorded as wildcards, also when it comes through GET RESPONSE (T=0),
     and hidden in the trace."""
-    from conftest import persona_toml
+    from helpers import persona_toml
 
     from sscard.auth.keysource import AuthContext, load_keys
     from sscard.crypto import algorithm_from_id

@@ -6,26 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TODAY, FaultyTransport, persona_toml
+from helpers import TODAY, card_of, cli, persona_toml
 
 from sscard import errors
 from sscard.bank.results import RecordsStatus
-from sscard.card import Card
 from sscard.cli.main import run
-from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
 from sscard.errors import ExitCode
 from sscard.results import AppState
-from sscard.transport.emulated import EmulatorTransport
 
 GPO = b"\x80\xa8"
 PSE_NAME = b"1PAY.SYS.DDF01"
-
-
-def card_of(persona: str, fault=None):
-    emulated = SocialSecurityCard.from_persona(persona)
-    transport = FaultyTransport(EmulatorTransport(emulated, persona), fault or (lambda *a: None))
-    return Card(transport), transport, emulated
 
 
 def gpos(transport) -> int:
@@ -224,12 +215,6 @@ def test_card_without_a_pin_is_not_reported_as_unknown_tries(capsys):
     assert pin == {"tries_left": None, "blocked": False, "required": False, "source": "verify"}
     code, out, _ = cli(capsys, "status", "--emulator", persona)
     assert "no PIN needed now" in out and "tries unknown" not in out
-
-
-def cli(capsys, *args):
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("persona", list_personas())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import emulator, persona_toml, read
+from helpers import emulator, persona_toml, read
 
 from sscard.spec import load_spec
 from sscard.trace import Tracer

@@ -4,7 +4,7 @@ card answers with; an answer under another tag is a malformed answer."""
 from __future__ import annotations
 
 import pytest
-from conftest import TODAY, FaultyTransport, emulator, persona_toml
+from helpers import TODAY, FaultyTransport, emulator, persona_toml
 
 from sscard import errors
 from sscard.card import Card

@@ -56,7 +56,7 @@ def _kiosk(reader, timeout=60) -> tuple[int, dict]:
 
 
 def test_kiosk_script_reads_the_inserted_card(virtual_reader):
-    from conftest import persona_toml
+    from helpers import persona_toml
 
     virtual_reader.insert("gen2")
     assert _kiosk(virtual_reader) == (

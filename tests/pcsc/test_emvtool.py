@@ -44,7 +44,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import persona_toml
+from helpers import persona_toml
 from pcsc_stack import READERS, PrivatePcscd, own_pcscd, require_stack, wait_state_in_child
 
 from sscard.emulator import SocialSecurityCard

@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from conftest import TODAY
+from helpers import TODAY
 from pcsc_stack import (
     READERS,
     PrivatePcscd,

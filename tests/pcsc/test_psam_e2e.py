@@ -13,7 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from conftest import persona_toml
+from helpers import persona_toml
 from pcsc_stack import READERS
 
 from sscard.emulator import SocialSecurityCard

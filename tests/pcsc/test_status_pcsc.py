@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TODAY
+from helpers import TODAY
 from pcsc_stack import own_pcscd, run_in_child
 
 from sscard.card import Card
