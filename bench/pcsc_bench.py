@@ -23,9 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from pcsc_stack import PrivatePcscd, stack_available, wait_state  # noqa: E402
+from sscard.testing import pcscd as private_pcscd
 
 READER = "Virtual PCD 00 00"
 # the installed console script, as a user runs it (not the source tree)
@@ -42,24 +40,14 @@ def identity_counts(persona: str) -> tuple[int, int, int, str]:
             return s.apdu_count, s.bytes_sent, s.bytes_received, identity.holder_status.value
 
 
-class inserted:
+def inserted(persona: str, **kwargs):
     """A card in the reader for the duration of a block; waits until pcscd has registered
-    both the insertion and the removal (see pcsc_stack.wait_state)."""
+    both the insertion and the removal (see sscard.testing.pcscd.wait_state)."""
+    from sscard.emulator import SocialSecurityCard
+    from sscard.emulator.vpcd import VpcdLink
 
-    def __init__(self, persona: str, **kwargs) -> None:
-        from sscard.emulator import SocialSecurityCard
-        from sscard.emulator.vpcd import VpcdLink
-
-        self.link = VpcdLink(SocialSecurityCard.from_persona(persona), port=PORT, **kwargs)
-
-    def __enter__(self):
-        self.link.insert()
-        self.counter = wait_state(READER, True)
-        return self.link
-
-    def __exit__(self, *exc) -> None:
-        self.link.remove()
-        wait_state(READER, False, after=self.counter)
+    link = VpcdLink(SocialSecurityCard.from_persona(persona), port=PORT, **kwargs)
+    return private_pcscd.card_inserted(link, READER)
 
 
 def overhead(apdus: int) -> tuple[float, float, float]:
@@ -125,12 +113,9 @@ def main() -> None:
     ap.add_argument("--apdus", type=int, default=8000)
     ap.add_argument("--starts", type=int, default=15)
     args = ap.parse_args()
-    if not stack_available():
+    if not private_pcscd.stack_available():
         sys.exit("pcscd and vsmartcard-vpcd are needed (bash .ci/setup.sh)")
-    pcscd = PrivatePcscd(debug=False).start()
-    try:
-        pcscd.use_in_this_process()
-        pcscd.wait_readers()
+    with private_pcscd.in_this_process() as pcscd:
         PORT = pcscd.port
         for persona in ("gen2", "gen3"):
             apdus, sent, received, status = identity_counts(persona)
@@ -149,9 +134,6 @@ def main() -> None:
             f"`sscard read` start → first APDU: {latency * 1000:.0f} ms "
             f"(interpreter start→exit floor {floor * 1000:.0f} ms, ratio {latency / floor:.2f})"
         )
-    finally:
-        pcscd.stop()
-        pcscd.cleanup()
 
 
 PORT = 0

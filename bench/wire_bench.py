@@ -33,34 +33,23 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
 
 import floor_sequence  # noqa: E402
 import vendor_sequence  # noqa: E402
-from pcsc_stack import PrivatePcscd, stack_available, wait_state  # noqa: E402
 
 from sscard.emulator import SocialSecurityCard  # noqa: E402
 from sscard.emulator.vpcd import VpcdLink  # noqa: E402
 from sscard.emulator.wire import WireModel  # noqa: E402
+from sscard.testing import pcscd as private_pcscd  # noqa: E402
 
 READER = "Virtual PCD 00 00"
 CARDS = ("gen2", "gen3", "gen2-no-range")
 
 
-class Inserted:
+def inserted(persona: str, port: int, wire: WireModel):
     """A persona in the reader behind the wire model, for the duration of a block."""
-
-    def __init__(self, persona: str, port: int, wire: WireModel) -> None:
-        self.link = VpcdLink(SocialSecurityCard.from_persona(persona), port=port, wire=wire)
-
-    def __enter__(self) -> VpcdLink:
-        self.link.insert()
-        self.counter = wait_state(READER, True)
-        return self.link
-
-    def __exit__(self, *exc) -> None:
-        self.link.remove()
-        wait_state(READER, False, after=self.counter)
+    link = VpcdLink(SocialSecurityCard.from_persona(persona), port=port, wire=wire)
+    return private_pcscd.card_inserted(link, READER)
 
 
 def read_sscard() -> tuple[int, int]:
@@ -95,7 +84,7 @@ READERS = {
 def bench_card(persona: str, port: int, wire: WireModel, rounds: int) -> dict:
     """{reader: (apdus, bytes, [seconds per round])}; the floor absent where refused."""
     names = list(READERS)
-    with Inserted(persona, port, wire):
+    with inserted(persona, port, wire):
         try:
             read_script(floor_sequence)
         except RuntimeError:  # the card refuses the range form: no floor to measure
@@ -126,7 +115,7 @@ def bench_status(port: int, wire: WireModel, rounds: int) -> dict:
         "now --logs": lambda card: card.read_status(logs=True),
     }
     out = {name: [None, None, []] for name in runs}
-    with Inserted("bank-used", port, wire):
+    with inserted("bank-used", port, wire):
         for n in range(rounds):
             names = list(runs)
             for name in names[n % 3 :] + names[: n % 3]:
@@ -150,13 +139,10 @@ def main() -> None:
     ap.add_argument("--per-apdu-ms", type=float, default=15.0)
     ap.add_argument("--bit-rate", type=int, default=9600)
     args = ap.parse_args()
-    if not stack_available():
+    if not private_pcscd.stack_available():
         sys.exit("pcscd and vsmartcard-vpcd are needed (bash .ci/setup.sh)")
     wire = WireModel(args.per_apdu_ms, args.bit_rate)
-    pcscd = PrivatePcscd(debug=False).start()
-    try:
-        pcscd.use_in_this_process()
-        pcscd.wait_readers()
+    with private_pcscd.in_this_process() as pcscd:
         print(f"wire model: {wire}; {args.rounds} rounds, alternated")
         print(
             f"{'card':<15}{'reader':<8}{'APDUs':>6}{'bytes':>7}{'median s':>10}"
@@ -177,9 +163,6 @@ def main() -> None:
                 f"{'status':<15}{name:<11}{apdus:>6}{size:>7}{statistics.median(times):>10.3f}"
                 f"  ({ratio(times, st['before'][2]):.2f} of before)"
             )
-    finally:
-        pcscd.stop()
-        pcscd.cleanup()
 
 
 if __name__ == "__main__":

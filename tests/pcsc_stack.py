@@ -12,10 +12,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
-from sscard.testing.pcscd import PCSCD, VPCD_DRIVER, free_port_pair, stack_available  # noqa: F401
-from sscard.testing.pcscd import PrivatePcscd as _PrivatePcscd
+from sscard.testing.pcscd import (  # noqa: F401  (the tests' one door to the stack)
+    PCSCD,
+    VPCD_DRIVER,
+    PrivatePcscd,
+    free_port_pair,
+    reader_state,
+    stack_available,
+    wait_state,
+)
+from sscard.testing.pcscd import await_readers as _await_readers
 
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -23,7 +30,7 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 
 def require_stack() -> None:
     """Skip a test without pcscd and vpcd, but fail on CI, which must have installed them."""
-    import pytest  # here, so that benchmarks and child processes need no pytest
+    import pytest  # here, so that child processes need no pytest
 
     if not stack_available():
         if os.environ.get("CI"):
@@ -31,55 +38,9 @@ def require_stack() -> None:
         pytest.skip("pcscd and vsmartcard-vpcd are not installed")
 
 
-def await_readers(timeout: float = 15.0, check_daemon=lambda: None) -> None:
+def await_readers(timeout: float = 15.0) -> None:
     """Wait in this process until pcscd lists both vpcd readers."""
-    from smartcard.System import readers
-
-    deadline = time.monotonic() + timeout
-    while True:
-        check_daemon()
-        try:
-            if set(READERS) <= {str(r) for r in readers()}:
-                return
-        except Exception:  # pcscd not answering yet
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("the vpcd readers did not appear")
-        time.sleep(0.05)
-
-
-class PrivatePcscd(_PrivatePcscd):
-    """The package's private pcscd (sscard.testing.pcscd), waited for in this process."""
-
-    def wait_readers(self, timeout: float = 15.0) -> None:
-        await_readers(timeout, self.check_running)
-
-
-def reader_state(reader: str) -> tuple[bool, int]:
-    """(card present, pcscd's event counter) — the counter (high 16 bits of the state)
-    moves only when pcscd's own event thread has registered an insertion or removal."""
-    from smartcard import scard
-
-    from sscard.transport.pcsc import Context
-
-    with Context() as ctx:
-        _, states = scard.SCardGetStatusChange(ctx.handle, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-    flags = states[0][1]
-    return bool(flags & scard.SCARD_STATE_PRESENT), flags >> 16
-
-
-def wait_state(reader: str, present: bool, after: int | None = None, timeout: float = 10.0) -> int:
-    """Wait until the card is (not) present and, if `after` is given, pcscd's event counter has
-    moved past it.  A card pulled out during an exchange is reported absent at once, but pcscd
-    registers the removal only at its next presence poll (0.4 s); a card inserted before that
-    would be taken for the old one, so removals wait for the counter."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        is_present, counter = reader_state(reader)
-        if is_present == present and (after is None or counter != after):
-            return counter
-        time.sleep(0.05)
-    raise AssertionError(f"{reader}: card {'not ' if present else ''}present after {timeout} s")
+    _await_readers(READERS, timeout)
 
 
 # --- a module's own pcscd, every PC/SC call in a child process (see the module docstring) ---

@@ -10,6 +10,10 @@ Nothing needs root and nothing of the system's pcscd is touched.  Stopped by PID
 vpcd offers two slots per reader.conf entry, each entry on its own port pair (P, P+1); pcscd
 names the slots "<FRIENDLYNAME> 00 00" and "… 00 01".  Entries with the same friendly name get
 the same reader names, so entry k > 0 is called "Virtual PCD k".
+
+A process that makes its PC/SC calls itself (a benchmark, a test's child process) waits here for
+the readers (`await_readers`) and for pcscd to register an insertion or a removal
+(`wait_state`, `card_inserted`); `in_this_process` is the whole start-up and shut-down.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-from typing import IO
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Protocol
 
 PCSCD = "/usr/sbin/pcscd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
@@ -181,6 +188,10 @@ class PrivatePcscd:
         """libpcsclite reads PCSCLITE_CSOCK_NAME once, at the first PC/SC call of a process."""
         os.environ[SOCKET_ENV] = self.sock_path
 
+    def wait_readers(self, timeout: float = 15.0) -> None:
+        """Wait in this process (bound to this pcscd) until pcscd lists every slot's reader."""
+        await_readers(self.readers, timeout, self.check_running)
+
     def check_running(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             code = None if self.proc is None else self.proc.returncode
@@ -215,3 +226,87 @@ class PrivatePcscd:
         if os.path.dirname(self.sock_path) != self.dir and os.path.exists(self.sock_path):
             os.unlink(self.sock_path)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- waiting in a process whose PC/SC calls go to the private pcscd ----------------------------
+
+
+def await_readers(
+    readers: Sequence[str], timeout: float = 15.0, check_daemon: Callable[[], None] = lambda: None
+) -> None:
+    """Wait until pcscd lists every one of `readers`; `check_daemon` raises if pcscd is gone."""
+    from smartcard.System import readers as listed
+
+    deadline = time.monotonic() + timeout
+    while True:
+        check_daemon()
+        try:
+            if set(readers) <= {str(r) for r in listed()}:
+                return
+        except Exception:  # pcscd not answering yet
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the vpcd readers did not appear: {', '.join(readers)}")
+        time.sleep(0.05)
+
+
+def reader_state(reader: str) -> tuple[bool, int]:
+    """(card present, pcscd's event counter) — the counter (high 16 bits of the state)
+    moves only when pcscd's own event thread has registered an insertion or removal."""
+    from smartcard import scard
+
+    from sscard.transport.pcsc import Context
+
+    with Context() as ctx:
+        _, states = scard.SCardGetStatusChange(ctx.handle, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+    flags = states[0][1]
+    return bool(flags & scard.SCARD_STATE_PRESENT), flags >> 16
+
+
+def wait_state(reader: str, present: bool, after: int | None = None, timeout: float = 10.0) -> int:
+    """Wait until the card is (not) present and, if `after` is given, pcscd's event counter has
+    moved past it.  A card pulled out during an exchange is reported absent at once, but pcscd
+    registers the removal only at its next presence poll (0.4 s); a card inserted before that
+    would be taken for the old one, so removals wait for the counter."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        is_present, counter = reader_state(reader)
+        if is_present == present and (after is None or counter != after):
+            return counter
+        time.sleep(0.05)
+    raise AssertionError(f"{reader}: card {'not ' if present else ''}present after {timeout} s")
+
+
+class _Link(Protocol):  # sscard.emulator.vpcd.VpcdLink
+    def insert(self) -> None: ...
+    def remove(self) -> None: ...
+
+
+@contextmanager
+def card_inserted(link: _Link, reader: str) -> Iterator[_Link]:
+    """The card of `link` in `reader` for the duration of a block: pcscd has registered the
+    insertion when the block starts, and the removal when it ends (see wait_state)."""
+    link.insert()
+    counter = wait_state(reader, True)
+    try:
+        yield link
+    finally:
+        link.remove()
+        wait_state(reader, False, after=counter)
+
+
+@contextmanager
+def in_this_process(**options) -> Iterator[PrivatePcscd]:
+    """A PrivatePcscd(**options) that this process's PC/SC calls go to, its readers listed;
+    stopped and removed afterwards.  Call it before the process's first PC/SC call."""
+    reason = missing_reason()
+    if reason:
+        raise RuntimeError(reason)
+    daemon = PrivatePcscd(**options).start()
+    try:
+        daemon.use_in_this_process()
+        daemon.wait_readers()
+        yield daemon
+    finally:
+        daemon.stop()
+        daemon.cleanup()
