@@ -266,7 +266,7 @@ def test_a_malformed_atr_is_reported_and_no_key_is_derived(bad):
             EmulatorTransport(SocialSecurityCard.from_persona("gen3"), "gen3"), bytes.fromhex(bad)
         )
     ) as card:
-        with pytest.raises(errors.DecodeError):
+        with pytest.raises(errors.DecodeError, match=r"ATR|TCK"):
             card.hsm_step1(today=TODAY)
 
 

@@ -156,7 +156,7 @@ def test_a_reset_during_an_authenticated_read_is_not_replayed():
 
     emulated = SocialSecurityCard.from_persona("gen3")
     transport = FaultyTransport(EmulatorTransport(emulated, "gen3"), reset_after_external)
-    with pytest.raises(errors.CardReset):
+    with pytest.raises(errors.CardReset, match="reset"):
         with Card(transport) as card:
             card.read_identity(today=TODAY, keys=load_keys("test"))
     assert sent_ins(transport, 0x82) == 1
@@ -168,7 +168,7 @@ def test_a_reset_during_an_authenticated_read_is_not_replayed():
 def test_key_file_errors_never_quote_keys(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[keys.RKSSSE]\n"03" = "00112233445566778899AABBCCDDEE"\n')  # 15 bytes
-    with pytest.raises(errors.InvalidArgument) as info:
+    with pytest.raises(errors.InvalidArgument, match='"03" must be 32 hex digits') as info:
         load_keys(str(bad))
     assert "0011223344" not in info.value.message
     with pytest.raises(errors.InvalidArgument, match="cannot read"):

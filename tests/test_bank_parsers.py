@@ -71,6 +71,18 @@ def test_adf_fci_with_pdol_and_log_entries():
     assert parsed.log == (11, 10) and parsed.load_log == (12, 10)
 
 
+# what each malformed FCI is refused for
+MALFORMED_FCI = {
+    "no A5": r"no proprietary template \(A5\)",
+    "no 84": r"no DF name \(84\)",
+    "value past the end": "tag 6F .* runs past the end",
+    "truncated inner": "tag 9F4D .* runs past the end",
+    "BF0C inner cut": "tag 9F4D .* runs past the end",
+    "log entry SFI 0": r"log entry \(9F4D\) names SFI 0",
+    "87 cut": "tag 6F .* runs past the end",
+}
+
+
 @pytest.mark.parametrize(
     "hex_fci,where",
     [
@@ -84,7 +96,7 @@ def test_adf_fci_with_pdol_and_log_entries():
     ],
 )
 def test_malformed_fci_is_a_decode_error(hex_fci, where):
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match=MALFORMED_FCI[where]):
         fci.parse_adf_fci(bytes.fromhex(hex_fci), PBOC)
 
 
@@ -126,13 +138,31 @@ def test_afl_perso_debit():
     ],
 )
 def test_impossible_afl(hex_afl):
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match=IMPOSSIBLE_AFL[hex_afl]):
         afl.parse_afl(bytes.fromhex(hex_afl))
 
 
+IMPOSSIBLE_AFL = {
+    "080101": "not a multiple of 4",
+    "00010100": r"impossible SFI \(byte 00\)",
+    "09010100": r"impossible SFI \(byte 09\)",
+    "F8010100": r"impossible SFI \(byte F8\)",
+    "08000100": "impossible record range 0–1",
+    "08030100": "impossible record range 3–1",
+    "08010203": "counts 3 authentication records in a range of 2",
+    "0801FF001001FF00": "more than 64 records",
+}
+
+
 def test_gpo_response_errors():
-    for bad in ("8001", "7704820100", "6F00", "80027C0000", "770494020801"):
-        with pytest.raises(errors.DecodeError):
+    for bad, reason in (
+        ("8001", "tag 80 .* runs past the end"),
+        ("7704820100", "tag 77 .* runs past the end"),
+        ("6F00", "template 6F is neither 80 nor 77"),
+        ("80027C0000", r"invalid tag 00 \(padding"),
+        ("770494020801", r"no valid AIP \(82\)"),
+    ):
+        with pytest.raises(errors.DecodeError, match=reason):
             gpo.parse_response(bytes.fromhex(bad))
 
 
@@ -180,14 +210,24 @@ def test_unionpay_terminal_tags_are_zero_for_another_scheme():
     assert pboc_value == b"\x00"  # 9F7A = 00: no e-cash path (docs/card-facts.md#pdol-values)
 
 
+MALFORMED_DOL = {
+    "9F": "tag cut off by the end of data",
+    "9F02": "tag 9F02 has no length",
+    "9F0281": "length 81 of tag 9F02 is not a one-byte length",
+    "00": r"invalid tag 00 \(padding",
+    "FF01": "invalid tag byte FF",
+    "9F8F8F0101": "tag longer than 3 bytes",
+}
+
+
 @pytest.mark.parametrize("hex_dol", ["9F", "9F02", "9F0281", "00", "FF01", "9F8F8F0101"])
 def test_malformed_dol(hex_dol):
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match=MALFORMED_DOL[hex_dol]):
         dol.parse_dol(bytes.fromhex(hex_dol))
 
 
 def test_dol_too_long_for_gpo():
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="asks for 254 bytes, more than 252"):
         dol.build_dol_data(
             (dol.DolEntry(0x9F4E, 127), dol.DolEntry(0xDF01, 127)), {}, lambda t: None
         )
@@ -205,7 +245,7 @@ def test_records_merge_first_wins_and_reports_duplicates():
 
 
 def test_record_must_be_a_70_template():
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="record 1 of SFI 1 is not one 70 template"):
         records.parse_record(bytes.fromhex("5A0462123456"), 1, 1)
 
 
@@ -316,5 +356,5 @@ def test_padded_fci_reads():
 def test_padding_stays_rejected_by_default():
     from sscard.codec.tlv import parse_ber
 
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match=r"invalid tag 00 \(padding"):
         parse_ber(bytes.fromhex(PADDED_RECORD.replace(" ", "")))

@@ -276,14 +276,14 @@ def test_malformed_fci_is_a_typed_error(tmp_path):
         lambda a: bytes.fromhex("A000000333010101") in a and a[:4] == bytes.fromhex("00A40400"),
         "6F0A8408A00000033301019000",
     )
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="tag 6F .* runs past the end"):
         card_of(path, fault)[0].read_status(today=TODAY)
 
 
 def test_impossible_afl_is_a_typed_error(tmp_path):
     path, _ = persona(tmp_path)
     fault = _replace(lambda a: a[:2] == b"\x80\xa8", "80067C00080301009000")
-    with pytest.raises(errors.DecodeError) as info:
+    with pytest.raises(errors.DecodeError, match="impossible record range 3–1") as info:
         card_of(path, fault)[0].read_status(bank_records=True, today=TODAY)
     assert info.value.exit_code == ExitCode.COMMUNICATION and info.value.offset is not None
 
@@ -291,7 +291,7 @@ def test_impossible_afl_is_a_typed_error(tmp_path):
 def test_get_data_answering_another_object_is_a_typed_error(tmp_path):
     path, _ = persona(tmp_path)
     fault = _replace(lambda a: a[:4] == bytes.fromhex("80CA9F36"), "9F130200049000")
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="GET DATA 9F36 answered with another object"):
         card_of(path, fault)[0].read_bank(today=TODAY)
 
 
@@ -306,7 +306,7 @@ def test_card_swapped_between_applications_never_yields_a_bank_record(tmp_path):
         return None
 
     card, _, _ = card_of(path, fault)
-    with pytest.raises(errors.CardRemoved):
+    with pytest.raises(errors.CardRemoved, match="card removed"):
         card.read_status(bank_records=True, today=TODAY)
     assert fault_at
 

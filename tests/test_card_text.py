@@ -87,9 +87,12 @@ def test_every_text_decoder_applies_the_rule(byte):
 @pytest.mark.parametrize("tag", [0x5F20, 0x9F0B, 0x9F12, 0x50, 0x9F4E], ids=lambda t: f"{t:X}")
 def test_pboc_text_objects_reject_escape_and_del(tag):
     pboc = load_spec().pboc
+    shortest = pboc.tag(tag).min_length  # padded to it: refused for the character, not the length
     for bad in (b"\x1b]0;owned\x07", b"\x1b[2J", b"SHOP\x7f", b"\x1b"):
-        with pytest.raises(errors.DecodeError):
-            pboc.decode(tag, bad)
+        with pytest.raises(
+            errors.DecodeError, match=r"control or formatting character U\+00(1B|7F)"
+        ):
+            pboc.decode(tag, bad.ljust(shortest, b"A"))
 
 
 # --- whole reads: a card whose bank texts carry escape sequences ------------------------------

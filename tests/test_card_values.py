@@ -75,7 +75,7 @@ def test_the_alphabets_of_the_string_exclude_its_delimiter():
         for item in SPEC.ssse.file(ef).items:
             if item.codec.encoding == "an":
                 assert item.codec.alphabet is not None, item.key
-                with pytest.raises(errors.DecodeError):
+                with pytest.raises(errors.DecodeError, match="outside the item's alphabet"):
                     item.codec.decode(b"|".ljust(item.length, b"\x00"))
 
 
@@ -97,5 +97,5 @@ def test_personas_cannot_hold_values_outside_the_alphabet(tmp_path):
     path.write_text(
         GEN2.replace('card_number = "A12345674"', 'card_number = "a12345674"'), encoding="utf-8"
     )
-    with pytest.raises(errors.SpecError):
+    with pytest.raises(errors.SpecError, match="card_number: not a valid an value"):
         load_persona(str(path))

@@ -404,11 +404,11 @@ def test_wait_waits_for_a_named_reader_to_be_plugged_in(monkeypatch):
 
 def test_wait_for_pcscd_ends_at_its_deadline(monkeypatch):
     transport, clock = _fake_pcsc(monkeypatch, ["down"])
-    with pytest.raises(errors.ServiceUnavailable):
+    with pytest.raises(errors.ServiceUnavailable, match="not running"):
         transport.open(None, wait=3)
     assert 3 <= clock.now < 4  # bounded by the deadline, in steps of at most 0.5 s
     transport, clock = _fake_pcsc(monkeypatch, ["down"])
-    with pytest.raises(errors.ServiceUnavailable):
+    with pytest.raises(errors.ServiceUnavailable, match="not running"):
         transport.open(None)  # without --wait: at once
     assert clock.sleeps == []
 
@@ -419,7 +419,7 @@ def test_reader_ignore_is_passed_over_when_choosing_by_default(monkeypatch):
     assert transport.open(None, ignore=("sam",)).reader == "ACS PICC 01"
     assert transport.open("SAM", ignore=("sam",)).reader == "ACS SAM slot 00"  # named: taken
     transport, _ = _fake_pcsc(monkeypatch, [[("ACS SAM slot 00", True)]])
-    with pytest.raises(errors.NoReader):
+    with pytest.raises(errors.NoReader, match="besides the ignored ones"):
         transport.open(None, ignore=("SAM",))
 
 
@@ -700,5 +700,5 @@ def test_watch_a_name_part_waits_when_there_is_no_reader_yet(monkeypatch, capsys
     assert _watch_filters(("PCD",)) == ["PCD"]
     assert "no reader now" in capsys.readouterr().err
     for choice in ("0", "3B6D"):  # an index or an ATR needs the reader there
-        with pytest.raises(errors.ReaderNotFound):
+        with pytest.raises(errors.ReaderNotFound, match="names a reader by index or ATR"):
             _watch_filters((choice,))

@@ -67,7 +67,7 @@ def test_ber_depth_is_bounded():
 def test_records_back_to_back_and_their_errors():
     records = tlv.parse_record(bytes.fromhex("0304332E3030020133"))
     assert [(r.tag, r.value, r.offset) for r in records] == [(3, b"3.00", 0), (2, b"3", 6)]
-    with pytest.raises(DecodeError) as info:
+    with pytest.raises(DecodeError, match="record 02 value .* runs past the end") as info:
         tlv.parse_record(bytes.fromhex("0304332E3030020533"))
     assert info.value.offset == 7
     with pytest.raises(DecodeError, match="tag 00") as info:
@@ -85,13 +85,13 @@ def test_cn_decoding_and_padding():
     assert fields.decode_cn(bytes.fromhex("12FF")) == "12"
     assert fields.decode_cn(bytes.fromhex("1FFF")) == "1"
     assert fields.decode_cn(bytes.fromhex("FFFFFFFF")) is None
-    with pytest.raises(DecodeError) as info:
+    with pytest.raises(DecodeError, match="invalid BCD nibble A") as info:
         fields.decode_cn(bytes.fromhex("1234A5"), base=10)
     assert info.value.offset == 12
     with pytest.raises(DecodeError, match="after F"):
         fields.decode_cn(bytes.fromhex("1F23"))
     assert fields.encode_cn("123", 3) == bytes.fromhex("123FFF")
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match="cn value longer than 3 bytes"):
         fields.encode_cn("1234567", 3)
 
 
@@ -110,15 +110,20 @@ def test_an_ascii_and_gbk():
     assert info.value.offset == 1
     with pytest.raises(DecodeError, match="longer"):
         fields.encode_an("一二三四五六七八九十一二三四五六", 30, "gbk")
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match="cannot be encoded as ascii"):
         fields.encode_an("ü", 4)
 
 
 def test_dates():
     assert fields.decode_date(bytes.fromhex("20290615")) == _dt.date(2029, 6, 15)
     assert fields.decode_date(bytes.fromhex("FFFFFFFF")) is None
-    for bad in ("20291315", "20290230", "2029FFFF", "201906"):
-        with pytest.raises(DecodeError):
+    for bad, reason in (
+        ("20291315", "invalid calendar date"),
+        ("20290230", "invalid calendar date"),
+        ("2029FFFF", "incomplete date"),
+        ("201906", "a date has 4 bytes, not 3"),
+    ):
+        with pytest.raises(DecodeError, match=reason):
             fields.decode_date(bytes.fromhex(bad))
     assert fields.encode_date(_dt.date(1990, 3, 7)) == bytes.fromhex("19900307")
 
@@ -176,7 +181,7 @@ def test_card_id_split():
         "FFFFFFFF",
     )
     assert card_id.rid_ok(parts)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match="has 15 bytes, not 16"):
         card_id.split_card_id(bytes(15))
 
 

@@ -132,7 +132,7 @@ def test_the_formatter_refuses_an_incomplete_identity():
     from sscard import ireadcardbas
 
     identity, _ = read(FaultyTransport(emulator(PER_ITEM), not_found(0x08)))
-    with pytest.raises(errors.IdentityIncomplete):
+    with pytest.raises(errors.IdentityIncomplete, match="missing: social_security_number"):
         ireadcardbas.format_identity(identity)
     assert ireadcardbas.code_for(None, identity) == (-27267, "必备数据项缺失")
 

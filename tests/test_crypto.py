@@ -187,7 +187,7 @@ def test_algorithm_identifiers():
     assert algorithm_from_id(None) == (Algorithm.DES3, True)
     with pytest.raises(errors.NotSupported, match="SSF33"):
         encrypt_ecb(algorithm_from_id("02")[0], ROOT, bytes(16))
-    with pytest.raises(errors.NotSupported):
+    with pytest.raises(errors.NotSupported, match="unknown algorithm identifier '07'"):
         algorithm_from_id("07")
 
 

@@ -157,9 +157,9 @@ def test_unknown_persona_name_lists_the_available_ones():
         load_persona("gen9")
     for name in PACKAGED:
         assert name in str(e.value)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument, match="unknown persona 'no-such-card'"):
         SocialSecurityCard.from_persona("no-such-card")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument, match="persona file not found"):
         load_persona("/nonexistent/dir/x.toml")
 
 
@@ -181,6 +181,16 @@ def test_probe_file_loads_unchanged(tmp_path):
     assert load_persona(write(tmp_path, gen2_text())).ef05 == load_persona("gen2").ef05
 
 
+# what each persona file is refused for (keyed by the parameters below)
+UNKNOWN_KEY = {
+    'layout = "ssse"': r"unknown key\(s\) \['colour'\]",
+    'card_type = "3"': r"\[ef05\] has keys that are not items of generation 2: \['chip'\]",
+    'sex = "1"': r"\[ef06\] has keys that are not items of generation 2: \['height'\]",
+    "max_tries = 3": r"\[pin\]: unknown key\(s\) \['puk'\]",
+    'algorithm = "01"': r"\[card_os\]: unknown key\(s\) \['speed'\]",
+}
+
+
 @pytest.mark.parametrize(
     "old,new",
     [
@@ -194,7 +204,7 @@ def test_probe_file_loads_unchanged(tmp_path):
 def test_unknown_keys_are_rejected(tmp_path, old, new):
     text = gen2_text()
     assert old in text
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=UNKNOWN_KEY[old]):
         load_persona(write(tmp_path, text.replace(old, new, 1)))
 
 
@@ -242,6 +252,25 @@ def test_invalid_values_name_the_field_not_the_value(tmp_path, old, new, field):
     assert value not in message
 
 
+INVALID_PERSONA = {
+    'spec_version = "4.00"': "spec_version does not start with 1, 2 or 3",
+    "": r"\[ef06\] is missing \['name_extension'\]",
+    'spec_version = "1.00"': r"not items of generation 1: \['name_extension'\]",
+    'atr_historical = "0099200110999911010000"': "atr_historical must be 13 bytes",
+    'atr_historical = "not hex"': "'atr_historical' is not hex",
+    'layout = "flat"': "layout must be one of",
+    'state = "sleeping"': "state must be one of",
+    'algorithm = "0101"': "algorithm must be one byte or empty",
+    'value = "12a456"': "pin.value must be 4 to 12 digits",
+    'value = "123"': "pin.value must be 4 to 12 digits",
+    "tries_left = 4": "pin.tries_left must be 0 to max_tries",
+    "max_tries = 16": "pin.max_tries must be 1 to 15",
+    'algorithm = "01"\n[card_os]\nle_zero = "sometimes"': "card_os.le_zero must be one of",
+    'algorithm = "01"\n[card_os]\nt0 = "yes"': "'t0' has the wrong type",
+    'description = 5\nx = "': "'description' has the wrong type",
+}
+
+
 @pytest.mark.parametrize(
     "old,new",
     [
@@ -268,17 +297,26 @@ def test_invalid_values_name_the_field_not_the_value(tmp_path, old, new, field):
 def test_invalid_persona_files(tmp_path, old, new):
     text = gen2_text()
     assert old in text
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=INVALID_PERSONA[new]):
         load_persona(write(tmp_path, text.replace(old, new, 1)))
 
 
 def test_ef06_required_unless_layout_mf(tmp_path):
     head, _, pin = gen2_text().partition("[ef06]")
     without_ef06 = head + "[pin]" + pin.partition("[pin]")[2]
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=r"\[ef06\] is required unless layout = \"mf\""):
         load_persona(write(tmp_path, without_ef06))
     p = load_persona(write(tmp_path, without_ef06.replace('layout = "ssse"', 'layout = "mf"')))
     assert p.ef06 is None and p.layout == "mf"
+
+
+INVALID_RAW_RECORD = {
+    '"ef06.09" = "zz"': "'ef06.09' is not hex",
+    '"ef09.09" = "0900"': "key 'ef09.09' must look like",
+    '"ef06.4E0" = "00"': "key 'ef06.4E0' must look like",
+    '"ef06.99" = "9900"': "'ef06.99' is not a record of this card",
+    'ef06 = "00"': "key 'ef06' must look like",
+}
 
 
 @pytest.mark.parametrize(
@@ -292,7 +330,7 @@ def test_ef06_required_unless_layout_mf(tmp_path):
     ],
 )
 def test_invalid_raw_records(tmp_path, raw):
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=INVALID_RAW_RECORD[raw]):
         load_persona(write(tmp_path, gen2_text() + f"\n[raw_records]\n{raw}\n"))
 
 
@@ -306,15 +344,15 @@ def test_raw_record_overrides_bytes(tmp_path):
 
 
 def test_invalid_toml_is_a_spec_error(tmp_path):
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match="probe.toml: Invalid value"):
         load_persona(write(tmp_path, "description = \n"))
 
 
 def test_overrides_are_checked():
     assert SocialSecurityCard.from_persona("gen2", t0=True).t0
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match="card_os.le_zero must be one of"):
         SocialSecurityCard.from_persona("gen2", le_zero="sometimes")
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match="ef05.card_type: not a valid an value"):
         SocialSecurityCard.from_persona(
             "gen2", ef05={**load_persona("gen2").ef05, "card_type": "33"}
         )

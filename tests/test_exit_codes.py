@@ -126,7 +126,7 @@ def test_6283_on_select_ssse_is_a_blocked_application(capsys, monkeypatch, comma
     code, out, err = cli(capsys, *command, "--emulator", "gen2")
     assert code == ExitCode.CARD_BLOCKED, err
     assert "not a social security card" not in err + out
-    with pytest.raises(errors.ApplicationBlocked):
+    with pytest.raises(errors.ApplicationBlocked, match="SW 6283"):
         faulty_card("gen2", answer_select_ssse_with("6283")).read_identity()
     assert faulty_card("gen2", answer_select_ssse_with("6283")).probe() == "blocked"
 

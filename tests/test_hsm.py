@@ -125,7 +125,9 @@ def test_gen2_answer_with_external_data_is_refused():
     step1 = card.hsm_step1(today=TODAY)
     pkey = hsm(step1.to_string())[:-1] + "00" * 16 + "|"
     before = len(transport.sent)
-    with pytest.raises(errors.HsmAnswerMismatch):
+    with pytest.raises(
+        errors.HsmAnswerMismatch, match="external authentication data that Step 1 did not ask for"
+    ):
         card.hsm_step2(step1, pkey, today=TODAY)
     assert len(transport.sent) == before
 
@@ -153,7 +155,9 @@ def test_wrong_external_cryptogram_costs_one_try_is_reported_and_never_retried()
     failed = [f for f in identity.findings if f.code == "external_auth_failed"]
     assert failed and "2 tries left" in failed[0].en and failed[0].sw == "63C2"
     assert ins_count(transport.sent, INS_EXTERNAL) == 1 and emulated.auth_tries_left == 2
-    with pytest.raises(errors.HsmChallengeLost):  # the same Step 1 cannot be replayed
+    with pytest.raises(
+        errors.HsmChallengeLost, match="already used"
+    ):  # the same Step 1 cannot be replayed
         card.hsm_step2(step1, answer, today=TODAY)
     assert ins_count(transport.sent, INS_EXTERNAL) == 1 and emulated.auth_tries_left == 2
 
@@ -227,7 +231,7 @@ def test_a_malformed_answer_sends_nothing_and_the_step_can_still_complete():
     card, transport, emulated = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     before = len(transport.sent)
-    with pytest.raises(errors.HsmAnswerInvalid):
+    with pytest.raises(errors.HsmAnswerInvalid, match="must end with '\\|'"):
         card.hsm_step2(step1, "not an answer", today=TODAY)
     assert len(transport.sent) == before
     assert card.hsm_step2(step1, hsm(step1.to_string()), today=TODAY).complete
@@ -239,10 +243,12 @@ def test_an_answer_for_another_step1_is_refused_before_anything_is_sent():
     stale_answer = hsm(first.to_string())
     second = card.hsm_step1(today=TODAY)  # new randoms and challenges
     before = len(transport.sent)
-    with pytest.raises(errors.HsmAnswerMismatch):
+    with pytest.raises(errors.HsmAnswerMismatch, match="internal-authentication original data"):
         card.hsm_step2(second, stale_answer, today=TODAY)
     assert len(transport.sent) == before
-    with pytest.raises(errors.HsmChallengeLost):  # the first Step 1 was superseded
+    with pytest.raises(
+        errors.HsmChallengeLost, match="already used"
+    ):  # the first Step 1 was superseded
         card.hsm_step2(first, stale_answer, today=TODAY)
     assert len(transport.sent) == before
 
@@ -262,7 +268,7 @@ def test_step1_of_another_card_is_refused_and_nothing_is_sent():
     card_a, _, _ = card_of("gen3")
     card_b, transport_b, emulated_b = card_of("gen3")  # same persona: same ATR and 卡识别码
     step1 = card_a.hsm_step1(today=TODAY)
-    with pytest.raises(errors.HsmCardMismatch):
+    with pytest.raises(errors.HsmCardMismatch, match="another card or connection"):
         card_b.hsm_step2(step1, hsm(step1.to_string()), today=TODAY)
     assert transport_b.sent == [] and emulated_b.auth_tries_left == 3
 
@@ -314,7 +320,7 @@ def test_card_swapped_between_the_steps_is_refused():
     card = Card(transport)
     step1 = card.hsm_step1(today=TODAY)
     transport.swap(other)
-    with pytest.raises(errors.HsmCardMismatch):
+    with pytest.raises(errors.HsmCardMismatch, match="removed or replaced"):
         card.hsm_step2(step1, hsm(step1.to_string()), today=TODAY)
     assert ins_count(transport.card_apdus, INS_EXTERNAL) == 0
     assert emulated.auth_tries_left == other.auth_tries_left == 3
@@ -336,7 +342,7 @@ def test_another_operation_between_the_steps_loses_the_challenge():
     card, transport, emulated = card_of("gen3")
     step1 = card.hsm_step1(today=TODAY)
     assert card.probe() == "yes"
-    with pytest.raises(errors.HsmChallengeLost):
+    with pytest.raises(errors.HsmChallengeLost, match="already used"):
         card.hsm_step2(step1, hsm(step1.to_string()), today=TODAY)
     assert ins_count(transport.sent, INS_EXTERNAL) == 0
 
@@ -359,7 +365,7 @@ def test_a_reset_during_step1_reruns_step1_from_the_start():
 
 def test_card_without_a_social_security_application_needs_no_hsm():
     card, transport, _ = card_of("shanghai")
-    with pytest.raises(errors.HsmNotNeeded):
+    with pytest.raises(errors.HsmNotNeeded, match="no social security application"):
         card.hsm_step1(today=TODAY)
     assert ins_count(transport.sent, INS_INTERNAL) == 0
 

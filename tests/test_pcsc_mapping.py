@@ -165,7 +165,7 @@ def test_a_failed_exchange_then_a_card_gone_is_a_removal(transmit, later):
 
 def test_a_failed_exchange_with_the_card_still_there_is_not_a_removal():
     scard = FakeScard(transmit=(0x80100013, []))
-    with pytest.raises(errors.CardMute):
+    with pytest.raises(errors.CardMute, match="communication with the card failed"):
         transport(scard).transmit(bytes.fromhex("00A40400"))
 
 
@@ -180,7 +180,9 @@ def test_a_transmit_past_its_deadline_gives_the_connection_up():
     with pytest.raises(errors.CardMute, match="stopped answering"):  # no second wait
         t.transmit_within(bytes.fromhex("00A40400"), 5)
     assert len(scard.sent) == 1
-    with pytest.raises(errors.CardMute):  # no transaction can begin on it either
+    with pytest.raises(
+        errors.CardMute, match="stopped answering earlier"
+    ):  # no transaction can begin on it either
         with t.transaction():
             pass
     t.close()  # neither does the release
@@ -321,7 +323,9 @@ def test_a_shared_card_another_program_keeps_in_a_transaction_is_busy(monkeypatc
     with pytest.raises(errors.CardBusy, match="another program"):
         with t.transaction():
             pytest.fail("a transaction began while another program held the card")
-    with pytest.raises(errors.CardMute):  # the connection is given up: no second wait
+    with pytest.raises(
+        errors.CardMute, match="stopped answering earlier"
+    ):  # the connection is given up: no second wait
         with t.transaction():
             pass
     scard.released.set()

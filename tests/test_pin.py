@@ -47,7 +47,7 @@ def test_floor_sends_zero_verify(tries_left, floor):
 
 def test_forcing_the_last_try_sends_exactly_one_verify():
     card, transport, emulated = card_with(1)
-    with pytest.raises(errors.PinBlocked):
+    with pytest.raises(errors.PinBlocked, match="now blocked"):
         card.verify_pin("000000", force_last_try=True)
     assert verifies(transport) == ["0020000003000000"]
     assert emulated.pin_tries_left == 0
@@ -70,7 +70,7 @@ def test_right_pin_and_odd_length_encoding():
 
 def test_blocked_pin_sends_nothing():
     card, transport, _ = card_with(0)
-    with pytest.raises(errors.PinBlocked):
+    with pytest.raises(errors.PinBlocked, match="PIN is blocked"):
         card.verify_pin("123456", force_last_try=True)
     assert verifies(transport) == []
 
@@ -83,7 +83,7 @@ def test_unknown_tries_are_not_a_number_and_refuse(answer):
     card, transport, _ = card_with(3, fault=odd_answer)
     tries = card.pin_tries()
     assert tries.tries_left is None and not tries.known
-    with pytest.raises(errors.PinRefused):
+    with pytest.raises(errors.PinRefused, match="did not tell the tries left"):
         card.verify_pin("123456")
     assert verifies(transport) == []
 
@@ -97,7 +97,7 @@ def test_no_pin_needed_sends_no_verify_and_says_so():
     result = card.verify_pin("123456")
     assert verifies(transport) == []
     assert result.outcome is pin.VerifyOutcome.NOT_SENT and not result.verified
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="no truth value"):
         bool(result)  # `if card.verify_pin(...)` cannot pass for a success
 
 
@@ -120,7 +120,7 @@ def test_data_in_the_tries_answer_means_unknown_tries(answer):
     assert tries.tries_left is None and tries.required and tries.unexpected_data
     with pytest.raises(errors.PinRefused, match="unexpected data"):
         card.verify_pin("123456")
-    with pytest.raises(errors.PinRefused):
+    with pytest.raises(errors.PinRefused, match="SW 9000 with unexpected data"):
         card.change_pin("123456", "654321")
     assert verifies(transport) == [] and not any(a[:2] == b"\x80\x5e" for a in transport.sent)
 
@@ -128,7 +128,7 @@ def test_data_in_the_tries_answer_means_unknown_tries(answer):
 @pytest.mark.parametrize("bad", ["12a456", "123", "1" * 17, "", "１２３４５６"])
 def test_invalid_pins_are_refused_before_any_apdu(bad):
     card, transport, _ = card_with(3)
-    with pytest.raises(errors.InvalidPin):
+    with pytest.raises(errors.InvalidPin, match="4 to 16 digits"):
         card.verify_pin(bad)
     assert transport.sent == []
 
@@ -141,7 +141,7 @@ def test_change_pin_body_and_guard():
     card.change_pin("123456", "888888")
     assert transport.sent[-1].hex().upper() == "805E010007123456FF888888"
     card, transport, _ = card_with(1, fault=accept_change)
-    with pytest.raises(errors.PinRefused):
+    with pytest.raises(errors.PinRefused, match="1 tries left, at or below the floor of 1"):
         card.change_pin("123456", "888888")
     assert not any(a[:2] == b"\x80\x5e" for a in transport.sent)
 
@@ -155,7 +155,7 @@ def test_change_pin_on_the_emulated_card():
     assert info.value.tries_left == 2
     card.verify_pin("24680")  # ...the new one does, and restores the counter
     assert emulated.pin_tries_left == 3
-    with pytest.raises(errors.WrongPin):
+    with pytest.raises(errors.WrongPin, match="2 tries left"):
         card.change_pin("123456", "111111")  # a wrong old PIN spends a try, changes nothing
     assert emulated.pin_tries_left == 2 and emulated.pin_value == "24680"
 
@@ -168,10 +168,10 @@ def test_change_pin_is_not_sent_when_the_tries_are_unknown():
         return bytes.fromhex("9000") if apdu == bytes.fromhex("00200000") else None
 
     card, transport, emulated = card_with(3, fault=verified)
-    with pytest.raises(errors.PinRefused):
+    with pytest.raises(errors.PinRefused, match="CHANGE PIN not sent"):
         card.change_pin("111111", "222222")
     assert not any(a[:2] == b"\x80\x5e" for a in transport.sent)
-    with pytest.raises(errors.WrongPin):
+    with pytest.raises(errors.WrongPin, match="2 tries left"):
         card.change_pin("111111", "222222", force_last_try=True)
     assert emulated.pin_tries_left == 2
 

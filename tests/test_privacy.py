@@ -225,7 +225,7 @@ def test_library_log_names_the_card_by_reference_only(tmp_path, sscard_logs, mon
     persona = write_canary_persona(tmp_path / "canary.toml")
     with sscard.open_emulator(persona) as card:
         identity = card.read_identity()
-        with pytest.raises(errors.WrongPin):
+        with pytest.raises(errors.WrongPin, match="2 tries left"):
             card.verify_pin(WRONG_PIN)
     text = sscard_logs.getvalue()
     assert privacy.identity_ref(identity) in text and "identity read" in text

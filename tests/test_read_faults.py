@@ -66,19 +66,19 @@ def test_record_with_wrong_tag_is_a_decode_error():
 
 def test_value_running_past_the_buffer():
     fault = _at(11, bytes.fromhex("0830313233") + b"\x90\x00")
-    with pytest.raises(errors.DecodeError) as info:
+    with pytest.raises(errors.DecodeError, match="record 08 value .* runs past the end") as info:
         read(FaultyTransport(emulator(PER_ITEM), fault))
     assert info.value.offset is not None
 
 
 def test_invalid_gbk_name():
     name = bytes.fromhex("091E") + bytes.fromhex("FF") + bytes(29)
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="not GBK text"):
         read(FaultyTransport(emulator(PER_ITEM), _at(12, name + b"\x90\x00")))
 
 
 def test_bad_bcd_nibble_in_a_date():
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="invalid BCD nibble A"):
         read(
             FaultyTransport(
                 emulator(PER_ITEM), _at(17, bytes.fromhex("0D04199A0307") + b"\x90\x00")
@@ -87,7 +87,7 @@ def test_bad_bcd_nibble_in_a_date():
 
 
 def test_ascii_field_with_binary_garbage():
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match=r"control or formatting character U\+0001"):
         read(
             FaultyTransport(
                 emulator(PER_ITEM),
@@ -209,7 +209,7 @@ def test_endless_get_response_chain_is_bounded():
     def chain(i, apdu, r):
         return bytes.fromhex("AA6101")  # one byte and "one more"
 
-    with pytest.raises(errors.ChainTooLong):
+    with pytest.raises(errors.ChainTooLong, match="more than 16 exchanges"):
         read(FaultyTransport(emulator("gen2"), chain))
 
 
@@ -222,7 +222,7 @@ def test_6cxx_is_resent_once_with_the_right_le():
             return bytes.fromhex("6C12")  # the card insists: resend gives the same 6C12
         return None
 
-    with pytest.raises(errors.WrongLength):
+    with pytest.raises(errors.WrongLength, match="SW 6C12"):
         read(FaultyTransport(emulator(PER_ITEM), wrong_le_once))
     assert calls.count("00B2010012") == 2  # once, then exactly one re-send
 
@@ -237,18 +237,18 @@ def test_not_a_social_security_card():
 
 
 def test_card_without_the_instruction_is_not_an_ssc():
-    with pytest.raises(errors.NotSocialSecurityCard):
+    with pytest.raises(errors.NotSocialSecurityCard, match="SW 6D00"):
         read(FaultyTransport(emulator("gen2"), lambda i, a, r: bytes.fromhex("6D00")))
 
 
 def test_wrong_df_name_in_fci():
     fci = bytes.fromhex("6F0A8408A000000333010101") + b"\x90\x00"
-    with pytest.raises(errors.NotSocialSecurityCard):
+    with pytest.raises(errors.NotSocialSecurityCard, match="another name"):
         read(FaultyTransport(emulator("gen2"), _at(0, fci)))
 
 
 def test_malformed_fci():
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match="tag 6F .* runs past the end"):
         read(FaultyTransport(emulator("gen2"), _at(0, bytes.fromhex("6F1C8401") + b"\x90\x00")))
 
 
@@ -291,9 +291,9 @@ def test_replay_gives_the_same_identity_and_rejects_other_commands():
 
     tampered = list(exchanges)
     tampered[1] = ("00B2020004", tampered[1][1])
-    with pytest.raises(errors.UnexpectedCommand):
+    with pytest.raises(errors.UnexpectedCommand, match="command 2 differs from the recording"):
         read(ReplayTransport(recorder.atr, tampered))
-    with pytest.raises(errors.UnexpectedCommand):
+    with pytest.raises(errors.UnexpectedCommand, match="command 3 was not recorded"):
         read(ReplayTransport(recorder.atr, exchanges[:2]))
 
 
@@ -316,7 +316,7 @@ def test_replay_file_round_trip(tmp_path):
     replayed, _ = read(ReplayTransport.from_file(path))
     assert replayed == original
     path.write_text("{not json")
-    with pytest.raises(errors.InvalidArgument):
+    with pytest.raises(errors.InvalidArgument, match="not valid JSON"):
         ReplayTransport.from_file(path)
 
 
@@ -357,7 +357,7 @@ def test_second_reset_is_an_error_and_never_a_partial_identity(persona, at):
         if i in at:
             raise errors.CardReset()
 
-    with pytest.raises(errors.CardReset):
+    with pytest.raises(errors.CardReset, match="reset"):
         read(FaultyTransport(emulator(persona), always_reset))
 
 
@@ -371,6 +371,6 @@ def test_operations_that_change_the_card_are_never_replayed():
         raise errors.CardReset()
 
     card = Card(emulator("gen2"))
-    with pytest.raises(errors.CardReset):
+    with pytest.raises(errors.CardReset, match="reset"):
         card.operation(verify_like, read_only=False)
     assert calls == [1]

@@ -52,7 +52,7 @@ def test_recording_hides_verify_and_authentication_bodies(tmp_path):
         assert s.send("verify", data=bytes.fromhex("999999")).tries_left == 2
         s.send("get_challenge", le=8)
         s.send("external_authenticate", p2=0x0A, data=bytes(16))
-        with pytest.raises(errors.UnexpectedCommand):
+        with pytest.raises(errors.UnexpectedCommand, match="command 6 was not recorded"):
             s.send("get_challenge", le=8)
 
 
@@ -192,9 +192,9 @@ def test_save_never_follows_a_planted_symlink(tmp_path):
     link = tmp_path / "trace.json"
     link.symlink_to(target)
     recorder = RecordingTransport(emulator("gen2"))
-    with pytest.raises(errors.RecordingFailed):
+    with pytest.raises(errors.RecordingFailed, match=r"exists \(not overwritten\)"):
         recorder.save(link)
-    with pytest.raises(errors.RecordingFailed):
+    with pytest.raises(errors.RecordingFailed, match="cannot write the recording to"):
         recorder.save(link, overwrite=True)
     assert target.read_text() == "keep"
 
@@ -233,7 +233,7 @@ def test_recording_keeps_the_deadline_of_the_transport_it_wraps():
     # --record on a real reader: a mute card must still end in CardMute, not hang
     hanging = _HangingTransport(emulator("gen2"))
     with Card(RecordingTransport(hanging), timeout=2.5) as card:
-        with pytest.raises(errors.CardMute):
+        with pytest.raises(errors.CardMute, match="deadline of one operation"):
             card.read_identity()
     assert hanging.deadlines and all(0 < s <= 2.5 for s in hanging.deadlines)
 

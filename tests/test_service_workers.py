@@ -59,7 +59,7 @@ def test_errors_reach_the_caller_and_the_worker_lives_on(workers):
     def fails(_h):
         raise errors.CardRemoved()
 
-    with pytest.raises(errors.CardRemoved):
+    with pytest.raises(errors.CardRemoved, match="removed"):
         workers.get("A").submit(fails).result(5)
     assert workers.get("A").submit(lambda _h: 1).result(5) == 1
 
@@ -70,9 +70,9 @@ def test_a_hold_serves_only_its_owner_until_released(workers):
     worker = workers.get("A")
     got = worker.submit(lambda _h: Hold(owner, "card", closed.append, 30, result="step1"), owner)
     assert got.result(5) == "step1" and worker.holder is owner
-    with pytest.raises(ReaderBusy):
+    with pytest.raises(ReaderBusy, match=r"two-step \(HSM\) read"):
         worker.submit(lambda _h: "intruder", other)
-    with pytest.raises(ReaderBusy):
+    with pytest.raises(ReaderBusy, match=r"two-step \(HSM\) read"):
         worker.submit(lambda _h: "native")
     assert worker.submit(lambda held: held, owner).result(5) == "card"
     assert (

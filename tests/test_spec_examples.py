@@ -247,7 +247,10 @@ def test_pboc_log_examples(log):
         assert log.decode_record(example.raw) == example.decoded
         assert log.encode_record(example.decoded).hex().upper() == example.hex
         assert len(example.raw) == log.record_length(log.recommended_format)
-        with pytest.raises(errors.DecodeError):
+        size = len(example.raw)
+        with pytest.raises(
+            errors.DecodeError, match=f"has {size - 1} bytes, its format needs {size}"
+        ):
             log.decode_record(example.raw[:-1])
     # the recommended format is the one the format tag's example shows (JR/T 0025.5 table 45)
     (fmt_example,) = PBOC.tag(log.format_tag).examples
@@ -270,6 +273,19 @@ def test_pboc_personal_objects():
     assert PBOC.tag(0x5A).mask == "pan" and PBOC.tag(0x9F61).mask == "id"
 
 
+# what each malformed value is refused for
+MALFORMED_VALUE = {
+    "9F3603001122": r"9F36 has 3 bytes, expected 2\.\.2",
+    "5F2403491331": "invalid calendar date",
+    "5A0A62123400000000000F12": "digit after F padding",
+    "9F7906FFFFFFFFFFFF": "invalid BCD nibble F",
+    "9403080101": r"94 has 3 bytes, expected 4\.\.252",
+    "9F2103256000": "invalid time of day",
+    "9F610431320033": "00 byte inside text",
+    "57086212345678901234": "track 2 data needs one D separator",
+}
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -285,7 +301,7 @@ def test_pboc_personal_objects():
 )
 def test_pboc_rejects_malformed_values(raw):
     (parsed,) = tlv.parse_ber(bytes.fromhex(raw))
-    with pytest.raises(errors.DecodeError):
+    with pytest.raises(errors.DecodeError, match=MALFORMED_VALUE[raw]):
         PBOC.decode(parsed.tag, parsed.value)
 
 
@@ -493,11 +509,11 @@ def test_loader_rejects_broken_toml(spec_copy):
 
 
 def test_spec_is_immutable():
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="Spec is immutable: cannot set 'ssse'"):
         SPEC.ssse = None
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="does not support item assignment"):
         SPEC.ssse.files["ef07"] = None
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="can't set attribute|has no setter"):
         SPEC.commands["verify"].sensitive = False
 
 

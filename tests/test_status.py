@@ -130,7 +130,7 @@ def test_card_removed_between_the_two_applications():
         return None
 
     card, _, _ = card_of("gen2", fault)
-    with pytest.raises(errors.CardRemoved):
+    with pytest.raises(errors.CardRemoved, match="card removed"):
         card.read_status(today=TODAY)
 
 
@@ -155,7 +155,7 @@ def test_reset_during_a_read_with_gpo_is_not_repeated():
         return None
 
     card, transport, _ = card_of("gen2", fault)
-    with pytest.raises(errors.CardReset):
+    with pytest.raises(errors.CardReset, match="reset by another program"):
         card.read_status(bank_records=True, today=TODAY)
     assert getattr(transport, "recovered", 0) == 0 and gpos(transport) == 0
 
@@ -177,7 +177,7 @@ def test_gpo_answered_6cxx_is_not_sent_again():
         return bytes.fromhex("6C20") if apdu[:2] == GPO else None
 
     card, transport, emulated = card_of("gen2", fault)
-    with pytest.raises(errors.WrongLength) as info:
+    with pytest.raises(errors.WrongLength, match="SW 6C20") as info:
         card.read_status(bank_records=True, today=TODAY)
     assert info.value.sw == 0x6C20 and gpos(transport) == 1
 

@@ -17,7 +17,7 @@ def test_an_exchange_costs_processing_plus_its_bytes_at_the_bit_rate():
     assert wire.seconds(command, response) == pytest.approx(0.015 + 71 * 11 / 9600)
     assert WireModel(per_apdu_ms=7, bit_rate=0).seconds(command, response) == pytest.approx(0.007)
     assert WireModel(0, 9600).byte_seconds(872) == pytest.approx(872 * 11 / 9600)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="per_apdu_ms >= 0"):
         WireModel(per_apdu_ms=-1)
 
 

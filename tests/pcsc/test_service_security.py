@@ -371,5 +371,5 @@ def test_allow_origin_values_are_checked(origin):
     if origin == "http://x.example/":
         assert parse_origin(origin) == "http://x.example"
         return
-    with pytest.raises(errors.InvalidArgument):
+    with pytest.raises(errors.InvalidArgument, match=re.escape(f"--allow-origin '{origin}'")):
         parse_origin(origin)
