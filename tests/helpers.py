@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from hypothesis import HealthCheck, settings
+
 from sscard.card import Card
 from sscard.cli.main import run
 from sscard.emulator import SocialSecurityCard
@@ -117,6 +119,18 @@ def cli(capsys, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
         sys.stdin = saved
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def derandomized(max_examples: int) -> settings:
+    """Hypothesis settings for a fuzz test: the same examples on every run and machine (no
+    example database), no deadline, `max_examples` at most."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 # --- raw APDUs to an emulated card, in hex ----------------------------------------------------

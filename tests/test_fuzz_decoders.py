@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from hypothesis import HealthCheck, given, settings
+from helpers import TODAY, FaultyTransport, derandomized, emulator
+from hypothesis import given
 from hypothesis import strategies as st
 
 from sscard.bank import fci as fci_codec
@@ -28,13 +29,7 @@ SPEC = load_spec()
 PBOC = SPEC.pboc
 ITEMS = [i for ef in SPEC.ssse.files.values() for i in ef.items]
 TAGS = sorted(PBOC.tags)
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = derandomized(300)
 
 
 def strings_in(value):
@@ -204,40 +199,12 @@ def _outputs(identity) -> list[str]:
     return out
 
 
-def _hostile(data: bytes, position: int, payload: bytes) -> bytes:
-    """`data` with `payload` written over it at `position` (same length, as a card would)."""
-    if not data:
-        return data
-    position %= len(data)
-    return (data[:position] + payload + data[position + len(payload) :])[: len(data)]
-
-
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(
-    st.sampled_from(["gen2", "gen3-contactless", "gen1"]),
-    st.integers(0, 8),
-    st.integers(0, 60),
-    st.sampled_from(
-        [b"|", b"\x1b[2J", b"\x7f", b"x", b"\xd5\x1b", b"\x00", b"\xff\xff", b"\x08\x12", b"\x03"]
-    ),
-)
-def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position, payload):
-    from helpers import TODAY, FaultyTransport, emulator
-
+def _read_with_fault_and_check_outputs(persona: str, fault) -> None:
+    """Read `persona` with `fault` on its answers: a typed error, or an identity whose every
+    output is free of unsafe text (see _outputs)."""
     from sscard.auth.keysource import load_keys
     from sscard.card import Card
     from sscard.errors import SscardError
-
-    def fault(i, apdu, response):
-        if i != index or len(response) <= 2:
-            return None
-        return _hostile(response[:-2], position, payload) + response[-2:]
 
     keys = load_keys("test") if persona.startswith("gen3") else None
     try:
@@ -249,19 +216,37 @@ def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index,
         assert text.unsafe_index(output.replace("\n", " ")) is None, output
 
 
-@settings(
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
+def _hostile(data: bytes, position: int, payload: bytes) -> bytes:
+    """`data` with `payload` written over it at `position` (same length, as a card would)."""
+    if not data:
+        return data
+    position %= len(data)
+    return (data[:position] + payload + data[position + len(payload) :])[: len(data)]
+
+
+@derandomized(150)
+@given(
+    st.sampled_from(["gen2", "gen3-contactless", "gen1"]),
+    st.integers(0, 8),
+    st.integers(0, 60),
+    st.sampled_from(
+        [b"|", b"\x1b[2J", b"\x7f", b"x", b"\xd5\x1b", b"\x00", b"\xff\xff", b"\x08\x12", b"\x03"]
+    ),
 )
+def test_corrupted_reads_never_print_unsafe_text_or_extra_fields(persona, index, position, payload):
+    def fault(i, apdu, response):
+        if i != index or len(response) <= 2:
+            return None
+        return _hostile(response[:-2], position, payload) + response[-2:]
+
+    _read_with_fault_and_check_outputs(persona, fault)
+
+
+@derandomized(100)
 @given(st.binary(max_size=34))
 def test_any_atr_gives_a_read_or_a_finding(atr):
     """A card whose ATR is anything: the read still gives a typed identity (or an sscard
     error), and the outputs stay clean."""
-    from helpers import TODAY, emulator
-
     from sscard.card import Card
 
     class WithAtr:
@@ -283,13 +268,7 @@ def test_any_atr_gives_a_read_or_a_finding(atr):
 TEXT_ITEMS = [i for ef in SPEC.ssse.files.values() for i in ef.items if i.codec.encoding == "an"]
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@derandomized(150)
 @given(
     st.sampled_from(["gen2", "gen3-contactless", "gen1"]),
     st.sampled_from(TEXT_ITEMS),
@@ -301,12 +280,6 @@ TEXT_ITEMS = [i for ef in SPEC.ssse.files.values() for i in ef.items if i.codec.
 def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offset, payload):
     """Structure-aware: the payload lands inside the value of one text item, wherever the
     card sends that record (a range read or a read by tag)."""
-    from helpers import TODAY, FaultyTransport, emulator
-
-    from sscard.auth.keysource import load_keys
-    from sscard.card import Card
-    from sscard.errors import SscardError
-
     header = bytes((item.tag, item.length))
     start = offset % item.length
 
@@ -321,11 +294,4 @@ def test_hostile_text_in_any_record_never_reaches_an_output(persona, item, offse
             + response[at + 2 + item.length :]
         )
 
-    keys = load_keys("test") if persona.startswith("gen3") else None
-    try:
-        with Card(FaultyTransport(emulator(persona), fault)) as card:
-            identity = card.read_identity(today=TODAY, keys=keys)
-    except SscardError:
-        return
-    for output in _outputs(identity):
-        assert text.unsafe_index(output.replace("\n", " ")) is None, output
+    _read_with_fault_and_check_outputs(persona, fault)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from helpers import derandomized
+from hypothesis import given
 from hypothesis import strategies as st
 
 from sscard import errors
@@ -153,13 +154,7 @@ def test_a_hostile_card_gives_a_typed_error_or_a_whole_result(name):
     clean = _clean(name)
     spec_budget = ssse_budget(SPEC) + bank_budget(SPEC.pboc)
 
-    @settings(
-        max_examples=150,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @derandomized(150)
     @given(PLAN)
     def fuzz(plan):
         transport = HostileCard(persona, plan)
