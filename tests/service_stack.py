@@ -89,6 +89,26 @@ class Service:
         os.unlink(self.log_file.name)
 
 
+# `sscard serve` with test keys and bank records allowed: what most tests read through
+KEYED = ("--keys", "test", "--allow-bank-records")
+
+
+def serving(daemon: PrivatePcscd, *args: str):
+    """The body of a fixture: `yield from serving(daemon, ARGS…)` gives a started service and
+    stops it afterwards (it must stop cleanly)."""
+    service = Service(daemon, *args).start()
+    yield service
+    assert service.stop() == 0, service.log()
+    service.cleanup()
+
+
+def sscard(daemon: PrivatePcscd, *args: str) -> subprocess.CompletedProcess:
+    """`sscard ARGS…` (the installed command) against `daemon`, its output captured as text."""
+    return subprocess.run(
+        [SSCARD, *args], env=daemon.client_env(), capture_output=True, text=True, timeout=60
+    )
+
+
 class Slots:
     """Insert and remove emulated cards in the vpcd slots of `daemon`, waiting for pcscd to
     register each change (removals wait for pcscd's event counter, see pcsc_stack)."""

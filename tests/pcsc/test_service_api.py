@@ -8,42 +8,22 @@ from service_stack import require_service_dependencies
 require_service_dependencies()
 
 import json
-import os
 import subprocess
 import sys
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
-from pcsc_stack import READERS, own_pcscd
-from service_stack import EventStream, Service, Slots
-
-SSCARD = os.path.join(os.path.dirname(sys.executable), "sscard")
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    yield from own_pcscd()
+from pcsc_stack import READERS
+from service_stack import KEYED, EventStream, serving, sscard
 
 
 @pytest.fixture(scope="module")
 def service(daemon):
-    svc = Service(daemon, "--keys", "test", "--allow-bank-records").start()
-    yield svc
-    assert svc.stop() == 0, svc.log()
-    svc.cleanup()
-
-
-@pytest.fixture
-def slots(daemon):
-    s = Slots(daemon)
-    yield s
-    s.remove_all()
+    yield from serving(daemon, *KEYED)
 
 
 def cli(daemon, *args: str) -> tuple[int, str]:
-    done = subprocess.run(
-        [SSCARD, *args], env=daemon.client_env(), capture_output=True, text=True, timeout=60
-    )
+    done = sscard(daemon, *args)
     return done.returncode, done.stdout
 
 

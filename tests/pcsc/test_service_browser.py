@@ -15,7 +15,6 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 
 import pytest  # noqa: E402
-from pcsc_stack import own_pcscd  # noqa: E402
 from service_stack import Service, Slots  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -35,10 +34,10 @@ def require_browser() -> None:
         pytest.skip("selenium is not installed")
 
 
-@pytest.fixture(scope="module")
-def daemon():
+@pytest.fixture(scope="module", autouse=True)
+def _browser_installed():
+    """Skip (or fail on CI) before the module's pcscd is started (autouse runs first)."""
     require_browser()
-    yield from own_pcscd()
 
 
 @pytest.fixture(scope="module")

@@ -8,50 +8,27 @@ from service_stack import require_service_dependencies
 require_service_dependencies()
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
-from pcsc_stack import own_pcscd
-from service_stack import Service, Slots
+from service_stack import KEYED, Service, serving, sscard
 from test_hsm import hsm
 from websockets.sync.client import connect
 
-SSCARD = os.path.join(os.path.dirname(sys.executable), "sscard")
 READ = {"function": "iReadCardBas", "iType": 3}
 STEP1 = {"function": "iReadCardBas_HSM_Step1", "iType": 3}
 
 
 @pytest.fixture(scope="module")
-def daemon():
-    yield from own_pcscd()
-
-
-@pytest.fixture(scope="module")
 def service(daemon):
     """No key source (as most kiosks: they use the HSM), short HSM hold for the timeout test."""
-    svc = Service(daemon, "--hsm-timeout", "3").start()
-    yield svc
-    assert svc.stop() == 0, svc.log()
-    svc.cleanup()
+    yield from serving(daemon, "--hsm-timeout", "3")
 
 
 @pytest.fixture(scope="module")
 def keyed(daemon):
-    svc = Service(daemon, "--keys", "test", "--allow-bank-records").start()
-    yield svc
-    assert svc.stop() == 0, svc.log()
-    svc.cleanup()
-
-
-@pytest.fixture
-def slots(daemon):
-    s = Slots(daemon)
-    yield s
-    s.remove_all()
+    yield from serving(daemon, *KEYED)
 
 
 def ask(ws, message) -> dict:
@@ -60,13 +37,7 @@ def ask(ws, message) -> dict:
 
 
 def cli_line(daemon, *args: str) -> str:
-    done = subprocess.run(
-        [SSCARD, "read", "--format", "ireadcardbas", "--reveal", "-r", "0", *args],
-        env=daemon.client_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = sscard(daemon, "read", "--format", "ireadcardbas", "--reveal", "-r", "0", *args)
     return done.stdout.strip()
 
 

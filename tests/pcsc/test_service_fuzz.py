@@ -13,7 +13,6 @@ require_service_dependencies()
 import pytest  # noqa: E402
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
-from pcsc_stack import own_pcscd  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import (
     content_type_conformance,
@@ -23,11 +22,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from service_stack import Service, Slots  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    yield from own_pcscd()
 
 
 @pytest.fixture(scope="module")

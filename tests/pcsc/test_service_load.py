@@ -17,8 +17,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 
 import httpx  # noqa: E402
-import pytest  # noqa: E402
-from pcsc_stack import READERS, own_pcscd  # noqa: E402
+from pcsc_stack import READERS  # noqa: E402
 from service_stack import EventStream, Service, Slots  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
@@ -26,11 +25,6 @@ WS_CLIENTS, WS_MESSAGES = 50, 100  # 5,000 compat messages (reader 0: iType 3)
 HTTP_CLIENTS, HTTP_REQUESTS = 5, 1000  # 5,000 HTTP requests (identity on reader 1, others)
 LISTENERS = 10
 DEADLINE = 300  # seconds: a hang fails the test instead of stalling the suite
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    yield from own_pcscd()
 
 
 def resources(pid: int) -> dict:

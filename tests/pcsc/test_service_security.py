@@ -15,20 +15,14 @@ import re
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
-from pcsc_stack import own_pcscd
-from service_stack import Service, Slots, upgrade
+from service_stack import Service, Slots, serving, upgrade
 
 ALLOWED = "http://kiosk.example:8080"
 
 
 @pytest.fixture(scope="module")
-def daemon():
-    yield from own_pcscd()
-
-
-@pytest.fixture(scope="module")
 def service(daemon):
-    svc = Service(
+    yield from serving(
         daemon,
         "--allow-origin",
         ALLOWED,
@@ -37,14 +31,12 @@ def service(daemon):
         "--accept-null-origin-risk",
         "--keys",
         "test",
-    ).start()
-    yield svc
-    assert svc.stop() == 0
-    svc.cleanup()
+    )
 
 
 @pytest.fixture(scope="module")
 def slots(daemon):
+    """One gen 3 card for the whole module (these tests only read)."""
     s = Slots(daemon)
     s.insert("gen3")
     yield s
