@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import subprocess
 import sys
+import textwrap
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +21,15 @@ from hypothesis import HealthCheck, settings
 
 from sscard.card import Card
 from sscard.cli.main import run
+from sscard.crypto import Algorithm, authentication_data, derive_card_key
 from sscard.emulator import SocialSecurityCard
 from sscard.transport.emulated import EmulatorTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 PERSONA_DIR = ROOT / "sscard" / "emulator" / "personas"
 TODAY = _dt.date(2026, 11, 22)  # fixed, so expiry findings do not depend on the day tests run
+# `sscard` in a child process: this interpreter and this source tree, no console script needed
+SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]
 
 # fault(index, apdu, response): a replacement response, None to pass the card's answer, or raise
 Fault = Callable[[int, bytes, bytes], bytes | None]
@@ -131,6 +136,63 @@ def derandomized(max_examples: int) -> settings:
         database=None,
         suppress_health_check=[HealthCheck.too_slow],
     )
+
+
+def run_sscard(*args: str, env: dict | None = None, timeout: float = 60):
+    """`sscard ARGS…` in a child process (SSCARD), its output captured as text."""
+    return subprocess.run(
+        [*SSCARD, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def write_scenario(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    """A scenario file of the test bench (`sscard emulate --scenario`), dedented."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+# --- the platform HSM of the two-step read ---------------------------------------------------
+
+TEST_KEYS = ROOT / "sscard" / "emulator" / "test_keys.toml"
+ROOTS = tomllib.loads(TEST_KEYS.read_text("utf-8"))["keys"]
+
+
+def hsm(step1_line: str, *, spoil_internal=False, spoil_external=False) -> str:
+    """A platform HSM: the pKey for a Step 1 string, from the string alone — an independent
+    oracle that computes with sscard.crypto from the published test root keys read straight from
+    test_keys.toml, never through the key sources or the emulator's own keys."""
+    items = step1_line.split("|")
+    assert len(items) == 9 and items[8] == ""  # 8 items, each followed by "|"
+    region, historical, alg = items[0], bytes.fromhex(items[1]), items[2]
+    algorithm = {"01": Algorithm.DES3, "03": Algorithm.SM4}[alg]
+
+    # the HSM gets the historical bytes, not the ATR: the T=0 ATR around them (3B 6x 00 00)
+    # has the card factor (historical bytes T6…TD) where any ATR has it
+    atr = bytes((0x3B, 0x60 | len(historical), 0, 0)) + historical
+
+    def card_key(name):  # province → city → card
+        return derive_card_key(algorithm, bytes.fromhex(ROOTS[name][alg]), region, atr)
+
+    def flip(b: bytes, spoil: bool) -> bytes:
+        return bytes([b[0] ^ 0x01]) + b[1:] if spoil else b
+
+    internal = flip(
+        authentication_data(
+            algorithm, card_key("IRK"), bytes.fromhex(items[4]), bytes.fromhex(items[5])
+        ),
+        spoil_internal,
+    )
+    pkey = internal.hex().upper() + items[5] + "|"
+    if items[6]:
+        external = flip(
+            authentication_data(
+                algorithm, card_key("RKSSSE"), bytes.fromhex(items[6]), bytes.fromhex(items[7])
+            ),
+            spoil_external,
+        )
+        pkey += external.hex().upper() + items[7]
+    return pkey + "|"
 
 
 # --- raw APDUs to an emulated card, in hex ----------------------------------------------------

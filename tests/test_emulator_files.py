@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import PERSONA_DIR, persona_toml
-from test_emulator import SELECT_SSSE, card, ok, sw, tx
+from helpers import PERSONA_DIR, ok, persona_toml, sw, tx
+from test_emulator import SELECT_SSSE, card
 
 from sscard import errors
 from sscard.crypto import Algorithm, authentication_data, derive_card_key

@@ -7,59 +7,18 @@ straight from test_keys.toml — never through the key sources or the emulator's
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import pytest
-from helpers import TODAY, FaultyTransport, card_of, persona_toml
+from helpers import TODAY, FaultyTransport, card_of, hsm, persona_toml
 
 from sscard import errors
 from sscard.auth.hsm import HsmAnswer, parse_answer
 from sscard.card import Card
-from sscard.crypto import Algorithm, authentication_data, derive_card_key
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import Auth
 from sscard.ssse.results import HolderStatus
 from sscard.transport.emulated import EmulatorTransport
 
-TEST_KEYS = Path(__file__).resolve().parents[1] / "sscard" / "emulator" / "test_keys.toml"
-ROOTS = tomllib.loads(TEST_KEYS.read_text("utf-8"))["keys"]
 INS_EXTERNAL, INS_INTERNAL, INS_CHALLENGE = 0x82, 0x88, 0x84
-
-
-def hsm(step1_line: str, *, spoil_internal=False, spoil_external=False) -> str:
-    """A platform HSM: the pKey for a Step 1 string, from the string alone."""
-    items = step1_line.split("|")
-    assert len(items) == 9 and items[8] == ""  # 8 items, each followed by "|"
-    region, historical, alg = items[0], bytes.fromhex(items[1]), items[2]
-    algorithm = {"01": Algorithm.DES3, "03": Algorithm.SM4}[alg]
-
-    # the HSM gets the historical bytes, not the ATR: the T=0 ATR around them (3B 6x 00 00)
-    # has the card factor (historical bytes T6…TD) where any ATR has it
-    atr = bytes((0x3B, 0x60 | len(historical), 0, 0)) + historical
-
-    def card_key(name):  # province → city → card
-        return derive_card_key(algorithm, bytes.fromhex(ROOTS[name][alg]), region, atr)
-
-    def flip(b: bytes, spoil: bool) -> bytes:
-        return bytes([b[0] ^ 0x01]) + b[1:] if spoil else b
-
-    internal = flip(
-        authentication_data(
-            algorithm, card_key("IRK"), bytes.fromhex(items[4]), bytes.fromhex(items[5])
-        ),
-        spoil_internal,
-    )
-    pkey = internal.hex().upper() + items[5] + "|"
-    if items[6]:
-        external = flip(
-            authentication_data(
-                algorithm, card_key("RKSSSE"), bytes.fromhex(items[6]), bytes.fromhex(items[7])
-            ),
-            spoil_external,
-        )
-        pkey += external.hex().upper() + items[7]
-    return pkey + "|"
 
 
 def ins_count(apdus, ins: int) -> int:

@@ -11,8 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import persona_toml
-from test_hsm import hsm
+from helpers import hsm, persona_toml
 
 from sscard.cli.main import run
 

@@ -7,8 +7,15 @@ in child processes (pcsc_stack.own_pcscd says why).
 from __future__ import annotations
 
 import pytest
+from emulate_bench import stop_leftover_benches
 from pcsc_stack import own_pcscd
 from service_stack import Slots
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_benches():
+    yield
+    stop_leftover_benches()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_bench_scenario import Emulate, _require_stack, _scenario, _stop_leftover_benches  # noqa: F401
+from emulate_bench import Emulate
+from helpers import write_scenario
+from pcsc_stack import require_stack
 
 from sscard.testing.client import BenchClient
 
@@ -120,10 +122,12 @@ def _available(name: str) -> None:
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_an_independent_program_under_removal_and_mute_faults(tmp_path, name):
-    _require_stack()
+    require_stack()
     _available(name)
     command, persona, pull, mute, codes = PROGRAMS[name]
-    path = _scenario(tmp_path, SCENARIO.format(program=name, persona=persona, pull=pull, mute=mute))
+    path = write_scenario(
+        tmp_path, SCENARIO.format(program=name, persona=persona, pull=pull, mute=mute)
+    )
     bench = Emulate("--scenario", str(path), "--slots", "2", "--control", "0")
     argv, extra_env = command("Virtual PCD 00 00")
 

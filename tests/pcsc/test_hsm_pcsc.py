@@ -9,17 +9,14 @@ Skipped where pcscd or vpcd is missing (not on CI).
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
+from helpers import SSCARD, hsm
 from pcsc_stack import READERS, own_pcscd, run_in_child, wait_state_in_child
-from test_hsm import hsm
 from test_hsm_cli import expected_ireadcardbas
 
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.vpcd import RESET, VpcdLink
-
-SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]
 
 # another program resetting the card (shared access), or finding it held exclusively
 _RESET = """

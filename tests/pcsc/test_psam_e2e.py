@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
-from helpers import persona_toml
+from helpers import SSCARD, persona_toml
 from pcsc_stack import READERS
 
 from sscard.emulator import SocialSecurityCard
@@ -22,9 +21,6 @@ from sscard.emulator.psam_card import PsamCard
 ROOT = Path(__file__).resolve().parents[2]
 PSAM_TOML = tomllib.loads((ROOT / "sscard" / "emulator" / "psam.toml").read_text("utf-8"))
 CARD_READER, PSAM_READER = "PCD 00 00", "PCD 00 01"  # name parts, as a user types them
-
-
-SSCARD = [sys.executable, "-c", "import sys; from sscard.cli.main import main; main(sys.argv[1:])"]
 
 
 def _cli(bench, *args: str) -> subprocess.CompletedProcess:

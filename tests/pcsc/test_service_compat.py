@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
+from helpers import hsm
 from service_stack import KEYED, Service, serving, sscard
-from test_hsm import hsm
 from websockets.sync.client import connect
 
 READ = {"function": "iReadCardBas", "iType": 3}
