@@ -98,6 +98,27 @@ def read(transport, trace=None):
         return card.read_identity(today=TODAY), card.session
 
 
+def expected_ireadcardbas(persona: str) -> str:
+    """The iReadCardBas string built from the persona file alone."""
+    raw = persona_toml(persona)
+    ef05, ef06 = raw["ef05"], raw["ef06"]
+    cid = ef05["card_identification"].upper()
+    fields = [
+        cid[:6],
+        ef06["social_security_number"],
+        ef05["card_number"][:9],
+        cid,
+        ef06["name"] + ef06.get("name_extension", ""),
+        raw["atr_historical"].upper(),
+        ef05["spec_version"],
+        str(ef05["issue_date"]).replace("-", ""),
+        str(ef05["expiry_date"]).replace("-", ""),
+        "000000000000",
+        "",
+    ]
+    return "".join(f"{f}|" for f in fields)
+
+
 class Emulated(NamedTuple):
     card: Card
     transport: FaultyTransport  # .sent: every APDU the card was sent

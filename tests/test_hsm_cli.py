@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import hsm, persona_toml
+from helpers import expected_ireadcardbas, hsm, persona_toml
 
 from sscard.cli.main import run
 
@@ -41,27 +41,6 @@ def run_hsm(capsys, monkeypatch, args, **stdin_options):
     code = run(["read", "--hsm-step1", "--hsm-step2", "-", *args])
     rest = capsys.readouterr()
     return code, (stdin.step1_output or "") + rest.out, rest.err, stdin
-
-
-def expected_ireadcardbas(persona: str) -> str:
-    """The iReadCardBas string built from the persona file alone."""
-    raw = persona_toml(persona)
-    ef05, ef06 = raw["ef05"], raw["ef06"]
-    cid = ef05["card_identification"].upper()
-    fields = [
-        cid[:6],
-        ef06["social_security_number"],
-        ef05["card_number"][:9],
-        cid,
-        ef06["name"] + ef06.get("name_extension", ""),
-        raw["atr_historical"].upper(),
-        ef05["spec_version"],
-        str(ef05["issue_date"]).replace("-", ""),
-        str(ef05["expiry_date"]).replace("-", ""),
-        "000000000000",
-        "",
-    ]
-    return "".join(f"{f}|" for f in fields)
 
 
 def test_gen3_ireadcardbas_through_both_steps(capsys, monkeypatch):

@@ -11,9 +11,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from helpers import SSCARD, hsm
+from helpers import SSCARD, expected_ireadcardbas, hsm
 from pcsc_stack import READERS, own_pcscd, run_in_child, wait_state_in_child
-from test_hsm_cli import expected_ireadcardbas
 
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.vpcd import RESET, VpcdLink
