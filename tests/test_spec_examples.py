@@ -281,7 +281,7 @@ MALFORMED_VALUE = {
     "9F7906FFFFFFFFFFFF": "invalid BCD nibble F",
     "9403080101": r"94 has 3 bytes, expected 4\.\.252",
     "9F2103256000": "invalid time of day",
-    "9F610431320033": "00 byte inside text",
+    "9F610431320033": "data after 00 padding|00 byte inside text",
     "57086212345678901234": "track 2 data needs one D separator",
 }
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FaultyTransport, emulator
+from helpers import FaultyTransport, emulator
 
 from sscard import errors
 from sscard.session import CardSession
