@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 from helpers import SSCARD, expected_ireadcardbas, hsm
-from pcsc_stack import READERS, own_pcscd, run_in_child, wait_state_in_child
+from pcsc_stack import READERS, run_in_child, wait_state_in_child
 
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.vpcd import RESET, VpcdLink
@@ -35,25 +35,20 @@ print("reset")
 """
 
 
-@pytest.fixture(scope="module")
-def stack():
-    yield from own_pcscd()
-
-
 @pytest.fixture
-def gen3(stack):
+def gen3(daemon):
     """A generation-3 card in slot 0, with the instructions it received."""
     card = SocialSecurityCard.from_persona("gen3")
     received: list[int] = []
-    link = VpcdLink(card, port=stack.port, on_apdu=lambda i, apdu: received.append(apdu[1]))
+    link = VpcdLink(card, port=daemon.port, on_apdu=lambda i, apdu: received.append(apdu[1]))
     link.insert()
-    counter = wait_state_in_child(stack, READERS[0], True)
+    counter = wait_state_in_child(daemon, READERS[0], True)
     yield card, received, link
     link.remove()
-    wait_state_in_child(stack, READERS[0], False, after=counter)
+    wait_state_in_child(daemon, READERS[0], False, after=counter)
 
 
-def _kiosk(stack, *extra, between=None):
+def _kiosk(daemon, *extra, between=None):
     """`sscard read` with an HSM client on its pipes; `between()` runs after Step 1."""
     proc = subprocess.Popen(
         [
@@ -69,7 +64,7 @@ def _kiosk(stack, *extra, between=None):
             "--reveal",
             *extra,
         ],
-        env=stack.client_env(),
+        env=daemon.client_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,32 +83,32 @@ def _kiosk(stack, *extra, between=None):
     return proc.returncode, out, err, note
 
 
-def _other_program_resets(stack):
+def _other_program_resets(daemon):
     def reset():
-        return run_in_child(stack, _RESET, READERS[0])
+        return run_in_child(daemon, _RESET, READERS[0])
 
     return reset
 
 
-def test_two_steps_through_pcscd(stack, gen3):
+def test_two_steps_through_pcscd(daemon, gen3):
     card, received, _ = gen3
-    code, out, err, _ = _kiosk(stack)
+    code, out, err, _ = _kiosk(daemon)
     assert code == 0, err
     assert out.strip() == expected_ireadcardbas("gen3")
     assert received.count(0x82) == 1 and card.auth_tries_left == 3
 
 
-def test_exclusive_access_keeps_other_programs_from_resetting_between_the_steps(stack, gen3):
+def test_exclusive_access_keeps_other_programs_from_resetting_between_the_steps(daemon, gen3):
     card, received, link = gen3
-    code, out, err, note = _kiosk(stack, between=_other_program_resets(stack))
+    code, out, err, note = _kiosk(daemon, between=_other_program_resets(daemon))
     assert note == "busy" and code == 0, err
     assert out.strip() == expected_ireadcardbas("gen3")
 
 
-def test_reset_between_the_steps_in_shared_mode_is_refused_clearly(stack, gen3):
+def test_reset_between_the_steps_in_shared_mode_is_refused_clearly(daemon, gen3):
     card, received, link = gen3
     resets = link.controls[RESET]
-    code, out, err, note = _kiosk(stack, "--shared", between=_other_program_resets(stack))
+    code, out, err, note = _kiosk(daemon, "--shared", between=_other_program_resets(daemon))
     assert note == "reset" and link.controls[RESET] > resets
     assert code == 8 and out.strip() == "-22|传入数据与卡内不符|"
     assert "reset after Step 1" in err and "Step 1 again" in err

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from helpers import TODAY
-from pcsc_stack import own_pcscd, run_in_child
+from pcsc_stack import run_in_child
 
 from sscard.card import Card
 from sscard.emulator import SocialSecurityCard
@@ -63,15 +62,10 @@ print(json.dumps(out))
 """
 
 
-@pytest.fixture(scope="module")
-def stack():
-    yield from own_pcscd()
-
-
-def test_status_through_pcscd(stack):
+def test_status_through_pcscd(daemon):
     persona = "bank-used"
     child = json.loads(
-        run_in_child(stack, CHILD, str(stack.port), persona, TODAY.isoformat(), timeout=120)
+        run_in_child(daemon, CHILD, str(daemon.port), persona, TODAY.isoformat(), timeout=120)
     )
 
     local = Card(EmulatorTransport(SocialSecurityCard.from_persona(persona)))
