@@ -159,7 +159,7 @@ def test_a_failed_exchange_then_a_card_gone_is_a_removal(transmit, later):
     scard = FakeScard(
         transmit=transmit, reader_states=(FakeScard.PRESENT, FakeScard.PRESENT, later)
     )
-    with pytest.raises(errors.CardRemoved):
+    with pytest.raises(errors.CardRemoved, match="removed"):
         transport(scard).transmit(bytes.fromhex("00A40400"))
 
 

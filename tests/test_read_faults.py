@@ -28,7 +28,7 @@ def test_card_removed_at_every_apdu_never_yields_an_identity(persona):
             if i >= index:
                 raise errors.CardRemoved()
 
-        with pytest.raises(errors.CardRemoved):
+        with pytest.raises(errors.CardRemoved, match="removed"):
             read(FaultyTransport(emulator(persona), remove))
 
 
