@@ -582,7 +582,7 @@ def test_select_without_fci_says_the_log_is_unknown(tmp_path):
 
 
 def test_records_without_pan_or_expiry_are_findings_and_shown_absent(tmp_path):
-    from sscard.cli.status_cmd import to_document, to_text
+    from sscard.cli.status_view import to_document, to_text
     from sscard.spec import load_spec
 
     path, _ = persona(tmp_path)

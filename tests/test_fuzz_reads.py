@@ -110,7 +110,7 @@ def _identity_ok(identity: Identity) -> None:
 
 def _status_ok(status) -> None:
     from sscard.cli import output
-    from sscard.cli.status_cmd import to_document, to_text
+    from sscard.cli.status_view import to_document, to_text
 
     for reveal in (False, True):
         document = to_document(SPEC.pboc, status, reveal=reveal, source=SOURCE)

@@ -59,12 +59,12 @@ def replay(state: RunState, recording, as_json, reveal) -> int:
 
         print_identity(result, "json" if as_json else "text", reveal, source)
         return identity_exit(result)
-    from sscard.cli import status_cmd
+    from sscard.cli import status_view
 
-    document = status_cmd.to_document(load_spec().pboc, result, reveal=reveal, source=source)
+    document = status_view.to_document(load_spec().pboc, result, reveal=reveal, source=source)
     click.echo(
         output.dumps(document, indent=1)
         if as_json
-        else status_cmd.to_text(document, terminal_width())
+        else status_view.to_text(document, terminal_width())
     )
     return result.exit_code

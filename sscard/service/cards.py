@@ -190,7 +190,7 @@ class Cards:
 
     def status_document(self, reader: str, bank_records: bool) -> dict:
         import sscard
-        from sscard.cli.status_cmd import to_document
+        from sscard.cli.status_view import to_document
         from sscard.spec import load_spec
 
         with sscard.open(reader) as card:
