@@ -51,7 +51,7 @@ COMMANDS = {
         "compatible WebSocket, on one loopback port.",
     ),
     "status": (
-        "sscard.cli.status_view",
+        "sscard.cli.status_cmd",
         "Show the state of the social security and bank applications.",
     ),
     "watch": (
