@@ -50,10 +50,8 @@ def _shown(spec: Spec, key: str, value, reveal: bool):
     return value.isoformat() if isinstance(value, _dt.date) else value
 
 
-def _masked_card_id(spec: Spec, cid: CardIdentification | None) -> CardIdentification | None:
+def _masked_card_id(spec: Spec, cid: CardIdentification) -> CardIdentification:
     """The card identification code with its serial and authentication code hidden."""
-    if cid is None:
-        return None
     return replace(
         cid,
         hex=_shown(spec, "card_identification", cid.hex, reveal=False),
@@ -70,7 +68,8 @@ def masked(spec: Spec, identity: Identity) -> Identity:
         return _shown(spec, key, value, reveal=False)
 
     issuer = identity.issuer
-    cid = _masked_card_id(spec, issuer.card_identification)
+    cid = issuer.card_identification
+    cid = None if cid is None else _masked_card_id(spec, cid)
     issuer = replace(
         issuer, card_identification=cid, card_number=m("card_number", issuer.card_number)
     )
@@ -101,8 +100,9 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
     issuer = section("issuer", ISSUER_FIELDS)
     cid = identity.issuer.card_identification
     # the same keys masked or not: a masked part is a string of "*", never null
-    shown_cid = cid if reveal else _masked_card_id(spec, cid)
-    issuer["card_identification_parts"] = None if cid is None else asdict(shown_cid)
+    issuer["card_identification_parts"] = (
+        None if cid is None else asdict(cid if reveal else _masked_card_id(spec, cid))
+    )
     issuer["card_number_check"] = identity.issuer.card_number_check
     holder = section("holder", HOLDER_FIELDS) if identity.holder else None
     return {

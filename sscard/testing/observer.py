@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 POLL_MS = 250  # SCardGetStatusChange timeout: how often the reader list is refreshed
 
@@ -21,7 +22,7 @@ POLL_MS = 250  # SCardGetStatusChange timeout: how often the reader list is refr
 class PcscObserver:
     """The reader states of the pcscd that `env` points at, kept current by a child process."""
 
-    def __init__(self, env: dict) -> None:
+    def __init__(self, env: Mapping[str, str]) -> None:
         self._cond = threading.Condition()
         self._states: dict[str, tuple[bool, int]] = {}
         self._error = ""
