@@ -84,7 +84,8 @@ def usage_line(e: click.UsageError, argv: list[str], root: click.Group) -> str:
     if len(named) > len(path):  # an option error raised before the subcommand's context
         path = named
     if isinstance(e, click.exceptions.NoArgsIsHelpError):
-        names = ", ".join(e.ctx.command.list_commands(e.ctx)) if e.ctx else ""
+        group = e.ctx.command if e.ctx else None  # a group asked without its subcommand
+        names = ", ".join(group.list_commands(e.ctx)) if isinstance(group, click.Group) else ""
         en, zh = f"a command is needed ({names})", "需要子命令"
     else:
         en = one_line(e.format_message()).rstrip(".")

@@ -44,10 +44,10 @@ def readers(as_json, no_probe) -> int:
         click.echo("no readers / 无读卡器")
     for row in rows if not as_json else ():
         card = f"card / 卡 {row['atr']}" if row["card"] else "no card / 无卡"
-        answer = row["social_security_card"]
+        said = row["social_security_card"]
         probe = (
-            f"  social security card / 社会保障卡: {_PROBE_WORDS.get(answer, answer)}"
-            if answer
+            f"  social security card / 社会保障卡: {_PROBE_WORDS.get(said, said)}"
+            if isinstance(said, str) and said
             else ""
         )
         skip = "  (ignored by default / 默认忽略: $SSCARD_READER_IGNORE)" if row["ignored"] else ""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from sscard import errors
 from sscard.cli import output
 from sscard.cli.options import RunState, debug_option, pass_state
+from sscard.ssse.results import Identity
+
+if TYPE_CHECKING:
+    from sscard.status import Status
 
 REPLAYABLE = ("read", "status")  # the commands that take --record
 
@@ -42,6 +48,7 @@ def replay(state: RunState, recording, as_json, reveal) -> int:
         )
     source = {"kind": "replay", "name": recording, "description": transport.description}
     with Card(transport, trace=state.trace_sink()) as card:
+        result: Identity | Status
         if name == "read":
             result = card.read_identity()
         else:
@@ -54,7 +61,7 @@ def replay(state: RunState, recording, as_json, reveal) -> int:
             f"the recording holds {left} more exchanges than this replay used "
             f"/ 记录中还有 {left} 条交互未被本次回放使用"
         )
-    if name == "read":
+    if isinstance(result, Identity):  # name "read"
         from sscard.cli.read_cmd import identity_exit, print_identity
 
         print_identity(result, "json" if as_json else "text", reveal, source)
