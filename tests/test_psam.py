@@ -13,8 +13,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from crypto_oracle import second_auth, second_derivation
 from helpers import TODAY, FaultyTransport, persona_toml
-from test_crypto import second_auth, second_derivation
 
 from sscard import errors, ireadcardbas
 from sscard.auth.keysource import AuthContext, load_keys
