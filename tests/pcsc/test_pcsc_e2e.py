@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 
 import pytest
 from helpers import TODAY
@@ -29,6 +30,7 @@ from sscard import errors
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import list_personas
 from sscard.emulator.vpcd import POWER_OFF, POWER_ON, RESET, VpcdLink
+from sscard.testing.pcscd import card_inserted
 
 SLOT0, SLOT1 = READERS
 # an identity read: SELECT SSSE + one READ RECORD range per file; a card refusing the range
@@ -70,19 +72,16 @@ def pcscd():
 
 @pytest.fixture
 def insert(pcscd):
-    links = []
+    """insert(persona, slot=0, **link options): the card in the slot (pcscd has seen it), taken
+    out after the test (pcscd has seen that too)."""
+    with ExitStack() as cards:
 
-    def insert_card(persona: str, slot: int = 0, **kwargs) -> VpcdLink:
-        link = VpcdLink(SocialSecurityCard.from_persona(persona), port=pcscd.port + slot, **kwargs)
-        link.insert()
-        counter = wait_state(READERS[slot], True)
-        links.append((link, READERS[slot], counter))
-        return link
+        def insert_card(persona: str, slot: int = 0, **kwargs) -> VpcdLink:
+            card = SocialSecurityCard.from_persona(persona)
+            link = VpcdLink(card, port=pcscd.port + slot, **kwargs)
+            return cards.enter_context(card_inserted(link, READERS[slot]))
 
-    yield insert_card
-    for link, reader, counter in links:
-        link.remove()
-        wait_state(reader, False, after=counter)
+        yield insert_card
 
 
 def _read_both_ways(persona: str):
