@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import asdict, replace
 
-from sscard.cli.masking import mask
+from sscard.masking import mask
 from sscard.spec import Spec
 from sscard.ssse.results import CardIdentification, Coded, Identity
 

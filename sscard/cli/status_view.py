@@ -17,18 +17,9 @@ SCHEMA = "sscard.status/1"
 def _mask(style: str | None, value, reveal: bool):
     if value is None or reveal or style is None:
         return _plain(value)
-    from sscard.cli.masking import mask
+    from sscard.masking import mask
 
-    text = str(value)
-    if style == "pan":
-        return (
-            text[:6] + "*" * max(0, len(text) - 10) + text[-4:]
-            if len(text) > 10
-            else "*" * len(text)
-        )
-    if style in ("id", "name"):
-        return mask(style, text)
-    return "***"
+    return mask(style, str(value))
 
 
 def _plain(value):
