@@ -23,49 +23,21 @@ from sscard.bank.results import BankReading, RecordsStatus
 from sscard.errors import ExitCode
 from sscard.results import AppState, Finding
 from sscard.session import CardSession
+from sscard.spec.messages import text
 from sscard.ssse.results import Identity, Layout
 
-BANK_ACTIVATION = (
-    "not recorded on the chip: ask the issuing bank (counter, mobile banking app or hotline)",
-    "芯片上无激活记录：请向发卡银行（柜台、手机银行或客服电话）查询金融功能是否激活",
-)
-SSC_ENABLEMENT = (
-    "not recorded on the chip: ask the social security bureau, or check the electronic "
-    "social security card (电子社保卡)",
-    "芯片上无启用记录：社保功能是否启用请向社保经办机构查询，或在电子社保卡中查看",
-)
+# What the chip cannot tell (the bank's activation, the bureau's enablement), where to ask,
+# and what a holder must hear when the chip's state calls for it (the questions people bring
+# to a kiosk): apdu_specs/messages.toml [not_on_chip.*] and [advice.*].
+NOT_ON_CHIP = {"BANK_ACTIVATION": "bank_activation", "SSC_ENABLEMENT": "ssc_enablement"}
 
-# What a holder must hear when the chip's state calls for it (the questions people bring to
-# a kiosk): a new bank account shows zero until activated, and where a blocked card goes.
-ADVICE = {
-    "new_bank_account": (
-        "this bank application was never used. A new card's bank account shows a zero "
-        "balance until the holder activates it in person at the issuing bank, with their ID "
-        "card. Nobody legitimate (bank, social security bureau, police) ever asks for your "
-        "PIN or an SMS verification code, by phone, message or in person",
-        "该金融应用从未使用。新卡的银行账户在持卡人本人携身份证到发卡银行激活之前，余额显示为零。"
-        "银行、社保部门、警方等任何正规机构都不会通过电话、短信或当面索要您的密码或短信验证码",
-    ),
-    "bank_blocked": (
-        "to unblock the bank application or its PIN, or to replace the card: the issuing "
-        "bank (a branch, with the holder's ID card); the social security hotline 12333 "
-        "tells which bank issued the card",
-        "解锁金融应用或银行密码、或补换卡：请持持卡人身份证到发卡银行网点办理；"
-        "可拨打社保服务热线 12333 查询发卡银行",
-    ),
-    "ssse_blocked": (
-        "to unblock the social security PIN or application, or to replace the card: the "
-        "social security bureau or a social security card outlet of the issuing bank, with "
-        "the holder's ID card; hotline 12333",
-        "解锁社保密码或社保应用、或补换卡：请持持卡人身份证到社保经办机构或发卡银行的社保卡"
-        "服务网点办理；咨询电话 12333",
-    ),
-    "card_blocked": (
-        "the card is blocked for good: replace it at the social security bureau or the "
-        "issuing bank, with the holder's ID card; hotline 12333",
-        "卡片已永久锁定：请持持卡人身份证到社保经办机构或发卡银行补换卡；咨询电话 12333",
-    ),
-}
+
+def __getattr__(name: str) -> tuple[str, str]:
+    """BANK_ACTIVATION and SSC_ENABLEMENT, (en, zh), read from the catalogue when asked."""
+    if name in NOT_ON_CHIP:
+        return text(f"not_on_chip.{NOT_ON_CHIP[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 IDENTITY_CHECKS = ("id_number", "name")  # a mismatch here gets its own exit code
 
@@ -148,7 +120,7 @@ class Status:
 
     @property
     def advice(self) -> tuple[tuple[str, str, str], ...]:
-        """(code, en, zh) of each piece of ADVICE the state calls for."""
+        """(code, en, zh) of each piece of advice the state calls for."""
         codes = []
         verdicts = (self.ssse_verdict.code, self.bank_verdict.code)
         if VerdictCode.CARD_BLOCKED in verdicts:
@@ -167,7 +139,7 @@ class Status:
             and self.bank_verdict.code is VerdictCode.READY
         ):
             codes.append("new_bank_account")
-        return tuple((c, *ADVICE[c]) for c in codes)
+        return tuple((c, *text(f"advice.{c}")) for c in codes)
 
     @property
     def exit_code(self) -> int:
@@ -187,27 +159,10 @@ class Status:
         return ExitCode.OK
 
 
-_VERDICTS: dict[VerdictCode, tuple[str, str]] = {
-    VerdictCode.USABLE: ("usable", "可用"),
-    VerdictCode.READY: (
-        "present, not blocked and not expired on the chip",
-        "芯片上存在、未锁定且未过有效期",
-    ),
-    VerdictCode.EXPIRED: ("expired", "已过有效期"),
-    VerdictCode.PIN_BLOCKED: ("PIN blocked", "密码已锁定"),
-    VerdictCode.ATC_EXHAUSTED: (
-        "unusable for good: its transaction counter (ATC) reached 65535, so the "
-        "card refuses any further transaction",
-        "永久不可用：应用交易计数器（ATC）已达 65535，卡片拒绝任何新交易",
-    ),
-    VerdictCode.APPLICATION_BLOCKED: ("application blocked", "应用已锁定"),
-    VerdictCode.CARD_BLOCKED: ("card blocked", "卡片已锁定"),
-    VerdictCode.ABSENT: ("absent", "不存在"),
-}
-
-
-def _verdict(code: VerdictCode) -> Verdict:
-    return Verdict(code, *_VERDICTS[code])
+def _verdict(code: VerdictCode, text_key: str | None = None) -> Verdict:
+    """The verdict `code` with its text: apdu_specs/messages.toml [verdict.CODE], or the
+    entry `text_key` for a case with a text of its own."""
+    return Verdict(code, *text(text_key or f"verdict.{code.value}"))
 
 
 def read_status(
@@ -295,15 +250,6 @@ def _bank_verdict(bank: BankReading, expired: bool | None) -> Verdict:
         return _verdict(VerdictCode.PIN_BLOCKED)
     if expired is None:  # only the records (GPO) give the expiry date: never call it usable
         if bank.records_status is RecordsStatus.NOT_REQUESTED:
-            return Verdict(
-                VerdictCode.READY,
-                "present and not blocked on the chip, expiry unknown "
-                "without records (--bank-records reads them)",
-                "芯片上存在且未锁定；未读取记录，有效期未知（--bank-records 可读取）",
-            )
-        return Verdict(
-            VerdictCode.READY,
-            "present and not blocked on the chip, expiry unknown (no expiry date read)",
-            "芯片上存在且未锁定；未读到有效期，是否过期未知",
-        )
+            return _verdict(VerdictCode.READY, "verdict.ready_without_records")
+        return _verdict(VerdictCode.READY, "verdict.ready_no_expiry")
     return _verdict(VerdictCode.READY)

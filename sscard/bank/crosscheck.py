@@ -4,7 +4,8 @@ Each check ends as `match`, `mismatch` or `not_done` (with the reason: EF06 lock
 generation-3 card without keys, bank records not read, a field not personalised, a
 non-ID-card document type…).  A mismatch is also a warning finding: never silent.
 A blank bank name (spaces, zeros, the recommended " /") means "not personalised", not
-a mismatch (docs/card-facts.md#identity-cross-check).
+a mismatch (docs/card-facts.md#identity-cross-check).  The texts are in
+apdu_specs/messages.toml [cross_check.*].
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sscard.bank.results import BankReading, BankRecords, RecordsStatus
 from sscard.codec import gb11643
 from sscard.findings import finding
 from sscard.results import Finding
+from sscard.spec.messages import text
 from sscard.ssse.results import HolderInfo, HolderStatus, Identity
 
 ID_CARD = "00"  # 9F62: 身份证
@@ -51,57 +53,38 @@ def _not_done(item: str, gap: Gap) -> Checked:
     return CrossCheck(item, Outcome.NOT_DONE, gap.en, gap.zh), ()
 
 
-def _compared(item: str, same: bool, en: str, zh: str, mismatch: Finding) -> Checked:
-    """`en` and `zh` name the two values compared; a mismatch raises `mismatch`."""
+def _compared(item: str, same: bool, texts: tuple[str, str], mismatch: Finding) -> Checked:
+    """`texts`: the catalogue keys of "agree" and "differ"; a mismatch raises `mismatch`."""
+    agree, differ = texts
     check = CrossCheck(
-        item,
-        Outcome.MATCH if same else Outcome.MISMATCH,
-        en + ("agree" if same else "differ"),
-        zh + ("一致" if same else "不一致"),
+        item, Outcome.MATCH if same else Outcome.MISMATCH, *text(agree if same else differ)
     )
     return check, () if same else (mismatch,)
 
 
 def _holder_of(identity: Identity | None) -> HolderInfo | Gap:
     if identity is None:
-        return Gap("the social security application could not be read", "社会保障应用无法读取")
+        return Gap(*text("cross_check.ssse_unreadable"))
     if identity.holder_status is HolderStatus.LOCKED:
-        return Gap(
-            f"holder data (EF06) is locked: it needs {identity.holder_locked_by or 'a key'}",
-            "持卡人信息（EF06）受密钥保护，未能读取",
-        )
+        return Gap(*text("cross_check.ef06_locked", locked_by=identity.holder_locked_by or "a key"))
     if identity.holder_status is HolderStatus.ABSENT or identity.holder is None:
-        return Gap("the card has no holder data (EF06)", "卡中无持卡人信息（EF06）")
+        return Gap(*text("cross_check.ef06_absent"))
     return identity.holder
 
 
 def _records_of(bank: BankReading | None) -> BankRecords | Gap:
     if bank is None or bank.aid is None:
-        return Gap("no bank application", "无金融应用")
+        return Gap(*text("cross_check.no_bank_application"))
     if bank.records_status is RecordsStatus.NOT_READ:
-        return Gap(
-            f"bank application {bank.state.value.replace('_', ' ')}: its records were not read "
-            "(no GPO sent)",
-            "金融应用已锁定或不可用，未读取记录（未发送获取处理选项）",
-        )
+        return Gap(*text("cross_check.bank_not_read", state=bank.state.value.replace("_", " ")))
     if bank.records_status is RecordsStatus.WITHHELD:
-        return Gap(
-            "no GPO sent: the bank application's transaction counter (ATC) is unknown or "
-            "at its end, so its records were not read",
-            "应用交易计数器（ATC）未知或已到上限，未发送获取处理选项，未读取记录",
-        )
+        return Gap(*text("cross_check.bank_withheld"))
     if bank.records_status is RecordsStatus.REFUSED:
-        return Gap(
-            "the bank application refused GPO (6985): its records were not read",
-            "金融应用拒绝获取处理选项（6985），未读取记录",
-        )
+        return Gap(*text("cross_check.bank_refused"))
     if bank.records_status is RecordsStatus.NOT_REQUESTED:
-        return Gap(
-            "bank records not read (use --bank-records)",
-            "未读取金融应用记录（需 --bank-records）",
-        )
+        return Gap(*text("cross_check.bank_not_requested"))
     if bank.records is None:
-        return Gap("bank records could not be read", "金融应用记录无法读取")
+        return Gap(*text("cross_check.bank_unreadable"))
     return bank.records
 
 
@@ -140,34 +123,19 @@ def _check_id_number(
     if isinstance(records, Gap):
         return _not_done(item, records)
     if not unionpay:
-        return _not_done(
-            item,
-            Gap(
-                "not a UnionPay application: 9F61 has another meaning", "非银联应用，9F61 含义不同"
-            ),
-        )
+        return _not_done(item, Gap(*text("cross_check.not_unionpay")))
     if records.id_number is None:
-        return _not_done(
-            item,
-            Gap("the bank application holds no ID number (9F61)", "金融应用未写入证件号码（9F61）"),
-        )
+        return _not_done(item, Gap(*text("cross_check.no_id_number")))
     if records.id_type.code != ID_CARD:
-        return _not_done(
-            item,
-            Gap(
-                f"the bank's document type (9F62) is {records.id_type.code or 'absent'}, "
-                "not an ID card",
-                "金融应用证件类型不是身份证",
-            ),
-        )
+        id_type = records.id_type.code or "absent"
+        return _not_done(item, Gap(*text("cross_check.not_id_card", id_type=id_type)))
     if isinstance(holder, Gap):
         return _not_done(item, holder)
     number = holder.social_security_number
     return _compared(
         item,
         number is not None and records.id_number.upper() == number.upper(),
-        "social security number and the bank's ID number (9F61) ",
-        "社会保障号码与金融应用证件号码",
+        ("cross_check.id_number_agree", "cross_check.id_number_differ"),
         finding("bank_id_mismatch", "bank.id_number"),
     )
 
@@ -195,29 +163,16 @@ def _check_name(holder: HolderInfo | Gap, records: BankRecords | Gap) -> Checked
         return _not_done(item, records)
     bank_names = [n for n in (_normal_name(records.name), _normal_name(records.name_extended)) if n]
     if not bank_names:
-        return _not_done(
-            item,
-            Gap(
-                "the bank application's name (5F20/9F0B) is blank: not personalised",
-                "金融应用未写入姓名（5F20/9F0B 为空）",
-            ),
-        )
+        return _not_done(item, Gap(*text("cross_check.name_blank")))
     if isinstance(holder, Gap):
         return _not_done(item, holder)
     name = _normal_name(holder.name)
     if name is not None and name.isascii() != all(n.isascii() for n in bank_names):
-        return _not_done(
-            item,
-            Gap(
-                "the names are in different scripts (Chinese characters and Latin letters)",
-                "姓名书写方式不同（汉字与拼音）",
-            ),
-        )
+        return _not_done(item, Gap(*text("cross_check.name_scripts")))
     return _compared(
         item,
         name in set(bank_names) | {"".join(bank_names)},
-        "holder name and the bank's name ",
-        "持卡人姓名与金融应用姓名",
+        ("cross_check.name_agree", "cross_check.name_differ"),
         finding("bank_name_mismatch", "bank.name"),
     )
 
@@ -228,23 +183,16 @@ def _check_expiry(card_expiry: _dt.date | None, records: BankRecords | Gap) -> C
     if isinstance(records, Gap):
         return _not_done(item, records)
     if records.expiry_date is None:
-        return _not_done(
-            item,
-            Gap("the bank application holds no expiry date (5F24)", "金融应用无有效期（5F24）"),
-        )
+        return _not_done(item, Gap(*text("cross_check.no_bank_expiry")))
     if card_expiry is None:
-        return _not_done(
-            item,
-            Gap("the card's expiry date (EF05) is not available", "无法读取卡片有效期（EF05）"),
-        )
+        return _not_done(item, Gap(*text("cross_check.no_card_expiry")))
     # 5F24 is the last day of a month (YYMMDD, the month's end by EMV practice) while EF05
     # names a day: the same card expiry is the same year and month
     bank_expiry = records.expiry_date
     return _compared(
         item,
         (card_expiry.year, card_expiry.month) == (bank_expiry.year, bank_expiry.month),
-        "card and bank application expiry dates ",
-        "卡片有效期与金融应用有效期",
+        ("cross_check.expiry_agree", "cross_check.expiry_differ"),
         finding("expiry_differs", "bank.expiry_date"),
     )
 

@@ -1,0 +1,83 @@
+"""apdu_specs/messages.toml: the bilingual texts sscard shows about a card (findings,
+verdicts, what the chip cannot tell, advice, cross-check outcomes), in one catalogue.
+
+Read on the first text asked for, not when sscard starts, and validated then like every
+spec file: every entry has a non-empty `en` and `zh` and nothing else (a finding also its
+`severity`); a `{name}` in a text is a plain name the code fills in.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sscard import errors
+from sscard.spec.loader import Fields, read_toml, spec_dir
+
+FILE = "messages.toml"
+SECTIONS = ("finding", "verdict", "not_on_chip", "advice", "cross_check")
+SEVERITIES = {"info", "warning"}
+
+
+@dataclass(frozen=True)
+class Message:
+    en: str
+    zh: str
+    severity: str | None = None  # findings only: info | warning
+
+    def format(self, **fields: object) -> tuple[str, str]:
+        """(en, zh) with the `{name}`s filled in (a name not given is a KeyError)."""
+        return self.en.format(**fields), self.zh.format(**fields)
+
+
+def _text(f: Fields, key: str) -> str:
+    text = f.get(key, str)
+    if not text.strip():
+        raise errors.SpecError(f"{f.where}: '{key}' is empty")
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:
+        raise errors.SpecError(f"{f.where}: '{key}' has an unpaired brace") from None
+    for _literal, name, spec, conversion in parsed:
+        if name is not None and (not name.isidentifier() or spec or conversion):
+            raise errors.SpecError(f"{f.where}: '{key}' fills in {{{name}}}: only plain names")
+    return text
+
+
+def parse_messages(doc: Mapping[str, object], where: str = FILE) -> dict[str, Message]:
+    """ "section.key" -> Message, or a SpecError naming the entry."""
+    top = Fields(doc, where)
+    out: dict[str, Message] = {}
+    for section in SECTIONS:
+        entries = Fields(top.get(section, dict, {}), f"{where} [{section}]")
+        for key in list(entries.table):
+            f = Fields(entries.get(key, dict), f"{where} [{section}.{key}]")
+            severity = f.choice("severity", SEVERITIES) if section == "finding" else None
+            out[f"{section}.{key}"] = Message(_text(f, "en"), _text(f, "zh"), severity)
+            f.done()
+        entries.done()
+    top.done()
+    return out
+
+
+@functools.cache
+def catalogue(directory: str | None = None) -> Mapping[str, Message]:
+    """The catalogue in `directory` (default: the installed apdu_specs/), read once."""
+    path = os.path.join(directory or spec_dir(), FILE)
+    return parse_messages(read_toml(path))
+
+
+def message(key: str) -> Message:
+    """The entry "section.key"; a key the catalogue lacks is a SpecError."""
+    found = catalogue().get(key)
+    if found is None:
+        raise errors.SpecError(f"{FILE}: no entry {key!r}")
+    return found
+
+
+def text(key: str, /, **fields: object) -> tuple[str, str]:
+    """(en, zh) of the entry "section.key", its `{name}`s filled in from `fields`."""
+    return message(key).format(**fields)

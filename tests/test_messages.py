@@ -1,0 +1,137 @@
+"""The message catalogue (apdu_specs/messages.toml, sscard.spec.messages): validated when
+loaded, and holding exactly the texts the code asks for."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sscard import errors
+from sscard.spec.messages import SECTIONS, catalogue, parse_messages, text
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sscard"
+KEY = re.compile(rf"(?:{'|'.join(SECTIONS)})\.[a-z0-9_]+")
+
+
+def _literals(node: ast.expr) -> list[str] | None:
+    """The strings an argument can be: a literal, or either side of `a if c else b`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        body, other = _literals(node.body), _literals(node.orelse)
+        return None if body is None or other is None else body + other
+    return None
+
+
+def _name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+
+def code_keys() -> dict[str, set[str]]:
+    """Every catalogue key the package's source names -> the {fields} the call fills in."""
+    keys: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name, args = _name(node), [_literals(a) for a in node.args]
+            fields = {k.arg for k in node.keywords if k.arg} if name == "text" else set()
+            found: list[str] = []
+            if name in ("text", "message") and args[0]:
+                found = args[0]
+            elif name == "finding" and args[0]:
+                found = [f"finding.{code}" for code in args[0]]
+            elif name == "append" and path.name == "status.py" and args[0]:
+                found = [f"advice.{code}" for code in args[0]]  # Status.advice's codes
+            for key in found:
+                keys.setdefault(key, set()).update(fields)
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):  # keys passed along
+            if isinstance(node, ast.Constant) and KEY.fullmatch(str(node.value)):
+                keys.setdefault(node.value, set())
+    # the keys made at run time: a verdict's text by its code, the module attributes of
+    # sscard.status
+    from sscard import status
+
+    for code in status.VerdictCode:
+        keys.setdefault(f"verdict.{code.value}", set())
+    for key in status.NOT_ON_CHIP.values():
+        keys.setdefault(f"not_on_chip.{key}", set())
+    return keys
+
+
+def test_the_catalogue_holds_exactly_the_texts_the_code_uses():
+    used, entries = code_keys(), catalogue()
+    assert len(used) > 60  # the scan sees the calls (findings, verdicts, cross-checks, …)
+    assert sorted(set(used) - set(entries)) == []  # asked for, but missing
+    assert sorted(set(entries) - set(used)) == []  # in the catalogue, but never used
+
+
+def test_each_text_gets_exactly_the_fields_it_names():
+    entries = catalogue()
+    for key, fields in code_keys().items():
+        entry = entries[key]
+        named = {n for t in (entry.en, entry.zh) for _, n, _, _ in string.Formatter().parse(t) if n}
+        assert named == fields, key
+
+
+def test_texts_are_the_ones_shown():
+    assert text("verdict.pin_blocked") == ("PIN blocked", "密码已锁定")
+    assert text("cross_check.ef06_locked", locked_by="RKSSSE") == (
+        "holder data (EF06) is locked: it needs RKSSSE",
+        "持卡人信息（EF06）受密钥保护，未能读取",
+    )
+    assert catalogue()["finding.card_number_check"].severity == "info"
+
+
+GOOD = {"en": "a text", "zh": "一段文字"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ({"verdict": {"x": {"en": "a text"}}}, r"\[verdict.x\]: missing key 'zh'"),
+        ({"verdict": {"x": {**GOOD, "fr": "un texte"}}}, r"\[verdict.x\]: unknown key"),
+        ({"verdicts": {"x": GOOD}}, "unknown key"),
+        ({"advice": {"x": {**GOOD, "zh": " "}}}, r"\[advice.x\]: 'zh' is empty"),
+        ({"advice": {"x": {**GOOD, "en": 3}}}, "'en' has the wrong type"),
+        ({"finding": {"x": GOOD}}, r"\[finding.x\]: missing key 'severity'"),
+        ({"finding": {"x": {**GOOD, "severity": "fatal"}}}, "'severity' = 'fatal' is not one"),
+        ({"verdict": {"x": {**GOOD, "severity": "info"}}}, r"\[verdict.x\]: unknown key"),
+        ({"advice": {"x": {**GOOD, "en": "it {needs"}}}, "unpaired brace"),
+        ({"advice": {"x": {**GOOD, "en": "{0}"}}}, "only plain names"),
+        ({"advice": {"x": {**GOOD, "en": "{key.__class__}"}}}, "only plain names"),
+        ({"advice": {"x": {**GOOD, "zh": "{key!r}"}}}, "only plain names"),
+    ],
+)
+def test_the_catalogue_is_validated(doc, problem):
+    with pytest.raises(errors.SpecError, match=problem):
+        parse_messages(doc)
+
+
+def test_a_valid_document_parses():
+    parsed = parse_messages({"finding": {"x": {**GOOD, "severity": "info"}}, "advice": {"y": GOOD}})
+    assert parsed["finding.x"].severity == "info" and parsed["advice.y"].en == "a text"
+
+
+def test_the_catalogue_is_read_only_when_a_text_is_needed():
+    """`sscard read` on a card with nothing to report never reads messages.toml."""
+    script = (
+        "import sscard, sscard.status, sscard.findings, sscard.bank.crosscheck\n"
+        "from sscard.spec.messages import catalogue\n"
+        "import sscard.cli.main\n"
+        "assert catalogue.cache_info().currsize == 0\n"
+        "sscard.findings.finding('card_expired')\n"
+        "print(catalogue.cache_info().currsize)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
