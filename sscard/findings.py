@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sscard.results import Finding
-from sscard.spec.messages import message
 
 
 @dataclass(frozen=True)
@@ -21,6 +20,8 @@ class CardStatusFinding(Finding):
 def finding(
     code: str, field: str | None = None, detail: str | None = None, sw: int | None = None
 ) -> Finding:
+    from sscard.spec.messages import message  # a read without findings never loads it
+
     entry = message(f"finding.{code}")
     severity, en, zh = entry.severity or "warning", entry.en, entry.zh
     if detail:

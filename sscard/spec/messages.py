@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-import string
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sscard import errors
 from sscard.spec.loader import Fields, read_toml, spec_dir
@@ -22,11 +20,18 @@ SECTIONS = ("finding", "verdict", "not_on_chip", "advice", "cross_check")
 SEVERITIES = {"info", "warning"}
 
 
-@dataclass(frozen=True)
 class Message:
-    en: str
-    zh: str
-    severity: str | None = None  # findings only: info | warning
+    """One entry: its English and Chinese text (a plain class: this module is imported on
+    the read path, where a dataclass would cost more start-up time than the read)."""
+
+    __slots__ = ("en", "zh", "severity")
+
+    def __init__(self, en: str, zh: str, severity: str | None = None) -> None:
+        self.en, self.zh = en, zh
+        self.severity = severity  # findings only: info | warning
+
+    def __repr__(self) -> str:
+        return f"Message(en={self.en!r}, zh={self.zh!r}, severity={self.severity!r})"
 
     def format(self, **fields: object) -> tuple[str, str]:
         """(en, zh) with the `{name}`s filled in (a name not given is a KeyError)."""
@@ -34,6 +39,8 @@ class Message:
 
 
 def _text(f: Fields, key: str) -> str:
+    import string  # only when the catalogue is read
+
     text = f.get(key, str)
     if not text.strip():
         raise errors.SpecError(f"{f.where}: '{key}' is empty")
