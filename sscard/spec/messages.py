@@ -41,7 +41,7 @@ class Message:
 def _text(f: Fields, key: str) -> str:
     import string  # only when the catalogue is read
 
-    text = f.get(key, str)
+    text: str = f.get(key, str)
     if not text.strip():
         raise errors.SpecError(f"{f.where}: '{key}' is empty")
     try:
@@ -55,7 +55,7 @@ def _text(f: Fields, key: str) -> str:
 
 
 def parse_messages(doc: Mapping[str, object], where: str = FILE) -> dict[str, Message]:
-    """ "section.key" -> Message, or a SpecError naming the entry."""
+    """Every entry as "section.key" -> Message, or a SpecError naming the entry."""
     top = Fields(doc, where)
     out: dict[str, Message] = {}
     for section in SECTIONS:
