@@ -11,6 +11,7 @@ Names are imported lazily so that `import sscard` stays cheap.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING
 
@@ -43,10 +44,27 @@ _EXPORTS = {
     "AppState": "sscard.results",
 }
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover  (the lazy names, for type checkers)
+    from sscard import errors  # noqa: F401
+    from sscard.auth.hsm import HsmAnswer, HsmStep1  # noqa: F401
+    from sscard.auth.psam import PsamKeys, open_psam, open_psam_emulator  # noqa: F401
+    from sscard.bank.results import BankReading  # noqa: F401
     from sscard.card import Card
-    from sscard.errors import SscardError  # noqa: F401  (annotations of the lazy names)
-    from sscard.ssse.results import Identity  # noqa: F401
+    from sscard.errors import SscardError  # noqa: F401
+    from sscard.results import AppState, Coded, Finding  # noqa: F401
+    from sscard.session import CardSession  # noqa: F401
+    from sscard.spec import load_spec  # noqa: F401
+    from sscard.ssse.results import (  # noqa: F401
+        CardIdentification,
+        HolderInfo,
+        HolderStatus,
+        Identity,
+        IssuerInfo,
+    )
+    from sscard.status import Status  # noqa: F401
+    from sscard.transport.base import Transport
+    from sscard.transport.pcsc import ReaderState, list_readers  # noqa: F401
+    from sscard.transport.watch import CardEvent, CardWatcher  # noqa: F401
 
 
 def open(
@@ -54,10 +72,10 @@ def open(
     *,
     wait: float | None = None,
     shared: bool = False,
-    trace=None,
+    trace: Callable[[str], None] | None = None,
     timeout: float | None = None,
-    ignore=(),
-    exclude=(),
+    ignore: Iterable[str] = (),
+    exclude: Collection[str] = (),
     record: bool = False,
 ) -> Card:
     """Connect to the card in a PC/SC reader and return a `Card` (a context manager).
@@ -93,10 +111,10 @@ def open(
 def open_emulator(
     persona: str = "gen2",
     *,
-    trace=None,
+    trace: Callable[[str], None] | None = None,
     timeout: float | None = None,
     record: bool = False,
-    **options,
+    **options: object,
 ) -> Card:
     """Connect to a built-in emulated card (a persona name or a persona TOML path); `trace`,
     `timeout` and `record` as for open()."""
@@ -107,13 +125,13 @@ def open_emulator(
     return Card(_recording(transport) if record else transport, trace=trace, timeout=timeout)
 
 
-def _recording(transport):
+def _recording(transport: Transport) -> Transport:
     from sscard.transport.recording import RecordingTransport
 
     return RecordingTransport(transport)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'sscard' has no attribute {name!r}")
