@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/start_bench.py [--rounds N] [--importtime]
 
-Four programs start in turn, N rounds, against a private pcscd + vpcd with the emulated
+Five programs start in turn, N rounds, against a private pcscd + vpcd with the emulated
 card gen2 in the reader (sscard.testing.stack):
 
 - floor: `python -c pass`, start → exit (the interpreter's floor);
 - pyscard: bench/floor_sequence.py, a plain pyscard script (start → its first APDU);
+- click+pyscard: the least a click CLI on pyscard does (import click, parse `-r`, connect,
+  send SELECT through pyscard's low-level layer): the floor of any CLI on sscard's stack;
 - library: `import sscard; sscard.open(reader).read_identity()` (start → first APDU);
 - cli: the installed `sscard read -r reader` (start → first APDU).
 
@@ -36,6 +38,26 @@ from sscard.testing.stack import BenchStack
 HERE = Path(__file__).resolve().parent
 SSCARD = str(Path(sys.executable).with_name("sscard"))  # the console script, as users run it
 LIBRARY = "import sys, sscard\nwith sscard.open(sys.argv[1]) as c:\n    c.read_identity()\n"
+# the least any click CLI on pyscard does before its first APDU: import click, parse the
+# reader option, connect and send SELECT SSSE through pyscard's low-level layer
+CLICK_PYSCARD = """
+import click
+
+@click.command()
+@click.option("-r", "--reader", required=True)
+def read(reader):
+    from smartcard import scard
+    _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    _, card, protocol = scard.SCardConnect(
+        context, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+    )
+    select_ssse = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00")
+    scard.SCardTransmit(card, protocol, list(select_ssse))
+    scard.SCardDisconnect(card, scard.SCARD_UNPOWER_CARD)
+    scard.SCardReleaseContext(context)
+
+read()
+"""
 
 
 class FirstApdu:
@@ -74,6 +96,7 @@ def programs(reader: str) -> dict[str, list[str] | None]:
     return {
         "floor": None,
         "pyscard": [sys.executable, str(HERE / "floor_sequence.py"), reader],
+        "click+pyscard": [sys.executable, "-c", CLICK_PYSCARD, "-r", reader],
         "library": [sys.executable, "-c", LIBRARY, reader],
         "cli": [SSCARD, "read", "-r", reader],
     }
@@ -147,7 +170,7 @@ def main() -> None:
         for name, samples in times.items():
             m = statistics.median(samples)
             print(
-                f"  {name:8} {m * 1000:6.1f} ms   {m / floor:5.2f}× the interpreter floor"
+                f"  {name:13} {m * 1000:6.1f} ms   {m / floor:5.2f}× the interpreter floor"
                 f"   {m / pyscard:5.2f}× the pyscard script"
             )
         if args.importtime:
