@@ -96,16 +96,22 @@ def open(
 
     With `wait`, the PC/SC service and the reader may also appear meanwhile.
     """
-    from sscard.auth.psam import user_card
     from sscard.card import Card
     from sscard.session import check_timeout
     from sscard.transport.pcsc import PcscTransport
 
     timeout = check_timeout(timeout)  # before the reader is taken
     transport = PcscTransport.open(
-        reader, shared=shared, wait=wait, ignore=ignore, wanted=user_card, exclude=exclude
+        reader, shared=shared, wait=wait, ignore=ignore, wanted=_user_card, exclude=exclude
     )
     return Card(_recording(transport) if record else transport, trace=trace, timeout=timeout)
+
+
+def _user_card(transport) -> bool:
+    """sscard.auth.psam.user_card, imported only when asked: several cards are present."""
+    from sscard.auth.psam import user_card
+
+    return user_card(transport)
 
 
 def open_emulator(

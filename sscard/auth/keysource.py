@@ -16,7 +16,6 @@ from typing import NamedTuple, Protocol
 
 from sscard import errors
 from sscard.crypto import Algorithm, authentication_data, derive_card_key
-from sscard.crypto.key_file import MAX_KEY_FILE, parse_key_file, published_roots
 
 ENV_FILE = "SSCARD_KEYS_FILE"  # path of a key file
 ENV_INLINE = "SSCARD_KEYS"  # the key file's content itself
@@ -78,6 +77,7 @@ class SoftwareKeys:
 def _read_key_file(path: str) -> str:
     """A regular file of at most MAX_KEY_FILE bytes (never a FIFO or a device)."""
     from sscard import inputs
+    from sscard.crypto.key_file import MAX_KEY_FILE
 
     return inputs.read_text_file(path, limit=MAX_KEY_FILE, what="the key file")
 
@@ -85,6 +85,10 @@ def _read_key_file(path: str) -> str:
 def load_keys(choice: str | None) -> SoftwareKeys | None:
     """A key source: `choice` is a key file path or "test"; None falls back to the environment
     (SSCARD_KEYS_FILE, then SSCARD_KEYS), and to no keys at all."""
+    if choice != TEST and not (choice or os.environ.get(ENV_FILE) or os.environ.get(ENV_INLINE)):
+        return None  # no keys: the key-file parser (and tomllib) is not even imported
+    from sscard.crypto.key_file import parse_key_file, published_roots
+
     if choice == TEST:
         return SoftwareKeys(published_roots(), "published TEST keys")
     path = choice or os.environ.get(ENV_FILE)
