@@ -10,9 +10,10 @@ import pytest
 from helpers import TODAY, FaultyTransport, card_of, persona_toml
 
 from sscard import errors
-from sscard.auth.keysource import SoftwareKeys, load_keys, parse_key_file
+from sscard.auth.keysource import SoftwareKeys, load_keys
 from sscard.card import Card
 from sscard.cli.main import run
+from sscard.crypto.key_file import parse_key_file
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona import Auth
 from sscard.ssse.results import HolderStatus
