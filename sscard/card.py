@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # imported when first used, so `sscard read` loads only what 
     from sscard.bank.results import BankReading
     from sscard.budget import Budget
     from sscard.ssse.pin import PinTries, PinVerification
+    from sscard.ssse.select import Probe
     from sscard.status import Status
 
 T = TypeVar("T")
@@ -234,7 +235,7 @@ class Card:
             budget=self._bank_budget(),
         )
 
-    def probe(self) -> str:
+    def probe(self) -> Probe:
         """Whether the card answers as a social security card (see sscard.ssse.select.probe)."""
         from sscard.ssse.select import probe
 

@@ -12,6 +12,7 @@ from sscard.bank.crosscheck import Outcome
 from sscard.bank.results import RecordsStatus, Selection
 from sscard.results import AppState
 from sscard.ssse.results import Authenticity, HolderStatus, Layout
+from sscard.ssse.select import Probe
 from sscard.status import VerdictCode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +26,17 @@ def test_the_type_marker_ships_in_the_wheel():
 
 @pytest.mark.parametrize(
     "enum",
-    [Layout, Authenticity, Selection, VerdictCode, Outcome, AppState, HolderStatus, RecordsStatus],
+    [
+        Layout,
+        Authenticity,
+        Selection,
+        VerdictCode,
+        Outcome,
+        AppState,
+        HolderStatus,
+        RecordsStatus,
+        Probe,
+    ],
 )
 def test_tri_states_print_and_serialise_as_their_words(enum):
     # the JSON documents and the printed views show these words: an enum must not change them

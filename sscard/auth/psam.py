@@ -284,7 +284,7 @@ def user_card(transport) -> bool:
     security module), which is never the card to read.  One SELECT on a social security
     card, which the read repeats; the PSAM names only for a card that is not one."""
     from sscard.session import CardSession
-    from sscard.ssse.select import probe
+    from sscard.ssse.select import Probe, probe
 
     session = CardSession(transport)
-    return probe(session) != "no" or not is_psam(session)
+    return probe(session) is not Probe.NO or not is_psam(session)

@@ -14,12 +14,23 @@ caller then applies its own policy to that one answer:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sscard import errors
 from sscard.session import CardSession, Response
 from sscard.ssse.results import Layout
 
 SW_NOT_FOUND = 0x6A82  # the only refusal after which an MF-level EF05 is looked for
+
+
+class Probe(StrEnum):
+    """Whether a card answers as a social security card (`probe()`, `sscard readers`)."""
+
+    YES = "yes"
+    BLOCKED = "blocked"  # the application is blocked
+    CARD_BLOCKED = "card blocked"
+    MF = "mf"  # no SSSE name, but an EF05 under the MF: Shanghai-style
+    NO = "no"
 
 
 @dataclass(frozen=True)
@@ -59,20 +70,17 @@ def select_application(session: CardSession) -> tuple[Layout, bytes]:
     return selection.layout, selection.fci
 
 
-def probe(session: CardSession) -> str:
-    """Does the card answer as a social security card?  Its SELECT, nothing read.
-
-    "yes", "blocked" (application blocked), "card blocked", "mf" (no SSSE name but an
-    EF05 under the MF: Shanghai-style), or "no".
-    """
+def probe(session: CardSession) -> Probe:
+    """Does the card answer as a social security card?  Its SELECT, nothing read; the
+    answer is a `Probe` word."""
     selection = select_ssse(session)
     if selection.layout is not None:
-        return "yes" if selection.layout is Layout.SSSE else "mf"
+        return Probe.YES if selection.layout is Layout.SSSE else Probe.MF
     if isinstance(selection.refusal, errors.CardBlocked):
-        return "card blocked"
+        return Probe.CARD_BLOCKED
     if isinstance(selection.refusal, errors.NotSocialSecurityCard):
-        return "no"
-    return "blocked"
+        return Probe.NO
+    return Probe.BLOCKED
 
 
 def select_refused(session: CardSession, response: Response) -> errors.SscardError:
