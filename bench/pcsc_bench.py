@@ -1,13 +1,12 @@
 """sscard on the real PC/SC stack (private pcscd + vpcd + the emulator), measured in one run.
 
-    .venv/bin/python bench/pcsc_bench.py [--apdus N] [--starts N]
+    .venv/bin/python bench/pcsc_bench.py [--apdus N]
 
 1. APDUs and bytes per identity read (gen 2, gen 3 EF05-only), through pcscd.
 2. Per-APDU overhead of the sscard transport + session versus raw pyscard `transmit`
    on the same connection: small blocks of both loops interleaved in ABBA order; the
    result is the median of the ratios of neighbouring blocks.
-3. `sscard read` (the installed console script) process start → first APDU at the card,
-   against `python -c pass` start → exit measured the same way (the interpreter's floor).
+(Process start → first APDU: bench/start_bench.py.)
 
 Needs pcscd and vsmartcard-vpcd (bash .ci/setup.sh installs them).
 """
@@ -17,17 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from sscard.testing import pcscd as private_pcscd
 
 READER = "Virtual PCD 00 00"
-# the installed console script, as a user runs it (not the source tree)
-SSCARD = str(Path(sys.executable).with_name("sscard"))
 
 
 def identity_counts(persona: str) -> tuple[int, int, int, str]:
@@ -85,33 +79,10 @@ def overhead(apdus: int) -> tuple[float, float, float]:
     return r, o, statistics.median(b / a for a, b in zip(raw_times, ours, strict=False))
 
 
-def first_apdu_latency(starts: int, env: dict) -> tuple[float, float]:
-    """Median seconds from spawning `sscard read` to its first APDU at the card."""
-    arrivals: list[float] = []
-    samples, floors = [], []
-    with inserted("gen2", on_apdu=lambda i, apdu: arrivals.append(time.perf_counter())):
-        for _ in range(starts):
-            arrivals.clear()
-            t0 = time.perf_counter()
-            subprocess.run(
-                [SSCARD, "read", "-r", READER],
-                env=env,
-                cwd=tempfile.gettempdir(),
-                stdout=subprocess.DEVNULL,
-                check=True,
-            )
-            samples.append(arrivals[0] - t0)
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
-            floors.append(time.perf_counter() - t0)
-    return statistics.median(samples), statistics.median(floors)
-
-
 def main() -> None:
     global PORT
     ap = argparse.ArgumentParser()
     ap.add_argument("--apdus", type=int, default=8000)
-    ap.add_argument("--starts", type=int, default=15)
     args = ap.parse_args()
     if not private_pcscd.stack_available():
         sys.exit("pcscd and vsmartcard-vpcd are needed (bash .ci/setup.sh)")
@@ -127,12 +98,6 @@ def main() -> None:
         print(
             f"per APDU: raw pyscard {raw * 1e6:.0f} µs, sscard {ours * 1e6:.0f} µs, "
             f"overhead {100 * (ratio - 1):+.1f} %"
-        )
-        env = dict(pcscd.client_env(), PYTHONDONTWRITEBYTECODE="1")
-        latency, floor = first_apdu_latency(args.starts, env)
-        print(
-            f"`sscard read` start → first APDU: {latency * 1000:.0f} ms "
-            f"(interpreter start→exit floor {floor * 1000:.0f} ms, ratio {latency / floor:.2f})"
         )
 
 
