@@ -259,18 +259,3 @@ def test_persona_content_is_validated(tmp_path, base, table, message):
     with pytest.raises(errors.SpecError, match=message) as raised:
         SocialSecurityCard.from_persona(path)
     assert "ABAB" not in str(raised.value)  # content is never quoted
-
-
-def test_the_emulator_imports_no_reader_code():
-    folder = Path(__file__).resolve().parents[1] / "sscard" / "emulator"
-    for path in folder.glob("*.py"):
-        text = path.read_text("utf-8")
-        for reader in (
-            "sscard.session",
-            "sscard.card",
-            "sscard.ssse",
-            "sscard.transport",
-            "sscard.cli",
-            "sscard.trace",
-        ):
-            assert f"import {reader}" not in text and f"from {reader} " not in text, path.name

@@ -3,7 +3,6 @@ and the strict loader rejects what a real card could not hold."""
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import datetime as _dt
 from pathlib import Path
@@ -32,16 +31,6 @@ PACKAGED = {
     "bank-mismatch",
     "bank-contactless",
 }
-EMULATOR_DIR = Path(__file__).resolve().parents[1] / "sscard" / "emulator"
-# sscard.crypto: the block-cipher rules, pinned by standard and cross-computed vectors
-# (tests/test_crypto.py), shared like the codecs
-ALLOWED_IMPORTS = (
-    "sscard.spec",
-    "sscard.codec",
-    "sscard.crypto",
-    "sscard.errors",
-    "sscard.emulator",
-)
 
 
 # --- check characters, written from the formulas (no reader code) ---------------------------
@@ -357,47 +346,3 @@ def test_overrides_are_checked():
             "gen2", ef05={**load_persona("gen2").ef05, "card_type": "33"}
         )
     assert dataclasses.replace(load_persona("gen2"), state="ssse_blocked").state == "ssse_blocked"
-
-
-# --- the emulator is independent of the reader ------------------------------------------------
-
-
-def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f"{path.name}: relative import"
-            found.append(node.module or "")
-        elif isinstance(node, ast.Call) and getattr(
-            node.func, "id", getattr(node.func, "attr", "")
-        ) in ("__import__", "import_module"):
-            raise AssertionError(f"{path.name}: dynamic import")
-    return found
-
-
-def _allowed(module: str) -> bool:
-    import sys
-
-    top = module.split(".")[0]
-    if top in sys.stdlib_module_names or module == "__future__":
-        return True
-    return any(module == a or module.startswith(a + ".") for a in ALLOWED_IMPORTS)
-
-
-def test_emulator_imports_only_stdlib_spec_codec_errors():
-    modules = sorted(EMULATOR_DIR.rglob("*.py"))
-    assert len(modules) >= 5
-    for path in modules:
-        for module in _imports(path):
-            assert _allowed(module), f"{path.relative_to(EMULATOR_DIR)} imports {module}"
-
-
-def test_import_checker_can_fail():
-    assert not _allowed("sscard.reader")
-    assert not _allowed("sscard.transport.pcsc")
-    assert not _allowed("smartcard.System")
-    assert not _allowed("sscard")
-    assert _allowed("sscard.codec.tlv") and _allowed("os")
