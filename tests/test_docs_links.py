@@ -131,3 +131,27 @@ def test_paths_named_in_the_docs_exist():
                 missing.append(f"{page.name}: {name}")
     assert named >= 10  # the pattern finds the paths at all
     assert not missing, missing
+
+
+def test_the_readme_layout_names_every_part():
+    """README's Layout lists every folder and module of sscard/, every top-level folder and
+    page of the repository, and names nothing that is not there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Layout") :]
+    block = section[section.index("```text") : section.index("```", section.index("```text") + 7)]
+    parts = {
+        f"sscard/{path.name}/" if path.is_dir() else f"sscard/{path.name}"
+        for path in (ROOT / "sscard").iterdir()
+        if not path.name.startswith((".", "_")) or path.name == "__init__.py"
+    } - {"sscard/py.typed", "sscard/apdu_specs"}
+    tops = {
+        f"{path.name}/" if path.is_dir() else path.name
+        for path in ROOT.iterdir()
+        if path.name in SOURCE_DIRS or path.name in ("ARCHITECTURE.md", "CHANGELOG.md")
+    }
+    missing = sorted(name for name in parts | tops if name not in block)
+    assert not missing, f"README's Layout does not name {missing}"
+    named = re.findall(r"(?m)^((?:sscard/|[a-z.]+/|[A-Z]+\.md)[\w./-]*)", block)
+    assert len(named) > 20
+    absent = [name for name in named if not (ROOT / name).exists()]
+    assert not absent, f"README's Layout names what is not in the tree: {absent}"
