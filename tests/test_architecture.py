@@ -276,8 +276,9 @@ def test_the_checker_catches(source, code, broken):
 
 
 def test_running_the_emulator_loads_no_reader_code():
-    """The same rule at run time: a whole session with an emulated generation-3 card and the
-    software PSAM (select, read, authenticate, PIN, bank) loads only the allowed modules."""
+    """The same rule at run time: a session with an emulated generation-3 card (select, read,
+    both authentications, a protected file, PIN, bank) and the software PSAM (select, session
+    key) loads only the allowed modules."""
     script = """
 import sys
 from sscard.crypto import authentication_data
@@ -286,10 +287,15 @@ from sscard.emulator.psam_card import PsamCard
 
 card = SocialSecurityCard.from_persona("gen3")
 card.power_up()
-for apdu in ("00A404000F7378312E73682EC9E7BBE1B1A3D5CF", "00B2012D00", "0084000008",
-             "00A4040008A00000033301010100", "80CA9F3600", "0020000000"):
-    card.execute(bytes.fromhex(apdu))
-PsamCard.from_file().power_up()
+answers = [card.execute(bytes.fromhex(apdu)).hex().upper() for apdu in (
+    "00A404000F7378312E73682EC9E7BBE1B1A3D5CF", "00B2012D00", "0084000008",
+    "0088000010" + "11" * 16 + "00", "0084000008", "0082000A10" + "22" * 16, "00B0870000",
+    "0020000000", "00A4040008A00000033301010100", "80CA9F3600")]
+assert answers[0].endswith("9000") and answers[5].startswith("63C"), answers
+psam = PsamCard.from_file()
+psam.power_up()
+psam.execute(bytes.fromhex("00A4040006D15600000590"))
+psam.execute(bytes.fromhex("BFDE670A28" + "00" * 40))
 print(" ".join(sorted(m for m in sys.modules if m == "sscard" or m.startswith("sscard."))))
 """
     done = subprocess.run(
