@@ -126,6 +126,8 @@ def test_paths_named_in_the_docs_exist():
     for page in pages:
         for name in PATH_IN_DOCS.findall(page.read_text(encoding="utf-8")):
             path = name.split("#")[0]
+            if "<" in path:  # a pattern such as sscard/cli/<name>_cmd.py
+                continue
             named += 1
             if not (any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()):
                 missing.append(f"{page.name}: {name}")
