@@ -208,7 +208,8 @@ def violations(imports: list[Import]) -> list[str]:
             out.append(f"{where}: the package imports the new path, not {imp.target}")
             continue
         if here not in LAYERS or there not in LAYERS:
-            out.append(f"{where}: {here if here not in LAYERS else there} has no layer")
+            unplaced = here if here not in LAYERS else there
+            out.append(f"{where}: {unplaced} has no layer (LAYERS, ARCHITECTURE.md)")
             continue
         if LAYERS[there] > LAYERS[here] and not ((source, there) in UPWARD and imp.lazy):
             out.append(
@@ -221,7 +222,9 @@ def violations(imports: list[Import]) -> list[str]:
 def test_every_part_of_the_package_has_a_layer():
     parts = {unit_of(path) for path in PACKAGE.rglob("*.py")}
     parts -= {"emulator", "testing", *OLD_PATHS}
-    assert parts <= set(LAYERS), sorted(parts - set(LAYERS))
+    assert parts <= set(LAYERS), (
+        f"{sorted(parts - set(LAYERS))}: give each a layer here (LAYERS) and in ARCHITECTURE.md"
+    )
 
 
 def test_the_package_follows_the_import_rules():
