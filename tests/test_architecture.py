@@ -3,7 +3,7 @@
 
 The layers, bottom to top; a module imports its own layer and the layers below it:
 
-    0 foundation    errors, inputs, log, privacy
+    0 foundation    errors, inputs, log, privacy, masking
     1 model         spec, codec, crypto
     2 transport     transport
     3 engine        session, trace, budget, results, findings
@@ -35,6 +35,7 @@ LAYERS = {
     "inputs": 0,
     "log": 0,
     "privacy": 0,
+    "masking": 0,
     "spec": 1,
     "codec": 1,
     "crypto": 1,
