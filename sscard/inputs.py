@@ -60,13 +60,15 @@ def read_text_file(path, *, limit: int, what: str, error=errors.InvalidArgument)
 def parse_toml(
     text: str, what: str, error=errors.InvalidArgument, *, invalid: str | None = None
 ) -> dict[str, Any]:
-    """A TOML document; a syntax error or too deep a nesting is `error`.  `invalid`: the
-    message for a syntax error instead of the parser's (which may quote the text: a key
-    file's must not be shown)."""
+    """A TOML document; a syntax error, a number too long to convert or too deep a nesting
+    is `error`.  `invalid`: the message for a syntax error instead of the parser's (which
+    may quote the text: a key file's must not be shown)."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise error(invalid or f"{what}: {e}") from None
+    except ValueError:  # int() past its digit limit, raised from inside tomllib
+        raise error(invalid or f"{what} holds a number too long to read") from None
     except RecursionError:
         raise error(f"{what} is nested too deeply") from None
 

@@ -144,3 +144,69 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path, capsys, monkeypatch, args, 
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1, err
     assert "internal error" not in err and "Recursion" not in err
+
+
+# past Python's int-from-string digit limit: int() raises ValueError inside tomllib
+HUGE_NUMBER = "1" + "0" * 5000
+HUGE = {
+    "key file": f'"01" = {HUGE_NUMBER}\n',
+    "persona": f"description = {HUGE_NUMBER}\n",
+    "scenario": f"seconds = {HUGE_NUMBER}\n",
+}
+
+
+def scenario(path):
+    from sscard.emulator.scenario import load_scenario
+
+    return load_scenario(str(path))
+
+
+@pytest.mark.parametrize(
+    ("kind", "load", "error"),
+    [
+        ("key file", key_file, errors.InvalidArgument),
+        ("persona", persona, errors.SpecError),
+        ("scenario", scenario, errors.SpecError),
+    ],
+)
+def test_a_number_too_long_is_a_typed_error_that_quotes_nothing(tmp_path, kind, load, error):
+    path = tmp_path / "huge.toml"
+    path.write_text(HUGE[kind])
+    with pytest.raises(error) as raised:
+        load(path)
+    assert "00000" not in str(raised.value)
+
+
+def test_keys_in_the_environment_with_a_number_too_long(monkeypatch):
+    monkeypatch.delenv("SSCARD_KEYS_FILE", raising=False)
+    monkeypatch.setenv("SSCARD_KEYS", HUGE["key file"])
+    with pytest.raises(errors.InvalidArgument, match="not a valid key file") as raised:
+        load_keys(None)
+    assert "00000" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["read", "--emulator", "gen3", "--keys", "{keys}"], {}),
+        (["read", "--emulator", "gen3"], {"SSCARD_KEYS": HUGE["key file"]}),
+        (["personas", "check", "{persona}"], {}),
+        (["emulate", "gen3", "--scenario", "{scenario}"], {}),
+    ],
+)
+def test_a_number_too_long_the_cli_says_one_line_and_exits_2(
+    tmp_path, capsys, monkeypatch, args, env
+):
+    names = {}
+    for kind in ("keys", "persona", "scenario"):
+        names[kind] = tmp_path / f"{kind}.toml"
+        names[kind].write_text(HUGE["key file" if kind == "keys" else kind])
+    monkeypatch.delenv("SSCARD_KEYS_FILE", raising=False)
+    monkeypatch.delenv("SSCARD_KEYS", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    done, code = finishes(run, [a.format(**names) for a in args])
+    assert done, "the command hangs"
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1, err
+    assert "internal error" not in err and "00000" not in err

@@ -36,7 +36,7 @@ def parse_key_file(
         raise error(f"{where} is larger than {MAX_KEY_FILE // 1024} KiB: not a key file")
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or int() past its digit limit inside tomllib
         raise error(f"{where} is not a valid key file (TOML)") from None
     except RecursionError:
         raise error(f"{where} is nested too deeply") from None
