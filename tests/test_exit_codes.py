@@ -89,7 +89,7 @@ def test_a_status_word_names_a_refusal_class(tmp_path):
     assert errors.error_class("WrongLength") is errors.WrongLength
     with pytest.raises(KeyError):
         errors.error_class("CardRemoved")
-    from sscard.spec.loader import spec_dir
+    from sscard.spec.loader import build_spec, spec_dir
 
     for f in Path(spec_dir()).glob("*.toml"):
         (tmp_path / f.name).write_bytes(f.read_bytes())
@@ -98,7 +98,7 @@ def test_a_status_word_names_a_refusal_class(tmp_path):
     assert 'error = "NotFound"' in text
     words.write_text(text.replace('error = "NotFound"', 'error = "CardRemoved"', 1), "utf-8")
     with pytest.raises(errors.SpecError, match="unknown error class 'CardRemoved'"):
-        load_spec.__wrapped__(str(tmp_path))
+        build_spec(str(tmp_path))
 
 
 def faulty_card(persona, fault):

@@ -124,14 +124,49 @@ def test_the_catalogue_is_read_only_when_a_text_is_needed():
     """`sscard read` on a card with nothing to report never reads messages.toml."""
     script = (
         "import sscard, sscard.status, sscard.findings, sscard.bank.crosscheck\n"
-        "from sscard.spec.messages import catalogue\n"
+        "from sscard.spec import messages\n"
         "import sscard.cli.main\n"
-        "assert catalogue.cache_info().currsize == 0\n"
+        "assert not messages._catalogues\n"
         "sscard.findings.finding('card_expired')\n"
-        "print(catalogue.cache_info().currsize)\n"
+        "print(len(messages._catalogues))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+def test_threads_asking_first_at_once_share_one_catalogue(tmp_path, monkeypatch):
+    """functools.cache does not lock: 16 threads missing it together read it 16 times."""
+    import shutil
+    import threading
+    import time
+
+    from sscard.spec import messages
+    from sscard.spec.loader import spec_dir
+
+    shutil.copy(Path(spec_dir()) / messages.FILE, tmp_path / messages.FILE)
+    read = []
+    real = messages.read_toml
+
+    def slow_read(path):  # widens the window in which the threads would race
+        read.append(Path(path).name)
+        time.sleep(0.02)
+        return real(path)
+
+    monkeypatch.setattr(messages, "read_toml", slow_read)
+    barrier = threading.Barrier(16)
+    got = []
+
+    def first_use():
+        barrier.wait()
+        got.append(catalogue(str(tmp_path)))
+
+    threads = [threading.Thread(target=first_use) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 16 and all(found is got[0] for found in got)
+    assert read == [messages.FILE]

@@ -13,7 +13,7 @@ from sscard import errors
 from sscard.codec import tlv
 from sscard.codec.apdu import CommandApdu
 from sscard.spec import load_spec
-from sscard.spec.loader import spec_dir
+from sscard.spec.loader import build_spec, spec_dir
 
 SPEC = load_spec()
 
@@ -152,7 +152,7 @@ def test_the_emulator_answers_select_with_the_declared_fci(spec_copy):
     assert answer[-2:] == b"\x90\x00"
     assert SPEC.ssse.decode_fci(answer[:-2])["algorithm"] == persona.algorithm.hex().upper()
     _edit(spec_copy / "ssse.toml", 'path = ["6F", "A5", "9F0C", "86"]', 'path = ["6F", "A5", "87"]')
-    moved = load_spec.__wrapped__(str(spec_copy))
+    moved = build_spec(str(spec_copy))
     answer = SocialSecurityCard(moved, persona).execute(select)[:-2]
     assert tlv.parse_ber(answer)[0].find_path(0xA5, 0x87).value == persona.algorithm
     assert b"\x9f\x0c" not in answer
@@ -447,7 +447,7 @@ def _edit(path, old, new):
 def test_loader_rejects(spec_copy, file, old, new, message):
     _edit(spec_copy / file, old, new)
     with pytest.raises(errors.SpecError, match=message):
-        load_spec.__wrapped__(str(spec_copy)).load_all()
+        build_spec(str(spec_copy)).load_all()
 
 
 def test_parts_are_read_on_first_access_only(spec_copy, monkeypatch):
@@ -462,7 +462,7 @@ def test_parts_are_read_on_first_access_only(spec_copy, monkeypatch):
     )
     for module in ("sscard.spec.pboc", "sscard.spec.psam"):  # they import read_toml by name
         monkeypatch.setattr(f"{module}.read_toml", loader.read_toml)
-    spec = load_spec.__wrapped__(str(spec_copy))
+    spec = build_spec(str(spec_copy))
     assert sorted(read) == ["atr.toml", "code_tables.toml", "commands.toml", "status_words.toml"]
     for part in ("ssse", "pboc", "psam"):
         read.clear()
@@ -471,10 +471,42 @@ def test_parts_are_read_on_first_access_only(spec_copy, monkeypatch):
         assert getattr(spec, part) is first and read == [f"{part}.toml"]  # kept, not re-read
 
 
+def test_threads_asking_first_at_once_share_one_spec(spec_copy, monkeypatch):
+    """functools.cache does not lock: 16 threads missing it together built 16 Specs."""
+    import threading
+    import time
+
+    from sscard.spec import loader
+
+    read = []
+    real = loader.read_toml
+
+    def slow_read(path):  # widens the window in which the threads would race
+        read.append(Path(path).name)
+        time.sleep(0.02)
+        return real(path)
+
+    monkeypatch.setattr(loader, "read_toml", slow_read)
+    barrier = threading.Barrier(16)
+    got = []
+
+    def first_use():
+        barrier.wait()
+        got.append(load_spec(str(spec_copy)))
+
+    threads = [threading.Thread(target=first_use) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 16 and all(spec is got[0] for spec in got)
+    assert sorted(read) == ["atr.toml", "code_tables.toml", "commands.toml", "status_words.toml"]
+
+
 def test_a_broken_part_fails_alone_and_on_every_access(spec_copy):
     _edit(spec_copy / "pboc.toml", 'format = "amount"', 'format = "money"')
     (spec_copy / "psam.toml").unlink()
-    spec = load_spec.__wrapped__(str(spec_copy))
+    spec = build_spec(str(spec_copy))
     assert spec.ssse.file("ef05").sfi == 5  # the social security part does not need them
     for _ in range(2):
         with pytest.raises(errors.SpecError, match="pboc.toml tag .*format"):
@@ -494,7 +526,7 @@ def test_reading_a_card_never_reads_the_bank_or_psam_spec(spec_copy):
     card_side = EmulatorTransport.from_persona("gen2")  # the emulator, on the full spec
     (spec_copy / "pboc.toml").unlink()
     (spec_copy / "psam.toml").unlink()
-    spec = load_spec.__wrapped__(str(spec_copy))
+    spec = build_spec(str(spec_copy))
     with Card(card_side, spec=spec) as card:
         identity = card.read_identity()
     assert identity.issuer.card_number
@@ -505,7 +537,7 @@ def test_reading_a_card_never_reads_the_bank_or_psam_spec(spec_copy):
 def test_loader_rejects_broken_toml(spec_copy):
     (spec_copy / "commands.toml").write_text("[[command]\n", encoding="utf-8")
     with pytest.raises(errors.SpecError, match="commands.toml"):
-        load_spec.__wrapped__(str(spec_copy))
+        build_spec(str(spec_copy))
 
 
 def test_spec_is_immutable():

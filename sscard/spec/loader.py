@@ -7,8 +7,8 @@ spec cannot silently change behaviour.
 
 from __future__ import annotations
 
+import _thread
 import datetime as _dt
-import functools
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -47,11 +47,28 @@ def spec_dir() -> str:
     )
 
 
-@functools.cache
+_specs: dict[str | None, m.Spec] = {}
+_specs_lock = _thread.allocate_lock()
+
+
 def load_spec(directory: str | None = None) -> m.Spec:
-    """The spec in `directory` (default: the installed apdu_specs/), made once per folder.
+    """The spec in `directory` (default: the installed apdu_specs/), made once per folder,
+    even when several threads ask for it first at once.
 
     The one entry point: the SSSE, PBOC and PSAM parts are read on first access (see Spec)."""
+    spec = _specs.get(directory)
+    if spec is None:
+        # not functools.cache: it does not lock, so threads that missed it together would
+        # each build a Spec of their own
+        with _specs_lock:
+            spec = _specs.get(directory)
+            if spec is None:
+                spec = _specs[directory] = build_spec(directory)
+    return spec
+
+
+def build_spec(directory: str | None = None) -> m.Spec:
+    """A fresh Spec read from `directory` (load_spec keeps one per folder)."""
     base = directory or spec_dir()
 
     def read(name: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ spec file: every entry has a non-empty `en` and `zh` and nothing else (a finding
 
 from __future__ import annotations
 
-import functools
+import _thread
 import os
 from collections.abc import Mapping
 
@@ -70,11 +70,21 @@ def parse_messages(doc: Mapping[str, object], where: str = FILE) -> dict[str, Me
     return out
 
 
-@functools.cache
+_catalogues: dict[str | None, Mapping[str, Message]] = {}
+_catalogues_lock = _thread.allocate_lock()
+
+
 def catalogue(directory: str | None = None) -> Mapping[str, Message]:
-    """The catalogue in `directory` (default: the installed apdu_specs/), read once."""
-    path = os.path.join(directory or spec_dir(), FILE)
-    return parse_messages(read_toml(path))
+    """The catalogue in `directory` (default: the installed apdu_specs/), read once, even
+    when several threads ask for it first at once (functools.cache does not lock)."""
+    found = _catalogues.get(directory)
+    if found is None:
+        with _catalogues_lock:
+            found = _catalogues.get(directory)
+            if found is None:
+                path = os.path.join(directory or spec_dir(), FILE)
+                found = _catalogues[directory] = parse_messages(read_toml(path))
+    return found
 
 
 def message(key: str) -> Message:
