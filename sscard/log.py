@@ -1,7 +1,7 @@
 """Library logging that costs nothing unless the application uses `logging`.
 
 sscard logs under the `sscard` logger hierarchy (`sscard.transport`, `sscard.card`,
-`sscard.transport.watch`).  Nothing personal is ever logged: readers by name, cards by the keyed
+`sscard.watch`).  Nothing personal is ever logged: readers by name, cards by the keyed
 reference of `sscard.privacy` (never an ATR, card number, ID number or name), no PIN, key
 or cryptogram, and error messages only from `sscard.errors` (which carry none).
 

@@ -157,3 +157,24 @@ def test_the_readme_layout_names_every_part():
     assert len(named) > 20
     absent = [name for name in named if not (ROOT / name).exists()]
     assert not absent, f"README's Layout names what is not in the tree: {absent}"
+
+
+PATH_IN_CODE = re.compile(r"(?<![\w/.])((?:sscard|apdu_specs)/[\w/]+\.(?:py|toml))\b")
+
+
+def test_paths_named_in_the_code_and_the_spec_exist():
+    """A module or spec file a comment or docstring names by path is in the tree (a move
+    leaves no pointer behind)."""
+    sources = [
+        *sorted((ROOT / "sscard").rglob("*.py")),
+        *sorted((ROOT / "apdu_specs").glob("*.toml")),
+    ]
+    named = 0
+    missing = []
+    for source in sources:
+        for name in PATH_IN_CODE.findall(source.read_text(encoding="utf-8")):
+            named += 1
+            if not (ROOT / name).exists():
+                missing.append(f"{source.relative_to(ROOT)}: {name}")
+    assert named >= 5  # the pattern finds the paths at all
+    assert not missing, missing
