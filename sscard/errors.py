@@ -3,11 +3,14 @@
 Every failure the library can meet (a reader, a card, a malformed answer, a
 refused command, a bad spec or persona file) is raised as a subclass of
 `SscardError`, so callers catch one base class.  Each class carries the CLI exit
-code it maps to and a bilingual message; the text never contains a PIN, key or
-personal data (callers pass neutral descriptions).
+code it maps to; its default bilingual text is in the message catalogue
+(apdu_specs/messages.toml, [error.<class name>]), and a raise may give its own.  A text
+never contains a PIN, key or personal data (callers pass neutral descriptions).
 """
 
 from __future__ import annotations
+
+import threading
 
 
 class ExitCode:
@@ -167,20 +170,46 @@ SW_RULE: tuple[tuple[str, int], ...] = (
 
 
 def _summary(cls: type) -> str:
-    """The default message of an error class: the first line of its docstring."""
+    """The first line of an error class's docstring."""
     return (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+
+
+_catalogue_read = threading.local()
+
+
+def default_text(cls: type[SscardError]) -> tuple[str, str]:
+    """An error class's default (English, Chinese) text: its entry in the message catalogue
+    (apdu_specs/messages.toml, [error.<class name>]), else its nearest base class's.
+
+    An error raised while the catalogue itself is read (a broken messages.toml) cannot look
+    itself up: it says its docstring's first line, in both places."""
+    if getattr(_catalogue_read, "busy", False):
+        return _summary(cls), _summary(cls)
+    _catalogue_read.busy = True
+    try:
+        from sscard.spec.messages import catalogue
+
+        entries = catalogue()
+    finally:
+        _catalogue_read.busy = False
+    for klass in cls.__mro__:
+        entry = entries.get(f"error.{klass.__name__}")
+        if entry is not None:
+            return entry.en, entry.zh
+    return _summary(cls), _summary(cls)  # not reached: SscardError has its entry
 
 
 class SscardError(Exception):
     """Base of every error raised by sscard."""
 
     exit_code = ExitCode.FAILURE
-    zh = "操作失败"
 
     def __init__(self, message: str | None = None, *, zh: str | None = None) -> None:
-        self.message = message or _summary(type(self))
-        if zh is not None:
-            self.zh = zh
+        if message is None or zh is None:  # the class's text, from the message catalogue
+            default_en, default_zh = default_text(type(self))
+            message, zh = message or default_en, default_zh if zh is None else zh
+        self.message: str = message
+        self.zh: str = zh
         super().__init__(self.message)
 
     def bilingual(self) -> str:
@@ -194,27 +223,22 @@ class InvalidArgument(SscardError):
     """Invalid argument."""
 
     exit_code = ExitCode.USAGE
-    zh = "参数无效"
 
 
 class ReaderNotFound(InvalidArgument):
     """No reader matches the choice."""
-
-    zh = "没有匹配的读卡器"
 
 
 class SpecError(SscardError):
     """Invalid specification or persona file."""
 
     exit_code = ExitCode.USAGE
-    zh = "规范或卡片模板文件无效"
 
 
 class RecordingFailed(SscardError):
     """The --record file could not be written."""
 
     exit_code = ExitCode.FAILURE
-    zh = "无法写入 APDU 记录文件"
 
 
 # --- reader / PC/SC layer ---------------------------------------------------
@@ -224,19 +248,14 @@ class ReaderError(SscardError):
     """Reader error."""
 
     exit_code = ExitCode.NO_READER
-    zh = "读卡器错误"
 
 
 class NoReader(ReaderError):
     """No smart-card reader found."""
 
-    zh = "未找到读卡器"
-
 
 class ReaderGone(ReaderError):
     """The reader was disconnected."""
-
-    zh = "读卡器已断开"
 
 
 START_PCSCD = (
@@ -250,8 +269,6 @@ START_PCSCD = (
 class ServiceUnavailable(ReaderError):
     """The PC/SC service (pcscd) is not running."""
 
-    zh = "PC/SC 服务（pcscd）未运行"
-
     def __init__(self, message: str | None = None, *, zh: str | None = None) -> None:
         if message is None:  # the service is down, not pyscard missing: say how to start it
             message = f"the PC/SC service (pcscd) is not running; {START_PCSCD[0]}"
@@ -263,7 +280,6 @@ class VpcdSlotTaken(ReaderError):
     """The vpcd slot did not take the emulated card (another card holds it)."""
 
     exit_code = ExitCode.FAILURE
-    zh = "vpcd 卡槽已被占用"
 
 
 # --- card presence ------------------------------------------------------------
@@ -273,41 +289,34 @@ class CardError(SscardError):
     """Card error."""
 
     exit_code = ExitCode.NO_CARD
-    zh = "卡片错误"
 
 
 class NoCard(CardError):
     """No card in the reader."""
-
-    zh = "读卡器中无卡"
 
 
 class CardRemoved(CardError):
     """The card was removed during the operation."""
 
     exit_code = ExitCode.CARD_REMOVED
-    zh = "操作过程中卡片被移除"
 
 
 class CardReset(CardError):
     """The card was reset during the operation."""
 
     exit_code = ExitCode.CARD_REMOVED
-    zh = "操作过程中卡片被复位"
 
 
 class CardBusy(CardError):
     """The card is in use by another program."""
 
     exit_code = ExitCode.CARD_BUSY
-    zh = "卡片正被其他程序占用"
 
 
 class CardMute(CardError):
     """The card does not answer."""
 
     exit_code = ExitCode.CARD_MUTE
-    zh = "卡片无应答"
 
 
 # --- protocol: what came back cannot be understood ---------------------------
@@ -317,13 +326,10 @@ class ProtocolError(SscardError):
     """Malformed answer from the card."""
 
     exit_code = ExitCode.COMMUNICATION
-    zh = "卡片应答格式错误"
 
 
 class DecodeError(ProtocolError):
     """Malformed data."""
-
-    zh = "数据格式错误"
 
     def __init__(
         self, message: str | None = None, *, offset: int | None = None, zh: str | None = None
@@ -337,25 +343,17 @@ class DecodeError(ProtocolError):
 class TruncatedResponse(ProtocolError):
     """The card's answer is shorter than a status word."""
 
-    zh = "卡片应答不完整"
-
 
 class ChainTooLong(ProtocolError):
     """The card kept asking for more exchanges than allowed."""
-
-    zh = "卡片应答链过长"
 
 
 class BudgetExceeded(ProtocolError):
     """The card made the operation cost more than a real card can (sscard.budget)."""
 
-    zh = "卡片使操作超出真实卡片可能的指令数或数据量"
-
 
 class UnexpectedCommand(ProtocolError):
     """A replayed exchange does not match the command sent."""
-
-    zh = "回放记录与发送的指令不符"
 
 
 # --- command: the card refused (carries the status word) -----------------------
@@ -366,7 +364,6 @@ class CommandError(SscardError):
 
     exit_code = ExitCode.CARD_REFUSED
     sw_class: str | None = "refused"  # SW_RULE; None: raised by sscard, never for a status word
-    zh = "卡片拒绝了指令"
 
     def __init__(
         self,
@@ -380,7 +377,7 @@ class CommandError(SscardError):
         self.sw = sw
         self.command = command
         self.tries_left = tries_left
-        parts = [message or _summary(type(self))]
+        parts = [message or default_text(type(self))[0]]
         if command:
             parts.append(f"during {command}")
         if sw is not None:
@@ -391,15 +388,12 @@ class CommandError(SscardError):
 class NotFound(CommandError):
     """File or record not found."""
 
-    zh = "文件或记录未找到"
-
 
 class SecurityNotSatisfied(CommandError):
     """Security status not satisfied (authentication required)."""
 
     exit_code = ExitCode.LOCKED
     sw_class = "authentication"
-    zh = "安全状态不满足（需要认证）"
 
 
 class AuthenticationFailed(CommandError):
@@ -407,7 +401,6 @@ class AuthenticationFailed(CommandError):
 
     exit_code = ExitCode.LOCKED
     sw_class = "authentication"
-    zh = "认证失败"
 
 
 class AuthenticationBlocked(CommandError):
@@ -415,31 +408,22 @@ class AuthenticationBlocked(CommandError):
 
     exit_code = ExitCode.CARD_BLOCKED
     sw_class = "blocked"
-    zh = "认证方法已锁定（密码或密钥锁定）"
 
 
 class WrongLength(CommandError):
     """Wrong length."""
 
-    zh = "长度错误"
-
 
 class WrongParameters(CommandError):
     """Wrong parameters or data."""
-
-    zh = "参数或数据错误"
 
 
 class ConditionsNotSatisfied(CommandError):
     """Conditions of use not satisfied."""
 
-    zh = "使用条件不满足"
-
 
 class NotSupported(CommandError):
     """Instruction or class not supported by the card."""
-
-    zh = "卡片不支持该指令"
 
 
 class AlgorithmNotSupported(NotSupported):
@@ -447,7 +431,6 @@ class AlgorithmNotSupported(NotSupported):
 
     exit_code = ExitCode.FAILURE
     sw_class = None  # raised by sscard itself, never for a status word
-    zh = "sscard 不支持该卡的算法"
 
 
 class ApplicationBlocked(CommandError):
@@ -455,7 +438,6 @@ class ApplicationBlocked(CommandError):
 
     exit_code = ExitCode.CARD_BLOCKED
     sw_class = "blocked"
-    zh = "应用已永久锁定"
 
 
 class CardBlocked(CommandError):
@@ -463,7 +445,6 @@ class CardBlocked(CommandError):
 
     exit_code = ExitCode.CARD_BLOCKED
     sw_class = "blocked"
-    zh = "卡片已锁定"
 
 
 class UnknownStatus(CommandError):
@@ -471,7 +452,6 @@ class UnknownStatus(CommandError):
 
     exit_code = ExitCode.COMMUNICATION
     sw_class = "unknown"
-    zh = "卡片返回未知状态字"
 
 
 # --- PIN ------------------------------------------------------------------------------
@@ -482,7 +462,6 @@ class PinError(SscardError):
     """PIN error."""
 
     exit_code = ExitCode.WRONG_PIN
-    zh = "个人密码错误"
 
     def __init__(
         self, message: str | None = None, *, tries_left: int | None = None, zh: str | None = None
@@ -493,8 +472,6 @@ class PinError(SscardError):
 
 class WrongPin(PinError):
     """Wrong PIN."""
-
-    zh = "个人密码错误"
 
     def __init__(self, tries_left: int) -> None:
         super().__init__(
@@ -508,7 +485,6 @@ class PinBlocked(PinError):
     """The PIN is blocked; only the card issuer can unblock it."""
 
     exit_code = ExitCode.CARD_BLOCKED
-    zh = "密码已锁定，请到发卡机构解锁"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message, tries_left=0)
@@ -518,7 +494,6 @@ class PinRefused(PinError):
     """VERIFY not sent: it could block the PIN."""
 
     exit_code = ExitCode.PIN_REFUSED
-    zh = "为防止密码锁定，未发送校验指令"
 
 
 class PinNotNeeded(PinError):
@@ -526,7 +501,6 @@ class PinNotNeeded(PinError):
     program), so nothing was sent."""
 
     exit_code = ExitCode.PIN_NOT_NEEDED
-    zh = "未校验密码：卡片当前无需密码（未设置，或已被其他程序校验），未发送任何密码"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
@@ -541,8 +515,6 @@ class PinNotNeeded(PinError):
 class InvalidPin(InvalidArgument):
     """A PIN is 4 to 16 digits."""
 
-    zh = "密码应为 4 至 16 位数字"
-
 
 # --- two-step read with a platform HSM (sscard.auth.hsm) -------------------------------
 # Messages never quote the HSM's answer: it holds cryptograms.
@@ -551,32 +523,23 @@ class InvalidPin(InvalidArgument):
 class HsmAnswerInvalid(InvalidArgument):
     """The HSM answer (pKey) is malformed."""
 
-    zh = "加密机应答（pKey）格式错误"
-
 
 class HsmAnswerMismatch(InvalidArgument):
     """The HSM answer was computed for another Step 1."""
 
-    zh = "加密机应答与第一步的数据不符"
-
 
 class HsmCardMismatch(CardRemoved):
     """This is not the card (or connection) of Step 1; nothing was sent."""
-
-    zh = "不是第一步的卡片（或连接），未发送任何指令"
 
 
 class HsmChallengeLost(CardError):
     """The card's challenge from Step 1 is gone; run Step 1 again."""
 
     exit_code = ExitCode.CARD_REMOVED
-    zh = "第一步的随机数已失效（卡片被复位、第一步已使用或其间执行了其他操作），请重新执行第一步"
 
 
 class HsmNotNeeded(SscardError):
     """This card offers nothing for an HSM to authenticate."""
-
-    zh = "不需要加密机认证"
 
 
 # --- card identity --------------------------------------------------------------
@@ -586,21 +549,18 @@ class IdentityIncomplete(SscardError):
     """The identity is incomplete: an item the spec requires on this card is absent or empty."""
 
     exit_code = ExitCode.INCOMPLETE
-    zh = "身份信息不完整：必备数据项缺失或为空"
 
 
 class NotSocialSecurityCard(SscardError):
     """This card is not a social security card."""
 
     exit_code = ExitCode.NOT_SSC
-    zh = "该卡不是社会保障卡"
 
 
 class NotOffered(SscardError):
     """This card does not offer what was asked."""
 
     exit_code = ExitCode.NOT_OFFERED
-    zh = "本卡不提供所请求的功能或数据"
 
 
 # --- PSAM (the terminal's security access module; sscard.auth.psam) ------------------------
@@ -612,7 +572,6 @@ class PsamError(SscardError):
     """The PSAM failed."""
 
     exit_code = ExitCode.PSAM
-    zh = "PSAM卡错误"
 
     def __init__(
         self, message: str | None = None, *, sw: int | None = None, zh: str | None = None
@@ -626,19 +585,13 @@ class PsamError(SscardError):
 class PsamMissing(PsamError):
     """No PSAM: its reader holds no card, or no social security PSAM."""
 
-    zh = "无PSAM卡"
-
 
 class PsamAlgorithmUnsupported(PsamError):
     """The PSAM has no keys for the card's algorithm."""
 
-    zh = "PSAM卡不支持该卡的算法"
-
 
 class PsamKeyMissing(PsamError):
     """The PSAM does not hold the key."""
-
-    zh = "PSAM卡无此密钥"
 
     def __init__(self, key: str, message: str | None = None, *, sw: int | None = None) -> None:
         self.key = key
@@ -647,8 +600,6 @@ class PsamKeyMissing(PsamError):
 
 class PsamKeyUsage(PsamError):
     """The PSAM's key has another usage or number of diversification levels."""
-
-    zh = "PSAM卡密钥用途或分散级数不符"
 
 
 def error_class(name: str) -> type[CommandError]:

@@ -4,6 +4,8 @@ loaded, and holding exactly the texts the code asks for."""
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 import string
 import subprocess
@@ -63,7 +65,66 @@ def code_keys() -> dict[str, set[str]]:
         keys.setdefault(f"verdict.{code.value}", set())
     for key in status.NOT_ON_CHIP.values():
         keys.setdefault(f"not_on_chip.{key}", set())
+    for cls in error_classes():  # an error's default text, by its class's name
+        keys.setdefault(f"error.{cls.__name__}", set())
     return keys
+
+
+def error_classes() -> list[type[errors.SscardError]]:
+    """Every sscard error class: the package's modules imported, SscardError's subclasses."""
+    import sscard
+
+    for module in pkgutil.walk_packages(sscard.__path__, "sscard."):
+        importlib.import_module(module.name)
+    found, todo = [], [errors.SscardError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("sscard"):
+            found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_error_class_names_are_unique_catalogue_keys():
+    names = [cls.__name__ for cls in error_classes()]
+    assert len(names) > 50 and len(names) == len(set(names))
+
+
+def test_an_error_without_text_says_its_catalogue_entry():
+    entries = catalogue()
+    for cls, arguments in ((errors.NoCard, {}), (errors.PinBlocked, {}), (errors.SpecError, {})):
+        error = cls(**arguments)
+        entry = entries[f"error.{cls.__name__}"]
+        assert (error.message, error.zh) == (entry.en, entry.zh)
+        assert error.bilingual() == f"{entry.en} / {entry.zh}"
+    given = errors.NoCard("no card in 'Reader 0'")  # a raise's own English, the class's Chinese
+    assert (given.message, given.zh) == ("no card in 'Reader 0'", entries["error.NoCard"].zh)
+    assert errors.NoCard(zh="读卡器 0 中无卡").message == entries["error.NoCard"].en
+
+
+def test_a_class_without_an_entry_takes_its_base_class_text():
+    class KioskOwnError(errors.CardBlocked):  # a caller's own subclass
+        pass
+
+    entry = catalogue()["error.CardBlocked"]
+    assert (KioskOwnError().message, KioskOwnError().zh) == (entry.en, entry.zh)
+
+
+def test_a_broken_catalogue_is_a_spec_error_not_a_recursion(tmp_path, monkeypatch):
+    import shutil
+
+    from sscard.spec import messages
+
+    spec = tmp_path / "apdu_specs"
+    shutil.copytree(messages.spec_dir(), spec)
+    (spec / "messages.toml").write_text("[error.NoCard\n", encoding="utf-8")
+    monkeypatch.setattr(messages, "spec_dir", lambda: str(spec))
+    messages.catalogue.cache_clear()
+    try:
+        with pytest.raises(errors.SpecError, match="messages.toml"):
+            errors.NoCard()
+    finally:
+        messages.catalogue.cache_clear()
 
 
 def test_the_catalogue_holds_exactly_the_texts_the_code_uses():

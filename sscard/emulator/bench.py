@@ -39,8 +39,6 @@ HEADER_BYTES = 4  # events show CLA INS P1 P2 only: command data may be a PIN
 class ScenarioFailed(SscardError):
     """A step could not be carried out while the scenario ran (a timeout, a card still in)."""
 
-    zh = "测试场景步骤无法执行"
-
 
 class _Card:
     """The emulated card as vpcd sees it, with the slot's answer fault applied."""

@@ -28,7 +28,6 @@ class RequestTimeout(errors.SscardError):
     """The card operation did not finish in time."""
 
     exit_code = errors.ExitCode.COMMUNICATION
-    zh = "卡片操作超时"
 
 
 # (class, stable code, HTTP status), most specific first

@@ -29,7 +29,6 @@ class ReaderBusy(errors.SscardError):
     """The reader is busy with other requests; try again shortly."""
 
     exit_code = errors.ExitCode.FAILURE
-    zh = "读卡器忙，请稍后再试"
 
 
 class Hold:

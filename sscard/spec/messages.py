@@ -1,5 +1,5 @@
-"""apdu_specs/messages.toml: the bilingual texts sscard shows about a card (findings,
-verdicts, what the chip cannot tell, advice, cross-check outcomes), in one catalogue.
+"""apdu_specs/messages.toml: the bilingual texts sscard shows (findings, verdicts, what the
+chip cannot tell, advice, cross-check outcomes, the errors' default texts), in one catalogue.
 
 Read on the first text asked for, not when sscard starts, and validated then like every
 spec file: every entry has a non-empty `en` and `zh` and nothing else (a finding also its
@@ -16,7 +16,7 @@ from sscard import errors
 from sscard.spec.loader import Fields, read_toml, spec_dir
 
 FILE = "messages.toml"
-SECTIONS = ("finding", "verdict", "not_on_chip", "advice", "cross_check")
+SECTIONS = ("finding", "verdict", "not_on_chip", "advice", "cross_check", "error")
 SEVERITIES = {"info", "warning"}
 
 

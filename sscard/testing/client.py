@@ -23,8 +23,6 @@ from sscard.errors import SscardError
 class BenchError(SscardError):
     """The bench refused a request."""
 
-    zh = "测试台拒绝了请求"
-
 
 class BenchClient:
     def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 120.0) -> None:
