@@ -71,6 +71,8 @@ UPWARD = {
     ("sscard/transport/watch.py", "sscard"),
     # a bank read's budget is computed from the bank reader's own bounds
     ("sscard/budget.py", "bank"),
+    # an error's default text is in the message catalogue, read when the first one is made
+    ("sscard/errors.py", "spec"),
 }
 # Reader code that opens an emulated card (lazily: `import sscard` never loads the emulator)
 OPENS_THE_EMULATOR = {
