@@ -107,25 +107,17 @@ def read_bank(
 
     response = session.send("select_by_name", data=chosen.aid, le=0)
     sw = response.sw
-    if sw == SW_CARD_BLOCKED:
+    aid_hex = chosen.aid.hex().upper()
+    if sw in (SW_CARD_BLOCKED, SW_NOT_FOUND):  # the chosen application cannot be selected
+        state = AppState.CARD_BLOCKED if sw == SW_CARD_BLOCKED else AppState.ABSENT
+        if state is AppState.ABSENT:
+            findings.append(finding("bank_not_selectable", "bank.aid", aid_hex))
         return BankReading(
-            AppState.CARD_BLOCKED,
+            state,
             f"{sw:04X}",
             selection,
             candidates,
-            chosen.aid.hex().upper(),
-            pboc.scheme.owns(chosen.aid),
-            records_status=skipped,
-            findings=tuple(findings),
-        )
-    if sw == SW_NOT_FOUND:
-        findings.append(finding("bank_not_selectable", "bank.aid", chosen.aid.hex().upper()))
-        return BankReading(
-            AppState.ABSENT,
-            f"{sw:04X}",
-            selection,
-            candidates,
-            chosen.aid.hex().upper(),
+            aid_hex,
             pboc.scheme.owns(chosen.aid),
             records_status=skipped,
             findings=tuple(findings),

@@ -14,46 +14,15 @@ from __future__ import annotations
 import datetime as _dt
 import random
 
+from sscard.codec import gb11643
 from sscard.codec.card_number import check_character as card_number_check_character
 from sscard.codec.gb11643 import make_id_number
 from sscard.errors import InvalidArgument
 
 BANK_STATES = ("used", "blocked", "expired", "none")
-PROVINCES = frozenset(
-    {
-        11,
-        12,
-        13,
-        14,
-        15,
-        21,
-        22,
-        23,
-        31,
-        32,
-        33,
-        34,
-        35,
-        36,
-        37,
-        41,
-        42,
-        43,
-        44,
-        45,
-        46,
-        50,
-        51,
-        52,
-        53,
-        54,
-        61,
-        62,
-        63,
-        64,
-        65,
-    }
-)
+# new personas live in the mainland provinces: GB 11643's province codes below 70
+# (71, 81, 82, 83: Taiwan, Hong Kong, Macao, residence permits)
+PROVINCES = frozenset(code for code in gb11643.PROVINCES if code < 70)
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯"
     "邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
