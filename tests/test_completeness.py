@@ -98,7 +98,7 @@ def test_every_required_key_names_a_result_field():
     spec = load_spec()
     for ef, part in (("ef05", identity.issuer), ("ef06", identity.holder)):
         for item in spec.ssse.file(ef).items:
-            item_value(part, item.key)  # raises AttributeError for an unmapped key
+            item_value(spec.ssse.file(ef), part, item.key)  # AttributeError for an unmapped key
     assert missing_required(spec, "ssse", 2, identity.issuer, identity.holder) == ()
 
 

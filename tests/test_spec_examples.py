@@ -442,6 +442,17 @@ def _edit(path, old, new):
         ("ssse.toml", 'path = ["6F", "A5", "88"]', "path = []", "path must"),
         ("psam.toml", 'name = "IRK"', 'name = "IRK"\ncolour = "red"', "psam.toml key IRK: unknown"),
         ("psam.toml", 'usage = "67"', 'usage = "07"', "levels"),
+        # joins: an earlier text item of the file, which joins nothing, joined once
+        ("ssse.toml", 'joins = "name"', 'joins = "nickname"', "joins 'nickname', not an earlier"),
+        ("ssse.toml", 'joins = "name"', 'joins = "sex"', "joins 'sex', not an earlier"),
+        ("ssse.toml", 'key = "sex"\n', 'key = "sex"\njoins = "name_extension"\n', "joins nothing"),
+        (
+            "ssse.toml",
+            'key = "ethnicity"\n',
+            'key = "ethnicity"\njoins = "social_security_number"\n',
+            "must be text",
+        ),
+        ("ssse.toml", 'key = "sex"\n', 'key = "sex"\njoins = "name"\n', "more than one item joins"),
     ],
 )
 def test_loader_rejects(spec_copy, file, old, new, message):

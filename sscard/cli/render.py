@@ -15,29 +15,29 @@ from sscard.ssse.results import CardIdentification, Coded, Identity
 
 SCHEMA = "sscard.identity/1"
 
-ISSUER_FIELDS = (
-    "card_identification",
-    "card_type",
-    "spec_version",
-    "initialising_institution",
-    "issue_date",
-    "expiry_date",
-    "card_number",
-)
-HOLDER_FIELDS = ("social_security_number", "name", "sex", "ethnicity", "birthplace", "birth_date")
+PARTS = (("issuer", "ef05"), ("holder", "ef06"))  # the identity's parts and their files
+
+
+def shown_keys(spec: Spec, part: str) -> tuple[str, ...]:
+    """The keys of a part's text view and JSON section: its file's items in spec order,
+    except an item that joins another (4E is inside the name)."""
+    return tuple(item.key for item in spec.ssse.file(dict(PARTS)[part]).shown)
 
 
 def _field_value(identity: Identity, part: str, key: str):
     source = identity.issuer if part == "issuer" else identity.holder
     value = getattr(source, key)
-    if key == "card_identification" and value is not None:
+    if isinstance(value, CardIdentification):
         return value.hex
     return value
 
 
 def _item(spec: Spec, key: str):
-    ef = "ef05" if key in ISSUER_FIELDS else "ef06"
-    return spec.ssse.file(ef).item(key)
+    for _, ef in PARTS:
+        for item in spec.ssse.file(ef).items:
+            if item.key == key:
+                return item
+    raise KeyError(key)
 
 
 def _shown(spec: Spec, key: str, value, reveal: bool):
@@ -64,26 +64,27 @@ def masked(spec: Spec, identity: Identity) -> Identity:
     """A copy of `identity` with every personal value replaced by its masked text
     (for views built from the typed result, such as the iReadCardBas string)."""
 
-    def m(key: str, value):
-        return _shown(spec, key, value, reveal=False)
+    def part_masked(ef_key: str, part):
+        ef = spec.ssse.file(ef_key)
+        changes = {}
+        for item in ef.items:
+            if not item.personal:
+                continue
+            for attribute in dict.fromkeys((item.key, ef.attribute(item.key))):
+                value = getattr(part, attribute)
+                changes[attribute] = (
+                    _masked_card_id(spec, value)
+                    if isinstance(value, CardIdentification)
+                    else _shown(spec, item.key, value, reveal=False)
+                )
+        return replace(part, **changes)
 
-    issuer = identity.issuer
-    cid = issuer.card_identification
-    cid = None if cid is None else _masked_card_id(spec, cid)
-    issuer = replace(
-        issuer, card_identification=cid, card_number=m("card_number", issuer.card_number)
-    )
     holder = identity.holder
-    if holder is not None:
-        holder = replace(
-            holder,
-            social_security_number=m("social_security_number", holder.social_security_number),
-            name=m("name", holder.name),
-            name_record=m("name", holder.name_record),
-            name_extension=m("name", holder.name_extension),
-            birthplace=m("birthplace", holder.birthplace),
-        )
-    return replace(identity, issuer=issuer, holder=holder)
+    return replace(
+        identity,
+        issuer=part_masked("ef05", identity.issuer),
+        holder=None if holder is None else part_masked("ef06", holder),
+    )
 
 
 def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -> dict:
@@ -97,14 +98,14 @@ def to_document(spec: Spec, identity: Identity, *, reveal: bool, source: dict) -
             out[key] = coded(value) if isinstance(value, Coded) else value
         return out
 
-    issuer = section("issuer", ISSUER_FIELDS)
+    issuer = section("issuer", shown_keys(spec, "issuer"))
     cid = identity.issuer.card_identification
     # the same keys masked or not: a masked part is a string of "*", never null
     issuer["card_identification_parts"] = (
         None if cid is None else asdict(cid if reveal else _masked_card_id(spec, cid))
     )
     issuer["card_number_check"] = identity.issuer.card_number_check
-    holder = section("holder", HOLDER_FIELDS) if identity.holder else None
+    holder = section("holder", shown_keys(spec, "holder")) if identity.holder else None
     return {
         "schema": SCHEMA,
         "source": source,
@@ -208,7 +209,7 @@ def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
             out.append((_bi(item.en, item.zh), _text(values.get(key))))
 
     out.append(f"{_bi('Issuer data', '发卡机构数据')} (EF05)")
-    block(ISSUER_FIELDS, document["issuer"])
+    block(shown_keys(spec, "issuer"), document["issuer"])
     check = document["issuer"]["card_number_check"]
     if check is not None:
         out.append(
@@ -220,7 +221,7 @@ def to_text(spec: Spec, document: dict, width: int | None = None) -> str:
     out.append(f"{_bi('Cardholder', '持卡人基本信息')} (EF06)")
     status = document["holder_status"]
     if status == "read":
-        block(HOLDER_FIELDS, document["holder"])
+        block(shown_keys(spec, "holder"), document["holder"])
     elif status == "locked":
         key = document["holder_locked_by"]
         out.append(

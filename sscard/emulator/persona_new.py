@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
+from typing import TYPE_CHECKING
 
 from sscard.codec import gb11643
 from sscard.codec.card_number import check_character as card_number_check_character
 from sscard.codec.gb11643 import make_id_number
 from sscard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from sscard.spec.model import ElementaryFile
 
 BANK_STATES = ("used", "blocked", "expired", "none")
 # new personas live in the mainland provinces: GB 11643's province codes below 70
@@ -120,7 +124,7 @@ def new_persona(generation: int, region: str, seed: int, bank: str = "used", spe
         "expiry_date": expiry,
         "card_number": card_number,
     }
-    holder = {
+    holder = {  # an item not named here takes its spec example (_file_values)
         "social_security_number": id_number,
         "name": name,
         "name_extension": "",
@@ -129,8 +133,8 @@ def new_persona(generation: int, region: str, seed: int, bank: str = "used", spe
         "birthplace": region,
         "birth_date": birth,
     }
-    wanted = [i.key for i in spec.ssse.file("ef06").items_for(generation)]
-    ef06 = {key: holder[key] for key in wanted}
+    ef05 = _file_values(spec.ssse.file("ef05"), generation, ef05)
+    ef06 = _file_values(spec.ssse.file("ef06"), generation, holder)
     historical = (
         "00992001"
         + {1: "10", 2: "10", 3: "30"}[generation]
@@ -159,6 +163,18 @@ def new_persona(generation: int, region: str, seed: int, bank: str = "used", spe
     if bank != "none":
         parts.append(_bank(rng, bank, id_number, issue, expiry))
     return "\n".join(parts)
+
+
+def _file_values(ef: ElementaryFile, generation: int, chosen: dict) -> dict:
+    """A value for every item the generation holds, in file order: the chosen one, else the
+    item's first decoded example (a new spec item needs no code here to be generated)."""
+    values = {}
+    for item in ef.items_for(generation):
+        if item.key in chosen:
+            values[item.key] = chosen[item.key]
+        else:
+            values[item.key] = next(e.decoded for e in item.examples if e.error is None)
+    return values
 
 
 def _bank(rng: random.Random, state: str, id_number: str, issue: _dt.date, expiry: _dt.date) -> str:

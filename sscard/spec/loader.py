@@ -410,6 +410,7 @@ def _file(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.ElementaryFile:
             raise errors.SpecError(f"{f.where}: duplicate tag")
         if any(set(i.generations) - set(generations) for i in items):
             raise errors.SpecError(f"{f.where}: an item is held by a generation the file is not")
+        _check_joins(items, f.where)
         if "size" in f.table or "privacy" in f.table:
             raise errors.SpecError(
                 f"{f.where}: size and privacy apply to transparent files "
@@ -437,6 +438,24 @@ def _file(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.ElementaryFile:
     )
     f.done()
     return ef
+
+
+def _check_joins(items: list[m.DataItem], where: str) -> None:
+    """An item joins an earlier text item of its file that joins nothing and that no other
+    item joins: the joined value is the two texts, one after the other."""
+    for n, item in enumerate(items):
+        if item.joins is None:
+            continue
+        target = next((i for i in items[:n] if i.key == item.joins), None)
+        if target is None or target.joins is not None:
+            raise errors.SpecError(
+                f"{where}: item {item.key} joins {item.joins!r}, not an earlier item that "
+                "joins nothing"
+            )
+        if item.codec.encoding != "an" or target.codec.encoding != "an":
+            raise errors.SpecError(f"{where}: item {item.key} and the item it joins must be text")
+        if sum(i.joins == item.joins for i in items) > 1:
+            raise errors.SpecError(f"{where}: more than one item joins {item.joins!r}")
 
 
 def _required(f: Fields, generations: tuple[int, ...]) -> Mapping[int, frozenset[str]]:
@@ -478,6 +497,7 @@ def _item(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.DataItem:
         zh=f.get("zh", str),
         examples=examples(f, errors_allowed=True),
         required=_required(f, generations),
+        joins=f.get("joins", str, None),
     )
     f.done()
     return item

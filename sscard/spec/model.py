@@ -271,6 +271,7 @@ class DataItem(NamedTuple):
     zh: str
     examples: tuple[Example, ...]
     required: Mapping[int, frozenset[str]] = MappingProxyType({})  # generation -> layouts
+    joins: str | None = None  # key of the earlier item this one is presented after
 
     @property
     def length(self) -> int:
@@ -381,6 +382,16 @@ class ElementaryFile(NamedTuple):
             if key_or_tag in (i.key, i.tag):
                 return i
         raise KeyError(key_or_tag)
+
+    def attribute(self, key: str) -> str:
+        """The result attribute holding item `key`'s own value: `<key>_record` when another
+        item joins it (the result's `key` then holds the joined value), else `key`."""
+        return f"{key}_record" if any(i.joins == key for i in self.items) else key
+
+    @property
+    def shown(self) -> tuple[DataItem, ...]:
+        """The items a view shows, in file order: an item that joins another is shown in it."""
+        return tuple(i for i in self.items if i.joins is None)
 
     def free_to_read(self, generation: int) -> bool:
         return self.read_access.get(generation) == "free"

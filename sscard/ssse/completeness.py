@@ -13,13 +13,11 @@ from sscard.spec import Spec
 from sscard.spec.model import ElementaryFile
 from sscard.ssse.results import HolderInfo, IssuerInfo
 
-# the result attribute holding a spec item's value, where its name differs from the key
-_ATTRIBUTE = {"name": "name_record"}  # HolderInfo.name is tag 09 + tag 4E, for display
 
-
-def item_value(part: IssuerInfo | HolderInfo, key: str):
-    """The decoded value of spec item `key` in an IssuerInfo or HolderInfo."""
-    value = getattr(part, _ATTRIBUTE.get(key, key))
+def item_value(ef: ElementaryFile, part: IssuerInfo | HolderInfo, key: str):
+    """The decoded value of item `key` of file `ef` in its IssuerInfo or HolderInfo (the
+    item's own value where another item joins it: `HolderInfo.name` is 姓名 + 姓名扩展)."""
+    value = getattr(part, ef.attribute(key))
     return value.code if isinstance(value, Coded) else value
 
 
@@ -35,5 +33,5 @@ def missing_required(
         item.key
         for ef, part in parts
         for item in ef.items_for(generation or 3)
-        if item.required_in(generation, layout) and item_value(part, item.key) in (None, "")
+        if item.required_in(generation, layout) and item_value(ef, part, item.key) in (None, "")
     )

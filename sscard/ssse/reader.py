@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Set
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sscard import errors
 from sscard.codec import tlv
@@ -288,35 +288,36 @@ def _coded(spec, table: str, code: str | None, findings: list[Finding], key: str
     return Coded(code, entry.en, entry.zh)
 
 
+def _fields(spec, ef: ElementaryFile, values: dict, findings: list[Finding]) -> dict:
+    """The result fields of a record file, from the spec's items: each decoded value under
+    its key (with its meaning where the item names a code table); an item that `joins`
+    another is appended to it, that item's own value kept under `ef.attribute(key)`."""
+    fields: dict[str, Any] = {}
+    for item in ef.items:
+        value = values.get(item.key)
+        if item.values is not None:
+            value = _coded(spec, item.values, value, findings, item.key)
+        fields[item.key] = value
+    for item in ef.items:
+        if item.joins is not None:  # SC-RW §10.2: readers present 姓名 then 姓名扩展
+            own, extension = fields[item.joins], fields[item.key]
+            fields[ef.attribute(item.joins)] = own
+            fields[item.joins] = (own or "") + (extension or "") or None
+    return fields
+
+
 def _issuer(spec, values: dict, findings: list[Finding]) -> IssuerInfo:
-    cid_hex = values.get("card_identification")
-    cid = None
+    fields = _fields(spec, spec.ssse.file("ef05"), values, findings)
+    cid_hex = fields["card_identification"]
     if cid_hex:
         parts = split_card_id(bytes.fromhex(cid_hex))
-        cid = CardIdentification(parts.hex, parts.region, parts.rid, parts.serial, parts.auth_code)
-    number = values.get("card_number")
-    return IssuerInfo(
-        card_identification=cid,
-        card_type=_coded(spec, "card_type", values.get("card_type"), findings, "card_type"),
-        spec_version=values.get("spec_version"),
-        initialising_institution=values.get("initialising_institution"),
-        issue_date=values.get("issue_date"),
-        expiry_date=values.get("expiry_date"),
-        card_number=number,
-        card_number_check=card_number_check(number),
-    )
+        fields["card_identification"] = CardIdentification(
+            parts.hex, parts.region, parts.rid, parts.serial, parts.auth_code
+        )
+    else:
+        fields["card_identification"] = None
+    return IssuerInfo(**fields, card_number_check=card_number_check(fields["card_number"]))
 
 
 def _holder(spec, values: dict, findings: list[Finding]) -> HolderInfo:
-    name, extension = values.get("name"), values.get("name_extension")
-    full = (name or "") + (extension or "")  # SC-RW §10.2: readers concatenate 09 and 4E
-    return HolderInfo(
-        social_security_number=values.get("social_security_number"),
-        name=full or None,
-        name_record=name,
-        name_extension=extension,
-        sex=_coded(spec, "sex", values.get("sex"), findings, "sex"),
-        ethnicity=_coded(spec, "ethnicity", values.get("ethnicity"), findings, "ethnicity"),
-        birthplace=values.get("birthplace"),
-        birth_date=values.get("birth_date"),
-    )
+    return HolderInfo(**_fields(spec, spec.ssse.file("ef06"), values, findings))
