@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import pytest
 from helpers import TODAY, RecordingTransport
 
-from sscard import Card
+from sscard import Card, errors
 from sscard.cli import render
 from sscard.emulator import SocialSecurityCard
 from sscard.emulator.persona_new import new_persona
@@ -89,3 +90,22 @@ def test_a_new_ef06_item_is_read_shown_and_masked_from_the_spec(new_item, tmp_pa
         assert "CHN" not in json.dumps(hidden, ensure_ascii=False)
     else:
         assert hidden["holder"]["nationality"] == "CHN" and masked == "CHN"
+
+
+def test_an_item_without_its_result_field_is_a_spec_error(new_item, tmp_path, monkeypatch):
+    """The TOML edited but not HolderInfo: a typed error naming the item, not a TypeError."""
+    spec, _ = new_item
+    monkeypatch.setattr(reader, "HolderInfo", HolderInfo)
+    persona = tmp_path / "nationality.toml"
+    persona.write_text(new_persona(2, "440305", 1, bank="none", spec=spec), encoding="utf-8")
+    card = SocialSecurityCard.from_persona(persona, spec=spec)
+    with Card(EmulatorTransport(card, "nationality"), spec=spec) as c:
+        with pytest.raises(errors.SpecError, match="fields of HolderInfo differ: nationality$"):
+            c.read_identity(today=TODAY)
+
+
+def test_a_result_field_without_its_item_is_a_spec_error():
+    """An item taken out of the TOML but not out of HolderInfo: named, typed."""
+    fields = {f.name: None for f in dataclass_fields(HolderInfo) if f.name != "birthplace"}
+    with pytest.raises(errors.SpecError, match="fields of HolderInfo differ: birthplace$"):
+        reader._result(HolderInfo, fields)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Set
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import TYPE_CHECKING, Any
 
 from sscard import errors
@@ -306,6 +307,19 @@ def _fields(spec, ef: ElementaryFile, values: dict, findings: list[Finding]) -> 
     return fields
 
 
+def _result(cls, fields: dict):
+    """`cls(**fields)`: a spec edited without its result (an item with no field, a field
+    with no item) is a SpecError naming them, not a TypeError in the middle of a read."""
+    declared = dataclass_fields(cls)
+    required = {f.name for f in declared if f.default is MISSING}
+    unmatched = sorted((set(fields) - {f.name for f in declared}) | (required - set(fields)))
+    if unmatched:
+        raise errors.SpecError(
+            f"ssse.toml items and the fields of {cls.__name__} differ: {', '.join(unmatched)}"
+        )
+    return cls(**fields)
+
+
 def _issuer(spec, values: dict, findings: list[Finding]) -> IssuerInfo:
     fields = _fields(spec, spec.ssse.file("ef05"), values, findings)
     cid_hex = fields["card_identification"]
@@ -316,8 +330,9 @@ def _issuer(spec, values: dict, findings: list[Finding]) -> IssuerInfo:
         )
     else:
         fields["card_identification"] = None
-    return IssuerInfo(**fields, card_number_check=card_number_check(fields["card_number"]))
+    fields["card_number_check"] = card_number_check(fields["card_number"])
+    return _result(IssuerInfo, fields)
 
 
 def _holder(spec, values: dict, findings: list[Finding]) -> HolderInfo:
-    return HolderInfo(**_fields(spec, spec.ssse.file("ef06"), values, findings))
+    return _result(HolderInfo, _fields(spec, spec.ssse.file("ef06"), values, findings))
