@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/start_bench.py [--rounds N] [--importtime]
 
-Five programs start in turn, N rounds, against a private pcscd + vpcd with the emulated
+Six programs start in turn, N rounds, against a private pcscd + vpcd with the emulated
 card gen2 in the reader (sscard.testing.stack):
 
 - floor: `python -c pass`, start → exit (the interpreter's floor);
+- import click: `python -c "import click"` ended by os._exit (no interpreter teardown, which
+  the floor has too): what click alone costs any CLI built on it, before it parses an option;
 - pyscard: bench/floor_sequence.py, a plain pyscard script (start → its first APDU);
 - click+pyscard: the least a click CLI on pyscard does (import click, parse `-r`, connect,
   send SELECT through pyscard's low-level layer): the floor of any CLI on sscard's stack;
@@ -92,9 +94,10 @@ class FirstApdu:
             return self._at - t0
 
 
-def programs(reader: str) -> dict[str, list[str] | None]:
+def programs(reader: str) -> dict[str, list[str]]:
     return {
-        "floor": None,
+        "floor": [sys.executable, "-c", "pass"],
+        "import click": [sys.executable, "-c", "import os, click; os._exit(0)"],
         "pyscard": [sys.executable, str(HERE / "floor_sequence.py"), reader],
         "click+pyscard": [sys.executable, "-c", CLICK_PYSCARD, "-r", reader],
         "library": [sys.executable, "-c", LIBRARY, reader],
@@ -102,10 +105,13 @@ def programs(reader: str) -> dict[str, list[str] | None]:
     }
 
 
-def run_once(argv: list[str] | None, env: dict, first: FirstApdu) -> float:
-    if argv is None:
+TO_EXIT = ("floor", "import click")  # timed start → exit: they send no APDU
+
+
+def run_once(name: str, argv: list[str], env: dict, first: FirstApdu) -> float:
+    if name in TO_EXIT:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+        subprocess.run(argv, env=env, cwd=tempfile.gettempdir(), check=True)
         return time.perf_counter() - t0
     first.arm()
     t0 = time.perf_counter()
@@ -163,7 +169,7 @@ def main() -> None:
         for n in range(args.rounds):
             order = list(names.items())
             for name, argv in order if n % 2 == 0 else reversed(order):
-                times[name].append(run_once(argv, env, first))
+                times[name].append(run_once(name, argv, env, first))
         # the median, and the minimum (noise on a shared machine only ever adds time)
         for label, pick in (("median", statistics.median), ("minimum", min)):
             floor, pyscard = pick(times["floor"]), pick(times["pyscard"])
