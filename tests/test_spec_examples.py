@@ -453,6 +453,30 @@ def _edit(path, old, new):
             "must be text",
         ),
         ("ssse.toml", 'key = "sex"\n', 'key = "sex"\njoins = "name"\n', "more than one item joins"),
+        (
+            "ssse.toml",
+            'privacy = "personal"\nmask = "name"\nen = "Name extension"',
+            'en = "Name extension"',
+            "must have the privacy and mask of name",
+        ),
+        (
+            "ssse.toml",
+            'key = "spec_version"\n',
+            'key = "spec_version"\njoins = "card_type"\n',
+            "not codes",
+        ),
+        (
+            "ssse.toml",
+            'key = "name"\nrequired = { gen1 = ["ssse"], gen2 = ["ssse"], gen3 = ["ssse"] }',
+            'key = "name"\ngenerations = [3]\nrequired = { gen3 = ["ssse"] }',
+            "held by a generation name is not",
+        ),
+        (
+            "ssse.toml",
+            'values = "sex"',
+            'values = "sex"\nprivacy = "personal"\nmask = "id"',
+            "personal item cannot name a code table",
+        ),
     ],
 )
 def test_loader_rejects(spec_copy, file, old, new, message):

@@ -454,6 +454,19 @@ def _check_joins(items: list[m.DataItem], where: str) -> None:
             )
         if item.codec.encoding != "an" or target.codec.encoding != "an":
             raise errors.SpecError(f"{where}: item {item.key} and the item it joins must be text")
+        if item.values is not None or target.values is not None:
+            raise errors.SpecError(
+                f"{where}: item {item.key} and the item it joins must be text, not codes"
+            )
+        # the joined value is shown and masked as the earlier item: the same rule for both
+        if (item.privacy, item.mask) != (target.privacy, target.mask):
+            raise errors.SpecError(
+                f"{where}: item {item.key} must have the privacy and mask of {target.key}"
+            )
+        if not set(item.generations) <= set(target.generations):
+            raise errors.SpecError(
+                f"{where}: item {item.key} is held by a generation {target.key} is not"
+            )
         if sum(i.joins == item.joins for i in items) > 1:
             raise errors.SpecError(f"{where}: more than one item joins {item.joins!r}")
 
@@ -481,6 +494,10 @@ def _item(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.DataItem:
     mask = f.choice("mask", MASKS, None)
     if (privacy == "personal") != (mask is not None):
         raise errors.SpecError(f"{f.where}: a personal item needs a mask, a public one none")
+    values = _values(f, tables)
+    if values is not None and privacy == "personal":
+        # a coded value is shown with its meaning and no mask style hides that: not personal
+        raise errors.SpecError(f"{f.where}: a personal item cannot name a code table (values)")
     codec = value_codec(f)
     if codec.encoding == "an" and codec.alphabet is None:
         # every text item says which characters it may hold: the rest is a decode error
@@ -490,7 +507,7 @@ def _item(f: Fields, tables: Mapping[str, m.CodeTable]) -> m.DataItem:
         key=key,
         codec=codec,
         generations=generations,
-        values=_values(f, tables),
+        values=values,
         privacy=privacy,
         mask=mask,
         en=f.get("en", str),
