@@ -81,22 +81,11 @@ def read_bank(
         for e in entries
     )
     skipped = RecordsStatus.NOT_READ if records else RecordsStatus.NOT_REQUESTED
-    if card_blocked:
+    chosen = None if card_blocked else _choose(pboc, entries)
+    if chosen is None:  # nothing to select: the card is blocked, or holds no application
         return BankReading(
-            AppState.CARD_BLOCKED,
-            f"{SW_CARD_BLOCKED:04X}",
-            selection,
-            candidates,
-            None,
-            False,
-            records_status=skipped,
-            findings=tuple(findings),
-        )
-    chosen = _choose(pboc, entries)
-    if chosen is None:
-        return BankReading(
-            AppState.ABSENT,
-            None,
+            AppState.CARD_BLOCKED if card_blocked else AppState.ABSENT,
+            f"{SW_CARD_BLOCKED:04X}" if card_blocked else None,
             selection,
             candidates,
             None,

@@ -45,6 +45,11 @@ class Guard:
         self.hosts = frozenset(h.lower() for h in hosts)
         self.origins = origins
         self.max_body = max_body
+        self._too_large = _json_body(
+            "body_too_large",
+            f"request bodies are limited to {max_body} bytes",
+            f"请求体不得超过 {max_body} 字节",
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
@@ -135,32 +140,10 @@ class Guard:
 
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await self._refuse(
-                scope,
-                receive,
-                send,
-                413,
-                _json_body(
-                    "body_too_large",
-                    f"request bodies are limited to {self.max_body} bytes",
-                    f"请求体不得超过 {self.max_body} 字节",
-                ),
-                origin,
-            )
+            return await self._refuse(scope, receive, send, 413, self._too_large, origin)
         receive = await self._bounded(receive)
-        if receive is None:
-            return await self._refuse(
-                scope,
-                None,
-                send,
-                413,
-                _json_body(
-                    "body_too_large",
-                    f"request bodies are limited to {self.max_body} bytes",
-                    f"请求体不得超过 {self.max_body} 字节",
-                ),
-                origin,
-            )
+        if receive is None:  # the declared length was absent or false: counted while read
+            return await self._refuse(scope, None, send, 413, self._too_large, origin)
 
         status_box = [0]
 
